@@ -1,0 +1,1 @@
+/* asciicast.c: not yet written */

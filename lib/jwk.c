@@ -1,0 +1,1 @@
+/* jwk.c: not yet written */

@@ -1,0 +1,50 @@
+/* record.h - live session records under run_dir/sessions, written by pam_ssmsession's
+ * session step (root-owned, 0644, atomic rename) and read by ssm-shell and ssmctl.
+ *
+ * A record is keyed by the process that opened the PAM session: its pid and its start
+ * time (field 22 of /proc/PID/stat), file name "PID-STARTTIME.json".  ssm-shell finds its
+ * record by walking its own ancestors, so a login that did not go through the module (an
+ * SSH key, the console) finds none, and a pid reused later does not match the start time. */
+#ifndef SSM_RECORD_H
+#define SSM_RECORD_H
+#include <stdint.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+struct ssm_record {
+	char *sid, *sub, *run_as, *jti, *host_id;
+	char *doc_name;
+	char doc_sha256[65];
+	cJSON *params;          /* object or NULL */
+	int64_t exp;            /* token expiry */
+	int64_t created;
+	pid_t pid;              /* the PAM session process */
+	uint64_t starttime;
+	uint32_t audit_session; /* /proc/PID/sessionid at open, 4294967295 = unset */
+};
+
+int ssm_proc_stat(pid_t pid, pid_t *pppid, uint64_t *pstarttime);
+int ssm_proc_audit_session(pid_t pid, uint32_t *psid);
+
+/* Write run_dir/sessions/PID-STARTTIME.json.  0 or -errno. */
+int ssm_record_write(const char *run_dir, const struct ssm_record *rec);
+/* Read one record file; it must be a root-owned regular file not writable by others. */
+int ssm_record_read(const char *path, struct ssm_record **prec, char *err, size_t errlen);
+/* Nearest ancestor of pid (pid's parent upwards) that has a record. 0, -ENOENT, -EACCES... */
+int ssm_record_find(const char *run_dir, pid_t pid, struct ssm_record **prec, char *err,
+                    size_t errlen);
+int ssm_record_remove(const char *run_dir, pid_t pid, uint64_t starttime);
+/* Call fn for each record file (path, record); stops if fn returns non-zero. */
+int ssm_record_foreach(const char *run_dir, int (*fn)(void *ctx, const char *path,
+                       const struct ssm_record *rec), void *ctx);
+cJSON *ssm_record_to_json(const struct ssm_record *rec);
+void ssm_record_free(struct ssm_record *rec);
+
+/* The recorder of a live session registers itself as run_dir/live/SID.json
+ * {"sid", "pid", "starttime", "run_as", "started"} while still privileged. */
+int ssm_live_register(const char *run_dir, const char *sid, pid_t pid, uint64_t starttime,
+                      const char *run_as, int64_t started);
+/* Find the live recorder of sid: -ENOENT if none or it is no longer running. */
+int ssm_live_lookup(const char *run_dir, const char *sid, pid_t *ppid);
+
+#endif

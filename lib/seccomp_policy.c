@@ -1,0 +1,1 @@
+/* seccomp_policy.c: not yet written */

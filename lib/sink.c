@@ -1,0 +1,1 @@
+/* sink.c: not yet written */

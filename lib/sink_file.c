@@ -1,0 +1,1 @@
+/* sink_file.c: not yet written */

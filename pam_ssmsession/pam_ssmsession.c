@@ -1,0 +1,1 @@
+/* pam_ssmsession.c: not yet written */

@@ -1,0 +1,2 @@
+/* ssmctl.c: not yet written */
+int main(void) { return 2; }

@@ -1,0 +1,1 @@
+/* sudo.c: not yet written */

@@ -1,0 +1,57 @@
+#!/bin/sh
+# The whole test suite, from scratch: dependencies, a -Werror build with `make check`,
+# the same under ASan+UBSan, bounded libFuzzer runs, and `make distcheck`.
+# Run as root on Debian 12 for the root-only tests (they skip with 77 otherwise).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+if [ "$(id -u)" = 0 ]; then tools/deps.sh; fi
+./autogen.sh >/dev/null 2>&1
+jobs=$(nproc 2>/dev/null || echo 2)
+summary=""
+fail=0
+
+run_check() { # name builddir configure-args...
+	name=$1; dir=$2; shift 2
+	rm -rf "$dir"; mkdir -p "$dir"
+	echo "== $name: configure $*"
+	(cd "$dir" && "$top/configure" "$@" >configure.out 2>&1) || { cat "$dir/configure.out"; return 1; }
+	(cd "$dir" && make -j"$jobs" >make.out 2>&1) || { tail -40 "$dir/make.out"; return 1; }
+	echo "== $name: make check"
+	rc=0
+	(cd "$dir" && make -j"$jobs" check >check.out 2>&1) || rc=1
+	grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$dir/check.out" || true
+	if [ $rc != 0 ]; then
+		for l in $(find "$dir/tests" -name '*.log' ! -name test-suite.log); do
+			if grep -q -E '^:test-result: (FAIL|ERROR)' "${l%.log}.trs" 2>/dev/null; then
+				echo "--- $l"; tail -60 "$l"
+			fi
+		done
+	fi
+	p=$(sed -n 's/^# PASS: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	e=$(sed -n 's/^# ERROR: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	s=$(sed -n 's/^# SKIP: *//p' "$dir/test-suite.log" 2>/dev/null | head -1)
+	PASSED=$((PASSED + ${p:-0})); FAILED=$((FAILED + ${f:-0} + ${e:-0})); SKIPPED=$((SKIPPED + ${s:-0}))
+	return $rc
+}
+PASSED=0; FAILED=0; SKIPPED=0
+
+run_check "werror" build-werror --enable-werror || fail=1
+run_check "sanitizers" build-asan --enable-werror --enable-sanitizers || fail=1
+
+if [ -x tests/fuzz/run.sh ]; then
+	echo "== fuzz: bounded libFuzzer runs"
+	if tests/fuzz/run.sh "$top/build-fuzz"; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); fail=1; fi
+fi
+
+if [ "${SSM_SKIP_DISTCHECK:-0}" != 1 ]; then
+	echo "== distcheck"
+	if (cd build-werror && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >distcheck.out 2>&1); then
+		PASSED=$((PASSED + 1))
+	else
+		tail -40 build-werror/distcheck.out; FAILED=$((FAILED + 1)); fail=1
+	fi
+fi
+echo "ssmsession: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+exit $fail

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install what ssmsession needs to build, test and demo on Debian 12 (run as root).
+set -eu
+PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
+libpam0g-dev libssl-dev libcjson-dev libseccomp-dev libwebsockets-dev libpcre2-dev
+pamtester libpam-wrapper libpamtest0-dev python3 python3-jwt python3-cryptography
+asciinema tmux expect openssh-server openssh-client sudo tlog util-linux iproute2
+clang libclang-rt-14-dev hyperfine gdb procps openssl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
