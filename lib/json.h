@@ -21,6 +21,12 @@ int ssm_json_parse_object(const char *buf, size_t len, cJSON **pjson, char *err,
 /* 1 if the len bytes are valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int ssm_json_utf8_valid(const char *s, size_t len);
 
+/* Stricter text rule for signed tokens (SPEC section 2): no member name or string value
+ * anywhere in item holds a control character (U+0000..U+001F, U+007F..U+009F), including
+ * the ones the JSON escapes \b \f \n \r \t produce.  0 or -EINVAL (err says why).
+ * (Documents and configuration may hold newlines; tokens may not.) */
+int ssm_json_check_text(const cJSON *item, char *err, size_t errlen);
+
 /* Case-sensitive member lookup; NULL if absent or obj is not an object. */
 const cJSON *ssm_json_member(const cJSON *obj, const char *name);
 
