@@ -82,7 +82,9 @@ int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const 
 int ssm_document_port(const struct ssm_document *doc, const cJSON *params, int *pport, char *err,
                       size_t errlen);
 
-/* Append value to *buf as one single-quoted shell word.  0 or -ENOMEM. */
+/* Append value to *pout as one single-quoted shell word ('...' with ' as '\'').  *pout is
+ * NULL (a new string is made) or a malloc'ed string that is replaced; unchanged on error.
+ * 0 or -ENOMEM. */
 int ssm_shquote(const char *value, char **pout);
 
 void ssm_document_free(struct ssm_document *doc);

@@ -1,0 +1,58 @@
+/* config.h - the host configuration (SPEC section 4) */
+#ifndef SSM_CONFIG_H
+#define SSM_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#ifndef SSM_SYSCONFDIR
+#define SSM_SYSCONFDIR "/etc"
+#endif
+#define SSM_DEFAULT_CONFIG SSM_SYSCONFDIR "/ssmsession/ssmsession.json"
+#define SSM_CONFIG_MAX_SIZE (256 * 1024)
+
+enum ssm_limit_action { SSM_LIMIT_END = 0, SSM_LIMIT_STOP_RECORDING = 1 };
+
+struct ssm_config {
+	char *path;
+	/* SPEC section 4 */
+	char *host_id;           /* required, i-... or mi-... */
+	cJSON *host_tags;        /* object of string to string, never NULL after load */
+	char *issuer;            /* required */
+	char *trusted_keys;      /* required, path of the JWK Set */
+	int64_t max_token_lifetime; /* seconds, default 300 */
+	int64_t leeway;          /* seconds, default 60 */
+	char *documents_dir;     /* default /etc/ssmsession/documents */
+	char **allowed_documents; size_t n_allowed_documents; /* default {"*"} */
+	char **run_as_allowed; size_t n_run_as_allowed;       /* default {"ssm-user"} */
+	char *state_dir;         /* default /var/lib/ssmsession */
+	char *run_dir;           /* default /run/ssmsession */
+	char *log_dir;           /* default /var/log/ssmsession */
+	/* project extensions (all optional) */
+	int record_input;                 /* "record_input": false */
+	int64_t transcript_max_bytes;     /* "transcript_max_bytes": 64 MiB; 0 = no cap */
+	enum ssm_limit_action transcript_limit_action; /* "transcript_limit_action": "end"|"stop_recording" */
+	char *recorder_user;              /* "recorder_user": "ssmsession" */
+	cJSON *seccomp_profiles;          /* "seccomp_profiles": {"Standard_Stream": "baseline", ...} */
+	int allow_privilege;              /* "allow_privilege": true - false sets no_new_privs */
+};
+
+/* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and
+ * a file not owned by root or writable by group/other are errors.
+ * 0, -ENOENT, -EACCES, -EINVAL (err has one line naming the file and the key), -ENOMEM. */
+int ssm_config_load(const char *path, struct ssm_config **pcfg, char *err, size_t errlen);
+int ssm_config_parse(const char *buf, size_t len, const char *path, struct ssm_config **pcfg,
+                     char *err, size_t errlen);
+void ssm_config_free(struct ssm_config *cfg);
+
+/* 1 if name matches a glob in allowed_documents / is in run_as_allowed. */
+int ssm_config_document_allowed(const struct ssm_config *cfg, const char *name);
+int ssm_config_run_as_allowed(const struct ssm_config *cfg, const char *user);
+/* The seccomp profile name for a session type name ("baseline" unless configured). */
+const char *ssm_config_seccomp_profile(const struct ssm_config *cfg, const char *session_type);
+
+/* 1 if name is a plausible OS user name: 1..32 of [A-Za-z0-9_.-], not starting with '-' or
+ * '.', not all digits (so it can never be mistaken for a uid). */
+int ssm_config_user_name_valid(const char *name);
+
+#endif
