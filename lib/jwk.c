@@ -1,1 +1,358 @@
-/* jwk.c: not yet written */
+/* jwk.c - the trusted JWK Set, see jwk.h.
+ *
+ * Public keys only, of two kinds: OKP/Ed25519 (RFC 8037) and EC/P-256 (RFC 7518 section
+ * 6.2).  Keys become EVP_PKEYs once, at load time, so that verification does no key
+ * decoding.  A P-256 point is checked to be on the curve; a private part ("d") refuses the
+ * whole set, since a host that holds the broker's private key could mint its own tokens. */
+#include "config.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include "b64url.h"
+#include "json.h"
+#include "jwk.h"
+#include "log.h"
+#include "util.h"
+
+#define SSM_JWKS_MAX_KEYS 64
+#define SSM_JWKS_MAX_FILE (64 * 1024)
+
+struct ssm_jwk {
+	enum ssm_key_type type;
+	char kid[65];
+	EVP_PKEY *pkey;
+};
+
+struct ssm_jwks {
+	size_t n;
+	struct ssm_jwk *keys;
+};
+
+static void jwk_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void jwk_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int is_kid_char(int c)
+{
+	return ssm_is_b64url_char(c) || c == '.';
+}
+
+/* Decode member name of key as exactly want bytes of strict base64url into out. */
+static int get_coord(const cJSON *key, const char *name, unsigned char *out, size_t want,
+		     size_t idx, char *err, size_t errlen)
+{
+	const char *s;
+	unsigned char *raw = NULL;
+	size_t rawlen = 0;
+	int r;
+
+	r = ssm_json_get_string(key, name, &s);
+	if (r < 0) {
+		jwk_err(err, errlen, "key %zu: \"%s\" %s", idx, name,
+			r == -ENOENT ? "missing" : "is not a string");
+		return -EINVAL;
+	}
+	r = ssm_b64url_decode(s, strlen(s), &raw, &rawlen);
+	if (r == -ENOMEM) {
+		jwk_err(err, errlen, "out of memory");
+		return r;
+	}
+	if (r < 0) {
+		jwk_err(err, errlen, "key %zu: \"%s\" is not strict base64url", idx, name);
+		return -EINVAL;
+	}
+	if (rawlen != want) {
+		jwk_err(err, errlen, "key %zu: \"%s\" is %zu bytes, must be exactly %zu", idx, name,
+			rawlen, want);
+		free(raw);
+		return -EINVAL;
+	}
+	memcpy(out, raw, want);
+	free(raw);
+	return 0;
+}
+
+static int load_ed25519(const cJSON *key, size_t idx, EVP_PKEY **ppkey, char *err, size_t errlen)
+{
+	unsigned char x[32];
+	int r;
+
+	r = get_coord(key, "x", x, sizeof(x), idx, err, errlen);
+	if (r < 0)
+		return r;
+	*ppkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, sizeof(x));
+	if (*ppkey == NULL) {
+		jwk_err(err, errlen, "key %zu: not a valid Ed25519 public key", idx);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int load_p256(const cJSON *key, size_t idx, EVP_PKEY **ppkey, char *err, size_t errlen)
+{
+	unsigned char point[65];
+	char group[] = "prime256v1";
+	OSSL_PARAM params[3];
+	EVP_PKEY_CTX *ctx = NULL, *cctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	int r;
+
+	point[0] = 0x04; /* uncompressed: 04 || x || y */
+	r = get_coord(key, "x", point + 1, 32, idx, err, errlen);
+	if (r < 0)
+		return r;
+	r = get_coord(key, "y", point + 33, 32, idx, err, errlen);
+	if (r < 0)
+		return r;
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
+	params[2] = OSSL_PARAM_construct_end();
+
+	r = -EINVAL;
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1) {
+		jwk_err(err, errlen, "key %zu: libcrypto cannot create EC keys", idx);
+		goto out;
+	}
+	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1 || pkey == NULL) {
+		jwk_err(err, errlen, "key %zu: not a valid P-256 public key (point not on the curve?)",
+			idx);
+		goto out;
+	}
+	/* fromdata decodes the point; check it again explicitly (on the curve, not infinity) */
+	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (cctx == NULL || EVP_PKEY_public_check(cctx) != 1) {
+		jwk_err(err, errlen, "key %zu: P-256 point is not on the curve", idx);
+		goto out;
+	}
+	*ppkey = pkey;
+	pkey = NULL;
+	r = 0;
+out:
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(cctx);
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+static int load_key(const cJSON *key, size_t idx, struct ssm_jwk *out, char *err, size_t errlen)
+{
+	const char *kty, *crv, *kid, *s;
+	char esc[SSM_LOG_ESCAPE_BUFSZ];
+	int r;
+
+	if (!cJSON_IsObject(key)) {
+		jwk_err(err, errlen, "key %zu: not a JSON object", idx);
+		return -EINVAL;
+	}
+	/* checked first, so that any private key, RSA and oct included, gets this message */
+	if (ssm_json_member(key, "d") != NULL) {
+		jwk_err(err, errlen,
+			"key %zu: has a private part (\"d\"): the trusted key set must hold public "
+			"keys only; remove \"d\" and keep the private key on the broker",
+			idx);
+		return -EINVAL;
+	}
+	if (ssm_json_get_string(key, "kid", &kid) < 0) {
+		jwk_err(err, errlen, "key %zu: \"kid\" missing or not a string", idx);
+		return -EINVAL;
+	}
+	if (!ssm_str_charset(kid, 1, 64, is_kid_char)) {
+		jwk_err(err, errlen, "key %zu: kid \"%s\" is not 1 to 64 of [A-Za-z0-9._-]", idx,
+			ssm_log_escape(kid, esc, sizeof(esc)));
+		return -EINVAL;
+	}
+	snprintf(out->kid, sizeof(out->kid), "%s", kid);
+	if (ssm_json_get_string(key, "kty", &kty) < 0) {
+		jwk_err(err, errlen, "key %zu (%s): \"kty\" missing or not a string", idx, kid);
+		return -EINVAL;
+	}
+	if (strcmp(kty, "OKP") != 0 && strcmp(kty, "EC") != 0) {
+		jwk_err(err, errlen, "key %zu (%s): unsupported kty \"%s\" (only OKP and EC)", idx,
+			kid, ssm_log_escape(kty, esc, sizeof(esc)));
+		return -EINVAL;
+	}
+	if (ssm_json_get_string(key, "crv", &crv) < 0) {
+		jwk_err(err, errlen, "key %zu (%s): \"crv\" missing or not a string", idx, kid);
+		return -EINVAL;
+	}
+	/* optional members that, when present, must agree with the key */
+	r = ssm_json_get_string(key, "use", &s);
+	if (r == -EINVAL || (r == 0 && strcmp(s, "sig") != 0)) {
+		jwk_err(err, errlen, "key %zu (%s): \"use\" must be \"sig\"", idx, kid);
+		return -EINVAL;
+	}
+
+	if (strcmp(kty, "OKP") == 0 && strcmp(crv, "Ed25519") == 0) {
+		r = ssm_json_get_string(key, "alg", &s);
+		if (r == -EINVAL ||
+		    (r == 0 && strcmp(s, "EdDSA") != 0 && strcmp(s, "Ed25519") != 0)) {
+			jwk_err(err, errlen, "key %zu (%s): \"alg\" of an Ed25519 key must be EdDSA",
+				idx, kid);
+			return -EINVAL;
+		}
+		out->type = SSM_KEY_ED25519;
+		r = load_ed25519(key, idx, &out->pkey, err, errlen);
+	} else if (strcmp(kty, "EC") == 0 && strcmp(crv, "P-256") == 0) {
+		r = ssm_json_get_string(key, "alg", &s);
+		if (r == -EINVAL || (r == 0 && strcmp(s, "ES256") != 0)) {
+			jwk_err(err, errlen, "key %zu (%s): \"alg\" of a P-256 key must be ES256", idx,
+				kid);
+			return -EINVAL;
+		}
+		out->type = SSM_KEY_P256;
+		r = load_p256(key, idx, &out->pkey, err, errlen);
+	} else {
+		jwk_err(err, errlen,
+			"key %zu (%s): unsupported curve \"%s\" for kty %s (only OKP/Ed25519 and "
+			"EC/P-256)",
+			idx, kid, ssm_log_escape(crv, esc, sizeof(esc)), kty);
+		return -EINVAL;
+	}
+	return r;
+}
+
+int ssm_jwks_parse(const char *buf, size_t len, struct ssm_jwks **pset, char *err, size_t errlen)
+{
+	struct ssm_jwks *set = NULL;
+	cJSON *json = NULL;
+	const cJSON *keys, *key;
+	char jerr[256];
+	size_t n, i, j;
+	int r;
+
+	*pset = NULL;
+	/* no openssl.cnf: it costs time on every PAM login and could redirect providers */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+
+	r = ssm_json_parse_object(buf, len, &json, jerr, sizeof(jerr));
+	if (r < 0) {
+		jwk_err(err, errlen, "not a JWK Set: %s", jerr);
+		return r;
+	}
+	keys = ssm_json_member(json, "keys");
+	if (!cJSON_IsArray(keys)) {
+		jwk_err(err, errlen, "not a JWK Set: \"keys\" %s",
+			keys ? "is not an array" : "missing");
+		r = -EINVAL;
+		goto out;
+	}
+	n = (size_t)cJSON_GetArraySize(keys);
+	if (n == 0) {
+		jwk_err(err, errlen, "the key set holds no keys: no token could be verified");
+		r = -EINVAL;
+		goto out;
+	}
+	if (n > SSM_JWKS_MAX_KEYS) {
+		jwk_err(err, errlen, "more than %d keys in the set", SSM_JWKS_MAX_KEYS);
+		r = -EINVAL;
+		goto out;
+	}
+	set = calloc(1, sizeof(*set));
+	if (set)
+		set->keys = calloc(n, sizeof(*set->keys));
+	if (set == NULL || set->keys == NULL) {
+		jwk_err(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	i = 0;
+	cJSON_ArrayForEach(key, keys) {
+		r = load_key(key, i, &set->keys[i], err, errlen);
+		set->n = i + 1; /* so that a partial key is freed too */
+		if (r < 0)
+			goto out;
+		for (j = 0; j < i; j++) {
+			if (strcmp(set->keys[j].kid, set->keys[i].kid) == 0) {
+				jwk_err(err, errlen, "key %zu: duplicate kid \"%s\" (also key %zu)", i,
+					set->keys[i].kid, j);
+				r = -EINVAL;
+				goto out;
+			}
+		}
+		i++;
+	}
+	*pset = set;
+	set = NULL;
+	r = 0;
+out:
+	ssm_jwks_free(set);
+	cJSON_Delete(json);
+	return r;
+}
+
+int ssm_jwks_load(const char *path, struct ssm_jwks **pset, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	char perr[256];
+	int r;
+
+	*pset = NULL;
+	r = ssm_read_file(path, SSM_JWKS_MAX_FILE, SSM_FILE_TRUSTED, &buf, &len, err, errlen);
+	if (r == -EFBIG || r == -EIO)
+		r = -EINVAL;
+	if (r < 0)
+		return r;
+	r = ssm_jwks_parse(buf, len, pset, perr, sizeof(perr));
+	if (r < 0)
+		jwk_err(err, errlen, "%s: %s", path, perr);
+	free(buf);
+	return r;
+}
+
+void ssm_jwks_free(struct ssm_jwks *set)
+{
+	if (set == NULL)
+		return;
+	for (size_t i = 0; set->keys && i < set->n; i++)
+		EVP_PKEY_free(set->keys[i].pkey);
+	free(set->keys);
+	free(set);
+}
+
+size_t ssm_jwks_count(const struct ssm_jwks *set)
+{
+	return set ? set->n : 0;
+}
+
+const struct ssm_jwk *ssm_jwks_find(const struct ssm_jwks *set, const char *kid)
+{
+	if (set == NULL || kid == NULL)
+		return NULL;
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->keys[i].kid, kid) == 0)
+			return &set->keys[i];
+	return NULL;
+}
+
+enum ssm_key_type ssm_jwk_type(const struct ssm_jwk *key)
+{
+	return key->type;
+}
+
+const char *ssm_jwk_kid(const struct ssm_jwk *key)
+{
+	return key->kid;
+}
+
+EVP_PKEY *ssm_jwk_pkey(const struct ssm_jwk *key)
+{
+	return key->pkey;
+}
