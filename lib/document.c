@@ -264,6 +264,11 @@ int ssm_document_check_params(const struct ssm_document *doc, const cJSON *param
 				    doc->name ? doc->name : "(unnamed)");
 				return -EINVAL;
 			}
+			if (!cJSON_IsArray(el)) {
+				/* only a document's default may be a plain string */
+				ERR("parameter '%s': value must be an array of strings", el->string);
+				return -EINVAL;
+			}
 		}
 	}
 	for (i = 0; i < doc->n_params; i++) {
