@@ -6,6 +6,7 @@
  * whole set, since a host that holds the broker's private key could mint its own tokens. */
 #include "config.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,23 @@
 #define SSM_JWKS_MAX_KEYS 64
 #define SSM_JWKS_MAX_FILE (64 * 1024)
 
+/* Verification contexts are set up once per key, on first use, and reused: creating them
+ * (a provider fetch, a digest fetch inside the ECDSA provider) costs as much as half a
+ * verification in OpenSSL 3.0.  They are not thread-safe, so the cache is taken with a
+ * trylock; a thread that finds it busy, or a failed set-up, uses fresh contexts instead. */
+struct jwk_cache {
+	pthread_mutex_t lock;
+	int state;            /* 0 not set up, 1 ready */
+	EVP_MD_CTX *vctx;     /* Ed25519: DigestVerify-initialised */
+	EVP_PKEY_CTX *pctx;   /* P-256: verify-initialised for SHA-256 digests */
+	EVP_MD_CTX *hctx;     /* P-256: SHA-256 */
+};
+
 struct ssm_jwk {
 	enum ssm_key_type type;
 	char kid[65];
 	EVP_PKEY *pkey;
+	struct jwk_cache *cache;
 };
 
 struct ssm_jwks {
@@ -149,6 +163,114 @@ out:
 	EVP_PKEY_CTX_free(cctx);
 	EVP_PKEY_CTX_free(ctx);
 	return r;
+}
+
+/* SHA-256 fetched once: an implicit fetch on every verification costs a lock and a lookup */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *jwk_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md;
+}
+
+static void cache_clear(struct jwk_cache *c)
+{
+	EVP_MD_CTX_free(c->vctx);
+	EVP_PKEY_CTX_free(c->pctx);
+	EVP_MD_CTX_free(c->hctx);
+	c->vctx = NULL;
+	c->pctx = NULL;
+	c->hctx = NULL;
+	c->state = 0;
+}
+
+static int cache_setup(const struct ssm_jwk *key, struct jwk_cache *c)
+{
+	const EVP_MD *sha256 = jwk_sha256();
+
+	if (key->type == SSM_KEY_ED25519) {
+		c->vctx = EVP_MD_CTX_new();
+		if (c->vctx == NULL || EVP_DigestVerifyInit(c->vctx, NULL, NULL, NULL, key->pkey) != 1)
+			goto fail;
+	} else {
+		c->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		c->hctx = EVP_MD_CTX_new();
+		if (sha256 == NULL || c->pctx == NULL || c->hctx == NULL ||
+		    EVP_PKEY_verify_init(c->pctx) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(c->pctx, sha256) != 1 ||
+		    EVP_DigestInit_ex(c->hctx, sha256, NULL) != 1)
+			goto fail;
+	}
+	c->state = 1;
+	return 0;
+fail:
+	cache_clear(c);
+	return -1;
+}
+
+/* 1 good, 0 bad signature or error */
+static int verify_cached(const struct ssm_jwk *key, struct jwk_cache *c, const unsigned char *sig,
+			 size_t siglen, const unsigned char *tbs, size_t tbslen)
+{
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (key->type == SSM_KEY_ED25519)
+		return EVP_DigestVerify(c->vctx, sig, siglen, tbs, tbslen) == 1;
+	if (EVP_DigestInit_ex(c->hctx, NULL, NULL) != 1 ||
+	    EVP_DigestUpdate(c->hctx, tbs, tbslen) != 1 ||
+	    EVP_DigestFinal_ex(c->hctx, dgst, &dlen) != 1 || dlen != 32)
+		return 0;
+	return EVP_PKEY_verify(c->pctx, sig, siglen, dgst, dlen) == 1;
+}
+
+static int verify_fresh(const struct ssm_jwk *key, const unsigned char *sig, size_t siglen,
+			const unsigned char *tbs, size_t tbslen)
+{
+	const EVP_MD *md = key->type == SSM_KEY_ED25519 ? NULL : jwk_sha256();
+	EVP_MD_CTX *ctx;
+	int r = -ENOMEM;
+
+	if (key->type != SSM_KEY_ED25519 && md == NULL)
+		return r;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL)
+		return r;
+	r = -EBADMSG;
+	if (EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) == 1 &&
+	    EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1)
+		r = 0;
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+int ssm_jwk_verify(const struct ssm_jwk *key, const unsigned char *sig, size_t siglen,
+		   const unsigned char *tbs, size_t tbslen)
+{
+	struct jwk_cache *c = key->cache;
+	int ok;
+
+	if (c != NULL && pthread_mutex_trylock(&c->lock) == 0) {
+		if (c->state == 1 || cache_setup(key, c) == 0) {
+			ok = verify_cached(key, c, sig, siglen, tbs, tbslen);
+			/* a context that failed is not trusted to be reusable: start afresh
+			 * next time (costs only on bad signatures) */
+			if (!ok)
+				cache_clear(c);
+			pthread_mutex_unlock(&c->lock);
+			return ok ? 0 : -EBADMSG;
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	return verify_fresh(key, sig, siglen, tbs, tbslen);
 }
 
 static int load_key(const cJSON *key, size_t idx, struct ssm_jwk *out, char *err, size_t errlen)
@@ -278,6 +400,15 @@ int ssm_jwks_parse(const char *buf, size_t len, struct ssm_jwks **pset, char *er
 		set->n = i + 1; /* so that a partial key is freed too */
 		if (r < 0)
 			goto out;
+		set->keys[i].cache = calloc(1, sizeof(*set->keys[i].cache));
+		if (set->keys[i].cache == NULL ||
+		    pthread_mutex_init(&set->keys[i].cache->lock, NULL) != 0) {
+			free(set->keys[i].cache);
+			set->keys[i].cache = NULL;
+			jwk_err(err, errlen, "out of memory");
+			r = -ENOMEM;
+			goto out;
+		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(set->keys[j].kid, set->keys[i].kid) == 0) {
 				jwk_err(err, errlen, "key %zu: duplicate kid \"%s\" (also key %zu)", i,
@@ -321,8 +452,16 @@ void ssm_jwks_free(struct ssm_jwks *set)
 {
 	if (set == NULL)
 		return;
-	for (size_t i = 0; set->keys && i < set->n; i++)
+	for (size_t i = 0; set->keys && i < set->n; i++) {
+		struct jwk_cache *c = set->keys[i].cache;
+
+		if (c != NULL) {
+			cache_clear(c);
+			pthread_mutex_destroy(&c->lock);
+			free(c);
+		}
 		EVP_PKEY_free(set->keys[i].pkey);
+	}
 	free(set->keys);
 	free(set);
 }

@@ -25,4 +25,11 @@ enum ssm_key_type ssm_jwk_type(const struct ssm_jwk *key);
 const char *ssm_jwk_kid(const struct ssm_jwk *key);
 EVP_PKEY *ssm_jwk_pkey(const struct ssm_jwk *key);
 
+/* Verify sig over tbs with key, reusing per-key contexts (thread-safe).  Ed25519: sig is the
+ * 64-byte signature over the message tbs.  P-256: sig is a DER ECDSA-Sig-Value over
+ * SHA-256(tbs).  0, -EBADMSG (bad signature), -ENOMEM.  No JWS rules here: ssm_jws_verify
+ * is the function that applies them. */
+int ssm_jwk_verify(const struct ssm_jwk *key, const unsigned char *sig, size_t siglen,
+		   const unsigned char *tbs, size_t tbslen);
+
 #endif

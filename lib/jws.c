@@ -9,7 +9,6 @@
  * libcrypto verifies only after R and S are checked to lie in [1, n-1]. */
 #include "config.h"
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,22 +48,6 @@ static void jws_err(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* SHA-256 fetched once: an implicit fetch on every verification costs a lock and a lookup */
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-static EVP_MD *sha256_md;
-
-static void sha256_fetch(void)
-{
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *jws_sha256(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_md;
 }
 
 static int is_kid_char(int c)
@@ -226,30 +209,11 @@ static int scalar_in_range(const unsigned char *v)
 	return any != 0 && memcmp(v, p256_order, 32) < 0;
 }
 
-static int verify_ed25519(EVP_PKEY *pkey, const struct ssm_jws *jws)
+static int verify_es256(const struct ssm_jwk *key, const struct ssm_jws *jws, char *err,
+			size_t errlen)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int r = -ENOMEM;
-
-	if (md == NULL)
-		return r;
-	r = -EBADMSG;
-	/* pure Ed25519: no digest (RFC 8032 section 5.1) */
-	if (EVP_DigestVerifyInit(md, NULL, NULL, NULL, pkey) == 1 &&
-	    EVP_DigestVerify(md, jws->sig, jws->sig_len,
-			     (const unsigned char *)jws->signing_input,
-			     jws->signing_input_len) == 1)
-		r = 0;
-	EVP_MD_CTX_free(md);
-	return r;
-}
-
-static int verify_es256(EVP_PKEY *pkey, const struct ssm_jws *jws, char *err, size_t errlen)
-{
-	const EVP_MD *sha256 = jws_sha256();
 	ECDSA_SIG *esig = NULL;
 	BIGNUM *br = NULL, *bs = NULL;
-	EVP_MD_CTX *md = NULL;
 	unsigned char der[SSM_ECDSA_DER_MAX], *p = der;
 	int derlen, r = -ENOMEM;
 
@@ -261,10 +225,6 @@ static int verify_es256(EVP_PKEY *pkey, const struct ssm_jws *jws, char *err, si
 		jws_err(err, errlen, "bad signature: ES256 r or s out of range");
 		return -EBADMSG;
 	}
-	if (sha256 == NULL) {
-		jws_err(err, errlen, "libcrypto has no SHA-256");
-		return -ENOMEM;
-	}
 	esig = ECDSA_SIG_new();
 	br = BN_bin2bn(jws->sig, 32, NULL);
 	bs = BN_bin2bn(jws->sig + 32, 32, NULL);
@@ -273,31 +233,19 @@ static int verify_es256(EVP_PKEY *pkey, const struct ssm_jws *jws, char *err, si
 		goto out;
 	}
 	br = bs = NULL; /* owned by esig now */
-	if (i2d_ECDSA_SIG(esig, NULL) > (int)sizeof(der)) {
+	derlen = i2d_ECDSA_SIG(esig, NULL);
+	if (derlen <= 0 || derlen > (int)sizeof(der) || i2d_ECDSA_SIG(esig, &p) != derlen) {
 		jws_err(err, errlen, "ES256 signature does not encode");
 		r = -EBADMSG;
 		goto out;
 	}
-	derlen = i2d_ECDSA_SIG(esig, &p);
-	if (derlen <= 0) {
-		jws_err(err, errlen, "out of memory");
-		goto out;
-	}
-	md = EVP_MD_CTX_new();
-	if (md == NULL) {
-		jws_err(err, errlen, "out of memory");
-		goto out;
-	}
-	r = -EBADMSG;
-	if (EVP_DigestVerifyInit(md, NULL, sha256, NULL, pkey) != 1 ||
-	    EVP_DigestVerify(md, der, (size_t)derlen, (const unsigned char *)jws->signing_input,
-			     jws->signing_input_len) != 1) {
+	r = ssm_jwk_verify(key, der, (size_t)derlen, (const unsigned char *)jws->signing_input,
+			   jws->signing_input_len);
+	if (r == -EBADMSG)
 		jws_err(err, errlen, "bad signature");
-		goto out;
-	}
-	r = 0;
+	else if (r < 0)
+		jws_err(err, errlen, "out of memory");
 out:
-	EVP_MD_CTX_free(md);
 	ECDSA_SIG_free(esig);
 	BN_free(br);
 	BN_free(bs);
@@ -308,7 +256,6 @@ int ssm_jws_verify(const struct ssm_jws *jws, const struct ssm_jwks *keys, char 
 {
 	const struct ssm_jwk *key;
 	enum ssm_key_type want;
-	EVP_PKEY *pkey;
 	int r;
 
 	if (jws == NULL || jws->signing_input == NULL || jws->sig == NULL) {
@@ -338,20 +285,22 @@ int ssm_jws_verify(const struct ssm_jws *jws, const struct ssm_jwks *keys, char 
 			want == SSM_KEY_ED25519 ? "EdDSA" : "ES256");
 		return -EKEYREJECTED;
 	}
-	pkey = ssm_jwk_pkey(key);
 	if (want == SSM_KEY_ED25519) {
 		if (jws->sig_len != SSM_JWS_SIG_LEN) {
 			jws_err(err, errlen, "Ed25519 signature is not 64 bytes");
 			return -EBADMSG;
 		}
-		r = verify_ed25519(pkey, jws);
+		/* pure Ed25519 over the received bytes: no digest (RFC 8032 section 5.1) */
+		r = ssm_jwk_verify(key, jws->sig, jws->sig_len,
+				   (const unsigned char *)jws->signing_input,
+				   jws->signing_input_len);
 		if (r == -EBADMSG)
 			jws_err(err, errlen, "bad signature");
 		else if (r < 0)
 			jws_err(err, errlen, "out of memory");
 		return r;
 	}
-	return verify_es256(pkey, jws, err, errlen);
+	return verify_es256(key, jws, err, errlen);
 }
 
 void ssm_jws_free(struct ssm_jws *jws)

@@ -5,6 +5,7 @@
  * struct ssm_jws built by hand; everything else uses tokens signed here with fresh keys. */
 #include "config.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -702,6 +703,80 @@ static void test_jwk_accessors(void)
 	}
 }
 
+/* The per-key verification contexts are reused: good after bad after good must hold, for
+ * both key types, and threads sharing one key set must all get the right answers. */
+struct thr_arg {
+	const char *good, *bad;
+	int failures;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr_arg *a = p;
+	char err[256];
+
+	for (int i = 0; i < 150; i++) {
+		const char *t = (i % 3 == 2) ? a->bad : a->good;
+		struct ssm_jws *j = NULL;
+		int r = ssm_jws_parse(t, strlen(t), &j, err, sizeof(err));
+
+		if (r == 0)
+			r = ssm_jws_verify(j, test_keys, err, sizeof(err));
+		if (r != (t == a->bad ? -EBADMSG : 0))
+			a->failures++;
+		ssm_jws_free(j);
+	}
+	return NULL;
+}
+
+static void test_reuse(void)
+{
+	char *good[2], *bad[2];
+	struct thr_arg args[4];
+	pthread_t th[4];
+	char err[256];
+
+	good[0] = make_token(ed_key, 0, H_ED, CLAIMS);
+	good[1] = make_token(ec_key, 1, H_EC, CLAIMS);
+	for (int k = 0; k < 2; k++) {
+		char *last;
+
+		bad[k] = strdup(good[k]);
+		if (bad[k] == NULL)
+			exit(99);
+		/* a different but well-formed signature: flip a middle character's low bit */
+		last = strrchr(bad[k], '.') + 40;
+		*last = *last == 'A' ? 'B' : 'A';
+		for (int round = 0; round < 4; round++) {
+			const char *t = (round % 2) ? bad[k] : good[k];
+			struct ssm_jws *j = NULL;
+			int r = ssm_jws_parse(t, strlen(t), &j, err, sizeof(err));
+
+			CHECK(r == 0, "reuse parse %d/%d", k, round);
+			if (r == 0) {
+				r = ssm_jws_verify(j, test_keys, err, sizeof(err));
+				CHECK(r == ((round % 2) ? -EBADMSG : 0), "reuse %s round %d: %d",
+				      k ? "ES256" : "EdDSA", round, r);
+			}
+			ssm_jws_free(j);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		args[i].good = good[i % 2];
+		args[i].bad = bad[i % 2];
+		args[i].failures = 0;
+		CHECK(pthread_create(&th[i], NULL, thr_main, &args[i]) == 0, "pthread_create");
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK(args[i].failures == 0, "thread %d: %d wrong answers", i, args[i].failures);
+	}
+	for (int k = 0; k < 2; k++) {
+		free(good[k]);
+		free(bad[k]);
+	}
+}
+
 int main(void)
 {
 	test_rfc_vectors();
@@ -710,6 +785,7 @@ int main(void)
 	setup_keys();
 	test_token_rows();
 	test_structure();
+	test_reuse();
 	ssm_jwks_free(test_keys);
 	EVP_PKEY_free(ed_key);
 	EVP_PKEY_free(ed_key2);
