@@ -1,1 +1,595 @@
-/* pam_ssmsession.c: not yet written */
+/* pam_ssmsession.c - PAM module: broker-issued session tokens (SPEC section 5).
+ *
+ *   auth     verifies the token (SPEC section 2) for PAM_USER and records its jti;
+ *   account  run_as allowed, uid 0 only if named explicitly, document allowed;
+ *   session  writes the live session record and the session_start / session_end events.
+ *
+ * The verified claims travel from auth to account and session in the PAM handle
+ * ("pam_ssmsession:token").  Every refusal is one NOTICE line in the system log and one
+ * login_denied audit event; the token itself is never logged and every copy we own is
+ * wiped. */
+#include "config.h" /* lib/config.h: struct ssm_config */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "audit.h"
+#include "jwk.h"
+#include "jws.h"
+#include "log.h"
+#include "record.h"
+#include "replay.h"
+#include "token.h"
+#include "util.h"
+
+#define DATA_KEY "pam_ssmsession:token"
+#define TOKEN_PROMPT "Session token: "
+
+struct opts {
+	const char *config;
+	int use_first_pass;
+	int try_first_pass;
+	int debug;
+};
+
+/* What auth hands to account and session, owned by the PAM handle. */
+struct auth_data {
+	struct ssm_config *cfg; /* the configuration auth used */
+	struct ssm_token *tok;  /* the verified claims */
+	int session_open;       /* a record was written by open_session */
+	pid_t pid;
+	uint64_t starttime;
+};
+
+/* ------------------------------------------------------------------ logging */
+
+static void pam_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	pam_vsyslog((pam_handle_t *)ctx, prio, fmt, ap);
+}
+
+static void log_begin(pam_handle_t *pamh, const struct opts *o)
+{
+	ssm_log_set_handler(pam_log_handler, pamh);
+	ssm_log_set_debug(o->debug);
+}
+
+static void log_end(void)
+{
+	/* never leave a dangling pamh behind in the library's logger */
+	ssm_log_set_handler(NULL, NULL);
+	ssm_log_set_debug(0);
+}
+
+/* ------------------------------------------------------------------ options */
+
+static const char *skip_prefix(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Strict: anything unknown or malformed is a configuration error, since this module
+ * guards access.  Returns PAM_SUCCESS or PAM_SERVICE_ERR. */
+static int parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
+{
+	char esc[SSM_LOG_ESCAPE_BUFSZ];
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->config = SSM_DEFAULT_CONFIG;
+	for (i = 0; i < argc; i++) {
+		const char *v;
+
+		if (argv[i] == NULL)
+			goto bad;
+		if ((v = skip_prefix(argv[i], "config=")) != NULL) {
+			if (v[0] != '/')
+				goto bad;
+			o->config = v;
+		} else if (strcmp(argv[i], "use_first_pass") == 0) {
+			o->use_first_pass = 1;
+		} else if (strcmp(argv[i], "try_first_pass") == 0) {
+			o->try_first_pass = 1;
+		} else if (strcmp(argv[i], "debug") == 0) {
+			o->debug = 1;
+		} else {
+			goto bad;
+		}
+	}
+	if (o->use_first_pass && o->try_first_pass) {
+		pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass are exclusive");
+		return PAM_SERVICE_ERR;
+	}
+	return PAM_SUCCESS;
+bad:
+	pam_syslog(pamh, LOG_ERR, "unknown or malformed option \"%s\" (config= needs an absolute path)",
+		   ssm_log_escape(argv[i], esc, sizeof(esc)));
+	return PAM_SERVICE_ERR;
+}
+
+/* ------------------------------------------------------------------ handle data */
+
+static void wipe_str(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+}
+
+static void auth_data_free(struct auth_data *d)
+{
+	if (d == NULL)
+		return;
+	if (d->tok != NULL) {
+		/* not secret like the token itself, but a jti is a one-time credential name */
+		wipe_str(d->tok->jti);
+		ssm_token_free(d->tok);
+	}
+	ssm_config_free(d->cfg);
+	explicit_bzero(d, sizeof(*d));
+	free(d);
+}
+
+static void auth_data_cleanup(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	auth_data_free(data);
+}
+
+static struct auth_data *get_auth_data(pam_handle_t *pamh)
+{
+	const void *data = NULL;
+
+	if (pam_get_data(pamh, DATA_KEY, &data) != PAM_SUCCESS)
+		return NULL;
+	return (struct auth_data *)data;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int load_config(const char *path, struct ssm_config **pcfg)
+{
+	char err[512] = "";
+	int r;
+
+	r = ssm_config_load(path, pcfg, err, sizeof(err));
+	if (r < 0) {
+		/* the one clear line: the module fails closed */
+		if (err[0] != '\0') /* err names the file (and the key) */
+			ssm_log(LOG_ERR, "configuration unusable, refusing every login: %s", err);
+		else
+			ssm_log(LOG_ERR, "configuration %s unusable, refusing every login: %s",
+				path, strerror(-r));
+		return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+	}
+	return PAM_SUCCESS;
+}
+
+/* The configuration for account/session: the one auth used when the path is the same,
+ * else our own copy in *pown. */
+static int config_for(const struct opts *o, const struct auth_data *d,
+		      const struct ssm_config **pcfg, struct ssm_config **pown)
+{
+	int ret;
+
+	*pown = NULL;
+	if (d != NULL && d->cfg != NULL && d->cfg->path != NULL &&
+	    strcmp(d->cfg->path, o->config) == 0) {
+		*pcfg = d->cfg;
+		return PAM_SUCCESS;
+	}
+	ret = load_config(o->config, pown);
+	*pcfg = *pown;
+	return ret;
+}
+
+/* Audit an event; extra members reason/detail/user/service.  Returns 0 or -errno. */
+static int audit_event(pam_handle_t *pamh, const struct ssm_config *cfg, const char *event,
+		       const struct ssm_token *tok, const char *reason, const char *detail)
+{
+	struct ssm_audit_session s = { 0 };
+	const void *item = NULL;
+	cJSON *extra;
+	int r = -ENOMEM;
+
+	extra = cJSON_CreateObject();
+	if (extra == NULL)
+		goto out;
+	if (reason != NULL && cJSON_AddStringToObject(extra, "reason", reason) == NULL)
+		goto out;
+	if (detail != NULL && detail[0] != '\0' &&
+	    cJSON_AddStringToObject(extra, "detail", detail) == NULL)
+		goto out;
+	if (pam_get_item(pamh, PAM_USER, &item) == PAM_SUCCESS && item != NULL &&
+	    cJSON_AddStringToObject(extra, "user", item) == NULL)
+		goto out;
+	item = NULL;
+	if (pam_get_item(pamh, PAM_SERVICE, &item) == PAM_SUCCESS && item != NULL &&
+	    cJSON_AddStringToObject(extra, "service", item) == NULL)
+		goto out;
+	item = NULL;
+	if (pam_get_item(pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL &&
+	    cJSON_AddStringToObject(extra, "rhost", item) == NULL)
+		goto out;
+	if (tok != NULL) {
+		s.sid = tok->sid;
+		s.sub = tok->sub;
+		s.run_as = tok->run_as;
+		s.doc = tok->doc_name;
+	}
+	r = ssm_audit_write(cfg->log_dir, ssm_now(), cfg->host_id, event,
+			    tok != NULL ? &s : NULL, extra);
+	if (r < 0)
+		ssm_log(LOG_ERR, "cannot write %s event to %s/audit.jsonl: %s", event,
+			cfg->log_dir, strerror(-r));
+out:
+	cJSON_Delete(extra);
+	return r;
+}
+
+/* One NOTICE line and one login_denied event for a refused login. */
+static void deny(pam_handle_t *pamh, const struct ssm_config *cfg, const struct ssm_token *tok,
+		 const char *user, const char *reason, const char *detail)
+{
+	char esc_user[SSM_LOG_ESCAPE_BUFSZ], esc_detail[SSM_LOG_ESCAPE_BUFSZ];
+
+	ssm_log(LOG_NOTICE, "login refused for user %s: %s%s%s",
+		ssm_log_escape(user ? user : "(unknown)", esc_user, sizeof(esc_user)), reason,
+		detail && detail[0] ? ": " : "",
+		detail && detail[0] ? ssm_log_escape(detail, esc_detail, sizeof(esc_detail)) : "");
+	if (cfg != NULL)
+		(void)audit_event(pamh, cfg, "login_denied", tok, reason, detail);
+}
+
+/* Get the token: PAM_AUTHTOK (use_first_pass / try_first_pass) or the conversation.
+ * *powned is set when the buffer is ours (to wipe and free). */
+static int get_token(pam_handle_t *pamh, const struct opts *o, const char **ptoken,
+		     char **powned)
+{
+	const void *item = NULL;
+	char *resp = NULL;
+	int r;
+
+	*ptoken = NULL;
+	*powned = NULL;
+	if (o->use_first_pass || o->try_first_pass) {
+		r = pam_get_item(pamh, PAM_AUTHTOK, &item);
+		if (r == PAM_SUCCESS && item != NULL) {
+			*ptoken = item;
+			return PAM_SUCCESS;
+		}
+		if (o->use_first_pass)
+			return PAM_AUTH_ERR; /* caller logs "no_token" */
+	}
+	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", TOKEN_PROMPT);
+	if (r != PAM_SUCCESS) {
+		if (resp != NULL) {
+			explicit_bzero(resp, strlen(resp));
+			free(resp);
+		}
+		return PAM_CONV_ERR;
+	}
+	if (resp == NULL)
+		return PAM_CONV_ERR;
+	*ptoken = resp;
+	*powned = resp;
+	return PAM_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ auth */
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	char reason[512] = "", err[512] = "";
+	struct ssm_config *cfg = NULL;
+	struct ssm_jwks *keys = NULL;
+	struct ssm_token *tok = NULL;
+	struct auth_data *data = NULL;
+	const char *user = NULL, *token = NULL;
+	char *owned = NULL;
+	size_t len;
+	int64_t now;
+	int ret, r;
+	struct opts o;
+
+	(void)flags;
+	ret = parse_opts(pamh, argc, argv, &o);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	log_begin(pamh, &o);
+	/* no OpenSSL configuration files: nothing here needs them, and they cost time */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	/* a stale success from an earlier call on this handle must not survive a failure */
+	(void)pam_set_data(pamh, DATA_KEY, NULL, NULL);
+
+	ret = pam_get_user(pamh, &user, NULL);
+	if (ret != PAM_SUCCESS || user == NULL || user[0] == '\0') {
+		ssm_log(LOG_NOTICE, "cannot determine the user name");
+		ret = ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
+		goto out;
+	}
+	ret = load_config(o.config, &cfg);
+	if (ret != PAM_SUCCESS)
+		goto out;
+	r = ssm_jwks_load(cfg->trusted_keys, &keys, err, sizeof(err));
+	if (r < 0) {
+		ssm_log(LOG_ERR, "trusted keys unusable, refusing every login: %s",
+			err[0] ? err : strerror(-r));
+		deny(pamh, cfg, NULL, user, "trusted_keys", err);
+		ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+		goto out;
+	}
+
+	ret = get_token(pamh, &o, &token, &owned);
+	if (ret != PAM_SUCCESS) {
+		deny(pamh, cfg, NULL, user, ret == PAM_CONV_ERR ? "conversation" : "no_token",
+		     NULL);
+		goto out;
+	}
+	len = strnlen(token, SSM_TOKEN_MAX_LEN + 1);
+	if (len > SSM_TOKEN_MAX_LEN) {
+		deny(pamh, cfg, NULL, user, "token_too_long", NULL);
+		ret = PAM_AUTH_ERR;
+		goto out;
+	}
+
+	now = ssm_now();
+	{
+		const struct ssm_verify_ctx ctx = {
+			.cfg = cfg, .keys = keys, .now = now, .user = user,
+		};
+		r = ssm_token_verify(&ctx, token, len, &tok, NULL, reason, sizeof(reason));
+	}
+	if (r < 0) {
+		if (r == SSM_TOKEN_REFUSED) {
+			deny(pamh, cfg, NULL, user, "invalid_token", reason);
+			ret = PAM_AUTH_ERR;
+		} else {
+			ssm_log(LOG_ERR, "cannot verify a token: %s", reason[0] ? reason : strerror(-r));
+			deny(pamh, cfg, NULL, user, "host_error", reason);
+			ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+		}
+		goto out;
+	}
+
+	r = ssm_replay_check_and_add(cfg->state_dir, tok->jti, ssm_token_keep_until(cfg, tok), now);
+	if (r == -EEXIST) {
+		deny(pamh, cfg, tok, user, "replay", "token already used");
+		ret = PAM_AUTH_ERR;
+		goto out;
+	} else if (r < 0) {
+		ssm_log(LOG_ERR, "replay cache in %s unusable: %s", cfg->state_dir, strerror(-r));
+		deny(pamh, cfg, tok, user, "replay_cache", strerror(-r));
+		ret = PAM_AUTHINFO_UNAVAIL;
+		goto out;
+	}
+
+	data = calloc(1, sizeof(*data));
+	if (data == NULL) {
+		ret = PAM_BUF_ERR;
+		goto out;
+	}
+	data->cfg = cfg;
+	data->tok = tok;
+	cfg = NULL;
+	tok = NULL;
+	ret = pam_set_data(pamh, DATA_KEY, data, auth_data_cleanup);
+	if (ret != PAM_SUCCESS) {
+		ssm_log(LOG_CRIT, "cannot keep the verified token: %s", pam_strerror(pamh, ret));
+		auth_data_free(data);
+		goto out;
+	}
+	ssm_log(LOG_DEBUG, "token accepted for sid %s", data->tok->sid);
+	ret = PAM_SUCCESS;
+out:
+	if (owned != NULL) {
+		explicit_bzero(owned, strlen(owned));
+		free(owned);
+	}
+	explicit_bzero(reason, sizeof(reason));
+	if (tok != NULL) {
+		wipe_str(tok->jti);
+		ssm_token_free(tok);
+	}
+	ssm_jwks_free(keys);
+	ssm_config_free(cfg);
+	log_end();
+	return ret;
+}
+
+/* Credentials: the module establishes none.  Succeed only after our own auth in this
+ * handle, so that a stack where auth was skipped does not get credentials through us. */
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct opts o;
+	int ret;
+
+	(void)flags;
+	ret = parse_opts(pamh, argc, argv, &o);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	ret = PAM_CRED_ERR;
+	if (get_auth_data(pamh) != NULL)
+		ret = PAM_SUCCESS;
+	return ret;
+}
+
+/* ------------------------------------------------------------------ account */
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	char reason[512] = "";
+	struct ssm_config *own = NULL;
+	const struct ssm_config *cfg = NULL;
+	struct auth_data *d;
+	const char *user = NULL;
+	struct opts o;
+	int ret;
+
+	ret = parse_opts(pamh, argc, argv, &o);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	log_begin(pamh, &o);
+	d = get_auth_data(pamh);
+	ret = config_for(&o, d, &cfg, &own);
+	if (ret != PAM_SUCCESS)
+		goto out;
+	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS || user == NULL) {
+		deny(pamh, cfg, NULL, NULL, "no_user", NULL);
+		ret = PAM_USER_UNKNOWN;
+		goto out;
+	}
+	ret = PAM_PERM_DENIED;
+	if (d == NULL || d->tok == NULL) {
+		deny(pamh, cfg, NULL, user, "not_authenticated",
+		     "no token was verified by pam_ssmsession in this PAM handle");
+		goto out;
+	}
+	/* another module may have changed PAM_USER since auth */
+	if (strcmp(user, d->tok->run_as) != 0) {
+		deny(pamh, cfg, d->tok, user, "user_mismatch", "PAM user is not the token's run_as");
+		goto out;
+	}
+	if (ssm_token_check_account(cfg, d->tok, reason, sizeof(reason)) != 0) {
+		deny(pamh, cfg, d->tok, user, "account", reason);
+		goto out;
+	}
+	ret = PAM_SUCCESS;
+out:
+	if (ret == PAM_PERM_DENIED && !(flags & PAM_SILENT))
+		(void)pam_error(pamh, "Access denied by the session policy of this host.");
+	ssm_config_free(own);
+	log_end();
+	return ret;
+}
+
+/* ------------------------------------------------------------------ session */
+
+static int live_path(char *buf, size_t len, const char *run_dir, const char *sid, const char *ext)
+{
+	int n = snprintf(buf, len, "%s/live/%s.%s", run_dir, sid, ext);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct ssm_record rec;
+	struct auth_data *d;
+	struct opts o;
+	pid_t ppid = 0;
+	int ret, r;
+
+	(void)flags;
+	ret = parse_opts(pamh, argc, argv, &o);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	log_begin(pamh, &o);
+	ret = PAM_SESSION_ERR;
+	d = get_auth_data(pamh);
+	if (d == NULL || d->tok == NULL || d->cfg == NULL) {
+		/* fail closed: without a verified token there is nothing to confine the session */
+		ssm_log(LOG_ERR, "no session token verified in this PAM handle: refusing the session");
+		goto out;
+	}
+	if (strcmp(d->cfg->path, o.config) != 0) {
+		ssm_log(LOG_ERR, "session config=%s differs from auth's %s", o.config, d->cfg->path);
+		goto out;
+	}
+
+	memset(&rec, 0, sizeof(rec));
+	rec.sid = d->tok->sid;
+	rec.sub = d->tok->sub;
+	rec.run_as = d->tok->run_as;
+	rec.jti = d->tok->jti;
+	rec.host_id = d->cfg->host_id;
+	rec.doc_name = d->tok->doc_name;
+	memcpy(rec.doc_sha256, d->tok->doc_sha256, sizeof(rec.doc_sha256));
+	rec.params = d->tok->params;
+	rec.exp = d->tok->exp;
+	rec.created = ssm_now();
+	rec.pid = getpid();
+	r = ssm_proc_stat(rec.pid, &ppid, &rec.starttime);
+	if (r < 0) {
+		ssm_log(LOG_ERR, "cannot read /proc/%ld/stat: %s", (long)rec.pid, strerror(-r));
+		goto out;
+	}
+	if (ssm_proc_audit_session(rec.pid, &rec.audit_session) < 0)
+		rec.audit_session = UINT32_MAX;
+	r = ssm_record_write(d->cfg->run_dir, &rec);
+	if (r < 0) {
+		ssm_log(LOG_ERR, "cannot write the session record in %s: %s", d->cfg->run_dir,
+			strerror(-r));
+		goto out;
+	}
+	d->session_open = 1;
+	d->pid = rec.pid;
+	d->starttime = rec.starttime;
+	if (audit_event(pamh, d->cfg, "session_start", d->tok, NULL, NULL) < 0) {
+		(void)ssm_record_remove(d->cfg->run_dir, d->pid, d->starttime);
+		d->session_open = 0;
+		goto out;
+	}
+	ret = PAM_SUCCESS;
+out:
+	log_end();
+	return ret;
+}
+
+/* 1 if ssm-shell's recorder already logged session_end (a non-empty SID.end). */
+static int end_already_logged(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	char live_json[4096], live_end[4096];
+	struct auth_data *d;
+	struct opts o;
+	int ret, r;
+
+	(void)flags;
+	ret = parse_opts(pamh, argc, argv, &o);
+	if (ret != PAM_SUCCESS)
+		return ret;
+	log_begin(pamh, &o);
+	d = get_auth_data(pamh);
+	if (d == NULL || !d->session_open) {
+		/* this module opened no session in this handle: nothing of ours to close */
+		ret = PAM_IGNORE;
+		goto out;
+	}
+	ret = PAM_SESSION_ERR;
+	if (live_path(live_json, sizeof(live_json), d->cfg->run_dir, d->tok->sid, "json") < 0 ||
+	    live_path(live_end, sizeof(live_end), d->cfg->run_dir, d->tok->sid, "end") < 0)
+		goto out;
+	r = 0;
+	if (!end_already_logged(live_end))
+		r = audit_event(pamh, d->cfg, "session_end", d->tok, "exit", NULL);
+	(void)ssm_record_remove(d->cfg->run_dir, d->pid, d->starttime);
+	(void)unlink(live_json);
+	(void)unlink(live_end);
+	d->session_open = 0;
+	if (r < 0)
+		goto out;
+	ret = PAM_SUCCESS;
+out:
+	log_end();
+	return ret;
+}
