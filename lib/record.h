@@ -38,12 +38,16 @@ int ssm_record_remove(const char *run_dir, pid_t pid, uint64_t starttime);
 int ssm_record_foreach(const char *run_dir, int (*fn)(void *ctx, const char *path,
                        const struct ssm_record *rec), void *ctx);
 cJSON *ssm_record_to_json(const struct ssm_record *rec);
+/* 1 if the record's process is still running (same pid and start time), else 0. */
+int ssm_record_alive(const struct ssm_record *rec);
 void ssm_record_free(struct ssm_record *rec);
 
 /* The recorder of a live session registers itself as run_dir/live/SID.json
  * {"sid", "pid", "starttime", "run_as", "started"} while still privileged. */
 int ssm_live_register(const char *run_dir, const char *sid, pid_t pid, uint64_t starttime,
                       const char *run_as, int64_t started);
+/* Remove run_dir/live/SID.json (the recorder, at its end).  0 or -errno. */
+int ssm_live_unregister(const char *run_dir, const char *sid);
 /* Find the live recorder of sid: -ENOENT if none or it is no longer running. */
 int ssm_live_lookup(const char *run_dir, const char *sid, pid_t *ppid);
 
