@@ -481,6 +481,13 @@ const struct ssm_jwk *ssm_jwks_find(const struct ssm_jwks *set, const char *kid)
 	return NULL;
 }
 
+const struct ssm_jwk *ssm_jwks_at(const struct ssm_jwks *set, size_t i)
+{
+	if (set == NULL || i >= set->n)
+		return NULL;
+	return &set->keys[i];
+}
+
 enum ssm_key_type ssm_jwk_type(const struct ssm_jwk *key)
 {
 	return key->type;

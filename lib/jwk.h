@@ -21,6 +21,8 @@ void ssm_jwks_free(struct ssm_jwks *set);
 
 size_t ssm_jwks_count(const struct ssm_jwks *set);
 const struct ssm_jwk *ssm_jwks_find(const struct ssm_jwks *set, const char *kid);
+/* The i-th key in file order, NULL when i >= ssm_jwks_count(set). */
+const struct ssm_jwk *ssm_jwks_at(const struct ssm_jwks *set, size_t i);
 enum ssm_key_type ssm_jwk_type(const struct ssm_jwk *key);
 const char *ssm_jwk_kid(const struct ssm_jwk *key);
 EVP_PKEY *ssm_jwk_pkey(const struct ssm_jwk *key);
