@@ -47,6 +47,7 @@ struct opts {
 struct auth_data {
 	struct ssm_config *cfg; /* the configuration auth used */
 	struct ssm_token *tok;  /* the verified claims */
+	int account_ok;         /* our account step approved this handle */
 	int session_open;       /* a record was written by open_session */
 	pid_t pid;
 	uint64_t starttime;
@@ -453,6 +454,8 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		goto out;
 	}
 	ret = PAM_PERM_DENIED;
+	if (d != NULL)
+		d->account_ok = 0;
 	if (d == NULL || d->tok == NULL) {
 		deny(pamh, cfg, NULL, user, "not_authenticated",
 		     "no token was verified by pam_ssmsession in this PAM handle");
@@ -467,6 +470,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		deny(pamh, cfg, d->tok, user, "account", reason);
 		goto out;
 	}
+	d->account_ok = 1;
 	ret = PAM_SUCCESS;
 out:
 	if (ret == PAM_PERM_DENIED && !(flags & PAM_SILENT))
@@ -503,6 +507,12 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (d == NULL || d->tok == NULL || d->cfg == NULL) {
 		/* fail closed: without a verified token there is nothing to confine the session */
 		ssm_log(LOG_ERR, "no session token verified in this PAM handle: refusing the session");
+		goto out;
+	}
+	if (!d->account_ok) {
+		/* an application that ignored a refused (or skipped) account step */
+		ssm_log(LOG_ERR, "account step did not approve sid %s: refusing the session",
+			d->tok->sid);
 		goto out;
 	}
 	if (strcmp(d->cfg->path, o.config) != 0) {

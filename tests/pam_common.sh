@@ -1,0 +1,85 @@
+# pam_common.sh - sourced by tests/pam_pamtester.sh and tests/ssmctl_*.sh.
+# Run from the build directory (automake's harness does so and exports $srcdir).
+# shellcheck shell=sh
+
+if [ -z "${srcdir:-}" ]; then
+	srcdir=$(cd "$(dirname "$0")/.." && pwd)
+fi
+top_srcdir=$(cd "$srcdir" && pwd)
+builddir=${SSM_BUILDDIR:-$(pwd)}
+# Debian's python3 (the one with python3-jwt), not a pyenv shim earlier in PATH
+PY=${SSM_PYTHON:-/usr/bin/python3}
+SSMTOKEN="$PY $top_srcdir/broker/ssmtoken.py"
+SSMCTL=$builddir/ssmctl/ssmctl
+MODULE=$builddir/pam_ssmsession/.libs/pam_ssmsession.so
+HOST_ID=i-0123456789abcdef0
+ISSUER=https://broker.test
+failures=0
+checks=0
+
+ok() {
+	checks=$((checks + 1))
+	echo "ok: $*"
+}
+fail() {
+	checks=$((checks + 1))
+	failures=$((failures + 1))
+	echo "FAIL: $*"
+}
+# expect DESC CONDITION-COMMAND...: runs the command, ok if it succeeds
+expect() {
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+finish() {
+	echo "$1: $((checks - failures)) passed, $failures failed"
+	[ "$failures" = 0 ]
+}
+
+need_python_jwt() {
+	if ! "$PY" -c 'import jwt, cryptography' 2>/dev/null; then
+		echo "SKIP: $PY lacks python3-jwt/python3-cryptography"
+		exit 77
+	fi
+}
+
+# setup_host DIR RUN_AS_ALLOWED_JSON: keys, documents, config under DIR (all mode 0644/0755,
+# owned by the caller).  Sets CONF, KEY, DOC.
+setup_host() {
+	h=$1
+	mkdir -p "$h/docs" "$h/state" "$h/run" "$h/log"
+	chmod 755 "$h" "$h/docs"
+	$SSMTOKEN keygen --alg EdDSA --kid k1 --out-private "$h/k1.pem" --out-jwks "$h/jwks.json"
+	$SSMTOKEN keygen --alg ES256 --kid k2 --out-private "$h/k2.pem" --out-jwks "$h/jwks.json"
+	# a key the host does not trust
+	$SSMTOKEN keygen --alg EdDSA --kid k1 --out-private "$h/evil.pem" --out-jwks "$h/evil.json"
+	chmod 644 "$h/jwks.json"
+	cat >"$h/docs/SSM-SessionManagerRunShell.json" <<'EOF'
+{"schemaVersion": "1.0", "description": "shell", "sessionType": "Standard_Stream",
+ "inputs": {"idleSessionTimeout": "20"}}
+EOF
+	cat >"$h/docs/Restart-Service.json" <<'EOF'
+{"schemaVersion": "1.0", "description": "restart one service", "sessionType": "NonInteractiveCommands",
+ "parameters": {"svc": {"type": "String", "description": "unit", "allowedPattern": "^[a-z]+$"}},
+ "properties": {"linux": {"commands": "systemctl restart {{ svc }}"}}}
+EOF
+	chmod 644 "$h"/docs/*.json
+	CONF=$h/ssmsession.json
+	cat >"$CONF" <<EOF
+{"host_id": "$HOST_ID", "issuer": "$ISSUER", "trusted_keys": "$h/jwks.json",
+ "documents_dir": "$h/docs", "allowed_documents": ["SSM-*", "Restart-*"],
+ "run_as_allowed": $2, "state_dir": "$h/state", "run_dir": "$h/run", "log_dir": "$h/log"}
+EOF
+	chmod 644 "$CONF"
+	KEY=$h/k1.pem
+	DOC=$h/docs/SSM-SessionManagerRunShell.json
+}
+
+# mint RUN_AS [extra ssmtoken mint args...]: a good token for the shell document
+mint() {
+	ra=$1
+	shift
+	$SSMTOKEN mint --key "$KEY" --kid k1 --iss "$ISSUER" --aud "$HOST_ID" --sub alice \
+		--run-as "$ra" --doc-name SSM-SessionManagerRunShell --doc-file "$DOC" "$@"
+}

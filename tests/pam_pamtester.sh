@@ -1,0 +1,234 @@
+#!/bin/sh
+# pam_pamtester.sh - the module under the REAL libpam, driven by pamtester (root only).
+#
+# Isolation: a private mount namespace in which /etc/pam.d, /etc/passwd, /etc/group and
+# /etc/shadow are private copies (throwaway users ssmtest1/ssmtest2 exist only there) and
+# /dev is a private tmpfs whose /dev/log is a socket this script listens on, so the
+# module's syslog lines are checked for real.  The host's files are never touched.
+#
+# Checks: a full login (authenticate acct_mgmt open_session close_session) succeeds; the
+# refusal codes (bad token, foreign key, replay, run_as mismatch, run_as not allowed,
+# account without auth, missing config, unknown option, group-writable keys); a replay
+# race (two pamtesters, same token, started together: exactly one wins); the audit log
+# and the syslog lines (and that no token signature appears in either).
+set -u
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: needs root (mount namespace, private /etc/pam.d and users)"
+	exit 77
+fi
+for t in pamtester unshare mount; do
+	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 77; }
+done
+. "${srcdir:-$(dirname "$0")/..}/tests/pam_common.sh"
+need_python_jwt
+[ -f "$MODULE" ] || { echo "FAIL: module not built: $MODULE"; exit 1; }
+
+if [ -z "${SSM_PAMTESTER_IN_NS:-}" ]; then
+	SSM_PAMTESTER_IN_NS=1 SSM_BUILDDIR=$builddir srcdir=$top_srcdir \
+		exec unshare --mount --propagation private -- /bin/sh "$0" "$@"
+fi
+
+tmp=$(mktemp -d /tmp/ssm-pamtester.XXXXXX)
+logger_pid=
+cleanup() {
+	[ -n "$logger_pid" ] && kill "$logger_pid" 2>/dev/null
+	umount -l /dev 2>/dev/null
+	umount -l "$tmp/dev" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+chmod 755 "$tmp"
+
+# ---- private users
+cp /etc/passwd /etc/group /etc/shadow "$tmp/"
+echo "ssmtest1:x:64001:64001:ssm test:/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
+echo "ssmtest2:x:64002:64002:ssm test:/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
+echo "ssmtest1:x:64001:" >>"$tmp/group"
+echo "ssmtest2:x:64002:" >>"$tmp/group"
+echo "ssmtest1:!:19000:0:99999:7:::" >>"$tmp/shadow"
+echo "ssmtest2:!:19000:0:99999:7:::" >>"$tmp/shadow"
+for f in passwd group shadow; do mount --bind "$tmp/$f" "/etc/$f" || exit 1; done
+
+# ---- host: keys, documents, config; one config with group-writable keys
+setup_host "$tmp/host" '["ssmtest1"]'
+cp "$tmp/host/jwks.json" "$tmp/host/jwks-gw.json"
+chmod 664 "$tmp/host/jwks-gw.json"
+sed "s#$tmp/host/jwks.json#$tmp/host/jwks-gw.json#" "$CONF" >"$tmp/host/gw.json"
+chmod 644 "$tmp/host/gw.json"
+AUDIT=$tmp/host/log/audit.jsonl
+
+# ---- private /etc/pam.d
+mkdir "$tmp/pam.d"
+svc() { # name auth-args
+	printf 'auth required %s %s\naccount required %s config=%s\nsession required %s config=%s\n' \
+		"$MODULE" "$2" "$MODULE" "$CONF" "$MODULE" "$CONF" >"$tmp/pam.d/$1"
+}
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\n' \
+	>"$tmp/pam.d/other"
+svc ssmtest "config=$CONF"
+svc ssmtest_noconf "config=$tmp/host/absent.json"
+svc ssmtest_badopt "config=$CONF no_such_option"
+svc ssmtest_gw "config=$tmp/host/gw.json"
+svc ssmtest_ufp "config=$CONF use_first_pass"
+mount --bind "$tmp/pam.d" /etc/pam.d || exit 1
+
+# ---- private /dev with a /dev/log we read
+mkdir "$tmp/dev"
+mount -t tmpfs -o mode=755 ssm-dev "$tmp/dev" || exit 1
+for n in null zero full random urandom tty; do
+	touch "$tmp/dev/$n" && mount --bind "/dev/$n" "$tmp/dev/$n"
+done
+mkdir "$tmp/dev/pts" "$tmp/dev/shm"
+ln -s /proc/self/fd "$tmp/dev/fd"
+"$PY" - "$tmp/dev/log" "$tmp/syslog.txt" <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+f = open(sys.argv[2], "ab", buffering=0)
+while True:
+    f.write(s.recv(65536).replace(b"\n", b" ") + b"\n")
+EOF
+logger_pid=$!
+i=0
+while [ ! -S "$tmp/dev/log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+mount --rbind "$tmp/dev" /dev || exit 1
+: >"$tmp/syslog.txt"
+
+# a module built with ASan/UBSan needs the runtimes preloaded into pamtester
+if readelf -d "$MODULE" 2>/dev/null | grep -q 'libasan'; then
+	LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+	ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0
+	export LD_PRELOAD ASAN_OPTIONS
+	echo "note: sanitizer build, runtimes preloaded into pamtester"
+fi
+
+# pt SERVICE USER TOKEN OPS...: run pamtester, token on stdin; output in $out, status $rc
+pt() {
+	s=$1 u=$2 tk=$3
+	shift 3
+	out=$(printf '%s\n' "$tk" | pamtester -v "$s" "$u" "$@" 2>&1)
+	rc=$?
+}
+# refused DESC EXPECTED-PAM-MESSAGE SERVICE USER TOKEN OPS...
+refused() {
+	d=$1 msg=$2
+	shift 2
+	pt "$@"
+	if [ $rc != 0 ] && printf '%s' "$out" | grep -q "$msg"; then
+		ok "$d: refused with \"$msg\""
+	else
+		fail "$d: expected \"$msg\", got rc=$rc: $out"
+	fi
+}
+audit_has() { grep -q "$1" "$AUDIT" 2>/dev/null; }
+syslog_has() { grep -q "$1" "$tmp/syslog.txt"; }
+
+# ---- success, full cycle
+tok1=$(mint ssmtest1) || exit 1
+sid1=$($PY -c 'import sys,json,base64;p=sys.argv[1].split(".")[1];print(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4)))["sid"])' "$tok1")
+pt ssmtest ssmtest1 "$tok1" authenticate acct_mgmt open_session close_session
+if [ $rc = 0 ]; then ok "full login with a good token"; else fail "full login: rc=$rc: $out"; fi
+expect "prompted with 'Session token: '" sh -c 'printf "%s" "$1" | grep -q "Session token: "' _ "$out"
+expect "session_start audited with the sid" grep -q "\"event\":\"session_start\".*$sid1\|$sid1.*\"event\":\"session_start\"" "$AUDIT"
+expect "session_end audited with reason exit" sh -c "grep '$sid1' '$AUDIT' | grep 'session_end' | grep -q '\"reason\":\"exit\"'"
+n=$(ls "$tmp/host/run/sessions" 2>/dev/null | wc -l)
+expect "record removed at close (found $n)" test "$n" = 0
+expect "jti recorded in the replay cache" sh -c "[ -n \"\$(ls '$tmp/host/state/replay' 2>/dev/null)\" ]"
+
+# ---- open without close: the record stays, keyed by pamtester's pid
+tok=$(mint ssmtest1)
+pt ssmtest ssmtest1 "$tok" authenticate acct_mgmt open_session
+rec=$(ls "$tmp/host/run/sessions"/*.json 2>/dev/null | head -1)
+if [ $rc = 0 ] && [ -n "$rec" ] && grep -q '"run_as":"ssmtest1"\|"run_as": "ssmtest1"' "$rec"; then
+	ok "open_session wrote the session record $(basename "$rec")"
+else
+	fail "open_session record: rc=$rc rec=$rec: $out"
+fi
+expect "record is root-owned and not group/other writable" sh -c \
+	"[ \"\$(stat -c %u '$rec')\" = 0 ] && [ \$((0\$(stat -c %a '$rec') & 022)) = 0 ]"
+rm -f "$tmp/host/run/sessions"/*.json
+
+# ---- refusals
+refused "garbage token" "Authentication failure" ssmtest ssmtest1 "not-a-token" authenticate
+audit_has '"reason":"invalid_token"' && ok "garbage token audited as invalid_token" ||
+	fail "no invalid_token event"
+refused "token signed by an untrusted key" "Authentication failure" ssmtest ssmtest1 \
+	"$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+refused "replay of the first token" "Authentication failure" ssmtest ssmtest1 "$tok1" authenticate
+expect "replay audited with reason replay and the sid" sh -c \
+	"grep '\"reason\":\"replay\"' '$AUDIT' | grep -q '$sid1'"
+expect "replay logged to syslog" syslog_has "login refused for user ssmtest1: replay"
+refused "run_as is not the PAM user" "Authentication failure" ssmtest ssmtest1 \
+	"$(mint ssmtest2)" authenticate
+refused "run_as not in run_as_allowed" "Permission denied" ssmtest ssmtest2 \
+	"$(mint ssmtest2)" authenticate acct_mgmt
+expect "account refusal audited" audit_has '"reason":"account"'
+refused "expired token" "Authentication failure" ssmtest ssmtest1 \
+	"$(mint ssmtest1 --now $(($(date +%s) - 4000)))" authenticate
+refused "wrong audience" "Authentication failure" ssmtest ssmtest1 \
+	"$(mint ssmtest1 --claims-json '{"aud":"i-ffffffffffffffff0"}')" authenticate
+refused "alg none" "Authentication failure" ssmtest ssmtest1 \
+	"$(mint ssmtest1 --header-json '{"alg":"none"}')" authenticate
+# pamtester's conversation (misc_conv) cuts replies at PAM_MAX_RESP_SIZE, so the module
+# sees a truncated token here; the >4096 check itself is in test_pamtest (pam_wrapper).
+refused "token over 4096 bytes" "Authentication failure" ssmtest ssmtest1 \
+	"$(mint ssmtest1 --claims-json "{\"pad\":\"$(head -c 4000 /dev/zero | tr '\0' a)\"}")" authenticate
+refused "account without auth" "Permission denied" ssmtest ssmtest1 "" acct_mgmt
+expect "account without auth audited" audit_has '"reason":"not_authenticated"'
+refused "use_first_pass without PAM_AUTHTOK" "Authentication failure" ssmtest_ufp ssmtest1 \
+	"$(mint ssmtest1)" authenticate
+refused "group-writable trusted keys" "cannot retrieve authentication info" ssmtest_gw \
+	ssmtest1 "$(mint ssmtest1)" authenticate
+refused "unknown module option" "Error in service module\|Module is unknown" ssmtest_badopt \
+	ssmtest1 "$(mint ssmtest1)" authenticate
+expect "unknown option logged" syslog_has "no_such_option"
+
+before=$(wc -l <"$tmp/syslog.txt")
+refused "missing configuration" "cannot retrieve authentication info" ssmtest_noconf \
+	ssmtest1 "$(mint ssmtest1)" authenticate
+after=$(wc -l <"$tmp/syslog.txt")
+# every line logged during that login (libpam's own included), not only the module's
+lines=$(sed -n "$((before + 1)),${after}p" "$tmp/syslog.txt")
+if [ $((after - before)) = 1 ] && printf '%s' "$lines" | grep -q "pam_ssmsession(.*absent.json"; then
+	ok "missing configuration: exactly one syslog line naming the file"
+else
+	fail "missing configuration: expected one syslog line, got $((after - before)): $lines"
+fi
+
+# ---- replay race: same token, two pamtesters started together, exactly one wins
+for round in 1 2 3 4 5; do
+	tok=$(mint ssmtest1)
+	printf '%s\n' "$tok" >"$tmp/tok"
+	pamtester ssmtest ssmtest1 authenticate <"$tmp/tok" >/dev/null 2>&1 &
+	p1=$!
+	pamtester ssmtest ssmtest1 authenticate <"$tmp/tok" >/dev/null 2>&1 &
+	p2=$!
+	wait $p1; r1=$?
+	wait $p2; r2=$?
+	if { [ $r1 = 0 ] && [ $r2 != 0 ]; } || { [ $r1 != 0 ] && [ $r2 = 0 ]; }; then
+		ok "replay race round $round: exactly one of two logins won"
+	else
+		fail "replay race round $round: statuses $r1 and $r2"
+	fi
+done
+
+# ---- ssmctl sees the used jti without consuming anything
+if [ -x "$SSMCTL" ]; then
+	err=$("$SSMCTL" --config "$CONF" token verify "$tok1" 2>&1 >/dev/null)
+	expect "ssmctl token verify notes the used jti" sh -c 'printf "%s" "$1" | grep -q "already used"' _ "$err"
+fi
+
+# ---- the audit log as a whole
+expect "every audit line is JSON with ts, event, host_id" "$PY" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    assert o["ts"].endswith("Z") and o["event"] and o["host_id"] == sys.argv[2], line
+' "$AUDIT" "$HOST_ID"
+sig=${tok1##*.}
+expect "no token signature in the audit log" sh -c "! grep -q -- '$sig' '$AUDIT'"
+expect "no token signature in syslog" sh -c "! grep -q -- '$sig' '$tmp/syslog.txt'"
+expect "syslog lines come from pam_ssmsession" syslog_has "pam_ssmsession("
+
+finish pam_pamtester
