@@ -32,8 +32,8 @@ static void null_destroy(struct ssm_sink *s)
 	free(s);
 }
 
-static const struct ssm_sink_ops null_ops = { "null", null_write, null_flush, null_flush,
-					      null_destroy };
+static const struct ssm_sink_ops null_ops = {"null", null_write, null_flush, null_flush,
+                                             null_destroy};
 
 static uint64_t now_ns(void)
 {
@@ -55,7 +55,7 @@ static void fill(char *buf, size_t len, int kind)
 {
 	static const char *text = "The quick brown fox jumps over the lazy dog 0123456789 ";
 	static const char *ansi = "\033[1;32mdrwxr-xr-x\033[0m  2 root root 4096 Nov 21 12:00 "
-				  "\033[01;34mdir\033[0m\r\n";
+	                          "\033[01;34mdir\033[0m\r\n";
 	static const char *utf8 = "Grüße, 世界! Привет мир – ça va? 😀 ";
 	const char *pat = kind == 0 ? text : kind == 1 ? ansi : utf8;
 	size_t plen = strlen(pat), i;
@@ -75,8 +75,8 @@ static void fill(char *buf, size_t len, int kind)
 
 int main(int argc, char **argv)
 {
-	static const char *names[] = { "ascii text", "ls --color (ANSI, CRLF)", "UTF-8 text",
-				       "random bytes" };
+	static const char *names[] = {"ascii text", "ls --color (ANSI, CRLF)", "UTF-8 text",
+	                              "random bytes"};
 	size_t total = (argc > 1 ? (size_t)atol(argv[1]) : 200) << 20;
 	size_t bufsz = 1 << 20, chunk = 4095;
 	char *buf = malloc(bufsz);
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		return 1;
 	for (kind = 0; kind < 4; kind++) {
 		struct null_sink *ns = calloc(1, sizeof(*ns));
-		struct ssm_rec_header hdr = { 80, 24, 1763726400, "xterm", "/bin/bash", "bench" };
+		struct ssm_rec_header hdr = {80, 24, 1763726400, "xterm", "/bin/bash", "bench"};
 		struct ssm_rec *rec;
 		uint64_t t0, c0, t1, c1, bytes;
 		char sha[65];

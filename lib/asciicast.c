@@ -20,11 +20,11 @@
 
 #define REC_BUFSZ (64 * 1024)
 #define REC_SYNC_NS 1000000000ULL
-#define REC_HDR_STRMAX 1024     /* header strings (TERM, SHELL, title) are cut to this */
-#define REC_PREFIX_MAX 40       /* "[" + 20 digits "." 6 digits + ", \"o\", \"" */
+#define REC_HDR_STRMAX 1024 /* header strings (TERM, SHELL, title) are cut to this */
+#define REC_PREFIX_MAX 40   /* "[" + 20 digits "." 6 digits + ", \"o\", \"" */
 #define REC_TRAILER "\"]\n"
 #define REC_TRAILER_LEN 3
-#define REC_UNIT_MAX 6          /* most output bytes one input byte/sequence needs: \u00XX */
+#define REC_UNIT_MAX 6 /* most output bytes one input byte/sequence needs: \u00XX */
 
 enum { STREAM_OUT = 0, STREAM_IN = 1 };
 
@@ -38,6 +38,7 @@ enum {
 	C_BAD,       /* 80..BF as a lead, C0, C1, F5..FF: never valid here */
 };
 
+/* clang-format off */
 #define R4(x) x, x, x, x
 #define R16(x) R4(x), R4(x), R4(x), R4(x)
 static const unsigned char byte_class[256] = {
@@ -45,8 +46,7 @@ static const unsigned char byte_class[256] = {
 	/* 0x20 */ C_PLAIN, C_PLAIN, C_ESC, C_PLAIN, R4(C_PLAIN), R4(C_PLAIN), R4(C_PLAIN),
 	/* 0x30 */ R16(C_PLAIN),
 	/* 0x40 */ R16(C_PLAIN),
-	/* 0x50 */ R4(C_PLAIN), R4(C_PLAIN), R4(C_PLAIN), C_PLAIN, C_PLAIN, C_PLAIN, C_PLAIN,
-	/* 0x5c is '\\' */
+	/* 0x50 */ R4(C_PLAIN), R4(C_PLAIN), R4(C_PLAIN), C_ESC /* '\\' */, C_PLAIN, C_PLAIN, C_PLAIN,
 	/* 0x60 */ R16(C_PLAIN),
 	/* 0x70 */ R4(C_PLAIN), R4(C_PLAIN), R4(C_PLAIN), C_PLAIN, C_PLAIN, C_PLAIN, C_ESC,
 	/* 0x80 */ R16(C_BAD), R16(C_BAD), R16(C_BAD), R16(C_BAD),
@@ -110,9 +110,10 @@ static const unsigned char unit_len[256] = {
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
 	3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
 };
+/* clang-format on */
 
 static const char hexdig[] = "0123456789abcdef";
-static const unsigned char replacement[3] = { 0xef, 0xbf, 0xbd }; /* U+FFFD */
+static const unsigned char replacement[3] = {0xef, 0xbf, 0xbd}; /* U+FFFD */
 
 struct rec_held {
 	unsigned char b[4];
@@ -122,16 +123,16 @@ struct rec_held {
 struct ssm_rec {
 	struct ssm_sink *sink;
 	EVP_MD_CTX *md;
-	char *buf;              /* batched whole lines not yet handed to the sink */
+	char *buf; /* batched whole lines not yet handed to the sink */
 	size_t len;
-	uint64_t max_bytes;     /* 0: no cap */
-	uint64_t sunk;          /* bytes handed to the sink (header included) */
+	uint64_t max_bytes; /* 0: no cap */
+	uint64_t sunk;      /* bytes handed to the sink (header included) */
 	uint64_t start_ns;
-	uint64_t last_t;        /* time of the last event, relative to start_ns */
-	uint64_t last_sync_ns;  /* when the sink was last flushed */
-	int dirty;              /* bytes handed to the sink since its last flush */
-	int err;                /* sticky -errno of the sink */
-	int limit;              /* max_bytes reached: nothing more is recorded */
+	uint64_t last_t;       /* time of the last event, relative to start_ns */
+	uint64_t last_sync_ns; /* when the sink was last flushed */
+	int dirty;             /* bytes handed to the sink since its last flush */
+	int err;               /* sticky -errno of the sink */
+	int limit;             /* max_bytes reached: nothing more is recorded */
 	int closed;
 	char sha256[65];
 	struct rec_held held[2];
@@ -183,10 +184,10 @@ static unsigned seq_valid_prefix(const unsigned char *p, size_t avail, unsigned 
 static inline uint64_t special_mask(uint64_t x)
 {
 	uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
-	uint64_t ctl = (x - ONES * 0x20) & ~x;  /* < 0x20 */
-	uint64_t quo = (q - ONES) & ~q;         /* == '"' */
-	uint64_t bsl = (b - ONES) & ~b;         /* == '\\' */
-	uint64_t high = x | (x + ONES);         /* >= 0x7f */
+	uint64_t ctl = (x - ONES * 0x20) & ~x; /* < 0x20 */
+	uint64_t quo = (q - ONES) & ~q;        /* == '"' */
+	uint64_t bsl = (b - ONES) & ~b;        /* == '\\' */
+	uint64_t high = x | (x + ONES);        /* >= 0x7f */
 
 	return (ctl | quo | bsl | high) & HIGHS;
 }
@@ -197,7 +198,7 @@ static inline uint64_t special_mask(uint64_t x)
  * very end of the input goes to *held.  Returns the input bytes consumed; *pout receives
  * the output bytes written. */
 static size_t encode(const unsigned char *in, size_t len, char *out, size_t room,
-		     struct rec_held *held, size_t *pout)
+                     struct rec_held *held, size_t *pout)
 {
 	const unsigned char *p = in, *end = in + len;
 	char *o = out, *oend = out + room;
@@ -267,7 +268,7 @@ static size_t encode(const unsigned char *in, size_t len, char *out, size_t room
 /* Continue a held sequence with the next input.  Writes at most 4 bytes to out.  Returns the
  * input bytes consumed; *pout the output bytes. */
 static size_t complete_held(struct rec_held *held, const unsigned char *in, size_t len, char *out,
-			    size_t *pout)
+                            size_t *pout)
 {
 	unsigned need = seq_len(held->b[0]);
 	unsigned char lo, hi;
@@ -379,8 +380,8 @@ static size_t put_prefix(char *o, const char *ts, size_t tslen, char type)
 }
 
 /* One 'o' or 'i' event (several lines if it does not fit the batch buffer). */
-static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const void *data,
-		    size_t len, int flush_held)
+static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const void *data, size_t len,
+                    int flush_held)
 {
 	const unsigned char *p = data;
 	struct rec_held *held = &rec->held[stream];
@@ -403,14 +404,16 @@ static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const voi
 
 		/* a small event is never split: start it in a fresh buffer if it may not fit */
 		if (REC_BUFSZ - rec->len < REC_PREFIX_MAX + REC_TRAILER_LEN + 32 ||
-		    (len <= REC_BUFSZ / 8 &&
-		     REC_BUFSZ - rec->len < REC_PREFIX_MAX + REC_TRAILER_LEN + 8 + len * REC_UNIT_MAX)) {
+		    (len <= REC_BUFSZ / 8 && REC_BUFSZ - rec->len < REC_PREFIX_MAX +
+		                                                        REC_TRAILER_LEN + 8 +
+		                                                        len * REC_UNIT_MAX)) {
 			r = rec_push(rec);
 			if (r < 0)
 				return r;
 		}
 		line = rec->len;
-		rec->len += put_prefix(rec->buf + rec->len, ts, tslen, stream == STREAM_OUT ? 'o' : 'i');
+		rec->len +=
+		    put_prefix(rec->buf + rec->len, ts, tslen, stream == STREAM_OUT ? 'o' : 'i');
 
 		if (held->n) {
 			used = complete_held(held, p, len, rec->buf + rec->len, &out);
@@ -618,7 +621,7 @@ static int add_string(cJSON *obj, const char *name, const char *val)
 }
 
 int ssm_rec_new(struct ssm_sink *sink, const struct ssm_rec_header *hdr, uint64_t max_bytes,
-		uint64_t mono_start_ns, struct ssm_rec **prec)
+                uint64_t mono_start_ns, struct ssm_rec **prec)
 {
 	struct ssm_rec *rec = NULL;
 	cJSON *root = NULL, *env;

@@ -24,14 +24,14 @@ struct sink_tee {
 static void tee_drop(struct tee_member *m, const char *what, int r)
 {
 	ssm_log(LOG_ERR, "transcript sink %s: %s failed: %s; no longer written to",
-		m->sink->ops->name ? m->sink->ops->name : "?", what, strerror(-r));
+	        m->sink->ops->name ? m->sink->ops->name : "?", what, strerror(-r));
 	m->dropped = 1;
 	(void)ssm_sink_close(m->sink);
 }
 
 /* Apply op to every live member; the first error of a required one is kept. */
 static int tee_each(struct sink_tee *t, const char *what,
-		    int (*op)(struct ssm_sink *, const char *, size_t), const char *buf, size_t len)
+                    int (*op)(struct ssm_sink *, const char *, size_t), const char *buf, size_t len)
 {
 	size_t i;
 
@@ -98,7 +98,7 @@ static int tee_close(struct ssm_sink *sink)
 				t->err = r;
 		} else {
 			ssm_log(LOG_ERR, "transcript sink %s: close failed: %s",
-				m->sink->ops->name ? m->sink->ops->name : "?", strerror(-r));
+			        m->sink->ops->name ? m->sink->ops->name : "?", strerror(-r));
 		}
 	}
 	return t->err;
@@ -115,16 +115,16 @@ static void tee_destroy(struct ssm_sink *sink)
 }
 
 static const struct ssm_sink_ops tee_ops = {
-	.name = "tee",
-	.write = tee_write,
-	.flush = tee_flush,
-	.close = tee_close,
-	.destroy = tee_destroy,
+    .name = "tee",
+    .write = tee_write,
+    .flush = tee_flush,
+    .close = tee_close,
+    .destroy = tee_destroy,
 };
 
 /* On success the tee owns the sinks; on failure the caller still does. */
 int ssm_sink_tee_new(struct ssm_sink **sinks, const int *required, size_t n,
-		     struct ssm_sink **psink)
+                     struct ssm_sink **psink)
 {
 	struct sink_tee *t;
 	size_t i;

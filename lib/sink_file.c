@@ -13,7 +13,7 @@
 struct sink_file {
 	struct ssm_sink base;
 	int fd;
-	int err;     /* sticky -errno */
+	int err;      /* sticky -errno */
 	int can_sync; /* regular file: fdatasync means something */
 };
 
@@ -69,11 +69,11 @@ static void file_destroy(struct ssm_sink *sink)
 }
 
 static const struct ssm_sink_ops file_ops = {
-	.name = "file",
-	.write = file_write,
-	.flush = file_flush,
-	.close = file_close,
-	.destroy = file_destroy,
+    .name = "file",
+    .write = file_write,
+    .flush = file_flush,
+    .close = file_close,
+    .destroy = file_destroy,
 };
 
 int ssm_sink_file_new(int fd, struct ssm_sink **psink)

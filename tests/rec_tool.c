@@ -21,8 +21,7 @@
 
 int main(int argc, char **argv)
 {
-	struct ssm_rec_header hdr = { 80, 24, 1763726400, "xterm-256color", "/bin/bash",
-				      "rec_tool" };
+	struct ssm_rec_header hdr = {80, 24, 1763726400, "xterm-256color", "/bin/bash", "rec_tool"};
 	unsigned long long max_bytes = 0;
 	unsigned seed = 1, w = 0, h = 0;
 	int opt, input = 0, fd, r, capped = 0, existing = 0;
@@ -51,7 +50,8 @@ int main(int argc, char **argv)
 				return 1;
 			break;
 		default:
-			fprintf(stderr, "usage: rec_tool [-s SEED] [-m MAX] [-i] [-r WxH] [-x] OUT.cast\n");
+			fprintf(stderr,
+			        "usage: rec_tool [-s SEED] [-m MAX] [-i] [-r WxH] [-x] OUT.cast\n");
 			return 1;
 		}
 	}
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fd = open(argv[optind], O_WRONLY | O_APPEND | O_CLOEXEC | (existing ? 0 : O_CREAT | O_EXCL),
-		  0640);
+	          0640);
 	if (fd < 0) {
 		fprintf(stderr, "rec_tool: %s: %s\n", argv[optind], strerror(errno));
 		return 1;

@@ -76,8 +76,7 @@ static void mem_destroy(struct ssm_sink *s)
 	(void)s;
 }
 
-static const struct ssm_sink_ops mem_ops = { "mem", mem_write, mem_flush, mem_close,
-					     mem_destroy };
+static const struct ssm_sink_ops mem_ops = {"mem", mem_write, mem_flush, mem_close, mem_destroy};
 
 static void mem_init(struct mem_sink *m)
 {
@@ -91,18 +90,18 @@ static void mem_fini(struct mem_sink *m)
 	m->buf = NULL;
 }
 
-static const struct ssm_rec_header test_hdr = { 80, 24, 1763726400, "xterm-256color",
-						"/bin/bash", "sid-1 on host-1" };
+static const struct ssm_rec_header test_hdr = {
+    80, 24, 1763726400, "xterm-256color", "/bin/bash", "sid-1 on host-1"};
 
 /* ------------------------------------------------------------------ transcript checks */
 struct parsed {
-	int ok;          /* every line valid */
+	int ok; /* every line valid */
 	int events;
-	char *data;      /* concatenated raw JSON text of the 'o' data fields */
+	char *data; /* concatenated raw JSON text of the 'o' data fields */
 	size_t datalen;
-	char *decoded;   /* concatenated decoded 'o' strings (cut at a NUL, cJSON strings) */
+	char *decoded; /* concatenated decoded 'o' strings (cut at a NUL, cJSON strings) */
 	size_t decodedlen;
-	char *input;     /* decoded 'i' strings */
+	char *input; /* decoded 'i' strings */
 	size_t inputlen;
 	size_t maxline;
 };
@@ -177,8 +176,8 @@ static void check_cast(int line, const char *buf, size_t len, struct parsed *pr)
 			if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != 3 || !cJSON_IsNumber(t) ||
 			    !cJSON_IsString(ty) || !cJSON_IsString(d) || t->valuedouble < last_t ||
 			    strlen(ty->valuestring) != 1 || !strchr("oir", ty->valuestring[0])) {
-				CHECK_ROW(line, 0, "event line %d bad: %.*s", n, ll > 200 ? 200 : (int)ll,
-					  p);
+				CHECK_ROW(line, 0, "event line %d bad: %.*s", n,
+				          ll > 200 ? 200 : (int)ll, p);
 				pr->ok = 0;
 			} else {
 				const char *q = memchr(p, ',', ll);
@@ -214,7 +213,7 @@ static void check_cast(int line, const char *buf, size_t len, struct parsed *pr)
 
 /* Record chunks as output events one second apart, close, check. */
 static int record_chunks(int line, const char *const *chunks, const size_t *lens, size_t n,
-			 struct mem_sink *m, struct parsed *pr)
+                         struct mem_sink *m, struct parsed *pr)
 {
 	struct ssm_rec *rec;
 	uint64_t bytes;
@@ -233,10 +232,10 @@ static int record_chunks(int line, const char *const *chunks, const size_t *lens
 	}
 	r = ssm_rec_close(rec, &bytes, sha);
 	CHECK_ROW(line, r == 0 && bytes == m->len, "close: %d, %llu bytes, sink has %zu", r,
-		  (unsigned long long)bytes, m->len);
+	          (unsigned long long)bytes, m->len);
 	ssm_rec_free(rec);
 	CHECK_ROW(line, m->partial_lines == 0, "sink got %d writes not ending in a line",
-		  m->partial_lines);
+	          m->partial_lines);
 	check_cast(line, m->buf, m->len, pr);
 	return 0;
 }
@@ -246,46 +245,49 @@ static int record_chunks(int line, const char *const *chunks, const size_t *lens
 static const struct enc_row {
 	int line;
 	const char *in;
-	size_t inlen;   /* 0: strlen */
+	size_t inlen;    /* 0: strlen */
 	const char *out; /* raw JSON text of the data field */
 } enc_rows[] = {
-	{ __LINE__, "hello, world", 0, "hello, world" },
-	/* terminal escapes and line ends: ESC as \u001b, CR LF short */
-	{ __LINE__, "\x1b[1;31mred\x1b[0m\r\n", 0, "\\u001b[1;31mred\\u001b[0m\\r\\n" },
-	/* a quote or backslash from the session must not end the JSON string */
-	{ __LINE__, "say \"hi\" \\ \"]\n[", 0, "say \\\"hi\\\" \\\\ \\\"]\\n[" },
-	{ __LINE__, "\t\b\f\x01\x1f\x7f", 0, "\\t\\b\\f\\u0001\\u001f\\u007f" },
-	/* a NUL byte must be kept and escaped, not end the string */
-	{ __LINE__, "a\0b", 3, "a\\u0000b" },
-	{ __LINE__, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xe4\xb8\x96", 0,
-	  "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xe4\xb8\x96" },
-	{ __LINE__, "emoji \xf0\x9f\x98\x80!", 0, "emoji \xf0\x9f\x98\x80!" },
-	{ __LINE__, "\xf4\x8f\xbf\xbf max", 0, "\xf4\x8f\xbf\xbf max" }, /* U+10FFFF */
-	/* invalid bytes that no decoder may pass through */
-	{ __LINE__, "\xff\xfe", 0, FFFD FFFD },
-	/* lone continuation bytes */
-	{ __LINE__, "a\x80\xbf" "b", 0, "a" FFFD FFFD "b" },
-	/* overlong encodings of '/' and NUL (path and string-end smuggling) */
-	{ __LINE__, "\xc0\xaf", 0, FFFD FFFD },
-	{ __LINE__, "\xc1\xbf", 0, FFFD FFFD },
-	{ __LINE__, "\xe0\x80\xaf", 0, FFFD FFFD FFFD },
-	{ __LINE__, "\xf0\x80\x80\xaf", 0, FFFD FFFD FFFD FFFD },
-	{ __LINE__, "\xc0\x80", 0, FFFD FFFD },
-	/* UTF-16 surrogates encoded in UTF-8 */
-	{ __LINE__, "\xed\xa0\x80\xed\xbf\xbf", 0, FFFD FFFD FFFD FFFD FFFD FFFD },
-	/* beyond U+10FFFF, and old 5/6-byte forms */
-	{ __LINE__, "\xf4\x90\x80\x80", 0, FFFD FFFD FFFD FFFD },
-	{ __LINE__, "\xf8\x88\x80\x80\x80", 0, FFFD FFFD FFFD FFFD FFFD },
-	/* a sequence cut by an ASCII byte: one U+FFFD for the maximal subpart */
-	{ __LINE__, "\xf0\x9f\x98(", 0, FFFD "(" },
-	{ __LINE__, "\xe2\x82\"", 0, FFFD "\\\"" },
-	{ __LINE__, "\xc3\x1b", 0, FFFD "\\u001b" },
-	/* a sequence cut by another lead byte */
-	{ __LINE__, "\xe2\xe2\x82\xac", 0, FFFD "\xe2\x82\xac" },
-	/* a stream that ends in the middle of a sequence: U+FFFD at close */
-	{ __LINE__, "ok\xe2\x82", 0, "ok" FFFD },
-	{ __LINE__, "\xf0", 0, FFFD },
-	{ __LINE__, "", 0, "" },
+    {__LINE__, "hello, world", 0, "hello, world"},
+    /* terminal escapes and line ends: ESC as \u001b, CR LF short */
+    {__LINE__, "\x1b[1;31mred\x1b[0m\r\n", 0, "\\u001b[1;31mred\\u001b[0m\\r\\n"},
+    /* a quote or backslash from the session must not end the JSON string */
+    {__LINE__, "say \"hi\" \\ \"]\n[", 0, "say \\\"hi\\\" \\\\ \\\"]\\n["},
+    {__LINE__, "\t\b\f\x01\x1f\x7f", 0, "\\t\\b\\f\\u0001\\u001f\\u007f"},
+    /* a NUL byte must be kept and escaped, not end the string */
+    {__LINE__, "a\0b", 3, "a\\u0000b"},
+    {__LINE__, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xe4\xb8\x96", 0,
+     "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xe4\xb8\x96"},
+    {__LINE__, "emoji \xf0\x9f\x98\x80!", 0, "emoji \xf0\x9f\x98\x80!"},
+    {__LINE__, "\xf4\x8f\xbf\xbf max", 0, "\xf4\x8f\xbf\xbf max"}, /* U+10FFFF */
+    /* invalid bytes that no decoder may pass through */
+    {__LINE__, "\xff\xfe", 0, FFFD FFFD},
+    /* lone continuation bytes */
+    {__LINE__,
+     "a\x80\xbf"
+     "b",
+     0, "a" FFFD FFFD "b"},
+    /* overlong encodings of '/' and NUL (path and string-end smuggling) */
+    {__LINE__, "\xc0\xaf", 0, FFFD FFFD},
+    {__LINE__, "\xc1\xbf", 0, FFFD FFFD},
+    {__LINE__, "\xe0\x80\xaf", 0, FFFD FFFD FFFD},
+    {__LINE__, "\xf0\x80\x80\xaf", 0, FFFD FFFD FFFD FFFD},
+    {__LINE__, "\xc0\x80", 0, FFFD FFFD},
+    /* UTF-16 surrogates encoded in UTF-8 */
+    {__LINE__, "\xed\xa0\x80\xed\xbf\xbf", 0, FFFD FFFD FFFD FFFD FFFD FFFD},
+    /* beyond U+10FFFF, and old 5/6-byte forms */
+    {__LINE__, "\xf4\x90\x80\x80", 0, FFFD FFFD FFFD FFFD},
+    {__LINE__, "\xf8\x88\x80\x80\x80", 0, FFFD FFFD FFFD FFFD FFFD},
+    /* a sequence cut by an ASCII byte: one U+FFFD for the maximal subpart */
+    {__LINE__, "\xf0\x9f\x98(", 0, FFFD "("},
+    {__LINE__, "\xe2\x82\"", 0, FFFD "\\\""},
+    {__LINE__, "\xc3\x1b", 0, FFFD "\\u001b"},
+    /* a sequence cut by another lead byte */
+    {__LINE__, "\xe2\xe2\x82\xac", 0, FFFD "\xe2\x82\xac"},
+    /* a stream that ends in the middle of a sequence: U+FFFD at close */
+    {__LINE__, "ok\xe2\x82", 0, "ok" FFFD},
+    {__LINE__, "\xf0", 0, FFFD},
+    {__LINE__, "", 0, ""},
 };
 
 static void test_encoding(void)
@@ -304,9 +306,10 @@ static void test_encoding(void)
 		chunks[0] = row->in;
 		lens[0] = len;
 		record_chunks(row->line, chunks, lens, 1, &m, &pr);
-		CHECK_ROW(row->line, pr.ok && pr.datalen == strlen(row->out) &&
-					     memcmp(pr.data, row->out, pr.datalen) == 0,
-			  "whole: got \"%s\" want \"%s\"", pr.data, row->out);
+		CHECK_ROW(row->line,
+		          pr.ok && pr.datalen == strlen(row->out) &&
+		              memcmp(pr.data, row->out, pr.datalen) == 0,
+		          "whole: got \"%s\" want \"%s\"", pr.data, row->out);
 		parsed_free(&pr);
 		mem_fini(&m);
 
@@ -320,13 +323,71 @@ static void test_encoding(void)
 				chunks[2] = row->in + j;
 				lens[2] = len - j;
 				record_chunks(row->line, chunks, lens, 3, &m, &pr);
-				CHECK_ROW(row->line, pr.ok && pr.datalen == strlen(row->out) &&
-							     memcmp(pr.data, row->out, pr.datalen) == 0,
-					  "split at %zu,%zu: got \"%s\" want \"%s\"", i, j, pr.data,
-					  row->out);
+				CHECK_ROW(row->line,
+				          pr.ok && pr.datalen == strlen(row->out) &&
+				              memcmp(pr.data, row->out, pr.datalen) == 0,
+				          "split at %zu,%zu: got \"%s\" want \"%s\"", i, j, pr.data,
+				          row->out);
 				parsed_free(&pr);
 				mem_fini(&m);
 			}
+		}
+	}
+}
+
+/* Every byte value, alone and at every position of a plain run (the 8-byte fast path),
+ * against an independent expectation. */
+static size_t expect_byte(unsigned char c, char *out)
+{
+	switch (c) {
+	case '\b':
+		return (size_t)sprintf(out, "\\b");
+	case '\t':
+		return (size_t)sprintf(out, "\\t");
+	case '\n':
+		return (size_t)sprintf(out, "\\n");
+	case '\f':
+		return (size_t)sprintf(out, "\\f");
+	case '\r':
+		return (size_t)sprintf(out, "\\r");
+	case '"':
+		return (size_t)sprintf(out, "\\\"");
+	case '\\':
+		return (size_t)sprintf(out, "\\\\");
+	}
+	if (c < 0x20 || c == 0x7f)
+		return (size_t)sprintf(out, "\\u%04x", c);
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	memcpy(out, FFFD, 3); /* alone, no byte >= 0x80 is valid UTF-8 */
+	return 3;
+}
+
+static void test_every_byte(void)
+{
+	int c;
+	size_t pos;
+
+	for (c = 0; c < 256; c++) {
+		for (pos = 0; pos < 20; pos++) {
+			char in[24], want[64];
+			size_t wl = 0, i;
+			struct mem_sink m;
+			struct parsed pr;
+			const char *chunks[1] = {in};
+			size_t lens[1] = {sizeof(in)};
+
+			memset(in, 'a', sizeof(in));
+			in[pos] = (char)c;
+			for (i = 0; i < sizeof(in); i++)
+				wl += expect_byte((unsigned char)in[i], want + wl);
+			record_chunks(__LINE__, chunks, lens, 1, &m, &pr);
+			CHECK(pr.ok && pr.datalen == wl && memcmp(pr.data, want, wl) == 0,
+			      "byte 0x%02x at %zu: got \"%s\"", c, pos, pr.data);
+			parsed_free(&pr);
+			mem_fini(&m);
 		}
 	}
 }
@@ -339,11 +400,13 @@ static void test_header(void)
 		struct ssm_rec_header hdr;
 		const char *term, *title; /* expected decoded values */
 	} rows[] = {
-		{ __LINE__, { 80, 24, 1763726400, "xterm", "/bin/sh", "t" }, "xterm", "t" },
-		{ __LINE__, { 0, 0, 0, NULL, NULL, NULL }, NULL, NULL },
-		/* a client-chosen TERM with quotes, control characters and invalid UTF-8 */
-		{ __LINE__, { 200, 50, 1, "x\"}\n\x1b\xff\\", "/bin/bash", "caf\xc3\xa9 \xe2\x82" },
-		  "x\"}" FFFD FFFD FFFD "\\", "caf\xc3\xa9 " FFFD },
+	    {__LINE__, {80, 24, 1763726400, "xterm", "/bin/sh", "t"}, "xterm", "t"},
+	    {__LINE__, {0, 0, 0, NULL, NULL, NULL}, NULL, NULL},
+	    /* a client-chosen TERM with quotes, control characters and invalid UTF-8 */
+	    {__LINE__,
+	     {200, 50, 1, "x\"}\n\x1b\xff\\", "/bin/bash", "caf\xc3\xa9 \xe2\x82"},
+	     "x\"}" FFFD FFFD FFFD "\\",
+	     "caf\xc3\xa9 " FFFD},
 	};
 	size_t k;
 
@@ -374,26 +437,27 @@ static void test_header(void)
 		r = ssm_json_parse_object(m.buf, (size_t)(nl - m.buf), &j, err, sizeof(err));
 		CHECK_ROW(rows[k].line, r == 0, "header does not parse: %s: %s", err, m.buf);
 		CHECK_ROW(rows[k].line, ssm_json_utf8_valid(m.buf, m.len), "header not UTF-8");
-		CHECK_ROW(rows[k].line, ssm_json_get_int64(j, "version", &v) == 0 && v == 2, "version");
+		CHECK_ROW(rows[k].line, ssm_json_get_int64(j, "version", &v) == 0 && v == 2,
+		          "version");
 		CHECK_ROW(rows[k].line,
-			  ssm_json_get_int64(j, "width", &v) == 0 && v == rows[k].hdr.width,
-			  "width");
+		          ssm_json_get_int64(j, "width", &v) == 0 && v == rows[k].hdr.width,
+		          "width");
 		CHECK_ROW(rows[k].line,
-			  ssm_json_get_int64(j, "height", &v) == 0 && v == rows[k].hdr.height,
-			  "height");
+		          ssm_json_get_int64(j, "height", &v) == 0 && v == rows[k].hdr.height,
+		          "height");
 		CHECK_ROW(rows[k].line,
-			  ssm_json_get_int64(j, "timestamp", &v) == 0 && v == rows[k].hdr.timestamp,
-			  "timestamp");
+		          ssm_json_get_int64(j, "timestamp", &v) == 0 && v == rows[k].hdr.timestamp,
+		          "timestamp");
 		env = ssm_json_member(j, "env");
 		CHECK_ROW(rows[k].line, cJSON_IsObject(env), "env object");
 		r = ssm_json_get_string(env, "TERM", &s);
 		CHECK_ROW(rows[k].line,
-			  rows[k].term ? r == 0 && strcmp(s, rows[k].term) == 0 : r == -ENOENT,
-			  "TERM %d", r);
+		          rows[k].term ? r == 0 && strcmp(s, rows[k].term) == 0 : r == -ENOENT,
+		          "TERM %d", r);
 		r = ssm_json_get_string(j, "title", &s);
 		CHECK_ROW(rows[k].line,
-			  rows[k].title ? r == 0 && strcmp(s, rows[k].title) == 0 : r == -ENOENT,
-			  "title %d", r);
+		          rows[k].title ? r == 0 && strcmp(s, rows[k].title) == 0 : r == -ENOENT,
+		          "title %d", r);
 		cJSON_Delete(j);
 		mem_fini(&m);
 	}
@@ -433,15 +497,14 @@ static void test_events(void)
 	CHECK(m.closes == 1, "sink closed once (%d)", m.closes);
 	{
 		const char *ev = strchr(m.buf, '\n') + 1;
-		static const char want[] =
-			"[0.000000, \"o\", \"a\"]\n"
-			"[1.500000, \"o\", \"b\"]\n"
-			"[1.500000, \"o\", \"c\"]\n"
-			"[2.123456, \"r\", \"132x43\"]\n"
-			"[3.000001, \"i\", \"ls\\r\"]\n"
-			"[3.000002, \"o\", \"\xe2\x82\xac\"]\n"
-			"[3.000003, \"i\", \"\xe2\x82\xac\"]\n"
-			"[12345.999999, \"o\", \"z\"]\n";
+		static const char want[] = "[0.000000, \"o\", \"a\"]\n"
+		                           "[1.500000, \"o\", \"b\"]\n"
+		                           "[1.500000, \"o\", \"c\"]\n"
+		                           "[2.123456, \"r\", \"132x43\"]\n"
+		                           "[3.000001, \"i\", \"ls\\r\"]\n"
+		                           "[3.000002, \"o\", \"\xe2\x82\xac\"]\n"
+		                           "[3.000003, \"i\", \"\xe2\x82\xac\"]\n"
+		                           "[12345.999999, \"o\", \"z\"]\n";
 
 		CHECK(strcmp(ev, want) == 0, "events:\n%s\nwant:\n%s", ev, want);
 	}
@@ -628,14 +691,16 @@ static void test_tick(void)
 
 		memset(chunk, 'f', sizeof(chunk));
 		for (i = 0; i < 40; i++)
-			CHECK(ssm_rec_output(rec, T0 + 9 * NS + 1, chunk, sizeof(chunk)) == 0, "out");
+			CHECK(ssm_rec_output(rec, T0 + 9 * NS + 1, chunk, sizeof(chunk)) == 0,
+			      "out");
 		CHECK(m.writes > 2 && m.flushes == 2, "full buffer written, not synced (%d writes)",
 		      m.writes);
 		/* the last sync was long ago: this tick syncs at once */
 		r = ssm_rec_tick(rec, T0 + 9 * NS + 2, &next);
 		CHECK(r == 0 && m.flushes == 3 && next == UINT64_MAX, "synced after a pause");
 		for (i = 0; i < 40; i++)
-			CHECK(ssm_rec_output(rec, T0 + 9 * NS + 3, chunk, sizeof(chunk)) == 0, "out");
+			CHECK(ssm_rec_output(rec, T0 + 9 * NS + 3, chunk, sizeof(chunk)) == 0,
+			      "out");
 		r = ssm_rec_tick(rec, T0 + 9 * NS + 4, &next);
 		CHECK(r == 0 && m.flushes == 3 && next == T0 + 10 * NS + 2,
 		      "written but not synced: due a second after the last sync");
@@ -774,7 +839,7 @@ static void test_tee(void)
 {
 	struct mem_sink a, b;
 	struct ssm_sink *sinks[2], *tee;
-	int required[2] = { 1, 0 };
+	int required[2] = {1, 0};
 	struct ssm_rec *rec;
 	int r;
 
@@ -816,6 +881,7 @@ static void test_tee(void)
 int main(void)
 {
 	test_encoding();
+	test_every_byte();
 	test_header();
 	test_events();
 	test_large();

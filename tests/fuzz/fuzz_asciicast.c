@@ -49,8 +49,7 @@ static void mem_destroy(struct ssm_sink *s)
 	(void)s;
 }
 
-static const struct ssm_sink_ops mem_ops = { "mem", mem_write, mem_flush, mem_flush,
-					     mem_destroy };
+static const struct ssm_sink_ops mem_ops = {"mem", mem_write, mem_flush, mem_flush, mem_destroy};
 
 static void check_lines(const char *p, size_t len)
 {
@@ -72,7 +71,8 @@ static void check_lines(const char *p, size_t len)
 		if (!ssm_json_utf8_valid(p, ll))
 			abort();
 		j = cJSON_ParseWithLengthOpts(p, ll, &pe, 0);
-		if (j == NULL || pe != p + ll || (first ? !cJSON_IsObject(j) : cJSON_GetArraySize(j) != 3))
+		if (j == NULL || pe != p + ll ||
+		    (first ? !cJSON_IsObject(j) : cJSON_GetArraySize(j) != 3))
 			abort();
 		cJSON_Delete(j);
 		first = 0;
@@ -82,8 +82,8 @@ static void check_lines(const char *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ssm_rec_header hdr = { 80, 24, 0, "xterm", "/bin/sh", NULL };
-	struct mem_sink m = { .base.ops = &mem_ops };
+	struct ssm_rec_header hdr = {80, 24, 0, "xterm", "/bin/sh", NULL};
+	struct mem_sink m = {.base.ops = &mem_ops};
 	struct ssm_rec *rec;
 	uint64_t t = 0, max = 0, bytes, hdrlen;
 	char sha[65];
@@ -125,7 +125,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		off += n;
 	}
-	if (ssm_rec_close(rec, &bytes, sha) != 0 || bytes != m.len || (max && bytes > max && bytes != hdrlen))
+	if (ssm_rec_close(rec, &bytes, sha) != 0 || bytes != m.len ||
+	    (max && bytes > max && bytes != hdrlen))
 		abort();
 	ssm_rec_free(rec);
 	check_lines(m.buf, m.len);
