@@ -252,6 +252,10 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	if (argc < 1 || argv == NULL || argv[0] == NULL)
 		usage_exit("called without argv[0]");
 	sh->login = argv[0][0] == '-';
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: ssm-shell [-c COMMAND]\nconfiguration: %s\n", SSM_DEFAULT_CONFIG);
+		exit(0);
+	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && getuid() == 0 &&
 		    sh->command == NULL) {
@@ -394,6 +398,7 @@ int shell_priv_prepare(struct shell *sh)
 
 	sh->started = ssm_now();
 	sh->mono_start = shell_mono_ns();
+	umask(022); /* files below get explicit modes; the session starts with 022 */
 
 	sh->audit_fd = ssm_audit_open(sh->cfg->log_dir);
 	if (sh->audit_fd < 0)
@@ -418,7 +423,7 @@ int shell_priv_prepare(struct shell *sh)
 		if (sh->cast_fd < 0)
 			shell_deny(sh, "transcript", "cannot create transcript %s/%s: %s", path,
 				   name, strerror(r));
-		if (fchown(sh->cast_fd, 0, 0) != 0)
+		if (fchown(sh->cast_fd, 0, 0) != 0 || fchmod(sh->cast_fd, 0640) != 0)
 			shell_deny(sh, "transcript", "fchown transcript: %s", strerror(errno));
 	}
 

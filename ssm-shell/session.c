@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -190,7 +192,7 @@ void shell_session_init(struct shell *sh)
 	struct pollfd pfd[2];
 	sigset_t set;
 	pid_t child, pid;
-	int sfd, status, nul;
+	int sfd, rfd, wfd, status, nul;
 
 	/* what belongs to the recorder only */
 	if (sh->master_fd >= 0)
@@ -210,6 +212,16 @@ void shell_session_init(struct shell *sh)
 	if (sh->end_fd >= 0)
 		close(sh->end_fd);
 
+	/* A /proc of our own: the host's /proc does not know the session's pids, and ps
+	 * and /proc/self would break (or, worse, name other processes).  The mount
+	 * namespace receives the host's later mounts (slave) but gives nothing back. */
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+		fprintf(stderr, "ssm-shell: cannot give the session its own /proc: %s\r\n",
+			strerror(errno));
+		_exit(CHILD_FAIL);
+	}
+
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
@@ -225,10 +237,15 @@ void shell_session_init(struct shell *sh)
 	nul = open("/dev/null", O_RDWR);
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
 		_exit(CHILD_FAIL);
+	(void)setsid(); /* out of the client terminal's session: its signals are not ours */
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		_exit(CHILD_FAIL);
-	if (dup2(sh->init_pipe[0], 3) != 3 || dup2(sh->status_pipe[1], 4) != 4 ||
+	/* move the three above any fd they could collide with, then to 3, 4, 5 */
+	rfd = fcntl(sh->init_pipe[0], F_DUPFD, 10);
+	wfd = fcntl(sh->status_pipe[1], F_DUPFD, 10);
+	sfd = fcntl(sfd, F_DUPFD, 10);
+	if (rfd < 0 || wfd < 0 || sfd < 0 || dup2(rfd, 3) != 3 || dup2(wfd, 4) != 4 ||
 	    dup2(sfd, 5) != 5)
 		_exit(CHILD_FAIL);
 	close_from(6);
