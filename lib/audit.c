@@ -25,10 +25,26 @@ static int audit_dir_open(const char *log_dir)
 	struct stat st;
 	int fd, r, made = 0;
 
-	if (mkdir(log_dir, 0750) == 0)
+	if (mkdir(log_dir, 0750) == 0) {
+		char parent[PATH_MAX];
+		const char *slash = strrchr(log_dir, '/');
+		int pfd;
+
 		made = 1;
-	else if (errno != EEXIST)
+		/* make the new directory's entry durable before anything is logged in it */
+		if (slash == NULL)
+			snprintf(parent, sizeof(parent), ".");
+		else
+			snprintf(parent, sizeof(parent), "%.*s",
+				 slash == log_dir ? 1 : (int)(slash - log_dir), log_dir);
+		pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd >= 0) {
+			(void)fsync(pfd);
+			close(pfd);
+		}
+	} else if (errno != EEXIST) {
 		return -errno;
+	}
 	fd = open(log_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../lib/config.h"
 #include "json.h"
 #include "log.h"
 #include "record.h"
@@ -418,10 +419,10 @@ static int valid_sid(const char *sid, const char *sub)
 	}
 }
 
-/* an OS user name: portable set, no leading '-' */
+/* an OS user name, by the same rule as the configuration and the token */
 static int valid_user(const char *s)
 {
-	return s && s[0] != '-' && ssm_str_charset(s, 1, 32, is_name_char);
+	return ssm_config_user_name_valid(s);
 }
 
 static int valid_params(const cJSON *params)

@@ -70,16 +70,46 @@ static int dir_is_safe(int fd, const char *what)
 	return 0;
 }
 
+/* After creating path (relative to dirfd): make its directory entry durable, or a crash
+ * could take the whole cache, and the jtis it holds, with it. */
+static int fsync_parent(int dirfd, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash;
+	int fd, r = 0;
+
+	if (dirfd != AT_FDCWD)
+		return fsync(dirfd) == 0 ? 0 : -errno;
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == path)
+		snprintf(parent, sizeof(parent), "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - path), path);
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Open (and with create, make) dirfd/name as a safe directory; never follows a symlink. */
 static int open_dir_at(int dirfd, const char *name, const char *what, mode_t mode, int create)
 {
 	int fd, r, made = 0;
 
 	if (create) {
-		if (mkdirat(dirfd, name, mode) == 0)
+		if (mkdirat(dirfd, name, mode) == 0) {
 			made = 1;
-		else if (errno != EEXIST)
+			r = fsync_parent(dirfd, name);
+			if (r < 0)
+				return r;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 	}
 	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {

@@ -219,6 +219,7 @@ static void w_jti_short(struct ssm_record *r) { r->jti = (char *)"short"; }
 static void w_jti_dot(struct ssm_record *r) { r->jti = (char *)"jti.0123456789abcdef"; }
 static void w_run_as_dash(struct ssm_record *r) { r->run_as = (char *)"-oops"; }
 static void w_run_as_slash(struct ssm_record *r) { r->run_as = (char *)"../root"; }
+static void w_run_as_digits(struct ssm_record *r) { r->run_as = (char *)"0"; }
 static void w_doc_sha_upper(struct ssm_record *r) { memcpy(r->doc_sha256, "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", 65); }
 static void w_doc_name_slash(struct ssm_record *r) { r->doc_name = (char *)"../../etc/x"; }
 static void w_pid_zero(struct ssm_record *r) { r->pid = 0; }
@@ -238,6 +239,8 @@ static const struct wrow wrows[] = {
 	/* a user name read as an option by a later command */
 	{ __LINE__, "run_as starting with -", w_run_as_dash },
 	{ __LINE__, "run_as with a slash", w_run_as_slash },
+	/* getpwnam("0") might be read as uid 0 by some tool */
+	{ __LINE__, "run_as all digits", w_run_as_digits },
 	{ __LINE__, "doc sha256 upper case", w_doc_sha_upper },
 	{ __LINE__, "doc name with a path", w_doc_name_slash },
 	{ __LINE__, "pid 0", w_pid_zero },
