@@ -129,11 +129,85 @@ out:
 	return r;
 }
 
+/* A copy of s in which every byte that does not start a valid UTF-8 sequence is written
+ * as the text \xNN: an untrusted value (a user name from the PAM client, say) is still
+ * logged, recognisably, and the line stays valid UTF-8.  NULL on ENOMEM. */
+static char *utf8_sanitize(const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(s), i = 0, o = 0, n;
+	char *out;
+
+	if (len > (SIZE_MAX - 1) / 4)
+		return NULL;
+	out = malloc(4 * len + 1);
+	if (out == NULL)
+		return NULL;
+	while (i < len) {
+		/* the shortest valid sequence starting here, if any (1 to 4 bytes) */
+		for (n = 1; n <= 4 && i + n <= len; n++) {
+			if (ssm_json_utf8_valid(s + i, n))
+				break;
+		}
+		if (n <= 4 && i + n <= len) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			unsigned char c = (unsigned char)s[i++];
+
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static int add_string(cJSON *obj, const char *name, const char *val)
 {
+	cJSON *item;
+	char *clean;
+
 	if (val == NULL)
 		return 0;
-	return cJSON_AddStringToObject(obj, name, val) ? 0 : -ENOMEM;
+	if (ssm_json_utf8_valid(val, strlen(val)))
+		return cJSON_AddStringToObject(obj, name, val) ? 0 : -ENOMEM;
+	clean = utf8_sanitize(val);
+	if (clean == NULL)
+		return -ENOMEM;
+	item = cJSON_AddStringToObject(obj, name, clean);
+	free(clean);
+	return item ? 0 : -ENOMEM;
+}
+
+/* Replace, in a copied tree, every string value that is not valid UTF-8. */
+static int sanitize_tree(cJSON *item)
+{
+	cJSON *c;
+	char *clean;
+
+	if (cJSON_IsString(item) && item->valuestring != NULL &&
+	    !ssm_json_utf8_valid(item->valuestring, strlen(item->valuestring))) {
+		clean = utf8_sanitize(item->valuestring);
+		if (clean == NULL)
+			return -ENOMEM;
+		/* valuestring belongs to cJSON's allocator: swap through cJSON itself */
+		if (cJSON_SetValuestring(item, clean) == NULL) {
+			free(clean);
+			return -ENOMEM;
+		}
+		free(clean);
+	}
+	for (c = item->child; c != NULL; c = c->next) {
+		int r = sanitize_tree(c);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* The line for one event, without its newline; NULL-terminated malloc'ed, or NULL. */
@@ -172,8 +246,11 @@ static int audit_line(int64_t now, const char *host_id, const char *event,
 		goto out;
 	if (extra != NULL) {
 		cJSON_ArrayForEach(m, extra) {
-			/* a member may not replace or repeat one already there */
-			if (m->string == NULL || cJSON_GetObjectItemCaseSensitive(obj, m->string)) {
+			/* a member may not replace or repeat one already there; names are the
+			 * caller's own constants */
+			if (m->string == NULL ||
+			    !ssm_json_utf8_valid(m->string, strlen(m->string)) ||
+			    cJSON_GetObjectItemCaseSensitive(obj, m->string)) {
 				r = -EINVAL;
 				goto out;
 			}
@@ -183,6 +260,9 @@ static int audit_line(int64_t now, const char *host_id, const char *event,
 				goto out;
 			}
 			cJSON_AddItemToObject(obj, m->string, dup);
+			r = sanitize_tree(dup);
+			if (r < 0)
+				goto out;
 		}
 	}
 	*pline = cJSON_PrintUnformatted(obj);
@@ -190,7 +270,7 @@ static int audit_line(int64_t now, const char *host_id, const char *event,
 		r = -ENOMEM;
 		goto out;
 	}
-	/* cJSON copies string bytes as they are: a reader must get valid UTF-8 */
+	/* every string was made valid above: this only guards against a cJSON surprise */
 	if (!ssm_json_utf8_valid(*pline, strlen(*pline))) {
 		cJSON_free(*pline);
 		*pline = NULL;

@@ -161,9 +161,8 @@ static const struct bad_row bad_rows[] = {
 	{ __LINE__, "extra overrides ts", "x", "{\"ts\":\"1970-01-01T00:00:00Z\"}", NULL, -EINVAL },
 	{ __LINE__, "extra overrides host_id", "x", "{\"host_id\":\"i-other\"}", NULL, -EINVAL },
 	{ __LINE__, "extra is not an object", "x", "[1,2]", NULL, -EINVAL },
-	/* invalid UTF-8 from an untrusted value would make the log unreadable */
-	{ __LINE__, "invalid UTF-8 value", "x", "{}", "abc\xff\xfe", -EILSEQ },
-	{ __LINE__, "overlong UTF-8 value", "x", "{}", "\xc0\xaf", -EILSEQ },
+	/* a member name that is not valid UTF-8 (names are the caller's constants) */
+	{ __LINE__, "invalid UTF-8 member name", "x", "{}", NULL, -EINVAL },
 	/* no event */
 	{ __LINE__, "NULL event", NULL, "{}", NULL, -EINVAL },
 };
@@ -183,12 +182,54 @@ static void test_bad(void)
 		extra = cJSON_Parse(b->extra_json);
 		if (b->bad_value)
 			cJSON_AddStringToObject(extra, "reason", b->bad_value);
+		if (strcmp(b->what, "invalid UTF-8 member name") == 0)
+			cJSON_AddStringToObject(extra, "re\xffson", "x");
 		r = ssm_audit_write(dir, T0, "i-0123", b->event, NULL, extra);
 		CHECK_ROW(b->line, r == b->want, "%s: got %d, want %d", b->what, r, b->want);
 		cJSON_Delete(extra);
 	}
 	r = count_lines(path);
 	CHECK(r <= 0, "nothing written by refused events (%d lines)", r);
+
+	/* invalid UTF-8 from an untrusted value (a PAM user name): logged as \xNN text, so
+	 * the event is not lost and the line stays valid UTF-8 */
+	{
+		static const struct {
+			int line;
+			const char *in, *out;
+		} u8[] = {
+			{ __LINE__, "abc\xff\xfe", "abc\\xff\\xfe" },
+			{ __LINE__, "\xc0\xaf", "\\xc0\\xaf" },            /* overlong '/' */
+			{ __LINE__, "\xed\xa0\x80x", "\\xed\\xa0\\x80x" }, /* surrogate */
+			{ __LINE__, "\xc3\xa9\xe2\x82", "\xc3\xa9\\xe2\\x82" }, /* cut short */
+			{ __LINE__, "ok \xe2\x82\xac", "ok \xe2\x82\xac" },  /* valid stays */
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(u8) / sizeof(u8[0]); k++) {
+			char d2[DIRLEN], p2[PATH_MAX];
+			struct ssm_audit_session s = { "alice-abcdef12", u8[k].in, "ssm-user", "doc" };
+			char *buf;
+			size_t len;
+			cJSON *o = NULL;
+
+			new_dir(d2, "utf8");
+			snprintf(p2, sizeof(p2), "%s/audit.jsonl", d2);
+			extra = cJSON_CreateObject();
+			cJSON_AddStringToObject(extra, "user", u8[k].in);
+			r = ssm_audit_write(d2, T0, "i-0123", "login_denied", &s, extra);
+			cJSON_Delete(extra);
+			CHECK_ROW(u8[k].line, r == 0, "written (%d)", r);
+			buf = slurp(p2, &len);
+			CHECK_ROW(u8[k].line, buf && ssm_json_parse_object(buf, len, &o, NULL, 0) == 0,
+				  "line is strict JSON");
+			CHECK_ROW(u8[k].line, o && str_member(o, "user", u8[k].out) &&
+					      str_member(o, "sub", u8[k].out),
+				  "value logged as expected");
+			cJSON_Delete(o);
+			free(buf);
+		}
+	}
 
 	/* untrusted text with quotes, newlines and escapes stays inside one line */
 	extra = cJSON_CreateObject();
