@@ -402,11 +402,12 @@ static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const voi
 	for (;;) {
 		size_t line, room, out, used, payload = 0;
 
+		size_t left = REC_BUFSZ - rec->len, worst = 0;
+
 		/* a small event is never split: start it in a fresh buffer if it may not fit */
-		if (REC_BUFSZ - rec->len < REC_PREFIX_MAX + REC_TRAILER_LEN + 32 ||
-		    (len <= REC_BUFSZ / 8 && REC_BUFSZ - rec->len < REC_PREFIX_MAX +
-		                                                        REC_TRAILER_LEN + 8 +
-		                                                        len * REC_UNIT_MAX)) {
+		if (len <= REC_BUFSZ / 8)
+			worst = REC_PREFIX_MAX + REC_TRAILER_LEN + 8 + len * REC_UNIT_MAX;
+		if (left < REC_PREFIX_MAX + REC_TRAILER_LEN + 32 || left < worst) {
 			r = rec_push(rec);
 			if (r < 0)
 				return r;
