@@ -50,7 +50,12 @@ const char *ssm_session_type_name(enum ssm_session_type t);
 /* 1 if NAME is 3..128 characters of [A-Za-z0-9_.-] and not "." or ".." */
 int ssm_document_name_valid(const char *name);
 
-/* Parse and validate a document; name may be NULL.  0, -EINVAL (err says what), -ENOMEM. */
+/* Parse and validate a document; name may be NULL.  0, -EINVAL (err says what), -ENOMEM.
+ * Strict: unknown members are refused at every level (typos), except the AWS delivery
+ * inputs (s3*, cloudWatch*, kmsKeyId), accepted and unused.  inputs only in Standard_Stream
+ * documents; properties.linux.commands required for the command types, portNumber for Port
+ * (LocalPortForwarding only: a remote "host" is refused).  Parameter defaults must pass the
+ * parameter's own checks; every {{ name }} must name a parameter. */
 int ssm_document_parse(const char *buf, size_t len, const char *name, struct ssm_document **pdoc,
                        char *err, size_t errlen);
 /* Warnings that do not make a document invalid (unanchored allowedPattern): each one is
