@@ -4,6 +4,8 @@
  *   mkrecord RUN_DIR PID HOST_ID SUB RUN_AS DOC_NAME DOC_SHA256 EXP_DELTA [PARAMS_JSON]
  *
  * The sid is SUB-<pid padded to 8 digits>; EXP_DELTA is added to now (may be negative);
+ * PARAMS_JSON may be @FILE.
+ * MKRECORD_RAW=1 writes the record without validating it.
  * MKRECORD_AUDIT_SESSION=N overrides the audit session id read from /proc/PID/sessionid.
  * Prints the sid on standard output. */
 #include "config.h"
@@ -11,11 +13,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <cjson/cJSON.h>
 
 #include "record.h"
 #include "util.h"
+
+/* MKRECORD_RAW: no validation, so that ssm-shell's own checks are what refuses it */
+static int write_raw(const char *run_dir, const struct ssm_record *rec)
+{
+	struct ssm_record copy = *rec;
+	char path[4096];
+	cJSON *j;
+	char *text = NULL;
+	FILE *f;
+	int r = -ENOMEM;
+
+	copy.params = NULL; /* the library would not serialise bad ones: add them by hand */
+	j = ssm_record_to_json(&copy);
+	if (j && rec->params) {
+		cJSON_DeleteItemFromObject(j, "params");
+		cJSON_AddItemToObject(j, "params", cJSON_Duplicate(rec->params, 1));
+	}
+	text = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	if (text) {
+		snprintf(path, sizeof(path), "%s/sessions", run_dir);
+		(void)mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/sessions/%ld-%llu.json", run_dir, (long)rec->pid,
+			 (unsigned long long)rec->starttime);
+		f = fopen(path, "w");
+		r = f && fputs(text, f) >= 0 && fclose(f) == 0 ? 0 : -EIO;
+	}
+	free(text);
+	cJSON_Delete(j);
+	return r;
+}
 
 int main(int argc, char **argv)
 {
@@ -48,7 +82,22 @@ int main(int argc, char **argv)
 	snprintf(rec.doc_sha256, sizeof(rec.doc_sha256), "%s", argv[7]);
 	rec.created = time(NULL);
 	rec.exp = rec.created + strtol(argv[8], NULL, 10);
-	if (argc == 10) {
+	if (argc == 10 && argv[9][0] == '@') {
+		/* @FILE: the parameters from a file (values larger than an argument may be) */
+		char *buf = NULL;
+		size_t len;
+		r = ssm_read_file(argv[9] + 1, 16 << 20, 0, &buf, &len, NULL, 0);
+		if (r < 0) {
+			fprintf(stderr, "mkrecord: %s: %s\n", argv[9] + 1, strerror(-r));
+			return 1;
+		}
+		rec.params = cJSON_Parse(buf);
+		free(buf);
+		if (rec.params == NULL) {
+			fprintf(stderr, "mkrecord: bad params JSON\n");
+			return 1;
+		}
+	} else if (argc == 10) {
 		rec.params = cJSON_Parse(argv[9]);
 		if (rec.params == NULL) {
 			fprintf(stderr, "mkrecord: bad params JSON\n");
@@ -60,7 +109,10 @@ int main(int argc, char **argv)
 		rec.audit_session = (uint32_t)strtoul(as, NULL, 10);
 	else if (ssm_proc_audit_session(rec.pid, &rec.audit_session) < 0)
 		rec.audit_session = UINT32_MAX;
-	r = ssm_record_write(argv[1], &rec);
+	if (getenv("MKRECORD_RAW"))
+		r = write_raw(argv[1], &rec); /* a record the module would never write */
+	else
+		r = ssm_record_write(argv[1], &rec);
 	cJSON_Delete(rec.params);
 	if (r < 0) {
 		fprintf(stderr, "mkrecord: ssm_record_write: %s\n", strerror(-r));
