@@ -1,0 +1,98 @@
+#!/bin/sh
+# shell_hardening.sh - the session user against the recorder, as root in private namespaces:
+# kill -9 and ptrace (gdb) of the recorder and of the session's init fail, from inside the
+# session and from a process of the same user outside it; the transcript and the audit log
+# cannot be written, truncated, renamed or deleted; TIOCSTI fails; the client's terminal
+# cannot be opened around the recorder; namespaces cannot be created (seccomp).
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+
+mkdoc Shell-H '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"idleSessionTimeoutSeconds": 600}}'
+asuser() { setpriv --reuid=ssmtu --regid=ssmtu --init-groups "$@"; }
+PY=/usr/bin/python3 # the system's, which the user can run
+cat >"$T/tiocsti.py" <<'EOF'
+import fcntl, termios
+try:
+    fcntl.ioctl(0, termios.TIOCSTI, b"x")
+    print("TIOCSTI-WORKED")
+except OSError as e:
+    print("TIOCSTI-REFUSED-%d" % e.errno)
+EOF
+cat >"$T/ptrace.py" <<'EOF'
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+PTRACE_ATTACH, PTRACE_SEIZE = 16, 0x4206
+r1 = libc.ptrace(PTRACE_ATTACH, int(sys.argv[1]), 0, 0)
+r2 = libc.ptrace(PTRACE_SEIZE, int(sys.argv[1]), 0, 0)
+print("ptrace attach", r1, "seize", r2, "errno", ctypes.get_errno())
+sys.exit(0 if (r1 == 0 or r2 == 0) else 1)
+EOF
+chmod 0644 "$T/tiocsti.py" "$T/ptrace.py"
+
+f0=$SSM_FAIL
+# the client's terminal belongs to the user, as sshd leaves it
+ssm_tmux_start h 100 30 "chown ssmtu \$(tty); TERM=xterm $T/bin/login ssmtu Shell-H -"
+ssm_check "prompt" ssm_tmux_wait h 5 'ssmtu\$ $'
+outer=$(SSM_TMUX display-message -p -t h '#{pane_tty}')
+rp=$(recorder_pid)
+ip=$(pgrep -P "$rp" | head -1)
+sid=$(sid_last)
+cast=$(cast_of "$sid")
+echo "recorder $rp, session init $ip, client terminal $outer"
+ssm_check "recorder and init found" [ -n "$rp" ] && [ -n "$ip" ]
+
+echo "== from inside the session"
+ssm_tmux_keys h "kill -9 1; kill -9 $rp; echo K1=\$?" Enter
+ssm_check "kill -9 of init is ignored and the recorder is not visible" ssm_tmux_wait h 5 '^K1=1$'
+ssm_tmux_keys h "ls /proc/$rp >/dev/null 2>&1; echo VIS=\$?" Enter
+ssm_check "the recorder's process is not visible inside" ssm_tmux_wait h 5 '^VIS=[12]$'
+ssm_tmux_keys h "echo X >>$cast; echo W=\$?; : >$cast; echo TR=\$?; rm -f $cast; echo RM=\$?" Enter
+ssm_check "writing the transcript fails" ssm_tmux_wait h 5 '^W=1$'
+ssm_check "truncating the transcript fails" ssm_tmux_wait h 5 '^TR=1$'
+ssm_check "deleting the transcript fails" ssm_tmux_wait h 5 '^RM=1$'
+ssm_tmux_keys h "mv $cast /tmp/x 2>/dev/null; echo MV=\$?; echo X >>$T/log/audit.jsonl; echo AW=\$?" Enter
+ssm_check "renaming the transcript fails" ssm_tmux_wait h 5 '^MV=1$'
+ssm_check "writing the audit log fails" ssm_tmux_wait h 5 '^AW=1$'
+ssm_tmux_keys h "echo BYPASS >$outer; echo OT=\$?" Enter
+ssm_check "the client's terminal cannot be written around the recorder" ssm_tmux_wait h 5 '^OT=1$'
+ssm_tmux_keys h "$PY $T/tiocsti.py" Enter
+ssm_check "TIOCSTI fails" ssm_tmux_wait h 5 '^TIOCSTI-REFUSED-[0-9]+$'
+ssm_tmux_keys h "unshare -U -r true 2>/dev/null; echo NS=\$?" Enter
+ssm_check "creating a namespace fails (seccomp)" ssm_tmux_wait h 5 '^NS=1$'
+if command -v gdb >/dev/null; then
+	ssm_tmux_keys h "gdb -batch -p 1 -ex 'print 1' 2>&1 | grep -c 'ptrace: Operation not permitted' | sed 's/^/GDB=/'" Enter
+	ssm_check "gdb cannot attach to init" ssm_tmux_wait h 10 '^GDB=1$'
+fi
+
+echo "== from a process of the same user outside the session"
+asuser kill -9 "$rp" 2>/dev/null
+ssm_check "kill -9 of the recorder fails (EPERM)" [ $? != 0 ]
+asuser kill -9 "$ip" 2>/dev/null
+ssm_check "kill -9 of the session init fails (EPERM)" [ $? != 0 ]
+ssm_check_not "the recorder's memory cannot be read" asuser head -c1 "/proc/$rp/mem"
+ssm_check_not "the recorder's environment cannot be read" asuser cat "/proc/$rp/environ"
+ssm_check_not "the recorder's descriptors cannot be listed" asuser ls "/proc/$rp/fd"
+ssm_check_not "ptrace attach/seize of the recorder fails (EPERM)" asuser $PY "$T/ptrace.py" "$rp"
+ssm_check_not "ptrace attach/seize of the session init fails (EPERM)" asuser $PY "$T/ptrace.py" "$ip"
+ssm_check "(the ptrace probe itself works on the user's own process)" sh -c \
+	"setpriv --reuid=ssmtu --regid=ssmtu --init-groups sleep 5 & sleep 0.2; asuser_pid=\$!; setpriv --reuid=ssmtu --regid=ssmtu --init-groups $PY '$T/ptrace.py' \$asuser_pid; r=\$?; kill \$asuser_pid; exit \$r"
+if command -v gdb >/dev/null; then
+	ssm_check "gdb as the user cannot attach to the recorder" sh -c \
+		"setpriv --reuid=ssmtu --regid=ssmtu --init-groups gdb -batch -p $rp 2>&1 | grep -q 'ptrace: Operation not permitted'"
+fi
+ssm_check_not "the user cannot write the transcript" asuser sh -c "echo X >>'$cast'"
+ssm_check_not "the user cannot delete the transcript" asuser rm -f "$cast"
+ssm_check "the transcript is intact" [ -f "$cast" ]
+ssm_check "the client's terminal is the recorder's for the session" \
+	[ "$(stat -c %U:%a "$outer")" = ssmsession:600 ]
+
+echo "== the session still works, and is recorded"
+ssm_tmux_keys h 'echo STILL-$((40+2)); exit 0' Enter
+ssm_check "session alive until exit" ssm_tmux_gone h 5
+ssm_check "output recorded" grep -q 'STILL-42' "$cast"
+ssm_check_not "nothing bypassed into the client's terminal" ssm_tmux_wait h 0 '^BYPASS'
+ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+ssm_tmux_dump_if h "$f0"
+ssm_tmux_kill h
+
+ssm_done
