@@ -1,0 +1,82 @@
+#!/bin/sh
+# shell_recording.sh - ssm-shell's transcript under pressure, as root in private namespaces:
+# the size cap with action "end" (session ends, reason error, transcript_limit audited) and
+# "stop_recording" (audited, session goes on), a full disk ending the session (never
+# unrecorded), input recording off by default and on by configuration, and
+# allow_privilege false (no_new_privs: sudo cannot gain privilege).
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+
+mkdoc Shell-R '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"idleSessionTimeoutSeconds": 600}}'
+
+echo "== size cap, action end"
+write_config ', "transcript_max_bytes": 20000, "transcript_limit_action": "end"'
+ssm_login ssmtu Shell-R - -- -c 'head -c 200000 /dev/zero | tr "\0" x; echo; echo AFTER-LIMIT' \
+	>"$T/o1" 2>&1 </dev/null
+rc=$?
+sid=$(sid_last)
+ssm_check "the session ends (exit status not 0)" [ "$rc" != 0 ]
+ssm_check "session_end reason error" [ "$(jfield "$(audit_last session_end)" reason)" = error ]
+ssm_check "transcript_limit audited with action end" \
+	sh -c "grep '\"event\":\"transcript_limit\"' '$T/log/audit.jsonl' | tail -1 | grep -q '\"action\":\"end\"'"
+ssm_check_not "output past the limit did not reach the client" grep -q AFTER-LIMIT "$T/o1"
+ssm_check "the transcript stays under the cap" [ "$(stat -c %s "$(cast_of "$sid")")" -le 20000 ]
+
+echo "== size cap, action stop_recording"
+write_config ', "transcript_max_bytes": 20000, "transcript_limit_action": "stop_recording"'
+ssm_login ssmtu Shell-R - -- -c 'head -c 200000 /dev/zero | tr "\0" x; echo; echo AFTER-LIMIT; exit 4' \
+	>"$T/o2" 2>&1 </dev/null
+rc=$?
+ssm_check "the session goes on to its end (exit 4)" [ "$rc" = 4 ]
+ssm_check "the client got everything" grep -q AFTER-LIMIT "$T/o2"
+ssm_check "transcript_limit audited with action stop_recording" \
+	sh -c "grep '\"event\":\"transcript_limit\"' '$T/log/audit.jsonl' | tail -1 | grep -q stop_recording"
+ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+
+echo "== a full disk ends the session; nothing runs unrecorded"
+write_config
+mkdir -p "$T/log/sessions"
+mount -t tmpfs -o size=64k,mode=0750 ssmfull "$T/log/sessions"
+ssm_login ssmtu Shell-R - -- -c 'i=0; while [ $i -lt 4000 ]; do echo "line $i of output that fills the disk"; i=$((i+1)); done; echo DISK-AFTER' \
+	>"$T/o3" 2>&1 </dev/null
+rc=$?
+ssm_check "the session ended with an error" [ "$rc" != 0 ]
+ssm_check "session_end reason error" [ "$(jfield "$(audit_last session_end)" reason)" = error ]
+ssm_check_not "the end of the output never reached the client" grep -q DISK-AFTER "$T/o3"
+umount "$T/log/sessions"
+
+echo "== input is not recorded by default, and is with record_input"
+mkdoc Cmd-Read '{"schemaVersion": "1.0", "sessionType": "InteractiveCommands",
+ "properties": {"linux": {"commands": "stty -echo; read -r pw; stty echo; echo READ-DONE"}}}'
+for ri in false true; do
+	write_config ", \"record_input\": $ri"
+	tmux_login in 80 24 ssmtu Cmd-Read -
+	sleep 0.5
+	ssm_tmux_keys in -l 'hunter2-secret'
+	ssm_tmux_keys in Enter
+	ssm_tmux_gone in 5
+	ssm_tmux_kill in
+	cast=$(cast_of "$(sid_last)")
+	if [ $ri = false ]; then
+		ssm_check_not "record_input false: the typed secret is not in the transcript" \
+			grep -q hunter2 "$cast"
+	else
+		ssm_check "record_input true: input events recorded" grep -q '"i", *"h' "$cast"
+	fi
+	ssm_check "record_input $ri: session recorded its output" grep -q READ-DONE "$cast"
+done
+
+echo "== allow_privilege false: no_new_privs, sudo cannot gain root"
+mkdir -p /etc/sudoers.d
+echo 'ssmtu ALL=(root) NOPASSWD: ALL' >/etc/sudoers.d/ssm-test
+chmod 0440 /etc/sudoers.d/ssm-test
+write_config ', "allow_privilege": true'
+out=$(ssm_login ssmtu Shell-R - -- -c 'sudo -n id -u' 2>&1 </dev/null)
+ssm_check "allow_privilege true: sudo works in the session" [ "$out" = 0 ]
+write_config ', "allow_privilege": false'
+out=$(ssm_login ssmtu Shell-R - -- -c 'grep NoNewPrivs /proc/self/status; sudo -n id -u' 2>&1 </dev/null)
+echo "$out" | sed 's/^/  /'
+ssm_check "allow_privilege false: NoNewPrivs is set" sh -c "printf '%s' '$out' | grep -q 'NoNewPrivs:.*1'"
+ssm_check_not "allow_privilege false: sudo cannot become root" sh -c "printf '%s\n' '$out' | grep -qx 0"
+
+ssm_done
