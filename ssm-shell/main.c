@@ -10,6 +10,7 @@
 #include "config.h"
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,27 @@ static void new_recorder(struct shell *sh)
 		shell_deny(sh, "transcript", "transcript recorder: %s", strerror(-r));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+/* LeakSanitizer works through ptrace, which a non-dumpable process (every ssm-shell
+ * process, on purpose) refuses: it would turn every exit into a failure. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
+/* Our messages go to the client's standard error, which may be a terminal in raw mode. */
+static void log_stderr(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	if (prio == LOG_DEBUG)
+		return;
+	fputs("ssm-shell: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs(isatty(2) ? "\r\n" : "\n", stderr);
+}
+
 int main(int argc, char **argv)
 {
 	static struct shell sh;
@@ -179,6 +201,7 @@ int main(int argc, char **argv)
 	int r;
 
 	memset(&end, 0, sizeof(end));
+	ssm_log_set_handler(log_stderr, NULL);
 	shell_priv_startup(&sh, argc, argv);
 	shell_priv_prepare(&sh);
 	block_session_signals();
