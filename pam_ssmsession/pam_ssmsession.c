@@ -311,8 +311,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	if (ret != PAM_SUCCESS)
 		return ret;
 	log_begin(pamh, &o);
-	/* no OpenSSL configuration files: nothing here needs them, and they cost time */
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	/* No OpenSSL configuration files: nothing here needs them, and they cost time.  No
+	 * atexit cleanup either: libcrypto is NODELETE (never unloaded with the module), and
+	 * tearing down its tables at process exit costs every short-lived login process more
+	 * than the verification itself; the kernel frees the memory anyway. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
 	/* a stale success from an earlier call on this handle must not survive a failure */
 	(void)pam_set_data(pamh, DATA_KEY, NULL, NULL);
 

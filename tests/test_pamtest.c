@@ -471,6 +471,13 @@ int main(int argc, char **argv)
 		return check_done("test_pamtest");
 	}
 
+#if defined(__SANITIZE_ADDRESS__)
+	/* Debian 12's pam_wrapper dlopens libpam with RTLD_DEEPBIND, which the ASan runtime
+	 * refuses, and has no switch to turn it off: the sanitizer build checks the module
+	 * under the real libpam in tests/pam_pamtester.sh instead. */
+	printf("SKIP: pam_wrapper (RTLD_DEEPBIND) cannot run under AddressSanitizer\n");
+	return 77;
+#endif
 	if (system("/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null") != 0) {
 		printf("SKIP: /usr/bin/python3 lacks python3-jwt/python3-cryptography\n");
 		return 77;
@@ -487,10 +494,6 @@ int main(int argc, char **argv)
 		setenv("PAM_WRAPPER", "1", 1);
 		setenv("PAM_WRAPPER_SERVICE_DIR", sd, 1);
 		setenv("LD_PRELOAD", "libpam_wrapper.so", 1);
-#if defined(__SANITIZE_ADDRESS__)
-		setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);
-		setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 1);
-#endif
 	}
 	fflush(stdout);
 	pid = fork();
