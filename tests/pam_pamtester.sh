@@ -122,7 +122,15 @@ refused() {
 	fi
 }
 audit_has() { grep -q "$1" "$AUDIT" 2>/dev/null; }
-syslog_has() { grep -q "$1" "$tmp/syslog.txt"; }
+# the listener writes asynchronously: give a line up to 3 s to arrive
+syslog_has() {
+	n=0
+	while ! grep -q "$1" "$tmp/syslog.txt"; do
+		[ $n -ge 30 ] && return 1
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
 
 # ---- success, full cycle
 tok1=$(mint ssmtest1) || exit 1
@@ -187,6 +195,8 @@ expect "unknown option logged" syslog_has "no_such_option"
 before=$(wc -l <"$tmp/syslog.txt")
 refused "missing configuration" "cannot retrieve authentication info" ssmtest_noconf \
 	ssmtest1 "$(mint ssmtest1)" authenticate
+syslog_has "absent.json" || true
+sleep 0.5 # any further line from that login would have arrived by now
 after=$(wc -l <"$tmp/syslog.txt")
 # every line logged during that login (libpam's own included), not only the module's
 lines=$(sed -n "$((before + 1)),${after}p" "$tmp/syslog.txt")
