@@ -166,6 +166,28 @@ static void test_rfc_vectors(void)
 			CHECK_ROW(rs[i].line, r == -EBADMSG, "r/s out of range: %d", r);
 			ssm_jws_free(bad);
 		}
+		/* the boundary exactly: n - 1 passes the range check (and fails the math), n not */
+		{
+			EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+			unsigned char order[32];
+
+			CHECK(g && BN_bn2binpad(EC_GROUP_get0_order(g), order, 32) == 32 &&
+				      memcmp(order, p256_n, 32) == 0,
+			      "test's P-256 order matches libcrypto's");
+			EC_GROUP_free(g);
+		}
+		bad = raw_jws(RFC7515_JWS, SSM_ALG_ES256, "rfc7515");
+		memcpy(bad->sig + 32, p256_n, 32);
+		bad->sig[63]--;
+		err[0] = '\0';
+		CHECK(ssm_jws_verify(bad, keys, err, sizeof(err)) == -EBADMSG &&
+			      strstr(err, "out of range") == NULL,
+		      "s = n - 1 reaches the signature check: %s", err);
+		bad->sig[63]++;
+		CHECK(ssm_jws_verify(bad, keys, err, sizeof(err)) == -EBADMSG &&
+			      strstr(err, "out of range") != NULL,
+		      "s = n stopped by the range check: %s", err);
+		ssm_jws_free(bad);
 		/* both zero */
 		bad = raw_jws(RFC7515_JWS, SSM_ALG_ES256, "rfc7515");
 		memset(bad->sig, 0, 64);
