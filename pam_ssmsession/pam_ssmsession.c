@@ -255,39 +255,50 @@ static void deny(pam_handle_t *pamh, const struct ssm_config *cfg, const struct 
 		(void)audit_event(pamh, cfg, "login_denied", tok, reason, detail);
 }
 
-/* Get the token: PAM_AUTHTOK (use_first_pass / try_first_pass) or the conversation.
- * *powned is set when the buffer is ours (to wipe and free). */
-static int get_token(pam_handle_t *pamh, const struct opts *o, const char **ptoken,
-		     char **powned)
+/* Ask for the token through the conversation; *powned is ours to wipe and free. */
+static int prompt_token(pam_handle_t *pamh, char **powned)
 {
-	const void *item = NULL;
 	char *resp = NULL;
 	int r;
 
-	*ptoken = NULL;
 	*powned = NULL;
-	if (o->use_first_pass || o->try_first_pass) {
-		r = pam_get_item(pamh, PAM_AUTHTOK, &item);
-		if (r == PAM_SUCCESS && item != NULL) {
-			*ptoken = item;
-			return PAM_SUCCESS;
-		}
-		if (o->use_first_pass)
-			return PAM_AUTH_ERR; /* caller logs "no_token" */
-	}
 	r = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &resp, "%s", TOKEN_PROMPT);
-	if (r != PAM_SUCCESS) {
+	if (r != PAM_SUCCESS || resp == NULL) {
 		if (resp != NULL) {
 			explicit_bzero(resp, strlen(resp));
 			free(resp);
 		}
 		return PAM_CONV_ERR;
 	}
-	if (resp == NULL)
-		return PAM_CONV_ERR;
-	*ptoken = resp;
 	*powned = resp;
 	return PAM_SUCCESS;
+}
+
+/* Verify one candidate token.  PAM_SUCCESS with *ptok; PAM_AUTH_ERR with *pwhy (the audit
+ * reason) and reason (the detail); PAM_AUTHINFO_UNAVAIL / PAM_BUF_ERR when the host is at
+ * fault (logged here). */
+static int verify_one(const struct ssm_verify_ctx *ctx, const char *token, struct ssm_token **ptok,
+		      char *reason, size_t reasonlen, const char **pwhy)
+{
+	size_t len;
+	int r;
+
+	reason[0] = '\0';
+	*pwhy = "invalid_token";
+	/* refused before anything is decoded */
+	len = strnlen(token, SSM_TOKEN_MAX_LEN + 1);
+	if (len > SSM_TOKEN_MAX_LEN) {
+		*pwhy = "token_too_long";
+		return PAM_AUTH_ERR;
+	}
+	r = ssm_token_verify(ctx, token, len, ptok, NULL, reason, reasonlen);
+	if (r == 0)
+		return PAM_SUCCESS;
+	if (r == SSM_TOKEN_REFUSED)
+		return PAM_AUTH_ERR;
+	*pwhy = "host_error";
+	ssm_log(LOG_ERR, "cannot verify a token: %s", reason[0] ? reason : strerror(-r));
+	return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
 }
 
 /* ------------------------------------------------------------------ auth */
@@ -299,9 +310,10 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	struct ssm_jwks *keys = NULL;
 	struct ssm_token *tok = NULL;
 	struct auth_data *data = NULL;
-	const char *user = NULL, *token = NULL;
+	struct ssm_verify_ctx vctx;
+	const char *user = NULL, *why = NULL;
 	char *owned = NULL;
-	size_t len;
+	int need_prompt = 0;
 	int64_t now;
 	int ret, r;
 	struct opts o;
@@ -337,35 +349,42 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		goto out;
 	}
 
-	ret = get_token(pamh, &o, &token, &owned);
-	if (ret != PAM_SUCCESS) {
-		deny(pamh, cfg, NULL, user, ret == PAM_CONV_ERR ? "conversation" : "no_token",
-		     NULL);
-		goto out;
-	}
-	len = strnlen(token, SSM_TOKEN_MAX_LEN + 1);
-	if (len > SSM_TOKEN_MAX_LEN) {
-		deny(pamh, cfg, NULL, user, "token_too_long", NULL);
-		ret = PAM_AUTH_ERR;
-		goto out;
-	}
-
 	now = ssm_now();
-	{
-		const struct ssm_verify_ctx ctx = {
-			.cfg = cfg, .keys = keys, .now = now, .user = user,
-		};
-		r = ssm_token_verify(&ctx, token, len, &tok, NULL, reason, sizeof(reason));
-	}
-	if (r < 0) {
-		if (r == SSM_TOKEN_REFUSED) {
-			deny(pamh, cfg, NULL, user, "invalid_token", reason);
+	vctx.cfg = cfg;
+	vctx.keys = keys;
+	vctx.now = now;
+	vctx.user = user;
+	if (o.use_first_pass || o.try_first_pass) {
+		const void *item = NULL;
+
+		if (pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != NULL) {
+			ret = verify_one(&vctx, item, &tok, reason, sizeof(reason), &why);
+			/* try_first_pass: what an earlier module got may be a password, not
+			 * a token; ask for the token then, and judge only that */
+			need_prompt = ret == PAM_AUTH_ERR && o.try_first_pass;
+			if (need_prompt)
+				ssm_log(LOG_DEBUG, "PAM_AUTHTOK is not a valid token (%s): prompting",
+					why);
+		} else if (o.use_first_pass) {
+			deny(pamh, cfg, NULL, user, "no_token", "use_first_pass and no PAM_AUTHTOK");
 			ret = PAM_AUTH_ERR;
+			goto out;
 		} else {
-			ssm_log(LOG_ERR, "cannot verify a token: %s", reason[0] ? reason : strerror(-r));
-			deny(pamh, cfg, NULL, user, "host_error", reason);
-			ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+			need_prompt = 1;
 		}
+	} else {
+		need_prompt = 1;
+	}
+	if (need_prompt) {
+		ret = prompt_token(pamh, &owned);
+		if (ret != PAM_SUCCESS) {
+			deny(pamh, cfg, NULL, user, "conversation", NULL);
+			goto out;
+		}
+		ret = verify_one(&vctx, owned, &tok, reason, sizeof(reason), &why);
+	}
+	if (ret != PAM_SUCCESS) {
+		deny(pamh, cfg, NULL, user, why, reason);
 		goto out;
 	}
 

@@ -367,6 +367,18 @@ static void test_first_pass(void)
 	snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
 	setenv("PAM_AUTHTOK", tok, 1);
 	RUN(__LINE__, "ssm_items_tfp", ALLOWED, none, pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS));
+	/* an earlier module's password is not a token: try_first_pass then asks for the
+	 * token; use_first_pass refuses without asking */
+	setenv("PAM_AUTHTOK", "hunter2", 1);
+	{
+		const char *toks[] = { tok, NULL };
+		snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
+		RUN(__LINE__, "ssm_items_tfp", ALLOWED, toks,
+		    pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS));
+		snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
+		RUN(__LINE__, "ssm_items_ufp", ALLOWED, toks,
+		    pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR));
+	}
 	unsetenv("PAM_AUTHTOK");
 	/* try_first_pass without an item falls back to the prompt */
 	{
