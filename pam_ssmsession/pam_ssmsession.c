@@ -56,6 +56,8 @@ struct auth_data {
 /* ------------------------------------------------------------------ logging */
 
 static void pam_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void pam_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
 {
 	pam_vsyslog((pam_handle_t *)ctx, prio, fmt, ap);
 }
