@@ -155,6 +155,10 @@ else
 fi
 expect "record is root-owned and not group/other writable" sh -c \
 	"[ \"\$(stat -c %u '$rec')\" = 0 ] && [ \$((0\$(stat -c %a '$rec') & 022)) = 0 ]"
+if [ -x "$SSMCTL" ]; then
+	lst=$("$SSMCTL" --config "$CONF" sessions list 2>&1)
+	expect "ssmctl sessions lists the record" sh -c 'printf "%s" "$1" | grep -q "ssmtest1"' _ "$lst"
+fi
 rm -f "$tmp/host/run/sessions"/*.json
 
 # ---- refusals
@@ -227,6 +231,25 @@ done
 if [ -x "$SSMCTL" ]; then
 	err=$("$SSMCTL" --config "$CONF" token verify "$tok1" 2>&1 >/dev/null)
 	expect "ssmctl token verify notes the used jti" sh -c 'printf "%s" "$1" | grep -q "already used"' _ "$err"
+fi
+
+# ---- ssmctl sessions terminate: a live recorder (here a sleep) registered for a sid
+if [ -x "$SSMCTL" ]; then
+	sleep 60 &
+	sp=$!
+	stt=$(sed 's/.*) //' "/proc/$sp/stat" | cut -d' ' -f20)
+	mkdir -p "$tmp/host/run/live"
+	chmod 755 "$tmp/host/run/live"
+	printf '{"sid":"alice-00000000deadbeef","pid":%d,"starttime":%s,"run_as":"ssmtest1","started":%s}\n' \
+		"$sp" "$stt" "$(date +%s)" >"$tmp/host/run/live/alice-00000000deadbeef.json"
+	chmod 644 "$tmp/host/run/live/alice-00000000deadbeef.json"
+	"$SSMCTL" --config "$CONF" sessions terminate alice-00000000deadbeef >/dev/null 2>&1
+	expect "ssmctl sessions terminate: exit 0 for a live recorder" test $? = 0
+	wait "$sp"
+	expect "the recorder got SIGTERM" test $? = 143
+	"$SSMCTL" --config "$CONF" sessions terminate alice-00000000deadbeef >/dev/null 2>&1
+	expect "terminate again: exit 1, the recorder is gone" test $? = 1
+	expect "terminate_requested audited" audit_has '"terminate_requested"'
 fi
 
 # ---- the audit log as a whole
