@@ -106,22 +106,63 @@ for where in disk mem; do
 done
 pamtester permit-bench ssm-user authenticate acct_mgmt open_session close_session >/dev/null
 
+# Profiling instead of benchmarking (what dominates a cycle):
+#   SSM_BENCH_PROFILE=strace  one tmpfs cycle under strace -f -r -T, into $SSM_BENCH_OUT
+#   SSM_BENCH_PROFILE=perf    perf record of RUNS tmpfs cycles (and as many pam_permit ones
+#                             into $SSM_BENCH_OUT.permit), then perf report --sort dso
+case ${SSM_BENCH_PROFILE:-} in
+strace)
+	./next.sh mem
+	strace -f -r -T -o "$SSM_BENCH_OUT" pamtester ssm-bench-mem ssm-user authenticate \
+		acct_mgmt open_session close_session <cur-mem.tok >/dev/null
+	exit ;;
+perf)
+	# one shell loop, no helper processes: each pam_ssmsession cycle reads its own token file
+	cat >loop.sh <<'EOF'
+#!/bin/sh
+n=0
+for f in tok.mem/*; do
+	[ $n -lt "$2" ] || break
+	if [ "$1" = mem ]; then
+		pamtester ssm-bench-mem ssm-user authenticate acct_mgmt open_session close_session <"$f"
+	else
+		pamtester permit-bench ssm-user authenticate acct_mgmt open_session close_session </dev/null
+	fi >/dev/null || exit 1
+	n=$((n + 1))
+done
+EOF
+	perf record -q -o "$SSM_BENCH_OUT" -- sh loop.sh mem "$runs" 2>/dev/null
+	perf record -q -o "$SSM_BENCH_OUT.permit" -- sh loop.sh permit "$runs" 2>/dev/null
+	for f in "$SSM_BENCH_OUT" "$SSM_BENCH_OUT.permit"; do
+		echo "== $f: samples by shared object"
+		perf report -i "$f" -n --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+	done
+	exit ;;
+esac
+
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $(nproc) cpus, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
 echo "# $(hyperfine --version), $runs runs + $warm warm-up each; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# disk: $(df -T "$work" | awk 'NR == 2 {print $2, $1}') for state/log of ssm-bench-disk; tmpfs for ssm-bench-mem"
 cyc="ssm-user authenticate acct_mgmt open_session close_session"
+# the shared libraries pam_ssmsession brings in that pamtester does not already have: loading
+# them into the pam_permit cycle shows what dynamic loading alone costs
+libs=$(ldd "$module" | awk '/=> \// {print $3}' | while read -r l; do
+	ldd "$(command -v pamtester)" | grep -q "$l" || printf '%s:' "$l"; done)
+libs=${libs%:}
+echo "# module-libs: $libs"
 hyperfine --runs "$runs" --warmup "$warm" --style basic --export-json "$work/result.json" \
 	-n pam_permit --prepare true "pamtester permit-bench $cyc </dev/null" \
+	-n pam_permit+module-libs --prepare true "LD_PRELOAD='$libs' pamtester permit-bench $cyc </dev/null" \
 	-n pam_ssmsession-disk --prepare "./next.sh disk" "pamtester ssm-bench-disk $cyc <cur-disk.tok" \
 	-n pam_ssmsession-tmpfs --prepare "./next.sh mem" "pamtester ssm-bench-mem $cyc <cur-mem.tok"
 $py - "$work/result.json" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = r["pam_permit"]
-print("%-22s %10s %10s %8s" % ("cycle", "mean ms", "median ms", "ratio"))
-for name in ("pam_permit", "pam_ssmsession-disk", "pam_ssmsession-tmpfs"):
+print("%-24s %10s %10s %10s %8s" % ("cycle", "mean ms", "median ms", "min ms", "ratio"))
+for name in ("pam_permit", "pam_permit+module-libs", "pam_ssmsession-tmpfs", "pam_ssmsession-disk"):
     x = r[name]
-    print("%-22s %10.3f %10.3f %7.2fx" % (name, x["mean"] * 1e3, x["median"] * 1e3,
-                                          x["mean"] / base["mean"]))
+    print("%-24s %10.3f %10.3f %10.3f %7.2fx" % (name, x["mean"] * 1e3, x["median"] * 1e3,
+                                                 x["min"] * 1e3, x["mean"] / base["mean"]))
 EOF
 echo "# audit lines written (disk): $(wc -l <disk/log/audit.jsonl); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -8,6 +8,8 @@
  *   full     ssm_token_verify: parse, signature, claims, document load and sha256 check
  *   nodoc    ssm_jws_parse + ssm_jws_verify + ssm_token_check_claims (no document file I/O)
  *   sigonly  ssm_jws_verify on an already parsed token (the bare signature check)
+ *   docload  ssm_document_load of the token's document alone (open, trust check, read,
+ *            sha256, parse): what "full" adds to "nodoc"
  *
  * Nothing here touches the replay cache.  Used by bench/verify_rate.sh, which sets these
  * figures next to `openssl speed` verify rates measured in the same run. */
@@ -34,7 +36,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-enum mode { MODE_FULL, MODE_NODOC, MODE_SIGONLY };
+enum mode { MODE_FULL, MODE_NODOC, MODE_SIGONLY, MODE_DOCLOAD };
 
 static int one(enum mode m, const struct ssm_verify_ctx *ctx, const char *tok, size_t len,
 	       const struct ssm_jws *parsed)
@@ -56,9 +58,18 @@ static int one(enum mode m, const struct ssm_verify_ctx *ctx, const char *tok, s
 		if (r == 0)
 			r = ssm_token_check_claims(ctx, jws->claims, &t, why, sizeof(why));
 		break;
-	default:
+	case MODE_SIGONLY:
 		r = ssm_jws_verify(parsed, ctx->keys, why, sizeof(why));
 		break;
+	default: {
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(parsed->claims, "doc");
+
+		r = ssm_document_load(ctx->cfg->documents_dir,
+				      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "name")),
+				      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "sha256")),
+				      &doc, why, sizeof(why));
+		break;
+	}
 	}
 	if (r < 0)
 		fprintf(stderr, "verify_rate: token refused: %s\n", why);
@@ -70,7 +81,7 @@ static int one(enum mode m, const struct ssm_verify_ctx *ctx, const char *tok, s
 
 int main(int argc, char **argv)
 {
-	static const char *names[] = { "full", "nodoc", "sigonly" };
+	static const char *names[] = { "full", "nodoc", "sigonly", "docload" };
 	struct ssm_config *cfg = NULL;
 	struct ssm_jwks *keys = NULL;
 	struct ssm_jws *parsed = NULL;
@@ -110,7 +121,7 @@ int main(int argc, char **argv)
 	ctx.now = (int64_t)time(NULL);
 	ctx.user = NULL;
 
-	for (m = MODE_FULL; m <= MODE_SIGONLY; m++) {
+	for (m = MODE_FULL; m <= MODE_DOCLOAD; m++) {
 		double t0, t1;
 		long n = 0;
 

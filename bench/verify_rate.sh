@@ -69,7 +69,7 @@ best() { awk -v a="$1" -v m="$2" '$1 == a && $2 == m && $5 > b {b = $5} END {pri
 printf '%-6s %-8s %12s %12s %8s\n' alg mode verify/s openssl/s ratio
 for alg in EdDSA ES256; do
 	o=$(best $alg openssl)
-	for mode in full nodoc sigonly; do
+	for mode in full nodoc sigonly docload; do
 		v=$(best $alg $mode)
 		printf '%-6s %-8s %12.0f %12.0f %7.1f%%\n' $alg $mode "$v" "$o" \
 			"$(echo "$v $o" | awk '{print 100 * $1 / $2}')"
