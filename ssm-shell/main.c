@@ -26,8 +26,8 @@
 
 int shell_audit(struct shell *sh, const char *event, const cJSON *extra)
 {
-	struct ssm_audit_session s = { sh->rec->sid, sh->rec->sub, sh->rec->run_as,
-				       sh->rec->doc_name };
+	struct ssm_audit_session s = {sh->rec->sid, sh->rec->sub, sh->rec->run_as,
+	                              sh->rec->doc_name};
 
 	return ssm_audit_write_fd(sh->audit_fd, ssm_now(), sh->cfg->host_id, event, &s, extra);
 }
@@ -54,8 +54,7 @@ static void write_end_file(struct shell *sh, const struct shell_end *end)
 	cJSON_Delete(o);
 }
 
-int shell_finish(struct shell *sh, const struct shell_end *end, uint64_t bytes,
-		 const char *sha256)
+int shell_finish(struct shell *sh, const struct shell_end *end, uint64_t bytes, const char *sha256)
 {
 	cJSON *extra = cJSON_CreateObject();
 	int r;
@@ -129,13 +128,14 @@ static void audit_start(struct shell *sh)
 	char path[4096];
 
 	if (extra) {
-		cJSON_AddStringToObject(extra, "session_type", ssm_session_type_name(sh->doc->type));
+		cJSON_AddStringToObject(extra, "session_type",
+		                        ssm_session_type_name(sh->doc->type));
 		cJSON_AddNumberToObject(extra, "pid", sh->self_pid);
 		if (sh->command)
 			cJSON_AddStringToObject(extra, "command", sh->command);
 		if (sh->doc->type != SSM_SESSION_PORT) {
 			snprintf(path, sizeof(path), "%s/sessions/%s.cast", sh->cfg->log_dir,
-				 sh->rec->sid);
+			         sh->rec->sid);
 			cJSON_AddStringToObject(extra, "transcript", path);
 		}
 		cJSON_AddBoolToObject(extra, "pty", sh->use_pty);
@@ -164,9 +164,9 @@ static void new_recorder(struct shell *sh)
 	hdr.shell = sh->doc->type == SSM_SESSION_STANDARD_STREAM ? sh->user.shell : "/bin/sh";
 	hdr.title = title;
 	r = ssm_rec_new(sink, &hdr,
-			sh->cfg->transcript_max_bytes > 0 ? (uint64_t)sh->cfg->transcript_max_bytes
-							  : 0,
-			sh->mono_start, &sh->recorder_rec);
+	                sh->cfg->transcript_max_bytes > 0 ? (uint64_t)sh->cfg->transcript_max_bytes
+	                                                  : 0,
+	                sh->mono_start, &sh->recorder_rec);
 	if (r < 0)
 		shell_deny(sh, "transcript", "transcript recorder: %s", strerror(-r));
 }
@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 		r = shell_priv_drop_recorder(&sh);
 		if (r < 0)
 			shell_deny(&sh, "recorder_user", "cannot become the recorder user: %s",
-				   strerror(-r));
+			           strerror(-r));
 		shell_port_run(&sh, &end);
 		return shell_finish(&sh, &end, 0, NULL);
 	}

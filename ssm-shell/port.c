@@ -98,7 +98,7 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		fprintf(stderr, "ssm-shell: cannot connect to 127.0.0.1:%d: %s\n", sh->port,
-			strerror(errno));
+		        strerror(errno));
 		end->reason = "error";
 		end->error = "connect failed";
 		goto out;
@@ -120,8 +120,8 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 	last_input = shell_mono_ns();
 	idle_ns = sh->doc->idle_timeout_s > 0 ? (uint64_t)sh->doc->idle_timeout_s * NS : 0;
 	deadline_max = sh->doc->max_duration_s > 0
-			       ? sh->mono_start + (uint64_t)sh->doc->max_duration_s * NS
-			       : UINT64_MAX;
+	                   ? sh->mono_start + (uint64_t)sh->doc->max_duration_s * NS
+	                   : UINT64_MAX;
 	while (end->reason == NULL) {
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
@@ -133,11 +133,7 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 		next = deadline_max;
 		if (idle_ns && last_input + idle_ns < next)
 			next = last_input + idle_ns;
-		timeout_ms = next == UINT64_MAX ? -1
-			     : next <= now	   ? 0
-						   : (int)((next - now + 999999) / 1000000 > INT_MAX
-							   ? INT_MAX
-							   : (next - now + 999999) / 1000000);
+		timeout_ms = shell_timeout_ms(now, next);
 		if (poll(pfd, 3, timeout_ms) < 0 && errno != EINTR) {
 			end->reason = "error";
 			end->error = "poll failed";

@@ -77,11 +77,11 @@ static void reset_signals(void)
  * as an error they can provoke at will). */
 static void reset_limits(void)
 {
-	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-	struct rlimit nf = { 1024, 1024 };
+	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+	struct rlimit nf = {1024, 1024};
 
 	(void)setrlimit(RLIMIT_FSIZE, &rl);
-	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
 		(void)setrlimit(RLIMIT_NOFILE, &nf);
 }
@@ -170,7 +170,7 @@ static void pick_shell(struct shell_user *u)
 	    !(stat("/proc/self/exe", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
 		return;
 	snprintf(u->shell, sizeof(u->shell), "%s",
-		 access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh");
+	         access("/bin/bash", X_OK) == 0 ? "/bin/bash" : "/bin/sh");
 }
 
 /* ---- refusing ------------------------------------------------------------------------ */
@@ -197,15 +197,14 @@ void shell_deny(struct shell *sh, const char *reason, const char *fmt, ...)
 		if (sh->audit_fd >= 0)
 			(void)shell_audit(sh, "login_denied", extra);
 		else if (sh->rec && sh->rec->sid)
-			(void)ssm_audit_write(sh->cfg->log_dir, ssm_now(), sh->cfg->host_id,
-					      "login_denied",
-					      &(struct ssm_audit_session){ sh->rec->sid, sh->rec->sub,
-									   sh->rec->run_as,
-									   sh->rec->doc_name },
-					      extra);
+			(void)ssm_audit_write(
+			    sh->cfg->log_dir, ssm_now(), sh->cfg->host_id, "login_denied",
+			    &(struct ssm_audit_session){sh->rec->sid, sh->rec->sub, sh->rec->run_as,
+			                                sh->rec->doc_name},
+			    extra);
 		else
 			(void)ssm_audit_write(sh->cfg->log_dir, ssm_now(), sh->cfg->host_id,
-					      "login_denied", NULL, extra);
+			                      "login_denied", NULL, extra);
 		cJSON_Delete(extra);
 	}
 	exit(SHELL_EXIT_REFUSED);
@@ -239,7 +238,8 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	sh->config_path = SSM_DEFAULT_CONFIG;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "ssm-shell: not installed setuid root: refusing to run a session\n");
+		fprintf(stderr,
+		        "ssm-shell: not installed setuid root: refusing to run a session\n");
 		exit(SHELL_EXIT_REFUSED);
 	}
 	/* files we create are root:root, not the caller's group */
@@ -280,7 +280,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	pw = getpwuid(getuid());
 	if (pw == NULL || copy_user(pw, &sh->user) < 0)
 		shell_deny(sh, "unknown_user", "uid %u has no usable passwd entry",
-			   (unsigned)getuid());
+		           (unsigned)getuid());
 
 	/* Inside a session's pid namespace getpid() is not the pid /proc shows: a nested
 	 * ssm-shell would walk the wrong ancestors.  It is never needed: refuse. */
@@ -292,14 +292,14 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	r = ssm_record_find(sh->cfg->run_dir, me, &sh->rec, err, sizeof(err));
 	if (r == -ENOENT)
 		shell_deny(sh, "no_record",
-			   "no session record for this login (only token logins get a session)");
+		           "no session record for this login (only token logins get a session)");
 	if (r < 0)
 		shell_deny(sh, "bad_record", "session record refused: %s", err);
 	if (!shell_name_ok(sh->rec->sid, 128))
 		shell_deny(sh, "bad_record", "session record has an invalid sid");
 	if (sh->rec->run_as == NULL || strcmp(sh->rec->run_as, sh->user.name) != 0)
 		shell_deny(sh, "run_as_mismatch", "session record is for user %s, not %s",
-			   ssm_log_escape(sh->rec->run_as, esc, sizeof(esc)), sh->user.name);
+		           ssm_log_escape(sh->rec->run_as, esc, sizeof(esc)), sh->user.name);
 	if (sh->rec->host_id && strcmp(sh->rec->host_id, sh->cfg->host_id) != 0)
 		shell_deny(sh, "bad_record", "session record is for another host");
 	now = ssm_now();
@@ -309,16 +309,15 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		uint32_t mine = UINT32_MAX;
 		if (ssm_proc_audit_session(me, &mine) < 0 || mine != sh->rec->audit_session)
 			shell_deny(sh, "audit_session_mismatch",
-				   "session record belongs to another audit session");
+			           "session record belongs to another audit session");
 	}
 	if (!ssm_config_run_as_allowed(sh->cfg, sh->user.name))
-		shell_deny(sh, "run_as_not_allowed", "user %s may not run sessions",
-			   sh->user.name);
+		shell_deny(sh, "run_as_not_allowed", "user %s may not run sessions", sh->user.name);
 	if (!ssm_config_document_allowed(sh->cfg, sh->rec->doc_name))
 		shell_deny(sh, "document_not_allowed", "document is not allowed on this host");
 
 	r = ssm_document_load(sh->cfg->documents_dir, sh->rec->doc_name, sh->rec->doc_sha256,
-			      &sh->doc, err, sizeof(err));
+	                      &sh->doc, err, sizeof(err));
 	if (r < 0)
 		shell_deny(sh, "document", "document refused: %s", err);
 	if (sh->doc->type != SSM_SESSION_STANDARD_STREAM &&
@@ -328,15 +327,15 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		shell_deny(sh, "parameters", "%s", err);
 	tname = ssm_session_type_name(sh->doc->type);
 	if (sh->command && sh->doc->type != SSM_SESSION_STANDARD_STREAM)
-		shell_deny(sh, "command_refused", "a %s session runs only its document's %s",
-			   tname, sh->doc->type == SSM_SESSION_PORT ? "port" : "command");
+		shell_deny(sh, "command_refused", "a %s session runs only its document's %s", tname,
+		           sh->doc->type == SSM_SESSION_PORT ? "port" : "command");
 	switch (sh->doc->type) {
 	case SSM_SESSION_INTERACTIVE_COMMANDS:
 	case SSM_SESSION_NON_INTERACTIVE_COMMANDS:
 		if (sh->doc->commands == NULL)
 			shell_deny(sh, "document", "document has no linux.commands");
 		if (ssm_document_render(sh->doc, sh->doc->commands, sh->rec->params, &sh->rendered,
-					err, sizeof(err)) < 0)
+		                        err, sizeof(err)) < 0)
 			shell_deny(sh, "parameters", "%s", err);
 		break;
 	case SSM_SESSION_PORT:
@@ -355,8 +354,8 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	if (pw == NULL || copy_user(pw, &sh->recorder) < 0 || sh->recorder.uid == 0 ||
 	    sh->recorder.uid == sh->user.uid || sh->recorder.gid == 0)
 		shell_deny(sh, "recorder_user",
-			   "recorder user %s is missing or unusable: no session",
-			   sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
+		           "recorder user %s is missing or unusable: no session",
+		           sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
 	{
 		struct group *gr = getgrnam("tty");
 		sh->tty_gid = gr ? gr->gr_gid : (gid_t)-1;
@@ -403,7 +402,7 @@ int shell_priv_prepare(struct shell *sh)
 	sh->audit_fd = ssm_audit_open(sh->cfg->log_dir);
 	if (sh->audit_fd < 0)
 		shell_deny(sh, "audit", "cannot open the audit log in %s: %s", sh->cfg->log_dir,
-			   strerror(-sh->audit_fd));
+		           strerror(-sh->audit_fd));
 
 	if (sh->doc->type != SSM_SESSION_PORT) {
 		/* the transcript: a new root-owned file the session user can neither write
@@ -415,20 +414,20 @@ int shell_priv_prepare(struct shell *sh)
 		if (dfd < 0)
 			shell_deny(sh, "transcript", "%s: unusable: %s", path, strerror(-dfd));
 		snprintf(name, sizeof(name), "%s.cast", sh->rec->sid);
-		sh->cast_fd = openat(dfd, name,
-				     O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				     0640);
+		sh->cast_fd =
+		    openat(dfd, name,
+		           O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 		r = errno;
 		close(dfd);
 		if (sh->cast_fd < 0)
 			shell_deny(sh, "transcript", "cannot create transcript %s/%s: %s", path,
-				   name, strerror(r));
+			           name, strerror(r));
 		if (fchown(sh->cast_fd, 0, 0) != 0 || fchmod(sh->cast_fd, 0640) != 0)
 			shell_deny(sh, "transcript", "fchown transcript: %s", strerror(errno));
 	}
 
 	r = ssm_live_register(sh->cfg->run_dir, sh->rec->sid, sh->self_pid, sh->self_starttime,
-			      sh->user.name, sh->started);
+	                      sh->user.name, sh->started);
 	if (r < 0)
 		shell_deny(sh, "live", "cannot register the live session: %s", strerror(-r));
 	/* SID.end: the recorder's word that it logged session_end (pam_ssmsession's close
@@ -463,7 +462,7 @@ int shell_priv_prepare(struct shell *sh)
 		if (fstat(0, &st) == 0 && st.st_uid == sh->user.uid && st.st_uid != 0) {
 			if (fchown(0, sh->recorder.uid, (gid_t)-1) != 0 || fchmod(0, 0600) != 0)
 				shell_deny(sh, "tty", "cannot take over the terminal: %s",
-					   strerror(errno));
+				           strerror(errno));
 		}
 	}
 
@@ -471,7 +470,7 @@ int shell_priv_prepare(struct shell *sh)
 		return 0;
 
 	sh->use_pty = sh->doc->type == SSM_SESSION_INTERACTIVE_COMMANDS ||
-		      (sh->doc->type == SSM_SESSION_STANDARD_STREAM && sh->outer_tty);
+	              (sh->doc->type == SSM_SESSION_STANDARD_STREAM && sh->outer_tty);
 	if (sh->use_pty) {
 		if (openpty(&sh->master_fd, &sh->slave_fd, NULL, NULL, &sh->ws) != 0)
 			shell_deny(sh, "pty", "openpty: %s", strerror(errno));
@@ -513,7 +512,7 @@ int shell_priv_spawn(struct shell *sh)
 	 * SIGHUP ignored, sudo).  unshare(CLONE_NEWPID) affects our next child only. */
 	if (unshare(CLONE_NEWPID) != 0)
 		shell_deny(sh, "namespace", "cannot create the session's pid namespace: %s",
-			   strerror(errno));
+		           strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		shell_deny(sh, "fork", "fork: %s", strerror(errno));

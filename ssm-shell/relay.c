@@ -35,13 +35,26 @@ uint64_t shell_mono_ns(void)
 	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }
 
+/* Milliseconds from now until the deadline next (rounded up), -1 for none. */
+int shell_timeout_ms(uint64_t now, uint64_t next)
+{
+	uint64_t ms;
+
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	ms = (next - now + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 /* one direction of bytes: src -> buffer -> dst */
 struct chan {
 	int src, dst;
 	char *buf;
 	size_t len, off;
 	int src_eof;
-	int output;               /* recorded as output */
+	int output; /* recorded as output */
 };
 
 struct relay {
@@ -54,7 +67,7 @@ struct relay {
 	uint64_t idle_ns, warn_ns, max_ns;
 	uint64_t last_input, deadline_max;
 	int warned;
-	int recording;            /* 0 after stop_recording */
+	int recording; /* 0 after stop_recording */
 	struct shell_end *end;
 	int done;
 	int init_reaped;
@@ -94,18 +107,18 @@ static int record(struct relay *r, const char *buf, size_t len)
 		return 0;
 	if (rc < 0) {
 		set_end(r, "error", "transcript write failed");
-		ssm_log(LOG_ERR, "transcript write failed: %s: ending the session",
-			strerror(-rc));
+		ssm_log(LOG_ERR, "transcript write failed: %s: ending the session", strerror(-rc));
 		return -1;
 	}
 	/* SSM_REC_LIMIT_REACHED */
 	extra = cJSON_CreateObject();
 	if (extra) {
 		cJSON_AddNumberToObject(extra, "transcript_max_bytes",
-					(double)sh->cfg->transcript_max_bytes);
+		                        (double)sh->cfg->transcript_max_bytes);
 		cJSON_AddStringToObject(extra, "action",
-					sh->cfg->transcript_limit_action == SSM_LIMIT_STOP_RECORDING
-						? "stop_recording" : "end");
+		                        sh->cfg->transcript_limit_action == SSM_LIMIT_STOP_RECORDING
+		                            ? "stop_recording"
+		                            : "end");
 	}
 	(void)shell_audit(sh, "transcript_limit", extra);
 	cJSON_Delete(extra);
@@ -162,6 +175,28 @@ static int chan_fill(struct relay *r, struct chan *c)
 	return 0;
 }
 
+/* Add c's source (buffer empty) or destination (bytes pending) to the poll set.  Returns
+ * the index of the source entry or -1; *pidx_write (if not NULL) gets the other. */
+static int chan_poll(const struct chan *c, struct pollfd *pfd, int *nfd, int *pidx_write)
+{
+	int idx = -1;
+
+	if (pidx_write)
+		*pidx_write = -1;
+	if (!c->src_eof && c->len == 0) {
+		pfd[*nfd].fd = c->src;
+		pfd[*nfd].events = POLLIN;
+		idx = (*nfd)++;
+	} else if (c->len > 0) {
+		pfd[*nfd].fd = c->dst;
+		pfd[*nfd].events = POLLOUT;
+		if (pidx_write)
+			*pidx_write = *nfd;
+		(*nfd)++;
+	}
+	return idx;
+}
+
 static void outer_raw(struct relay *r)
 {
 	struct termios t;
@@ -195,13 +230,12 @@ static void winch(struct relay *r)
 {
 	struct winsize ws;
 
-	if (!r->sh->outer_tty || ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 ||
-	    ws.ws_row == 0)
+	if (!r->sh->outer_tty || ioctl(0, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 || ws.ws_row == 0)
 		return;
 	if (r->sh->master_fd >= 0)
 		(void)ioctl(r->sh->master_fd, TIOCSWINSZ, &ws);
-	if (r->recording && ssm_rec_resize(r->sh->recorder_rec, shell_mono_ns(), ws.ws_col,
-					   ws.ws_row) < 0)
+	if (r->recording &&
+	    ssm_rec_resize(r->sh->recorder_rec, shell_mono_ns(), ws.ws_col, ws.ws_row) < 0)
 		set_end(r, "error", "transcript write failed");
 }
 
@@ -210,7 +244,7 @@ static void tell_client(struct relay *r, const char *msg)
 {
 	int fd = r->sh->outer_tty ? 1 : 2;
 	size_t len = strlen(msg), off = 0;
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 
 	while (off < len) {
 		ssize_t n = write(fd, msg + off, len - off);
@@ -358,7 +392,7 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 {
 	struct relay r;
 	struct pollfd pfd[6];
-	int idx_sig, idx_in, idx_out, idx_err, idx_inw, idx_outw, idx_errw;
+	int idx_sig, idx_in, idx_out, idx_err, idx_inw;
 	uint64_t now, next, flush_next;
 	char msg[160];
 	int nfd, timeout_ms, rc;
@@ -424,44 +458,19 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 		r.warn_ns = min_u64(60 * NS, r.idle_ns / 2);
 	}
 	r.deadline_max = sh->doc->max_duration_s > 0
-				 ? sh->mono_start + (uint64_t)sh->doc->max_duration_s * NS
-				 : UINT64_MAX;
+	                     ? sh->mono_start + (uint64_t)sh->doc->max_duration_s * NS
+	                     : UINT64_MAX;
 	flush_next = UINT64_MAX;
 
 	while (!r.done) {
 		nfd = 0;
-		idx_in = idx_out = idx_err = idx_inw = idx_outw = idx_errw = -1;
 		pfd[nfd].fd = r.sfd;
 		pfd[nfd].events = POLLIN;
 		idx_sig = nfd++;
 		/* read a source only when its buffer is empty (back-pressure) */
-		if (!r.in.src_eof && r.in.len == 0) {
-			pfd[nfd].fd = r.in.src;
-			pfd[nfd].events = POLLIN;
-			idx_in = nfd++;
-		} else if (r.in.len > 0) {
-			pfd[nfd].fd = r.in.dst;
-			pfd[nfd].events = POLLOUT;
-			idx_inw = nfd++;
-		}
-		if (!r.out.src_eof && r.out.len == 0) {
-			pfd[nfd].fd = r.out.src;
-			pfd[nfd].events = POLLIN;
-			idx_out = nfd++;
-		} else if (r.out.len > 0) {
-			pfd[nfd].fd = r.out.dst;
-			pfd[nfd].events = POLLOUT;
-			idx_outw = nfd++;
-		}
-		if (!r.err.src_eof && r.err.len == 0) {
-			pfd[nfd].fd = r.err.src;
-			pfd[nfd].events = POLLIN;
-			idx_err = nfd++;
-		} else if (r.err.len > 0) {
-			pfd[nfd].fd = r.err.dst;
-			pfd[nfd].events = POLLOUT;
-			idx_errw = nfd++;
-		}
+		idx_in = chan_poll(&r.in, pfd, &nfd, &idx_inw);
+		idx_out = chan_poll(&r.out, pfd, &nfd, NULL);
+		idx_err = chan_poll(&r.err, pfd, &nfd, NULL);
 
 		/* the nearest deadline */
 		now = shell_mono_ns();
@@ -470,12 +479,7 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 			uint64_t idle_end = r.last_input + r.idle_ns;
 			next = min_u64(next, r.warned ? idle_end : idle_end - r.warn_ns);
 		}
-		if (next == UINT64_MAX)
-			timeout_ms = -1;
-		else if (next <= now)
-			timeout_ms = 0;
-		else
-			timeout_ms = (int)min_u64((next - now + 999999) / 1000000, INT_MAX);
+		timeout_ms = shell_timeout_ms(now, next);
 		{
 			struct timespec ts, *pts = NULL;
 			if (timeout_ms >= 0) {
@@ -508,7 +512,7 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 				r.warned = 0;
 				if (sh->cfg->record_input && r.recording &&
 				    ssm_rec_input(sh->recorder_rec, r.last_input, r.in.buf,
-						  r.in.len) < 0) {
+				                  r.in.len) < 0) {
 					set_end(&r, "error", "transcript write failed");
 					break;
 				}
@@ -543,8 +547,6 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 			set_end(&r, "disconnect", NULL);
 			break;
 		}
-		(void)idx_outw;
-		(void)idx_errw;
 
 		/* deadlines */
 		now = shell_mono_ns();
@@ -563,9 +565,9 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 			if (!r.warned && now >= idle_end - r.warn_ns) {
 				r.warned = 1;
 				snprintf(msg, sizeof(msg),
-					 "\r\nssm-shell: session idle: it ends in %llu seconds "
-					 "without input\r\n",
-					 (unsigned long long)((idle_end - now + NS / 2) / NS));
+				         "\r\nssm-shell: session idle: it ends in %llu seconds "
+				         "without input\r\n",
+				         (unsigned long long)((idle_end - now + NS / 2) / NS));
 				tell_client(&r, msg);
 			}
 		}

@@ -54,7 +54,7 @@ static void unblock_all(void)
 static const char *user_path(uid_t uid)
 {
 	return uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-			: "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
+	                : "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
 }
 
 static int env_add(char **env, size_t *n, size_t max, const char *k, const char *v)
@@ -73,8 +73,7 @@ static int env_add(char **env, size_t *n, size_t max, const char *k, const char 
 }
 
 /* The argument vector for the session's one program. */
-static void build_argv(struct shell *sh, char **argv, char *argv0, size_t argv0len,
-		       char **pscript)
+static void build_argv(struct shell *sh, char **argv, char *argv0, size_t argv0len, char **pscript)
 {
 	const char *base;
 
@@ -218,7 +217,7 @@ void shell_session_init(struct shell *sh)
 	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
 		fprintf(stderr, "ssm-shell: cannot give the session its own /proc: %s\r\n",
-			strerror(errno));
+		        strerror(errno));
 		_exit(CHILD_FAIL);
 	}
 

@@ -42,7 +42,7 @@ static int write_raw(const char *run_dir, const struct ssm_record *rec)
 		snprintf(path, sizeof(path), "%s/sessions", run_dir);
 		(void)mkdir(path, 0755);
 		snprintf(path, sizeof(path), "%s/sessions/%ld-%llu.json", run_dir, (long)rec->pid,
-			 (unsigned long long)rec->starttime);
+		         (unsigned long long)rec->starttime);
 		f = fopen(path, "w");
 		r = f && fputs(text, f) >= 0 && fclose(f) == 0 ? 0 : -EIO;
 	}
@@ -60,8 +60,9 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc < 9 || argc > 10) {
-		fprintf(stderr, "usage: mkrecord RUN_DIR PID HOST_ID SUB RUN_AS DOC SHA256 EXP_DELTA "
-				"[PARAMS_JSON]\n");
+		fprintf(stderr,
+		        "usage: mkrecord RUN_DIR PID HOST_ID SUB RUN_AS DOC SHA256 EXP_DELTA "
+		        "[PARAMS_JSON]\n");
 		return 2;
 	}
 	memset(&rec, 0, sizeof(rec));
