@@ -219,6 +219,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	struct passwd *pw;
 	const char *tname;
 	int64_t now;
+	struct stat st1;
 	pid_t me, ppid;
 	char self[32];
 	ssize_t n;
@@ -282,11 +283,26 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		shell_deny(sh, "unknown_user", "uid %u has no usable passwd entry",
 		           (unsigned)getuid());
 
-	/* Inside a session's pid namespace getpid() is not the pid /proc shows: a nested
-	 * ssm-shell would walk the wrong ancestors.  It is never needed: refuse. */
+	errno = 0;
+	pw = getpwnam(sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
+	if (pw == NULL || copy_user(pw, &sh->recorder) < 0 || sh->recorder.uid == 0 ||
+	    sh->recorder.uid == sh->user.uid || sh->recorder.gid == 0)
+		shell_deny(sh, "recorder_user",
+		           "recorder user %s is missing or unusable: no session",
+		           sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
+	{
+		struct group *gr = getgrnam("tty");
+		sh->tty_gid = gr ? gr->gr_gid : (gid_t)-1;
+	}
+	/* Never inside a session: there pid 1 is the session's init, run by the recorder
+	 * user, and ancestors are counted in the session's pid namespace (their numbers
+	 * mean other processes to the records).  Also refuse a /proc that does not show
+	 * our own pid namespace. */
 	me = getpid();
 	n = readlink("/proc/self", self, sizeof(self) - 1);
 	if (n <= 0 || (self[n] = '\0', strtol(self, NULL, 10) != me))
+		shell_deny(sh, "nested", "ssm-shell cannot run inside a session");
+	if (stat("/proc/1", &st1) != 0 || st1.st_uid == sh->recorder.uid)
 		shell_deny(sh, "nested", "ssm-shell cannot run inside a session");
 
 	r = ssm_record_find(sh->cfg->run_dir, me, &sh->rec, err, sizeof(err));
@@ -349,17 +365,6 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		shell_deny(sh, "document", "unknown session type");
 	}
 
-	errno = 0;
-	pw = getpwnam(sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
-	if (pw == NULL || copy_user(pw, &sh->recorder) < 0 || sh->recorder.uid == 0 ||
-	    sh->recorder.uid == sh->user.uid || sh->recorder.gid == 0)
-		shell_deny(sh, "recorder_user",
-		           "recorder user %s is missing or unusable: no session",
-		           sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");
-	{
-		struct group *gr = getgrnam("tty");
-		sh->tty_gid = gr ? gr->gr_gid : (gid_t)-1;
-	}
 	if (ssm_proc_stat(me, &ppid, &sh->self_starttime) < 0)
 		shell_deny(sh, "internal", "cannot read /proc/self/stat");
 	sh->self_pid = me;

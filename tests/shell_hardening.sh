@@ -59,6 +59,10 @@ ssm_tmux_keys h "$PY $T/tiocsti.py" Enter
 ssm_check "TIOCSTI fails" ssm_tmux_wait h 5 '^TIOCSTI-REFUSED-[0-9]+$'
 ssm_tmux_keys h "unshare -U -r true 2>/dev/null; echo NS=\$?" Enter
 ssm_check "creating a namespace fails (seccomp)" ssm_tmux_wait h 5 '^NS=1$'
+ssm_tmux_keys h "$SSM_SHELL -c id; echo NESTED=\$?" Enter
+ssm_check "ssm-shell refuses to run inside a session" ssm_tmux_wait h 5 '^NESTED=1$'
+ssm_check "... with login_denied reason nested" ssm_wait_for 2 sh -c \
+	"grep '\"event\":\"login_denied\"' '$T/log/audit.jsonl' | tail -1 | grep -q '\"reason\":\"nested\"'"
 if command -v gdb >/dev/null; then
 	ssm_tmux_keys h "gdb -batch -p 1 -ex 'print 1' 2>&1 | grep -c 'ptrace: Operation not permitted' | sed 's/^/GDB=/'" Enter
 	ssm_check "gdb cannot attach to init" ssm_tmux_wait h 10 '^GDB=1$'

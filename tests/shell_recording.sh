@@ -66,6 +66,14 @@ for ri in false true; do
 	ssm_check "record_input $ri: session recorded its output" grep -q READ-DONE "$cast"
 done
 
+echo "== a missing recorder user: no session (fail closed)"
+RECORDER_USER=nosuchrecorder write_config
+ssm_login ssmtu Shell-R - -- -c 'echo SHOULD-NOT-RUN' >"$T/o4" 2>&1 </dev/null
+rc=$?
+ssm_check "refused (exit 1), nothing ran" sh -c "[ $rc = 1 ] && ! grep -q SHOULD-NOT-RUN '$T/o4'"
+ssm_check "login_denied reason recorder_user" \
+	[ "$(jfield "$(audit_last login_denied)" reason)" = recorder_user ]
+
 echo "== allow_privilege false: no_new_privs, sudo cannot gain root"
 mkdir -p /etc/sudoers.d
 echo 'ssmtu ALL=(root) NOPASSWD: ALL' >/etc/sudoers.d/ssm-test

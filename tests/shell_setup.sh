@@ -61,7 +61,7 @@ write_config() {
 {"host_id": "$HOST_ID", "issuer": "https://broker.test",
  "trusted_keys": "$CONF_DIR/jwks.json", "documents_dir": "$T/docs",
  "run_as_allowed": ["ssmtu", "ssmtu2"], "run_dir": "$T/run", "log_dir": "$T/log",
- "state_dir": "$T/state", "recorder_user": "ssmsession" ${1:-}}
+ "state_dir": "$T/state", "recorder_user": "${RECORDER_USER:-ssmsession}" ${1:-}}
 EOF
 	chmod 0644 "$CONF_PATH"
 }
