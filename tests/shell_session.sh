@@ -77,7 +77,7 @@ ssm_check "-c stderr passed on" sh -c "printf '%s\n' '$out' | grep -q C-ERR"
 ssm_check "-c exit status 3" [ "$rc" = 3 ]
 ssm_check "-c recorded" grep -q 'C-OUT ssmtu' "$(cast_of "$(sid_last)")"
 ssm_check "-c audited in shell_start" sh -c "grep '\"event\":\"shell_start\"' '$T/log/audit.jsonl' | tail -1 | grep -q 'C-OUT'"
-out=$(env -i PATH=/usr/bin:/bin TERM=vt100 LANG=C SECRET=x BASH_ENV=/nonexistent-bash-env \
+out=$(env -i PATH=/usr/bin:/bin TERM=vt100 LANG=C SECRET=x BASH_ENV=/nonexistent-bash-env timeout 60 \
 	"$T/bin/login" ssmtu Shell-Plain - -- -c 'cat /proc/$$/environ | tr "\0" "\n" | cut -d= -f1 | sort | tr "\n" ,' 2>&1 </dev/null)
 echo "environment names: $out"
 ssm_check "the session's environment is exactly HOME LANG LOGNAME PATH SHELL TERM USER" \
@@ -100,7 +100,7 @@ ssm_check "no record: reason no_record" [ "$(jfield "$(audit_last login_denied)"
 deny_case() { # WHAT REASON env... : run a login that must be refused
 	_what=$1; _reason=$2; shift 2
 	nd=$(audit_count login_denied)
-	env "$@" "$T/bin/login" ssmtu Shell-Plain - -- -c 'echo SHOULD-NOT-RUN' >"$T/deny.out" 2>&1 </dev/null
+	env "$@" timeout -k 5 60 "$T/bin/login" ssmtu Shell-Plain - -- -c 'echo SHOULD-NOT-RUN' >"$T/deny.out" 2>&1 </dev/null
 	_rc=$?
 	ssm_check "$_what: refused" [ "$_rc" = 1 ]
 	ssm_check_not "$_what: nothing ran" grep -q SHOULD-NOT-RUN "$T/deny.out"

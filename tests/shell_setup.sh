@@ -92,7 +92,8 @@ exit \$rc
 EOF
 chmod 0755 "$T/bin/login"
 
-ssm_login() { "$T/bin/login" "$@"; }
+# bounded: a hung session fails the test instead of hanging it
+ssm_login() { timeout -k 5 60 "$T/bin/login" "$@"; }
 
 # audit helpers
 audit_last() { # EVENT: the last such line of the audit log
