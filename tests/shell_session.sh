@@ -117,5 +117,16 @@ out=$(setpriv --reuid=ssmtu --regid=ssmtu --init-groups "$SSM_SHELL" --config /n
 ssm_check "--config is refused from a non-root caller" [ $? = 2 ]
 out=$(setpriv --reuid=ssmtu --regid=ssmtu --init-groups "$SSM_SHELL" -x </dev/null 2>&1)
 ssm_check "unknown arguments are refused" [ $? = 2 ]
+setpriv --reuid=ssmtu --regid=ssmtu --init-groups /usr/bin/python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+argv = (ctypes.c_char_p * 1)(None)
+envp = (ctypes.c_char_p * 1)(None)
+libc.execve(sys.argv[1].encode(), argv, envp)
+sys.exit(99)' "$SSM_SHELL" </dev/null >"$T/argc0.out" 2>&1
+rc=$?
+# (kernels since 5.18 turn an empty argv into {"", NULL}: then it is "no record")
+ssm_check "argc 0 is handled: refused with one line (exit 2 or 1)" sh -c \
+	"[ $rc = 2 -o $rc = 1 ] && grep -q '^ssm-shell: ' '$T/argc0.out'"
 
 ssm_done
