@@ -159,10 +159,12 @@ $py - "$work/result.json" <<'EOF'
 import json, sys
 r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 base = r["pam_permit"]
-print("%-24s %10s %10s %10s %8s" % ("cycle", "mean ms", "median ms", "min ms", "ratio"))
+libs = r["pam_permit+module-libs"]
+print("%-24s %9s %9s %9s %9s %12s" % ("cycle", "mean ms", "median ms", "min ms", "vs permit",
+                                       "vs permit+libs"))
 for name in ("pam_permit", "pam_permit+module-libs", "pam_ssmsession-tmpfs", "pam_ssmsession-disk"):
     x = r[name]
-    print("%-24s %10.3f %10.3f %10.3f %7.2fx" % (name, x["mean"] * 1e3, x["median"] * 1e3,
-                                                 x["min"] * 1e3, x["mean"] / base["mean"]))
+    print("%-24s %9.3f %9.3f %9.3f %8.2fx %11.2fx" % (name, x["mean"] * 1e3, x["median"] * 1e3,
+          x["min"] * 1e3, x["mean"] / base["mean"], x["mean"] / libs["mean"]))
 EOF
 echo "# audit lines written (disk): $(wc -l <disk/log/audit.jsonl); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
