@@ -9,6 +9,11 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build-demo"
 work="$top/demo-out"
+# ssm-user must be able to reach its login shell and home under $work: if the tree is not
+# searchable by other users (cloned under /root, say), work under /var/tmp instead
+if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$top/demo" 2>/dev/null; then
+	work=/var/tmp/ssmsession-demo
+fi
 host_dev=i-0de40000000000001   # the host we log in to (tag Environment=Dev)
 host_prod=i-0de40000000000002  # a Prod host in the fleet (only for the broker's decisions)
 
@@ -36,13 +41,15 @@ if [ "${1:-}" != "--inside" ]; then
 	"$top/tools/deps.sh"
 	say "Building the project out of tree in build-demo/ (autogen, configure, make)"
 	# (flock: other builds of this tree may run autoreconf at the same time)
-	(cd "$top" && flock /tmp/ssm-autoreconf.lock ./autogen.sh >/dev/null 2>&1)
 	mkdir -p "$build"
+	(cd "$top" && flock /tmp/ssm-autoreconf.lock ./autogen.sh >"$build/autogen.log" 2>&1) || {
+		tail -20 "$build/autogen.log"; echo "autogen.sh failed" >&2; exit 1; }
 	# --sysconfdir: ssm-shell reads its configuration only from the compiled-in path, so
 	# the demo's build points it into demo-out/ instead of /usr/local/etc
 	if [ "$(cat "$build/.demo-sysconfdir" 2>/dev/null)" != "$work/etc" ]; then
-		(cd "$build" && "$top/configure" --quiet --sysconfdir="$work/etc" >/dev/null &&
-			make clean >/dev/null && echo "$work/etc" >.demo-sysconfdir) || exit 1
+		(cd "$build" && "$top/configure" --quiet --sysconfdir="$work/etc" >configure.log 2>&1 &&
+			make clean >/dev/null && echo "$work/etc" >.demo-sysconfdir) || {
+			tail -20 "$build/configure.log"; echo "configure failed" >&2; exit 1; }
 	fi
 	(cd "$build" && make -j"$(nproc)" >make.log 2>&1) || {
 		tail -30 "$build/make.log" 2>/dev/null; echo "build failed" >&2; exit 1; }
