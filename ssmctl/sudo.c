@@ -22,6 +22,8 @@
 #include "ssmctl.h"
 
 #define SUDOERS_MAX (256 * 1024)
+#define SUDOERS_HEADER "# Managed by ssmctl sudo: passwordless sudo for Session Manager users.\n"
+#define SUDOERS_GRANT " ALL=(ALL:ALL) NOPASSWD:ALL\n"
 
 int ssmctl_user_name_ok(const char *name)
 {
@@ -145,8 +147,8 @@ int ssmctl_sudo(int argc, char **argv)
 	const char *path = SSMCTL_SUDOERS_DIR "/" SSMCTL_SUDOERS_FILE;
 	const char *user = SSMCTL_DEFAULT_SUDO_USER, *action = NULL;
 	char *old = NULL, *out = NULL, err[512] = "";
-	size_t oldlen = 0, olen = 0, keep_lines = 0;
-	int dirfd = -1, have = 0, ret, r, i;
+	size_t oldlen = 0, olen = 0, outsz, keep_lines = 0;
+	int dirfd = -1, have = 0, ret, r, i, n;
 	const char *p, *end;
 
 	for (i = 0; i < argc; i++) {
@@ -192,8 +194,11 @@ int ssmctl_sudo(int argc, char **argv)
 		goto out;
 	}
 
-	/* copy every line except the user's; note whether the user has one */
-	out = malloc(oldlen + 128);
+	/* copy every line except the user's; note whether the user has one.  Room for the
+	 * old text, a newline it may lack, the header and the grant (oldlen is at most
+	 * SUDOERS_MAX and the user name at most 32 characters: no overflow). */
+	outsz = oldlen + 1 + sizeof(SUDOERS_HEADER) + strlen(user) + sizeof(SUDOERS_GRANT);
+	out = malloc(outsz);
 	if (out == NULL) {
 		fprintf(stderr, "ssmctl: out of memory\n");
 		ret = SSMCTL_REFUSED;
@@ -228,11 +233,18 @@ int ssmctl_sudo(int argc, char **argv)
 			ret = SSMCTL_OK;
 			goto out;
 		}
-		if (olen == 0)
-			olen = (size_t)snprintf(out, 128, "# Managed by ssmctl sudo: passwordless sudo "
-							  "for Session Manager users.\n");
-		olen += (size_t)snprintf(out + olen, oldlen + 128 - olen,
-					 "%s ALL=(ALL:ALL) NOPASSWD:ALL\n", user);
+		if (olen == 0) {
+			memcpy(out, SUDOERS_HEADER, sizeof(SUDOERS_HEADER) - 1);
+			olen = sizeof(SUDOERS_HEADER) - 1;
+		}
+		n = snprintf(out + olen, outsz - olen, "%s" SUDOERS_GRANT, user);
+		if (n < 0 || (size_t)n >= outsz - olen) {
+			/* cannot happen with the size above; never write a cut line */
+			fprintf(stderr, "ssmctl: internal error sizing %s, unchanged\n", path);
+			ret = SSMCTL_REFUSED;
+			goto out;
+		}
+		olen += (size_t)n;
 		r = replace_file(dirfd, out, olen);
 		ret = r < 0 ? SSMCTL_REFUSED : SSMCTL_OK;
 		if (r == 0)

@@ -96,4 +96,14 @@ st 0 "enable without --user" "$SSMCTL" sudo enable
 expect "default user is ssm-user" grep -q '^ssm-user ALL=(ALL:ALL) NOPASSWD:ALL$' "$F"
 st 0 "disable without --user" "$SSMCTL" sudo disable
 
+# the longest name accepted (32 characters) into a new file: the header line and the
+# grant must both fit (an undersized buffer cut the line, or wrote bytes past its end)
+u32=abcdefghijklmnopqrstuvwxyz012345
+st 0 "enable a 32-character user into a new file" "$SSMCTL" sudo enable --user $u32
+expect "the whole grant line for the 32-character user" \
+	grep -qx "$u32 ALL=(ALL:ALL) NOPASSWD:ALL" "$F"
+expect "nothing else than the header and the grant" test "$(wc -l <"$F")" = 2
+st 0 "disable the 32-character user" "$SSMCTL" sudo disable --user $u32
+expect "file removed again" test ! -e "$F"
+
 finish ssmctl_sudo
