@@ -187,9 +187,15 @@ int ssmctl_sudo(int argc, char **argv)
 		ret = SSMCTL_REFUSED;
 		goto out;
 	}
-	r = ssm_read_file(path, SUDOERS_MAX, SSM_FILE_NOFOLLOW, &old, &oldlen, err, sizeof(err));
+	/* Rules in a file that is not root's or is group/world-writable are not in force
+	 * (sudo ignores such a file); carrying them into our fresh root 0440 file would put
+	 * them in force.  So enable and disable take the old content only from a trusted
+	 * file, and otherwise leave it alone. */
+	r = ssm_read_file(path, SUDOERS_MAX,
+			  SSM_FILE_NOFOLLOW | (strcmp(action, "status") != 0 ? SSM_FILE_TRUSTED : 0),
+			  &old, &oldlen, err, sizeof(err));
 	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "ssmctl: %s\n", err);
+		fprintf(stderr, "ssmctl: %s; %s unchanged\n", err, path);
 		ret = SSMCTL_REFUSED;
 		goto out;
 	}

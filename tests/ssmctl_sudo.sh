@@ -106,4 +106,24 @@ expect "nothing else than the header and the grant" test "$(wc -l <"$F")" = 2
 st 0 "disable the 32-character user" "$SSMCTL" sudo disable --user $u32
 expect "file removed again" test ! -e "$F"
 
+# an existing file sudo does not trust (group/world-writable, or not root's): its rules are
+# not in force; copying them into a fresh root 0440 file would put them in force
+for m in 0666 0460; do
+	printf 'ssmsudo2 ALL=(ALL) NOPASSWD:ALL\n' >"$F"
+	chmod $m "$F"
+	sum=$(sha256sum "$F")
+	st 1 "enable over a mode $m file is refused" "$SSMCTL" sudo enable --user ssmsudo1
+	expect "mode $m file left unchanged" test "$(sha256sum "$F")" = "$sum"
+	expect "mode $m file still has mode $m" test "$(stat -c %a "$F")" = "${m#0}"
+	expect "no temp file after the mode $m refusal" no_temp
+	st 1 "disable over a mode $m file is refused" "$SSMCTL" sudo disable --user ssmsudo2
+	expect "mode $m file still there after disable" test -e "$F"
+done
+printf 'ssmsudo2 ALL=(ALL) NOPASSWD:ALL\n' >"$F"
+chmod 0440 "$F"
+chown 64102 "$F"
+st 1 "enable over a file owned by another user is refused" "$SSMCTL" sudo enable --user ssmsudo1
+expect "other user's file still owned by them" test "$(stat -c %u "$F")" = 64102
+rm -f "$F"
+
 finish ssmctl_sudo
