@@ -515,6 +515,7 @@ static int live_path(char *buf, size_t len, const char *run_dir, const char *sid
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
+	const void *item = NULL;
 	struct ssm_record rec;
 	struct auth_data *d;
 	struct opts o;
@@ -541,6 +542,13 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	}
 	if (strcmp(d->cfg->path, o.config) != 0) {
 		ssm_log(LOG_ERR, "session config=%s differs from auth's %s", o.config, d->cfg->path);
+		goto out;
+	}
+	/* another module may have changed PAM_USER since account approved it: the session
+	 * must be for the token's run_as and nobody else */
+	if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS || item == NULL ||
+	    strcmp(item, d->tok->run_as) != 0) {
+		deny(pamh, d->cfg, d->tok, item, "user_mismatch", "PAM user is not the token's run_as");
 		goto out;
 	}
 

@@ -388,6 +388,36 @@ static void test_first_pass(void)
 	}
 }
 
+/* PAM_USER changed by another module after our auth (pam_wrapper's pam_set_items reads
+ * $PAM_USER): account and open_session each refuse a user that is not the token's run_as,
+ * so a session is never opened for someone the token does not name. */
+static void test_user_changed(void)
+{
+	const char *toks[] = { NULL, NULL };
+	char tok[8192];
+
+	if (access(SET_ITEMS, R_OK) != 0) {
+		printf("note: %s missing, user-change rows skipped\n", SET_ITEMS);
+		return;
+	}
+	setenv("PAM_USER", "root", 1);
+	toks[0] = tok;
+	/* attack: a module in the account stack after auth switches the user to root */
+	snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
+	RUN(__LINE__, "ssm_chuser_acct", ALLOWED, toks, pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+	    pam_test(PAMTEST_ACCOUNT, PAM_PERM_DENIED),
+	    pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
+	CHECK(audit_count("\"reason\":\"user_mismatch\"", NULL) >= 1,
+	      "user changed before account: user_mismatch audited");
+	/* attack: the switch happens in the session stack, after account approved */
+	snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
+	RUN(__LINE__, "ssm_chuser_sess", ALLOWED, toks, pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+	    pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+	    pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
+	CHECK(count_records(NULL, 0) == 0, "no session record for a changed user");
+	unsetenv("PAM_USER");
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int write_service(const char *name, const char *auth_pre, const char *auth_args,
@@ -449,6 +479,27 @@ static int setup(void)
 	if (write_service("ssm_ufp", NULL, args, conf) ||
 	    write_service("ssm_items_ufp", SET_ITEMS, args, conf))
 		return -1;
+	/* another module changes PAM_USER after our auth: in account, or in session */
+	{
+		static const char *const names[] = { "ssm_chuser_acct", "ssm_chuser_sess" };
+		char path[512];
+		FILE *f;
+		for (int k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/pam/%s", dir, names[k]);
+			f = fopen(path, "w");
+			if (!f)
+				return -1;
+			fprintf(f, "auth required %s config=%s\n", module, conf);
+			if (k == 0)
+				fprintf(f, "account required %s\n", SET_ITEMS);
+			fprintf(f, "account required %s config=%s\n", module, conf);
+			if (k == 1)
+				fprintf(f, "session required %s\n", SET_ITEMS);
+			fprintf(f, "session required %s config=%s\n", module, conf);
+			if (fclose(f) != 0)
+				return -1;
+		}
+	}
 	snprintf(args, sizeof(args), "config=%s try_first_pass", conf);
 	if (write_service("ssm_tfp", NULL, args, conf) ||
 	    write_service("ssm_items_tfp", SET_ITEMS, args, conf))
@@ -480,6 +531,7 @@ int main(int argc, char **argv)
 		test_close_after_recorder();
 		test_refusals();
 		test_first_pass();
+		test_user_changed();
 		return check_done("test_pamtest");
 	}
 
