@@ -548,6 +548,33 @@ def main():
         ed(claims(doc={"name": "Broken-Doc", "sha256": sha("Broken-Doc")})), "hostfault")
     row("hostfault document is world-writable",
         ed(claims(doc={"name": "Unsafe-Doc", "sha256": sha("Unsafe-Doc")})), "hostfault")
+    # rows added in review (SPEC section 2 rules that had no row of their own)
+    row("refused duplicate member spelled with an escape (\\u0069ss after iss)",
+        raw_token(hdr(), (base[:-1] + ',"\\u0069ss":"%s"}' % ISSUER).encode(), "EdDSA",
+                  keys.ed1), "refused")
+    row("refused C1 control escape (U+009B CSI) in an extra claim",
+        raw_token(hdr(), (base[:-1] + ',"note":"a\\u009bb"}').encode(), "EdDSA", keys.ed1),
+        "refused")
+    row("refused raw C1 control (UTF-8 C2 9B) in an extra claim",
+        raw_token(hdr(), (base[:-1] + ',"note":"a\u009bb"}').encode(), "EdDSA", keys.ed1),
+        "refused")
+    row("refused DEL escape in an extra claim",
+        raw_token(hdr(), (base[:-1] + ',"note":"a\\u007fb"}').encode(), "EdDSA", keys.ed1),
+        "refused")
+    row("refused control character in a header member name",
+        raw_token({"alg": "EdDSA", "typ": TYP, "kid": "ed1", "x\u0085": 1}, claims(),
+                  "EdDSA", keys.ed1), "refused")
+    row("refused iat fractional", ed(claims(iat=now - 10.5)), "refused")
+    row("refused iat 2^63 (one past int64)", ed(claims(iat=2 ** 63)), "refused")
+    row("refused sid suffix with a dash", ed(claims(sid="alice@example.com-abcd-efgh")),
+        "refused")
+    row("refused sid without the dash", ed(claims(sid="alice@example.com0a1b2c3d")), "refused")
+    row("refused doc name 129 chars", ed(claims(doc={"name": "a" * 129, "sha256": "0" * 64})),
+        "refused")
+    row("refused aud empty string", ed(claims(aud="")), "refused")
+    row("ok sub 1 char, sid suffix 8, jti 16 (min lengths)",
+        ed(claims(sub="a", sid="a-abcdefgh", jti=os.urandom(8).hex())), "ok")
+    row("refused typ JWT (no explicit typing)", ed(h=hdr(typ="JWT")), "refused")
 
     with open(os.path.join(out, "vectors.json"), "w") as f:
         json.dump({"now": now, "config": os.path.join(out, "config.json"), "rows": rows}, f,
