@@ -190,16 +190,18 @@ static int open_dir_at(int dirfd, const char *name, const char *what, int create
 {
 	int fd, r, made = 0;
 
-	if (create) {
-		if (mkdirat(dirfd, name, 0755) == 0)
+	/* the common case first: it exists (no mkdir attempt on every login) */
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dirfd, name, 0755) == 0) {
 			made = 1;
-		else if (errno != EEXIST) {
+		} else if (errno != EEXIST) {
 			r = -errno;
 			ERR("%s: cannot create: %s", what, strerror(-r));
 			return r;
 		}
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP || r == -ENOTDIR) {

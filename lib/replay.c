@@ -101,7 +101,9 @@ static int open_dir_at(int dirfd, const char *name, const char *what, mode_t mod
 {
 	int fd, r, made = 0;
 
-	if (create) {
+	/* the common case first: it exists (no mkdir attempt on every login) */
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdirat(dirfd, name, mode) == 0) {
 			made = 1;
 			r = fsync_parent(dirfd, name);
@@ -110,8 +112,8 @@ static int open_dir_at(int dirfd, const char *name, const char *what, mode_t mod
 		} else if (errno != EEXIST) {
 			return -errno;
 		}
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		if (r == -ELOOP || r == -ENOTDIR) {
