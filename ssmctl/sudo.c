@@ -156,8 +156,10 @@ int ssmctl_sudo(int argc, char **argv)
 			user = argv[++i];
 		else if (strncmp(argv[i], "--user=", 7) == 0)
 			user = argv[i] + 7;
-		else if (strncmp(argv[i], "--config", 8) == 0)
-			i += argv[i][8] == '\0'; /* accepted everywhere; sudo does not use it */
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			i++; /* accepted everywhere; sudo does not use it */
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			continue; /* likewise */
 		else if (argv[i][0] == '-')
 			return sudo_usage("unknown option or missing value");
 		else if (action == NULL)

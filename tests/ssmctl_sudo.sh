@@ -81,6 +81,10 @@ expect "no file after refused names" test ! -e "$F"
 st 2 "missing action" "$SSMCTL" sudo
 st 2 "unknown action" "$SSMCTL" sudo grant
 st 2 "unknown option" "$SSMCTL" sudo enable --bogus
+st 2 "unknown option with the --config prefix" "$SSMCTL" sudo status --configure
+st 2 "--config without a value" "$SSMCTL" sudo status --config
+st 0 "--config PATH is accepted (and not used)" "$SSMCTL" sudo status --config /nonexistent
+st 0 "--config=PATH is accepted (and not used)" "$SSMCTL" sudo status --config=/nonexistent
 
 # a file visudo refuses: the change is refused and the old file stays as it was
 printf 'this is not sudoers syntax\n' >"$F"
