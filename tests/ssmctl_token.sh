@@ -105,4 +105,14 @@ st 0 "sessions list with none" $C sessions
 expect "says there are none" grep -q "no live sessions" "$tmp/out"
 st 1 "terminate a session that does not exist" $C sessions terminate alice-0123456789abcdef
 
+# exit 2 for a usage or configuration error, in every command (SPEC section 7)
+st 2 "sessions list with a missing configuration" "$SSMCTL" --config "$tmp/absent.json" sessions list
+st 2 "sessions terminate with a missing configuration" \
+	"$SSMCTL" --config "$tmp/absent.json" sessions terminate alice-0123456789abcdef
+st 2 "sessions list with an invalid configuration" "$SSMCTL" --config "$tmp/bad.json" sessions
+st 2 "document validate with two files" "$SSMCTL" document validate "$tmp/Bad-Doc.json" "$tmp/Bad-Doc.json"
+st 2 "token verify with two tokens" $C token verify "$tok" "$tok"
+st 2 "--config without a value before the command" "$SSMCTL" --config
+st 2 "token verify with an empty --config=" "$SSMCTL" --config= token verify "$tok"
+
 finish ssmctl_token
