@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 
 try:
@@ -575,6 +576,9 @@ def main():
     row("ok sub 1 char, sid suffix 8, jti 16 (min lengths)",
         ed(claims(sub="a", sid="a-abcdefgh", jti=os.urandom(8).hex())), "ok")
     row("refused typ JWT (no explicit typing)", ed(h=hdr(typ="JWT")), "refused")
+    row("refused exp 1e400 (not finite once parsed)",
+        raw_token(hdr(), re.sub(r'"exp":-?[0-9]+', '"exp":1e400', base).encode(), "EdDSA",
+                  keys.ed1), "refused")
 
     with open(os.path.join(out, "vectors.json"), "w") as f:
         json.dump({"now": now, "config": os.path.join(out, "config.json"), "rows": rows}, f,
