@@ -4,7 +4,10 @@
  * run_dir/live/SID.json                 one per running recorder (ssm-shell)
  *
  * Both directories are root-owned 0755, files root-owned 0644, written to a temp file in
- * the same directory, fsync'ed and renamed into place.  Readers accept only root-owned
+ * the same directory and renamed into place, so that a reader sees the old file or the
+ * whole new one.  Nothing is fsync'ed: a record describes running processes, so after a
+ * crash of the kernel (the only thing a disk flush protects against) it is meaningless
+ * anyway; run_dir is /run, a tmpfs, by default.  Readers accept only root-owned
  * (or, for tests, the caller's own) regular files not writable by group or others, open
  * them without following symlinks, parse them as strict JSON and validate every field. */
 #include "config.h"
@@ -245,7 +248,7 @@ static int run_subdir_open(const char *run_dir, const char *sub, int create, cha
 	return fd;
 }
 
-/* Write buf as dfd/name atomically: temp file 0644, fsync, rename, fsync dir. */
+/* Write buf as dfd/name atomically: temp file 0644, rename (no fsync: see the top). */
 static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 {
 	static unsigned int counter;
@@ -271,10 +274,6 @@ static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 	r = ssm_write_all(fd, buf, len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) != 0) {
-		r = -errno;
-		goto fail;
-	}
 	r = close(fd);
 	fd = -1;
 	if (r != 0) {
@@ -285,8 +284,6 @@ static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 		r = -errno;
 		goto fail;
 	}
-	if (fsync(dfd) != 0)
-		return -errno;
 	return 0;
 fail:
 	if (fd >= 0)
@@ -824,8 +821,6 @@ int ssm_record_remove(const char *run_dir, pid_t pid, uint64_t starttime)
 		return dfd;
 	record_name(name, sizeof(name), pid, starttime);
 	if (unlinkat(dfd, name, 0) != 0)
-		r = -errno;
-	else if (fsync(dfd) != 0)
 		r = -errno;
 	close(dfd);
 	return r;
