@@ -1,17 +1,23 @@
 #!/bin/sh
-# A full PAM cycle with pam_ssmsession against the same cycle with only pam_permit.so:
-#   pamtester SERVICE ssm-user authenticate acct_mgmt open_session close_session
-# measured side by side in one hyperfine run, in a private mount namespace (private
-# /etc/pam.d, /etc/passwd, /etc/group, /etc/shadow; the host is never changed).
-# Goal: the pam_ssmsession cycle <= 1.5x the pam_permit cycle.
+# A full PAM cycle with pam_ssmsession against the same cycle with only pam_permit.so,
+# measured side by side in one run, in a private mount namespace (private /etc/pam.d,
+# /etc/passwd, /etc/group, /etc/shadow; the host is never changed).
+# Goal: the pam_ssmsession cycle <= 1.5x the pam_permit cycle.  Two settings:
+#   1. pamtester SERVICE ssm-user authenticate acct_mgmt open_session close_session, a new
+#      process per cycle, exec'ed by bench/pam_sshd_like -x (no shell between; the token
+#      on a pipe as stdin), with a pam_permit variant that preloads the module's libraries;
+#   2. sshd-like (bench/pam_sshd_like): a parent with libcrypto loaded and initialised as
+#      sshd's monitor has it forks a child per cycle that runs pam_start .. pam_end, the
+#      token answered by the conversation function: the deployment figure.
+# Variants are interleaved cycle by cycle; a hyperfine -N run of the pam_permit pamtester
+# cycle cross-checks the driver's clock.
 #
 #   bench/pam_cycle.sh [BUILDDIR] [RUNS]      (root; BUILDDIR default build-bench)
 #
-# Every pam_ssmsession run needs a fresh token (a replayed jti is refused, and hyperfine
-# stops on a failed run): RUNS + warm-up tokens are minted beforehand, one file each, and
-# hyperfine's --prepare (not timed) moves the next one to cur.tok.  Two pam_ssmsession
-# variants: state and log directories on the disk (every accepted jti and audit line is
-# fsync'ed, as in production) and on a tmpfs (what the module costs without the disk).
+# Every pam_ssmsession cycle needs a fresh token (a replayed jti is refused): all are
+# minted beforehand.  Two pam_ssmsession variants: the production layout (state_dir and
+# log_dir on the disk, every accepted jti fsync'ed; run_dir on a tmpfs like /run) and
+# everything on a tmpfs (what the module costs without the disk).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build-bench}
@@ -35,13 +41,16 @@ fi
 [ "$(readlink /proc/self/ns/mnt)" != "$SSM_BENCH_INSIDE" ] || { echo "not in a new namespace" >&2; exit 2; }
 
 module="$build/pam_ssmsession/.libs/pam_ssmsession.so"
+driver="$build/bench/pam_sshd_like"
+mkdir -p "$build/bench"
+${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -Werror -o "$driver" "$top/bench/pam_sshd_like.c" -lpam -lcrypto
 work=$(mktemp -d /var/tmp/ssm-bench.XXXXXX)
 trap 'umount "$work/mem" 2>/dev/null; rm -rf "$work"' EXIT
 chmod 0755 "$work"
 cd "$work"
-mkdir -p private etc/documents disk/state disk/run disk/log mem
+mkdir -p private etc/documents disk/state disk/log mem
 mount -t tmpfs -o mode=0755 tmpfs mem
-mkdir -p mem/state mem/run mem/log
+mkdir -p mem/state mem/run-mem mem/run-disk mem/log
 cp -a /etc/passwd /etc/group /etc/shadow private/
 cp -a /etc/pam.d private/pam.d
 for f in passwd group shadow pam.d; do mount --bind "private/$f" "/etc/$f"; done
@@ -60,7 +69,7 @@ for where in disk mem; do
 	cat >etc/$where.json <<EOF
 {"host_id": "i-0be4c400000000001", "issuer": "bench", "trusted_keys": "$work/etc/jwks.json",
  "documents_dir": "$work/etc/documents", "state_dir": "$work/$where/state",
- "run_dir": "$work/$where/run", "log_dir": "$work/$where/log"}
+ "run_dir": "$work/mem/run-$where", "log_dir": "$work/$where/log"}
 EOF
 	for t in auth account session; do
 		echo "$t required $module config=$work/etc/$where.json"
@@ -79,14 +88,20 @@ sys.path.insert(0, sys.argv[1])
 import ssmtoken
 key = ssmtoken.load_private("key.pem")
 digest = ssmtoken.sha256_file("etc/documents/SSM-SessionManagerRunShell.json")
+def tok(sid):
+    c = ssmtoken.build_claims("bench", "i-0be4c400000000001", "alice", sid, "ssm-user",
+                              "SSM-SessionManagerRunShell", digest, lifetime=300)
+    return ssmtoken.mint(key, "bench", "EdDSA", c) + "\n"
 for where in ("disk", "mem"):
     os.mkdir("tok." + where)
     for i in range(int(sys.argv[2])):
-        c = ssmtoken.build_claims("bench", "i-0be4c400000000001", "alice",
-                                  "alice-%017d" % i, "ssm-user", "SSM-SessionManagerRunShell",
-                                  digest, lifetime=300)
         with open("tok.%s/%05d" % (where, i), "w") as f:
-            f.write(ssmtoken.mint(key, "bench", "EdDSA", c) + "\n")
+            f.write(tok("alice-%017d" % i))
+    # the driver's tokens (-x: pt.WHERE, sshd-like: sshd.WHERE): one a line, own sids
+    for mode in ("pt", "sshd"):
+        with open("%s.%s" % (mode, where), "w") as f:
+            for i in range(int(sys.argv[2])):
+                f.write(tok("alice-%s%s%012d" % (mode, where, i)))
 EOF
 # the prepare step: next token file becomes cur-WHERE.tok
 cat >next.sh <<'EOF'
@@ -110,11 +125,30 @@ pamtester permit-bench ssm-user authenticate acct_mgmt open_session close_sessio
 #   SSM_BENCH_PROFILE=strace  one tmpfs cycle under strace -f -r -T, into $SSM_BENCH_OUT
 #   SSM_BENCH_PROFILE=perf    perf record of RUNS tmpfs cycles (and as many pam_permit ones
 #                             into $SSM_BENCH_OUT.permit), then perf report --sort dso
+#   SSM_BENCH_PROFILE=perf-sshd  the same with the sshd-like driver (bench/pam_sshd_like.c)
+#   SSM_BENCH_PROFILE=cmd     run sh -c "$SSM_BENCH_CMD" in the prepared directory (services
+#                             ssm-bench-mem/-disk and permit-bench, token files sshd.mem and
+#                             sshd.disk, $module, $driver), for experiments
 case ${SSM_BENCH_PROFILE:-} in
+cmd)
+	export module driver
+	sh -c "$SSM_BENCH_CMD"
+	exit ;;
 strace)
 	./next.sh mem
 	strace -f -r -T -o "$SSM_BENCH_OUT" pamtester ssm-bench-mem ssm-user authenticate \
 		acct_mgmt open_session close_session <cur-mem.tok >/dev/null
+	exit ;;
+perf-sshd)
+	# the sshd-like driver, pam_ssmsession (tmpfs) and pam_permit cycles separately
+	perf record -q -o "$SSM_BENCH_OUT" -- "$driver" -n "$runs" -w 0 ssm=ssm-bench-mem:sshd.mem \
+		>/dev/null
+	perf record -q -o "$SSM_BENCH_OUT.permit" -- "$driver" -n "$runs" -w 0 permit=permit-bench \
+		>/dev/null
+	for f in "$SSM_BENCH_OUT" "$SSM_BENCH_OUT.permit"; do
+		echo "== $f: samples by shared object"
+		perf report -i "$f" -n --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+	done
 	exit ;;
 perf)
 	# one shell loop, no helper processes: each pam_ssmsession cycle reads its own token file
@@ -141,8 +175,9 @@ EOF
 esac
 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $(nproc) cpus, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)"
-echo "# $(hyperfine --version), $runs runs + $warm warm-up each; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# disk: $(df -T "$work" | awk 'NR == 2 {print $2, $1}') for state/log of ssm-bench-disk; tmpfs for ssm-bench-mem"
+echo "# $runs cycles + $warm warm-up per variant, variants interleaved; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# disk: state_dir and log_dir on $(df -T "$work" | awk 'NR == 2 {print $2, $1}'), run_dir on tmpfs (as /run) for"
+echo "# pam_ssmsession-disk; everything on tmpfs for pam_ssmsession-tmpfs"
 cyc="ssm-user authenticate acct_mgmt open_session close_session"
 # the shared libraries pam_ssmsession brings in that pamtester does not already have: loading
 # them into the pam_permit cycle shows what dynamic loading alone costs
@@ -150,21 +185,17 @@ libs=$(ldd "$module" | awk '/=> \// {print $3}' | while read -r l; do
 	ldd "$(command -v pamtester)" | grep -q "$l" || printf '%s:' "$l"; done)
 libs=${libs%:}
 echo "# module-libs: $libs"
-hyperfine --runs "$runs" --warmup "$warm" --style basic --export-json "$work/result.json" \
-	-n pam_permit --prepare true "pamtester permit-bench $cyc </dev/null" \
-	-n pam_permit+module-libs --prepare true "LD_PRELOAD='$libs' pamtester permit-bench $cyc </dev/null" \
-	-n pam_ssmsession-disk --prepare "./next.sh disk" "pamtester ssm-bench-disk $cyc <cur-disk.tok" \
-	-n pam_ssmsession-tmpfs --prepare "./next.sh mem" "pamtester ssm-bench-mem $cyc <cur-mem.tok"
-$py - "$work/result.json" <<'EOF'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-base = r["pam_permit"]
-libs = r["pam_permit+module-libs"]
-print("%-24s %9s %9s %9s %9s %12s" % ("cycle", "mean ms", "median ms", "min ms", "vs permit",
-                                       "vs permit+libs"))
-for name in ("pam_permit", "pam_permit+module-libs", "pam_ssmsession-tmpfs", "pam_ssmsession-disk"):
-    x = r[name]
-    print("%-24s %9.3f %9.3f %9.3f %8.2fx %11.2fx" % (name, x["mean"] * 1e3, x["median"] * 1e3,
-          x["min"] * 1e3, x["mean"] / base["mean"], x["mean"] / libs["mean"]))
-EOF
+echo
+echo "## 1. pamtester: a new process per cycle (exec'ed by $driver -x, token on a pipe)"
+"$driver" -x -n "$runs" -w "$warm" pam_permit=permit-bench "pam_permit+module-libs=permit-bench@$libs" \
+	pam_ssmsession-tmpfs=ssm-bench-mem:pt.mem pam_ssmsession-disk=ssm-bench-disk:pt.disk
+echo
+echo "## 2. sshd-like: libcrypto loaded and initialised in the parent, a fork per cycle"
+"$driver" -n "$runs" -w "$warm" pam_permit=permit-bench \
+	pam_ssmsession-tmpfs=ssm-bench-mem:sshd.mem pam_ssmsession-disk=ssm-bench-disk:sshd.disk
+echo
+echo "## cross-check of the driver's clock: hyperfine -N, the pam_permit pamtester cycle alone"
+hyperfine -N --runs "$runs" --warmup "$warm" --style basic --export-json "$work/result.json" \
+	-n pam_permit "pamtester permit-bench $cyc" >/dev/null 2>&1
+$py -c 'import json, sys; x = json.load(open(sys.argv[1]))["results"][0]; print("%-24s %9.3f %9.3f %9.3f" % ("pam_permit (hyperfine)", x["mean"] * 1e3, x["median"] * 1e3, x["min"] * 1e3))' "$work/result.json"
 echo "# audit lines written (disk): $(wc -l <disk/log/audit.jsonl); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
