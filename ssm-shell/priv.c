@@ -221,6 +221,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	int64_t now;
 	struct stat st1;
 	pid_t me, ppid;
+	uid_t caller;
 	char self[32];
 	ssize_t n;
 	int i, r;
@@ -243,6 +244,15 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		        "ssm-shell: not installed setuid root: refusing to run a session\n");
 		exit(SHELL_EXIT_REFUSED);
 	}
+	/* Real uid root as well (as sudo does): with the caller's real uid kept, a process
+	 * of theirs could signal us and the session's init until each drops privilege; an
+	 * init stopped before its drop cannot be killed by the recorder (another uid by
+	 * then) and the session would outlive it. */
+	caller = getuid();
+	if (setresuid(0, 0, 0) != 0) {
+		fprintf(stderr, "ssm-shell: setresuid: %s\n", strerror(errno));
+		exit(SHELL_EXIT_REFUSED);
+	}
 	/* files we create are root:root, not the caller's group */
 	if (setegid(0) != 0) {
 		fprintf(stderr, "ssm-shell: setegid: %s\n", strerror(errno));
@@ -258,7 +268,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		exit(0);
 	}
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && getuid() == 0 &&
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && caller == 0 &&
 		    sh->command == NULL) {
 			/* only root may point us at another configuration (tests, ssmctl) */
 			sh->config_path = argv[++i];
@@ -278,10 +288,10 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	}
 
 	errno = 0;
-	pw = getpwuid(getuid());
+	pw = getpwuid(caller);
 	if (pw == NULL || copy_user(pw, &sh->user) < 0)
 		shell_deny(sh, "unknown_user", "uid %u has no usable passwd entry",
-		           (unsigned)getuid());
+		           (unsigned)caller);
 
 	errno = 0;
 	pw = getpwnam(sh->cfg->recorder_user ? sh->cfg->recorder_user : "ssmsession");

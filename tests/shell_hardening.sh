@@ -99,4 +99,34 @@ ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reas
 ssm_tmux_dump_if h "$f0"
 ssm_tmux_kill h
 
+echo "== while still privileged, ssm-shell and the session's init cannot be signalled by the user"
+# strace (root) holds each at unshare() for 3 s: ssm-shell before it forks init, init
+# before it drops to the recorder user.  With the caller's real uid kept there, a process
+# of the user could SIGSTOP init before its drop; the recorder (another uid by then) could
+# not kill it at the end and the session would outlive it.
+if command -v strace >/dev/null; then
+	sed 's|setpriv --reuid="$u" --regid="$u" --init-groups|strace -f -qq -o /dev/null -e trace=unshare -e inject=unshare:delay_enter=3000000 -u "$u"|' \
+		"$T/bin/login" >"$T/bin/login-held"
+	chmod 0755 "$T/bin/login-held"
+	timeout -k 5 60 "$T/bin/login-held" ssmtu Shell-H - -- -c 'echo HELD-DONE' \
+		</dev/null >"$T/held.out" 2>&1 &
+	held=$!
+	ssm_wait_for 5 pgrep -x ssm-shell >/dev/null
+	sp=$(pgrep -x ssm-shell | head -1)
+	sleep 1
+	ssm_check_not "the user cannot signal ssm-shell before it forks (kill -0)" \
+		asuser kill -0 "$sp"
+	ssm_wait_for 5 sh -c "pgrep -P '$sp' >/dev/null"
+	hp=$(pgrep -P "$sp" | head -1)
+	sleep 1
+	echo "ssm-shell $sp, init before its drop $hp"
+	ssm_check "init found" [ -n "$hp" ]
+	ssm_check_not "the user cannot signal the session's init before its drop (kill -0)" \
+		asuser kill -0 "${hp:-1}"
+	wait "$held"
+	ssm_check "the held session still ran" grep -q HELD-DONE "$T/held.out"
+else
+	echo "(strace missing: privileged-phase signal checks skipped)"
+fi
+
 ssm_done
