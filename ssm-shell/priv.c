@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -60,16 +61,23 @@ static void sanitize_fds(void)
 /* The caller chose our signal dispositions and mask: take them all back. */
 static void reset_signals(void)
 {
+	struct itimerval off;
 	struct sigaction sa;
 	sigset_t none;
 	int sig;
 
+	memset(&off, 0, sizeof(off));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL); /* fails for SIGKILL/SIGSTOP and RT internals */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* interval timers survive execve: a SIGALRM, SIGVTALRM or SIGPROF the caller timed
+	 * would end the recorder (default action) whenever they chose */
+	(void)setitimer(ITIMER_REAL, &off, NULL);
+	(void)setitimer(ITIMER_VIRTUAL, &off, NULL);
+	(void)setitimer(ITIMER_PROF, &off, NULL);
 }
 
 /* Limits the caller set that would let them stop the recording mid-session (a small

@@ -129,4 +129,27 @@ else
 	echo "(strace missing: privileged-phase signal checks skipped)"
 fi
 
+echo "== an interval timer the caller left running cannot end the recorder"
+# setitimer() timers survive execve: SIGALRM at 2 s would kill the recorder (default
+# action) with up to a second of the transcript unwritten and no session_end.
+cat >"$T/itimer.py" <<'EOF'
+import os, signal, sys
+signal.setitimer(signal.ITIMER_REAL, 2)
+signal.setitimer(signal.ITIMER_VIRTUAL, 0.05)
+signal.setitimer(signal.ITIMER_PROF, 0.05)
+os.execv(sys.argv[1], sys.argv[1:])
+EOF
+chmod 0644 "$T/itimer.py"
+sed "s|--init-groups |--init-groups $PY $T/itimer.py |" "$T/bin/login" >"$T/bin/login-itimer"
+chmod 0755 "$T/bin/login-itimer"
+ne=$(audit_count session_end)
+timeout -k 5 30 "$T/bin/login-itimer" ssmtu Shell-H - -- \
+	-c 'sleep 3; echo AFTER-ALARM; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo BUSY-DONE' \
+	</dev/null >"$T/itimer.out" 2>&1
+rc=$?
+ssm_check "the session outlived the caller's timers (exit 0, got $rc)" [ "$rc" = 0 ]
+ssm_check "its output arrived" grep -q BUSY-DONE "$T/itimer.out"
+ssm_check "session_end was written by the recorder" [ "$(audit_count session_end)" -gt "$ne" ]
+ssm_check "... with reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+
 ssm_done
