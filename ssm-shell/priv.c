@@ -83,11 +83,17 @@ static void reset_signals(void)
 /* Limits the caller set that would let them stop the recording mid-session (a small
  * RLIMIT_FSIZE makes the transcript write fail; that would still end the session, but
  * as an error they can provoke at will). */
-static void reset_limits(void)
+static void reset_limits(struct shell *sh)
 {
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
 	struct rlimit nf = {1024, 1024};
 
+	/* RLIMIT_CPU would let them kill the recorder (SIGXCPU, SIGKILL) when they choose,
+	 * by making it relay output: lifted for us, given back to the session child */
+	sh->caller_cpu_saved = getrlimit(RLIMIT_CPU, &sh->caller_cpu) == 0;
+	if (setrlimit(RLIMIT_CPU, &rl) != 0 && sh->caller_cpu_saved) /* no CAP_SYS_RESOURCE */
+		(void)setrlimit(RLIMIT_CPU, &(struct rlimit){sh->caller_cpu.rlim_max,
+		                                             sh->caller_cpu.rlim_max});
 	(void)setrlimit(RLIMIT_FSIZE, &rl);
 	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
@@ -239,7 +245,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	sanitize_env(sh, &orig_cmd);
 	umask(077);
-	reset_limits();
+	reset_limits(sh);
 	sh->audit_fd = sh->cast_fd = sh->end_fd = -1;
 	sh->master_fd = sh->slave_fd = -1;
 	sh->in_fd = sh->out_fd = sh->err_fd = -1;

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -172,6 +173,8 @@ static void session_child(struct shell *sh)
 	if (r < 0)
 		child_die("seccomp", -r);
 
+	if (sh->caller_cpu_saved && setrlimit(RLIMIT_CPU, &sh->caller_cpu) != 0)
+		child_die("RLIMIT_CPU", errno);
 	r = shell_priv_drop_to(&sh->user, 1);
 	if (r < 0)
 		child_die("cannot become the run-as user", -r);

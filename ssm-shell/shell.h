@@ -9,6 +9,7 @@
 #ifndef SSM_SHELL_H
 #define SSM_SHELL_H
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <termios.h>
 #include <sys/ioctl.h>
@@ -42,6 +43,8 @@ struct shell {
 	const char *config_path;
 	char term[64]; /* validated TERM or "" */
 	char lang[64]; /* validated LANG or "" */
+	struct rlimit caller_cpu; /* RLIMIT_CPU as the caller set it: the session's */
+	int caller_cpu_saved;
 
 	struct ssm_config *cfg;
 	struct ssm_record *rec;

@@ -152,4 +152,23 @@ ssm_check "its output arrived" grep -q BUSY-DONE "$T/itimer.out"
 ssm_check "session_end was written by the recorder" [ "$(audit_count session_end)" -gt "$ne" ]
 ssm_check "... with reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
 
+echo "== a CPU time limit the caller set binds the session, not the recorder"
+# RLIMIT_CPU would let the user kill the recorder (SIGXCPU, then SIGKILL) when they
+# choose, by making it relay output: without session_end, the last second unwritten.
+# (A soft limit: raising a hard one needs CAP_SYS_RESOURCE, which containers may lack.)
+sed "s|--init-groups |--init-groups prlimit --cpu=7:unlimited |" "$T/bin/login" >"$T/bin/login-cpu"
+chmod 0755 "$T/bin/login-cpu"
+rm -f "$T/sid"
+timeout -k 5 30 "$T/bin/login-cpu" ssmtu Shell-H - -- -c 'echo CPU=$(ulimit -t); sleep 4' \
+	</dev/null >"$T/cpu.out" 2>&1 &
+cpujob=$!
+live_recorder() { [ -s "$T/sid" ] && _p=$(recorder_pid) && [ -n "$_p" ] && [ -d "/proc/$_p" ]; }
+ssm_wait_for 5 live_recorder
+crp=$(recorder_pid)
+echo "recorder $crp: $(grep 'Max cpu time' "/proc/$crp/limits" 2>/dev/null)"
+ssm_check "the recorder has no CPU time limit" \
+	grep -Eq '^Max cpu time +unlimited +unlimited' "/proc/${crp:-0}/limits"
+wait "$cpujob"
+ssm_check "the session keeps the caller's CPU time limit (7)" grep -q '^CPU=7$' "$T/cpu.out"
+
 ssm_done
