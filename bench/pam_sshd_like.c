@@ -14,7 +14,9 @@
  * For every cycle the parent forks a child that runs pam_start, pam_authenticate (the
  * token answered by the conversation function, as keyboard-interactive does),
  * pam_acct_mgmt, pam_open_session, pam_close_session and pam_end, then exits; the
- * parent waits.  The wall time from fork to the end of waitpid is one cycle.
+ * parent waits.  The wall time from fork to the end of wait4 is one cycle; the child's CPU
+ * time (user + system, from wait4) is reported too: on a shared machine it does not count
+ * the time the child waited for a CPU.
  *
  * With -x the cycle is pamtester's instead: the child execs
  *   pamtester SERVICE USER authenticate acct_mgmt open_session close_session
@@ -32,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +52,8 @@ struct variant {
 	char *preload;
 	char **tokens;
 	size_t ntokens;
-	double *t; /* seconds per measured cycle */
+	double *t;   /* seconds per measured cycle, wall */
+	double *cpu; /* the child's user + system seconds */
 };
 
 static const char *cur_token;
@@ -161,6 +166,11 @@ static void cycle_exec(const struct variant *v, const char *user, const char *to
 	_exit(25);
 }
 
+static double tv_sec(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
 static int load_tokens(struct variant *v, const char *path)
 {
 	char *line = NULL;
@@ -236,7 +246,8 @@ int main(int argc, char **argv)
 			}
 		}
 		v[nv].t = calloc((size_t)cycles, sizeof(double));
-		if (v[nv].t == NULL)
+		v[nv].cpu = calloc((size_t)cycles, sizeof(double));
+		if (v[nv].t == NULL || v[nv].cpu == NULL)
 			return 2;
 	}
 
@@ -247,7 +258,8 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < warm + cycles; i++) {
 		for (k = 0; k < nv; k++) {
-			double t0;
+			struct rusage ru;
+			double t0, t1;
 			pid_t pid;
 			int st;
 
@@ -262,12 +274,15 @@ int main(int argc, char **argv)
 				cycle_exec(&v[k], user, cur_token);
 			if (pid == 0)
 				cycle(v[k].service, user);
-			if (waitpid(pid, &st, 0) != pid) {
-				perror("waitpid");
+			if (wait4(pid, &st, 0, &ru) != pid) {
+				perror("wait4");
 				return 2;
 			}
-			if (i >= warm)
-				v[k].t[i - warm] = now() - t0;
+			t1 = now();
+			if (i >= warm) {
+				v[k].t[i - warm] = t1 - t0;
+				v[k].cpu[i - warm] = tv_sec(&ru.ru_utime) + tv_sec(&ru.ru_stime);
+			}
 			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 				fprintf(stderr, "pam_sshd_like: %s cycle %ld failed (status %#x)\n",
 					v[k].name, i, st);
@@ -277,11 +292,13 @@ int main(int argc, char **argv)
 	}
 
 	/* ratios against the first variant: of the means and of the medians (the median is
-	 * the steadier figure on a shared machine) */
-	for (k = 0; k < nv; k++)
+	 * the steadier figure on a shared machine), and of the children's CPU time medians */
+	for (k = 0; k < nv; k++) {
 		qsort(v[k].t, (size_t)cycles, sizeof(double), cmp_double);
-	printf("%-24s %9s %9s %9s %10s %10s\n", exec_mode ? "cycle (pamtester)" : "cycle (sshd-like)", "mean ms", "median ms",
-	       "min ms", "mean/first", "median/1st");
+		qsort(v[k].cpu, (size_t)cycles, sizeof(double), cmp_double);
+	}
+	printf("%-24s %8s %8s %8s %8s %8s %8s %8s\n", exec_mode ? "cycle (pamtester)" : "cycle (sshd-like)",
+	       "mean ms", "med ms", "min ms", "mean/1st", "med/1st", "cpu ms", "cpu/1st");
 	for (k = 0; k < nv; k++) {
 		double sum = 0, base = 0;
 
@@ -289,9 +306,10 @@ int main(int argc, char **argv)
 			sum += v[k].t[i];
 			base += v[0].t[i];
 		}
-		printf("%-24s %9.3f %9.3f %9.3f %9.2fx %9.2fx\n", v[k].name,
+		printf("%-24s %8.3f %8.3f %8.3f %7.2fx %7.2fx %8.3f %7.2fx\n", v[k].name,
 		       sum / (double)cycles * 1e3, v[k].t[cycles / 2] * 1e3, v[k].t[0] * 1e3,
-		       sum / base, v[k].t[cycles / 2] / v[0].t[cycles / 2]);
+		       sum / base, v[k].t[cycles / 2] / v[0].t[cycles / 2],
+		       v[k].cpu[cycles / 2] * 1e3, v[k].cpu[cycles / 2] / v[0].cpu[cycles / 2]);
 	}
 	return 0;
 usage:
