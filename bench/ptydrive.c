@@ -19,9 +19,11 @@
  *   run [-r N]     N runs one after another: bytes, wall time from exec to the end (the
  *                  command exited and the outer pty gave EIO), CPU of the command and its waited-
  *                  for descendants (wait4), VmHWM; then medians
- *   echo [-n N]    CMD prints READY once the terminal is raw and echoing (typically
- *                  `stty raw -echo; echo READY; exec cat`); then N round trips of one byte
- *                  written to the master and read back (after 50 not counted): median, p99
+ *   echo [-n N] -- CMD [--- CMD2 ...]
+ *                  each CMD prints READY once the terminal is raw and echoing (typically
+ *                  `stty raw -echo; echo READY; exec cat`); then N rounds (after 50 not
+ *                  counted) of one byte written to each session's master and read back, the
+ *                  sessions taking turns: median, p99 per session
  *   idle -n N -s S [-t TIMEOUT]
  *                  N sessions at once; once all printed something and 2 s passed, the CPU
  *                  time (utime+stime) and context switches of every process below this one
@@ -72,6 +74,7 @@ struct sess {
 	uint64_t bytes;
 	long hwm_exit_kb, hwm_poll_kb;
 	long anon_kb, file_kb; /* RssAnon, RssFile at the exit stop */
+	unsigned long minflt;  /* the relay's own minor page faults, at the exit stop */
 	char tail[64];
 	size_t taillen;
 };
@@ -81,7 +84,9 @@ static const char *opt_user;
 static int opt_mem;
 static int opt_timeout = 600;
 static const char *opt_smaps; /* -M FILE: the relay's /proc/PID/smaps at its exit stop */
-static char **cmdv;
+static char **cmdv;         /* the command spawn() runs */
+static char **cmds[16];     /* echo: several commands, separated by --- */
+static int ncmds;
 static int sfd = -1;
 static struct sess *S;
 static int nsess;
@@ -118,6 +123,22 @@ static long status_kb(pid_t pid, const char *key)
 			break;
 		}
 	}
+	fclose(f);
+	return v;
+}
+
+static unsigned long stat_minflt(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')))
+		(void)sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &v);
 	fclose(f);
 	return v;
 }
@@ -298,6 +319,7 @@ static void reap(void)
 					s->hwm_exit_kb = status_kb(p, "VmHWM");
 					s->anon_kb = status_kb(p, "RssAnon");
 					s->file_kb = status_kb(p, "RssFile");
+					s->minflt = stat_minflt(p);
 					if (opt_smaps)
 						copy_smaps(p);
 				}
@@ -529,11 +551,11 @@ static int mode_run(int runs)
 		if (s->exec_failed || !WIFEXITED(s->status) || WEXITSTATUS(s->status) != 0)
 			bad++;
 		printf("run=%d bytes=%llu wall_ms=%.3f user_ms=%.1f sys_ms=%.1f mib_s=%.2f "
-		       "hwm_exit_kb=%ld hwm_poll_kb=%ld anon_kb=%ld file_kb=%ld maxrss_tree_kb=%ld "
+		       "hwm_exit_kb=%ld hwm_poll_kb=%ld anon_kb=%ld file_kb=%ld relay_minflt=%lu maxrss_tree_kb=%ld "
 		       "prep_ms=%.2f status=%d\n",
 		       r, (unsigned long long)s->bytes, ms(wall[r]), tv_ms(s->ru.ru_utime),
 		       tv_ms(s->ru.ru_stime), (double)mibs[r] / 1000, s->hwm_exit_kb,
-		       s->hwm_poll_kb, s->anon_kb, s->file_kb, s->ru.ru_maxrss, ms(s->t_exec - s->t_fork),
+		       s->hwm_poll_kb, s->anon_kb, s->file_kb, s->minflt, s->ru.ru_maxrss, ms(s->t_exec - s->t_fork),
 		       WIFEXITED(s->status) ? WEXITSTATUS(s->status) : 128 + WTERMSIG(s->status));
 		fflush(stdout);
 	}
@@ -547,74 +569,107 @@ static int mode_run(int runs)
 	return bad ? 1 : 0;
 }
 
+/* One byte written to session k's master until it comes back: ns, or 0 on failure. */
+static uint64_t round_trip(struct sess *s, char c)
+{
+	uint64_t t0 = now_ns();
+	struct pollfd p;
+	int got = 0;
+
+	if (write(s->master, &c, 1) != 1)
+		return 0;
+	while (!got) {
+		ssize_t k, j;
+		p.fd = s->master;
+		p.events = POLLIN;
+		if (poll(&p, 1, 2000) <= 0)
+			return 0;
+		k = read(s->master, buf, sizeof(buf));
+		if (k <= 0) {
+			if (k < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			return 0;
+		}
+		for (j = 0; j < k; j++)
+			if (buf[j] == c)
+				got = 1;
+	}
+	return now_ns() - t0;
+}
+
+/* All commands at once; round i does one round trip in each session in turn (starting
+ * with a different one every round), so that every variant sees the same moments of the
+ * machine's other load. */
 static int mode_echo(int n)
 {
 	const int warm = 50;
-	uint64_t *lat = calloc((size_t)(n + warm), sizeof(*lat)), deadline, sum = 0;
-	struct sess *s;
+	uint64_t **lat, deadline;
 	struct pollfd p;
-	int i;
+	int i, k, ready;
 
-	S = calloc(1, sizeof(*S));
-	nsess = 1;
-	s = &S[0];
-	spawn(s, 80, 24);
-	deadline = now_ns() + 20000000000ULL;
-	while (!strstr(s->tail, "READY")) {
-		if (now_ns() > deadline || s->eio || s->exited) {
-			fprintf(stderr, "ptydrive: no READY from the command (got \"%s\")\n", s->tail);
-			kill(-s->child, SIGKILL);
-			return 1;
-		}
-		service(100);
+	S = calloc((size_t)ncmds, sizeof(*S));
+	lat = calloc((size_t)ncmds, sizeof(*lat));
+	for (k = 0; k < ncmds; k++) {
+		lat[k] = calloc((size_t)(n + warm), sizeof(**lat));
+		cmdv = cmds[k];
+		nsess = k + 1;
+		spawn(&S[k], 80, 24);
 	}
-	/* let the rest of the line and any prompt go by */
+	deadline = now_ns() + 30000000000ULL;
 	do {
-		p.fd = s->master;
-		p.events = POLLIN;
-		if (poll(&p, 1, 200) <= 0)
-			break;
-		read_master(s);
-	} while (s->master >= 0);
-	for (i = 0; i < n + warm; i++) {
-		char c = (char)('a' + i % 26);
-		uint64_t t0 = now_ns();
-		int got = 0;
-		if (write(s->master, &c, 1) != 1)
-			die("write to the master");
-		while (!got) {
-			ssize_t k, j;
-			p.fd = s->master;
-			p.events = POLLIN;
-			if (poll(&p, 1, 2000) <= 0) {
-				fprintf(stderr, "ptydrive: no echo for round %d\n", i);
-				kill(-s->child, SIGKILL);
+		for (ready = 1, k = 0; k < ncmds; k++) {
+			if (strstr(S[k].tail, "READY"))
+				continue;
+			ready = 0;
+			if (now_ns() > deadline || S[k].eio || S[k].exited) {
+				fprintf(stderr, "ptydrive: no READY from %s (got \"%s\")\n", cmds[k][0],
+					S[k].tail);
+				for (k = 0; k < ncmds; k++)
+					kill(-S[k].child, SIGKILL);
 				return 1;
 			}
-			k = read(s->master, buf, sizeof(buf));
-			if (k <= 0) {
-				if (k < 0 && (errno == EAGAIN || errno == EINTR))
-					continue;
-				fprintf(stderr, "ptydrive: the session ended during round %d\n", i);
-				return 1;
-			}
-			for (j = 0; j < k; j++)
-				if (buf[j] == c)
-					got = 1;
 		}
-		lat[i] = now_ns() - t0;
+		if (!ready)
+			service(100);
+	} while (!ready);
+	/* let the rest of the lines go by */
+	for (k = 0; k < ncmds; k++) {
+		do {
+			p.fd = S[k].master;
+			p.events = POLLIN;
+			if (poll(&p, 1, 200) <= 0)
+				break;
+			read_master(&S[k]);
+		} while (S[k].master >= 0);
 	}
-	close(s->master); /* hang up */
-	s->master = -1;
-	s->eio = 1;
+	for (i = 0; i < n + warm; i++) {
+		for (int j = 0; j < ncmds; j++) {
+			k = (i + j) % ncmds;
+			lat[k][i] = round_trip(&S[k], (char)('a' + i % 26));
+			if (lat[k][i] == 0) {
+				fprintf(stderr, "ptydrive: no echo from %s in round %d\n", cmds[k][0], i);
+				for (k = 0; k < ncmds; k++)
+					kill(-S[k].child, SIGKILL);
+				return 1;
+			}
+		}
+	}
+	for (k = 0; k < ncmds; k++) { /* hang up */
+		close(S[k].master);
+		S[k].master = -1;
+		S[k].eio = 1;
+	}
 	finish_all(now_ns() + 10000000000ULL);
-	for (i = warm; i < n + warm; i++)
-		sum += lat[i];
-	qsort(lat + warm, (size_t)n, sizeof(*lat), cmp_u64);
-	printf("echo_rounds=%d\necho_median_us=%.1f\necho_p99_us=%.1f\necho_mean_us=%.1f\n"
-	       "echo_min_us=%.1f\necho_max_us=%.1f\n",
-	       n, (double)pct(lat + warm, n, 0.5) / 1e3, (double)pct(lat + warm, n, 0.99) / 1e3,
-	       (double)sum / n / 1e3, (double)lat[warm] / 1e3, (double)lat[warm + n - 1] / 1e3);
+	for (k = 0; k < ncmds; k++) {
+		uint64_t sum = 0, *l = lat[k] + warm;
+		for (i = 0; i < n; i++)
+			sum += l[i];
+		qsort(l, (size_t)n, sizeof(*l), cmp_u64);
+		printf("echo session=%d rounds=%d median_us=%.1f p99_us=%.1f mean_us=%.1f "
+		       "min_us=%.1f max_us=%.1f\n",
+		       k, n, (double)pct(l, n, 0.5) / 1e3, (double)pct(l, n, 0.99) / 1e3,
+		       (double)sum / n / 1e3, (double)l[0] / 1e3, (double)l[n - 1] / 1e3);
+	}
 	return 0;
 }
 
@@ -780,7 +835,7 @@ static int mode_idle(int n, int secs, int timeout)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ptydrive [-p PREP] [-u USER] [-m] [-T SEC] run [-r N] -- CMD...\n"
-			"       ptydrive [...] echo [-n N] -- CMD...\n"
+			"       ptydrive [...] echo [-n N] -- CMD... [--- CMD2...]\n"
 			"       ptydrive [...] idle -n N -s SECONDS [-t TIMEOUT] -- CMD...\n");
 	exit(2);
 }
@@ -826,6 +881,15 @@ int main(int argc, char **argv)
 	if (i + 1 >= argc)
 		usage();
 	cmdv = argv + i + 1;
+	cmds[ncmds++] = cmdv;
+	for (char **a = cmdv; *a; a++) {
+		if (strcmp(*a, "---") == 0 && ncmds < 16) {
+			*a = NULL;
+			if (a[1] == NULL)
+				usage();
+			cmds[ncmds++] = a + 1;
+		}
+	}
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
