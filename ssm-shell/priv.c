@@ -71,6 +71,13 @@ static void reset_signals(void)
 	sa.sa_handler = SIG_DFL;
 	for (sig = 1; sig < NSIG; sig++)
 		(void)sigaction(sig, &sa, NULL); /* fails for SIGKILL/SIGSTOP and RT internals */
+	/* Job control stops from the client's terminal: when the caller's shell runs us as a
+	 * job (su), the process group is not orphaned and ^Z would stop us, the recorder and
+	 * init whatever our uids (the session child gets SIG_DFL back before its exec). */
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGTSTP, &sa, NULL);
+	(void)sigaction(SIGTTIN, &sa, NULL);
+	(void)sigaction(SIGTTOU, &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* interval timers survive execve: a SIGALRM, SIGVTALRM or SIGPROF the caller timed

@@ -48,6 +48,10 @@ static void unblock_all(void)
 {
 	sigset_t none;
 
+	/* ssm-shell ignores the job control stops (priv.c): the session has them back */
+	(void)signal(SIGTSTP, SIG_DFL);
+	(void)signal(SIGTTIN, SIG_DFL);
+	(void)signal(SIGTTOU, SIG_DFL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }

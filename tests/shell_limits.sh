@@ -89,4 +89,49 @@ ssm_check "the recorder ends" ssm_wait_for 3 sh -c "! pgrep -u ssmsession >/dev/
 ssm_check "session_end reason disconnect" [ "$(jfield "$(audit_last session_end)" reason)" = disconnect ]
 ssm_check "no process of the session survives" ssm_wait_for 1 no_survivors
 
+echo "== ^Z on the client's terminal (a job of the user's shell, as with su) stops nothing of ours"
+# The user's interactive shell puts the login in a foreground job: its process group is not
+# orphaned, so SIGTSTP from the terminal would stop the recorder (whatever its uid) and the
+# maximum duration would not be enforced while it is stopped.
+mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"maxSessionDurationSeconds": 3}}'
+mkdoc Cmd-NonMax '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "echo NONMAX-START; sleep 1000"}}}'
+f0=$SSM_FAIL
+ne=$(audit_count session_end)
+ssm_tmux_start tstp 80 24 "env -i PATH=/usr/bin:/bin TERM=xterm PS1='job\$ ' bash --norc --noprofile -i"
+ssm_tmux_wait tstp 5 'job\$ $' || true
+ssm_tmux_keys tstp "$T/bin/login ssmtu Cmd-NonMax -; echo LOGIN-RC=\$?" Enter
+ssm_check "the command runs" ssm_tmux_wait tstp 5 '^NONMAX-START'
+ssm_tmux_keys tstp C-z
+# (the login wrapper, a plain sh in the same job, does stop: the recorder must not)
+ssm_check "the session still ends at its maximum duration" \
+	ssm_tmux_wait tstp 6 'maximum session duration reached'
+ssm_check "session_end reason max_duration" sh -c \
+	"[ \$(grep -c '\"event\":\"session_end\"' '$T/log/audit.jsonl') -gt $ne ] &&
+	 grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | tail -1 | grep -q '\"reason\":\"max_duration\"'"
+ssm_check "no process of the session survives" ssm_wait_for 1 sh -c '! pgrep -f "^sleep 1000\$" >/dev/null'
+ssm_tmux_dump_if tstp "$f0"
+ssm_tmux_kill tstp
+pkill -9 -f '^sleep 1000$' 2>/dev/null
+pkill -CONT -u ssmsession 2>/dev/null
+rm -f "$T/docs/SSM-SessionManagerRunShell.json"
+
+echo "== inside a session ^Z still stops the user's own job (job control signals are theirs)"
+f0=$SSM_FAIL
+tmux_login jc 80 24 ssmtu Shell-Long -
+ssm_check "prompt" ssm_tmux_wait jc 5 'ssmtu\$ $'
+ssm_tmux_keys jc 'sleep 100' Enter
+sleep 0.3
+ssm_tmux_keys jc C-z
+ssm_check "^Z stops the job in the session" ssm_tmux_wait jc 3 'Stopped +sleep 100'
+ssm_tmux_keys jc 'kill -9 %1' Enter
+sleep 0.3
+ssm_tmux_keys jc 'exit 0' Enter
+sleep 0.3
+ssm_tmux_keys jc 'exit 0' Enter
+ssm_check "the session ends" ssm_tmux_gone jc 5
+ssm_tmux_dump_if jc "$f0"
+ssm_tmux_kill jc
+
 ssm_done
