@@ -167,6 +167,10 @@ static void session_child(struct shell *sh)
 	build_argv(sh, argv, argv0, sizeof(argv0), &script);
 	prog = sh->doc->type == SSM_SESSION_STANDARD_STREAM ? sh->user.shell : "/bin/sh";
 
+	/* the caller's CPU time limit, lifted for ssm-shell only (priv.c) */
+	if (sh->caller_cpu_saved && setrlimit(RLIMIT_CPU, &sh->caller_cpu) != 0)
+		child_die("RLIMIT_CPU", errno);
+
 	/* seccomp: loaded while still root so that it can be loaded without no_new_privs,
 	 * which keeps sudo working inside the session and the filter on what sudo starts.
 	 * With allow_privilege false no_new_privs is set too: no setuid program can then
@@ -177,8 +181,6 @@ static void session_child(struct shell *sh)
 	if (r < 0)
 		child_die("seccomp", -r);
 
-	if (sh->caller_cpu_saved && setrlimit(RLIMIT_CPU, &sh->caller_cpu) != 0)
-		child_die("RLIMIT_CPU", errno);
 	r = shell_priv_drop_to(&sh->user, 1);
 	if (r < 0)
 		child_die("cannot become the run-as user", -r);
