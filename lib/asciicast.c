@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include "asciicast.h"
+#include "sha256.h"
 
 #define REC_BUFSZ (64 * 1024)
 #define REC_SYNC_NS 1000000000ULL
@@ -112,7 +112,6 @@ static const unsigned char unit_len[256] = {
 };
 /* clang-format on */
 
-static const char hexdig[] = "0123456789abcdef";
 static const unsigned char replacement[3] = {0xef, 0xbf, 0xbd}; /* U+FFFD */
 
 struct rec_held {
@@ -122,7 +121,7 @@ struct rec_held {
 
 struct ssm_rec {
 	struct ssm_sink *sink;
-	EVP_MD_CTX *md;
+	struct ssm_sha256 md;
 	char *buf; /* batched whole lines not yet handed to the sink */
 	size_t len;
 	uint64_t max_bytes; /* 0: no cap */
@@ -333,10 +332,7 @@ static int rec_push(struct ssm_rec *rec)
 		rec->err = r;
 		return r;
 	}
-	if (EVP_DigestUpdate(rec->md, rec->buf, rec->len) != 1) {
-		rec->err = -EIO;
-		return rec->err;
-	}
+	ssm_sha256_update(&rec->md, rec->buf, rec->len);
 	rec->sunk += rec->len;
 	rec->len = 0;
 	rec->dirty = 1;
@@ -523,8 +519,7 @@ int ssm_rec_tick(struct ssm_rec *rec, uint64_t mono_ns, uint64_t *pnext_ns)
 
 int ssm_rec_close(struct ssm_rec *rec, uint64_t *pbytes, char sha256[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0, i;
+	unsigned i;
 	int r, cr;
 
 	if (!rec->closed) {
@@ -539,16 +534,7 @@ int ssm_rec_close(struct ssm_rec *rec, uint64_t *pbytes, char sha256[65])
 		if (r < 0)
 			rec->err = r;
 		rec->closed = 1;
-		if (EVP_DigestFinal_ex(rec->md, md, &mdlen) != 1) {
-			if (!rec->err)
-				rec->err = -EIO;
-			mdlen = 0;
-		}
-		for (i = 0; i < mdlen && i < 32; i++) {
-			rec->sha256[2 * i] = hexdig[md[i] >> 4];
-			rec->sha256[2 * i + 1] = hexdig[md[i] & 0xf];
-		}
-		rec->sha256[2 * i] = '\0';
+		ssm_sha256_final_hex(&rec->md, rec->sha256);
 	}
 	if (pbytes)
 		*pbytes = rec->sunk;
@@ -562,7 +548,6 @@ void ssm_rec_free(struct ssm_rec *rec)
 	if (rec == NULL)
 		return;
 	ssm_sink_destroy(rec->sink);
-	EVP_MD_CTX_free(rec->md);
 	free(rec->buf);
 	free(rec);
 }
@@ -643,15 +628,11 @@ int ssm_rec_new(struct ssm_sink *sink, const struct ssm_rec_header *hdr, uint64_
 	rec->start_ns = mono_start_ns;
 	rec->last_sync_ns = mono_start_ns;
 	rec->buf = malloc(REC_BUFSZ);
-	rec->md = EVP_MD_CTX_new();
-	if (rec->buf == NULL || rec->md == NULL) {
+	if (rec->buf == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (EVP_DigestInit_ex(rec->md, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
+	ssm_sha256_init(&rec->md);
 
 	r = -ENOMEM;
 	root = cJSON_CreateObject();

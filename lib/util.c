@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include "util.h"
 
 #define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
@@ -115,26 +114,6 @@ out:
 	free(buf);
 	close(fd);
 	return r;
-}
-
-void ssm_sha256_hex(const void *buf, size_t len, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	size_t i;
-
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-		/* cannot happen with a working libcrypto; never return a plausible hash */
-		memset(out, 'x', 64);
-		out[64] = '\0';
-		return;
-	}
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
 }
 
 int ssm_str_charset(const char *s, size_t minlen, size_t maxlen, int (*ok)(int c))
