@@ -179,4 +179,16 @@ out=$(ssm_login ssmtu Port-Fwd "{\"portNumber\": [\"$port\"]}" -- -c 'id' 2>&1 <
 ssm_check "Port: -c refused" sh -c "[ $? = 1 ] && [ $(audit_count login_denied) -gt $nd ]"
 wait
 
+echo "== the seccomp filter holds in every path: -c and NonInteractiveCommands too"
+mkdoc Cmd-Unshare '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "unshare -U -r true 2>/dev/null; echo NS=$?; true"}}}'
+mkdoc Std-C '{"schemaVersion": "1.0", "sessionType": "Standard_Stream", "inputs": {}}'
+if setpriv --reuid=ssmtu --regid=ssmtu --init-groups unshare -U -r true 2>/dev/null; then
+	out=$(ssm_login ssmtu Cmd-Unshare - 2>&1 </dev/null)
+	ssm_check "NonInteractiveCommands: unshare refused ($out)" [ "$out" = NS=1 ]
+	out=$(ssm_login ssmtu Std-C - -- -c 'unshare -U -r true 2>/dev/null; echo NS=$?' 2>&1 </dev/null)
+	ssm_check "Standard_Stream -c: unshare refused ($out)" [ "$out" = NS=1 ]
+else
+	echo "(no unprivileged user namespaces on this host: the unshare probe is skipped)"
+fi
 ssm_done
