@@ -125,10 +125,12 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 	while (end->reason == NULL) {
 		pfd[0].fd = sfd;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = up.len ? s : 0;
-		pfd[1].events = up.len ? POLLOUT : (up.eof ? 0 : POLLIN);
-		pfd[2].fd = down.len ? 1 : s;
-		pfd[2].events = down.len ? POLLOUT : (down.eof ? 0 : POLLIN);
+		/* a direction that is done is left out: poll reports POLLHUP on a closed
+		 * pipe whatever the events asked, and the loop would spin */
+		pfd[1].fd = up.len ? s : (up.eof ? -1 : 0);
+		pfd[1].events = up.len ? POLLOUT : POLLIN;
+		pfd[2].fd = down.len ? 1 : (down.eof ? -1 : s);
+		pfd[2].events = down.len ? POLLOUT : POLLIN;
 		now = shell_mono_ns();
 		next = deadline_max;
 		if (idle_ns && last_input + idle_ns < next)

@@ -191,4 +191,46 @@ if setpriv --reuid=ssmtu --regid=ssmtu --init-groups unshare -U -r true 2>/dev/n
 else
 	echo "(no unprivileged user namespaces on this host: the unshare probe is skipped)"
 fi
+echo "== Port: a closed port ends the session with an error; a half-closed client does not spin"
+rm -f "$T/port2"
+python3 - "$T/port2" <<'EOF' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+s.settimeout(20)
+c, _ = s.accept()
+time.sleep(6) # keeps the connection open after the client's EOF
+EOF
+srv=$!
+ssm_wait_for 5 test -s "$T/port2"
+port2=$(cat "$T/port2")
+# a port nobody listens on: bound once, then closed
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ne=$(audit_count session_end)
+out=$(ssm_login ssmtu Port-Fwd "{\"portNumber\": [\"$closed\"]}" 2>&1 </dev/null)
+rc=$?
+ssm_check "closed port: refused with exit 1 and one line ($out)" sh -c \
+	"[ $rc = 1 ] && [ \$(printf '%s\n' '$out' | wc -l) = 1 ]"
+ssm_check "closed port: session_end reason error" sh -c \
+	"[ $(audit_count session_end) -gt $ne ] && [ '$(jfield "$(audit_last session_end)" reason)' = error ]"
+mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"maxSessionDurationSeconds": 3}}'
+rm -f "$T/sid"
+: | ssm_login ssmtu Port-Fwd "{\"portNumber\": [\"$port2\"]}" >/dev/null 2>&1 &
+pj=$!
+live_recorder() { [ -s "$T/sid" ] && _p=$(recorder_pid) && [ -n "$_p" ] && [ -d "/proc/$_p" ]; }
+ssm_wait_for 5 live_recorder
+prp=$(recorder_pid)
+sleep 2
+ticks=$(awk '{print $14 + $15}' "/proc/${prp:-0}/stat" 2>/dev/null)
+echo "recorder $prp used ${ticks:-?} clock ticks in about 2 s after the client's EOF"
+ssm_check "the Port relay waits (does not spin) after the client's EOF" \
+	[ "${ticks:-999}" -lt 30 ]
+wait "$pj"
+ssm_check "... and ends at the maximum duration" \
+	[ "$(jfield "$(audit_last session_end)" reason)" = max_duration ]
+rm -f "$T/docs/SSM-SessionManagerRunShell.json"
+kill "$srv" 2>/dev/null
+
 ssm_done
