@@ -39,7 +39,7 @@ ip=$(pgrep -P "$rp" | head -1)
 sid=$(sid_last)
 cast=$(cast_of "$sid")
 echo "recorder $rp, session init $ip, client terminal $outer"
-ssm_check "recorder and init found" [ -n "$rp" ] && [ -n "$ip" ]
+ssm_check "recorder and init found" [ -n "$rp" -a -n "$ip" ]
 
 echo "== from inside the session"
 ssm_tmux_keys h "kill -9 1; kill -9 $rp; echo K1=\$?" Enter
