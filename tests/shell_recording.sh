@@ -87,4 +87,40 @@ echo "$out" | sed 's/^/  /'
 ssm_check "allow_privilege false: NoNewPrivs is set" sh -c "printf '%s' '$out' | grep -q 'NoNewPrivs:.*1'"
 ssm_check_not "allow_privilege false: sudo cannot become root" sh -c "printf '%s\n' '$out' | grep -qx 0"
 
+echo "== hostile output: random bytes, invalid UTF-8, NULs, escapes, a 300 KB line"
+write_config
+cat >"$T/hostile.py" <<'EOF'
+import os, sys
+w = sys.stdout.buffer.write
+w(os.urandom(1 << 20))
+w(b"\xff\xfe\xc3\x28\xe2\x82\xf0\x9f\x98\x00\x1b]0;title\x07\x1b[31m\x1bP+q\x1b\\\x9b6n")
+w(b"L" * 300000)
+w("\nUTF8-OK-\u00e9\u4e2d\U0001f600-END\n".encode())
+sys.stdout.flush()
+EOF
+chmod 0644 "$T/hostile.py"
+ssm_login ssmtu Shell-R - -- -c "/usr/bin/python3 $T/hostile.py" >"$T/hostile.out" 2>&1 </dev/null
+rc=$?
+ssm_check "the session ran (exit 0, got $rc)" [ "$rc" = 0 ]
+ssm_check "the client got every byte" [ "$(stat -c %s "$T/hostile.out")" -ge $((1048576 + 300000)) ]
+cast=$(cast_of "$(sid_last)")
+ssm_check "every transcript line is valid JSON, UTF-8, header then [t, \"o\", text] events" \
+	python3 - "$cast" <<'EOF'
+import json, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+assert lines[-1] == b"", "no final newline"
+hdr = json.loads(lines[0].decode("utf-8"))
+assert hdr["version"] == 2
+text = []
+for l in lines[1:-1]:
+    ev = json.loads(l.decode("utf-8"))
+    assert isinstance(ev, list) and len(ev) == 3 and ev[1] in ("o", "r"), ev
+    if ev[1] == "o":
+        text.append(ev[2])
+text = "".join(text)
+assert "L" * 300000 in text, "the long line"
+assert "UTF8-OK-\u00e9\u4e2d\U0001f600-END" in text, "valid UTF-8 after the garbage"
+EOF
+ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+
 ssm_done
