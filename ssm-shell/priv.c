@@ -78,6 +78,10 @@ static void reset_signals(void)
 	(void)sigaction(SIGTSTP, &sa, NULL);
 	(void)sigaction(SIGTTIN, &sa, NULL);
 	(void)sigaction(SIGTTOU, &sa, NULL);
+	/* A file size limit we could not lift (no CAP_SYS_RESOURCE): a transcript or audit
+	 * write past it fails with EFBIG and ends the session as an error, instead of a
+	 * SIGXFSZ that kills the recorder without session_end (SIG_DFL again in the child) */
+	(void)sigaction(SIGXFSZ, &sa, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* interval timers survive execve: a SIGALRM, SIGVTALRM or SIGPROF the caller timed
@@ -93,7 +97,7 @@ static void reset_signals(void)
 static void reset_limits(struct shell *sh)
 {
 	struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
-	struct rlimit nf = {1024, 1024};
+	struct rlimit nf = {1024, 1024}, fs;
 
 	/* RLIMIT_CPU would let them kill the recorder (SIGXCPU, SIGKILL) when they choose,
 	 * by making it relay output: lifted for us, given back to the session child */
@@ -101,7 +105,10 @@ static void reset_limits(struct shell *sh)
 	if (setrlimit(RLIMIT_CPU, &rl) != 0 && sh->caller_cpu_saved) /* no CAP_SYS_RESOURCE */
 		(void)setrlimit(RLIMIT_CPU, &(struct rlimit){sh->caller_cpu.rlim_max,
 		                                             sh->caller_cpu.rlim_max});
-	(void)setrlimit(RLIMIT_FSIZE, &rl);
+	if (setrlimit(RLIMIT_FSIZE, &rl) != 0 && getrlimit(RLIMIT_FSIZE, &fs) == 0) {
+		fs.rlim_cur = fs.rlim_max; /* no CAP_SYS_RESOURCE: at least the soft one */
+		(void)setrlimit(RLIMIT_FSIZE, &fs);
+	}
 	(void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
 		(void)setrlimit(RLIMIT_NOFILE, &nf);

@@ -48,10 +48,12 @@ static void unblock_all(void)
 {
 	sigset_t none;
 
-	/* ssm-shell ignores the job control stops (priv.c): the session has them back */
+	/* ssm-shell ignores the job control stops and SIGXFSZ (priv.c): the session has them
+	 * back */
 	(void)signal(SIGTSTP, SIG_DFL);
 	(void)signal(SIGTTIN, SIG_DFL);
 	(void)signal(SIGTTOU, SIG_DFL);
+	(void)signal(SIGXFSZ, SIG_DFL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }

@@ -123,4 +123,21 @@ assert "UTF8-OK-\u00e9\u4e2d\U0001f600-END" in text, "valid UTF-8 after the garb
 EOF
 ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
 
+echo "== a file size limit the caller set cannot kill the recorder (SIGXFSZ)"
+# ssm-shell lifts RLIMIT_FSIZE; where it cannot (no CAP_SYS_RESOURCE, as in some
+# containers) a transcript write past the limit must end the session as an error, with
+# session_end, never kill the recorder with the last second of transcript unwritten.
+sed "s|--init-groups |--init-groups prlimit --fsize=\$FSZ:\$FSZ |" "$T/bin/login" >"$T/bin/login-fsize"
+chmod 0755 "$T/bin/login-fsize"
+ne=$(audit_count session_end)
+FSZ=$(( $(stat -c %s "$T/log/audit.jsonl") + 20000 )) timeout -k 5 60 "$T/bin/login-fsize" \
+	ssmtu Shell-R - -- -c 'head -c 200000 /dev/zero | tr "\0" y; echo; echo FSIZE-END' \
+	>"$T/fsize.out" 2>&1 </dev/null
+rc=$?
+echo "  exit $rc, session_end: $(audit_last session_end | cut -c1-160)"
+ssm_check "ssm-shell was not killed by a signal (exit $rc)" [ "$rc" -lt 128 ]
+ssm_check "session_end was written" [ "$(audit_count session_end)" -gt "$ne" ]
+ssm_check "... with reason exit (limit lifted) or error (write refused)" sh -c \
+	"case '$(jfield "$(audit_last session_end)" reason)' in exit|error) exit 0;; *) exit 1;; esac"
+
 ssm_done
