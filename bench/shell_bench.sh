@@ -331,7 +331,7 @@ def pct(xs, p):
 
 L = []
 p = L.append
-p("## ssm-shell")
+p("## 3. ssm-shell")
 p("")
 p(f"Measured {date}: {ncpu} CPUs ({cpumodel}), kernel {kern}, commit `{rev}`; util-linux "
   f"script {scriptv}, tlog {tlogv}, OpenSSL {sslv}; ssm-shell built with configure's default "
@@ -639,7 +639,7 @@ python3 - "$top/bench/RESULTS.md" "$T/section.md" <<'EOF'
 import sys, os, re
 path, sec = sys.argv[1], open(sys.argv[2]).read().rstrip("\n") + "\n"
 old = open(path).read() if os.path.exists(path) else ""
-m = re.search(r"^## ssm-shell[ \t]*\n", old, re.M)
+m = re.search(r"^## (?:3\. )?ssm-shell[ \t]*\n", old, re.M)
 if m:
     nxt = re.search(r"^## ", old[m.end():], re.M)
     end = m.end() + nxt.start() if nxt else len(old)
