@@ -540,9 +540,8 @@ if sm:
     p(f"- ssm-shell's relay at its exit: Rss {f(tot / 1024, 2)} MiB, of which "
       + ", ".join(f"{n} {f(x.get('Rss', 0) / 1024, 2)}" for n, x in top)
       + f" MiB; private dirty memory (what each further session costs) {f(priv / 1024, 2)} MiB. "
-      "The shared libraries' pages are the page cache's, shared by every session; libcrypto's "
-      "share comes from OpenSSL 3's initialisation on the first EVP digest (the document check "
-      "before the fork and the transcript's SHA-256 after it).")
+      "The shared libraries' pages are the page cache's, shared by every session (ssm-shell "
+      "links no libcrypto: its SHA-256 is nettle's).")
 sc = smaps("script")
 if sc:
     p(f"- script's relay for comparison: Rss {f(sum(x.get('Rss', 0) for x in sc.values()) / 1024, 2)} MiB, "
@@ -566,13 +565,13 @@ if "ssm" in mibs and "script" in mibs:
     ds = (sysm["ssm"] - sysm["script"]) / mib
     prow = perf_rows(res + "/perf.cat")
     ptot = sum(x for x, _, _ in prow) or 1
-    lc_cpu = sum(x for x, d, _ in prow if d.startswith("libcrypto")) / ptot * 100
+    lc_cpu = sum(x for x, d, _ in prow if d.startswith("libnettle")) / ptot * 100
     enc_cpu = sum(x for x, d, _ in prow if d == "ssm-shell") / ptot * 100
     goal("throughput of the 200 MB `cat` >= script's", mibs["ssm"] >= mibs["script"],
          f"{f(mibs['ssm'])} vs {f(mibs['script'])} MiB/s ({ratio(mibs['ssm'], mibs['script'])}; "
          f"ranges {f(rng['ssm'][0])}-{f(rng['ssm'][1])} and {f(rng['script'][0])}-{f(rng['script'][1])})",
          f"ssm-shell spends {f(du + ds, 2)} ms/MiB more CPU than script: user {du:+.2f} (asciicast "
-         f"encoding and the transcript's SHA-256; in perf, libcrypto {lc_cpu:.0f}% and ssm-shell's own "
+         f"encoding and the transcript's SHA-256; in perf, libnettle {lc_cpu:.0f}% and ssm-shell's own "
          f"code {enc_cpu:.0f}% of its samples), system {ds:+.2f} (writing the transcript, which "
          "script sends to /dev/null). On 2 CPUs shared by cat, the relay, the pty kworkers and the "
          "reader the pipeline is CPU-bound, so the extra CPU shows in the throughput; the relay is "
