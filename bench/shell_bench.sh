@@ -1,7 +1,7 @@
 #!/bin/sh
 # ssm-shell performance, measured as sshd would see it (issue 3, "Performance"): every command
 # runs on an outer pty whose master bench/ptydrive.c reads as fast as possible, and every
-# figure is put next to util-linux `script -q -c CMD /dev/null` and `tlog-rec -w file -o F`
+# figure is put next to util-linux `script -q -c CMD FILE` and `tlog-rec -w file -o F`
 # measured side by side in the same run, over the same bare pty:
 #   throughput and CPU   `cat` of a 200 MB base64 file (76-column lines), 5 interleaved rounds
 #   peak memory          VmHWM of the relaying process (ptydrive -m: read at its exit)
@@ -119,7 +119,7 @@ drive() {
 	shift
 	case $_v in
 	bare) "$D" -u ssmtu $DOPTS $_mode $_margs -- /bin/bash -c "$1" ;;
-	script) "$D" -u ssmtu $DOPTS $_mode $_margs -- script -q -c "$1" /dev/null ;;
+	script) "$D" -u ssmtu $DOPTS $_mode $_margs -- script -q -c "$1" "$T/w/script.typescript" ;;
 	tlog) "$D" -u ssmtu $DOPTS $_mode $_margs -- tlog-rec -w file -o "$T/w/tlog.log" /bin/bash -c "$1" ;;
 	ssm) "$D" -p "$PREP" -u ssmtu $DOPTS $_mode $_margs -- "$T/bin/ssm-shell" -c "$1" ;;
 	ssmdisk)
@@ -130,7 +130,7 @@ drive() {
 	esac
 }
 cleanup_logs() {
-	rm -f "$T/w/tlog.log" "$T/log/sessions/"*.cast "$DISK/log/sessions/"*.cast 2>/dev/null || true
+	rm -f "$T/w/tlog.log" "$T/w/script.typescript" "$T/log/sessions/"*.cast "$DISK/log/sessions/"*.cast 2>/dev/null || true
 	: >"$T/log/audit.jsonl" 2>/dev/null || true
 }
 VARIANTS="bare script tlog ssm"
@@ -169,7 +169,7 @@ ECMD="stty raw -echo; echo READY; exec dd bs=1 count=$((ECHO_N + 50)) status=non
 for r in $(seq 1 "$ROUNDS"); do
 	"$D" -p "$PREP" -u ssmtu -T 120 echo -n "$ECHO_N" -- \
 		/bin/bash -c "$ECMD" --- \
-		script -q -c "$ECMD" /dev/null --- \
+		script -q -c "$ECMD" "$T/w/script.typescript" --- \
 		tlog-rec -w file -o "$T/w/tlog.log" /bin/bash -c "$ECMD" --- \
 		"$T/bin/ssm-shell" -c "$ECMD" >"$T/res/echo.$r"
 	k=0
@@ -219,7 +219,7 @@ echo "== where the cost goes (not timed figures: profilers change timing)"
 # system calls of the relay process alone per echo round trip (strace -c, no -f)
 for v in script ssm; do
 	case $v in
-	script) set -- script -q -c "$ECMD" /dev/null ;;
+	script) set -- script -q -c "$ECMD" "$T/w/script.typescript" ;;
 	ssm) set -- "$T/bin/ssm-shell" -c "$ECMD" ;;
 	esac
 	"$D" -p "$PREP" -T 120 echo -n "$ECHO_N" -- strace -u ssmtu -c -o "$T/res/strace.$v" "$@" \
@@ -357,7 +357,7 @@ p("")
 p("| variant | the command (CMD is the session's command) |")
 p("|---|---|")
 p("| bare pty | `bash -c CMD` |")
-p("| script | `script -q -c CMD /dev/null` (SHELL=/bin/bash: runs `bash -c CMD`; writes the typescript to /dev/null) |")
+p("| script | `script -q -c CMD FILE` (SHELL=/bin/bash: runs `bash -c CMD`; records the typescript to FILE on the same tmpfs as ssm-shell's transcript and tlog's log: every variant records) |")
 p("| tlog-rec | `tlog-rec -w file -o FILE /bin/bash -c CMD` (defaults: latency 10 s, payload 2048, rate limit action pass) |")
 p("| ssm-shell | setuid `ssm-shell -c CMD` (runs `bash -c CMD`), Standard_Stream document, asciicast v2 "
   "transcript `log_dir/sessions/SID.cast`, audit log; `transcript_max_bytes` 1 GiB (the 64 MiB "
@@ -488,7 +488,7 @@ if "ssm" in usr and "script" in usr:
       f"script {f(su / mib, 2)} user + {f(ss / mib, 2)} system. The system part is the second pty "
       "(both relays move every byte through one more pty pair and two more copies); the user part "
       "is ssm-shell's recording: asciicast JSON escaping and the running SHA-256 of the transcript, "
-      "which script (no encoding, /dev/null) does not do.")
+      "which script (raw bytes, no encoding, no hash) does not do.")
 def perf_rows(path):
     rows = []
     if os.path.exists(path):
@@ -572,8 +572,8 @@ if "ssm" in mibs and "script" in mibs:
          f"ranges {f(rng['ssm'][0])}-{f(rng['ssm'][1])} and {f(rng['script'][0])}-{f(rng['script'][1])})",
          f"ssm-shell spends {f(du + ds, 2)} ms/MiB more CPU than script: user {du:+.2f} (asciicast "
          f"encoding and the transcript's SHA-256; in perf, libnettle {lc_cpu:.0f}% and ssm-shell's own "
-         f"code {enc_cpu:.0f}% of its samples), system {ds:+.2f} (writing the transcript, which "
-         "script sends to /dev/null). On 2 CPUs shared by cat, the relay, the pty kworkers and the "
+         f"code {enc_cpu:.0f}% of its samples), system {ds:+.2f} (writing the "
+         "transcript, JSON-escaped and so larger than script's raw typescript). On 2 CPUs shared by cat, the relay, the pty kworkers and the "
          "reader the pipeline is CPU-bound, so the extra CPU shows in the throughput; the relay is "
          "single-threaded, so encoding is not overlapped with copying")
     goal("extra CPU per MiB over bare cat <= 1.5x script's", extra["ssm"] <= 1.5 * extra["script"],
