@@ -16,7 +16,7 @@
 #include "log.h"
 #include "util.h"
 
-#define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
+#define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
 
 #define CFG_MAX_LIST 256           /* entries in allowed_documents / run_as_allowed */
 #define CFG_MAX_GLOB 128           /* characters of one document glob */

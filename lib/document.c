@@ -17,7 +17,7 @@
 #include "log.h"
 #include "util.h"
 
-#define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
+#define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
 
 #define DOC_MAX_PARAMS 64
 #define DOC_MAX_PARAM_NAME 64

@@ -20,22 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "json.h"
+#include "util.h"
 
 /* the longest number literal accepted (cJSON itself cuts numbers at 63 characters) */
 #define SSM_JSON_MAX_NUMBER 63
 
-static void json_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void json_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int ssm_json_utf8_valid(const char *str, size_t len)
 {
@@ -119,7 +108,7 @@ static int scan_string(const unsigned char *s, size_t len, size_t *pi, char *err
 			return 0;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			json_err(err, errlen, "raw control character 0x%02x in a string at offset %zu",
+			ssm_errf(err, errlen, "raw control character 0x%02x in a string at offset %zu",
 				 c, i);
 			return -EINVAL;
 		}
@@ -143,25 +132,25 @@ static int scan_string(const unsigned char *s, size_t len, size_t *pi, char *err
 		case 'u':
 			break;
 		default:
-			json_err(err, errlen, "invalid escape in a string at offset %zu", i);
+			ssm_errf(err, errlen, "invalid escape in a string at offset %zu", i);
 			return -EINVAL;
 		}
 		if (len - i < 6 || hex4(s + i + 2, &cp) < 0) {
-			json_err(err, errlen, "invalid \\u escape at offset %zu", i);
+			ssm_errf(err, errlen, "invalid \\u escape at offset %zu", i);
 			return -EINVAL;
 		}
 		if (cp < 0x20 || cp == 0x7f) {
-			json_err(err, errlen, "escaped control character U+%04X at offset %zu", cp, i);
+			ssm_errf(err, errlen, "escaped control character U+%04X at offset %zu", cp, i);
 			return -EINVAL;
 		}
 		if (cp >= 0xdc00 && cp <= 0xdfff) {
-			json_err(err, errlen, "lone low surrogate \\u%04X at offset %zu", cp, i);
+			ssm_errf(err, errlen, "lone low surrogate \\u%04X at offset %zu", cp, i);
 			return -EINVAL;
 		}
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			if (len - i < 12 || s[i + 6] != '\\' || s[i + 7] != 'u' ||
 			    hex4(s + i + 8, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff) {
-				json_err(err, errlen,
+				ssm_errf(err, errlen,
 					 "high surrogate \\u%04X not followed by a low one at offset %zu",
 					 cp, i);
 				return -EINVAL;
@@ -171,7 +160,7 @@ static int scan_string(const unsigned char *s, size_t len, size_t *pi, char *err
 		}
 		i += 6;
 	}
-	json_err(err, errlen, "unterminated string");
+	ssm_errf(err, errlen, "unterminated string");
 	return -EINVAL;
 }
 
@@ -216,14 +205,14 @@ static int scan_number(const unsigned char *s, size_t len, size_t *pi, char *err
 			s[i] == '+' || s[i] == '-'))
 		goto bad;
 	if (i - start > SSM_JSON_MAX_NUMBER) {
-		json_err(err, errlen, "number longer than %d characters at offset %zu",
+		ssm_errf(err, errlen, "number longer than %d characters at offset %zu",
 			 SSM_JSON_MAX_NUMBER, start);
 		return -EINVAL;
 	}
 	*pi = i;
 	return 0;
 bad:
-	json_err(err, errlen, "malformed number at offset %zu", start);
+	ssm_errf(err, errlen, "malformed number at offset %zu", start);
 	return -EINVAL;
 }
 
@@ -233,11 +222,11 @@ static int prescan(const unsigned char *s, size_t len, char *err, size_t errlen)
 	int depth = 0, r;
 
 	if (!ssm_json_utf8_valid((const char *)s, len)) {
-		json_err(err, errlen, "not valid UTF-8");
+		ssm_errf(err, errlen, "not valid UTF-8");
 		return -EINVAL;
 	}
 	if (len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) {
-		json_err(err, errlen, "byte order mark before the value");
+		ssm_errf(err, errlen, "byte order mark before the value");
 		return -EINVAL;
 	}
 	while (i < len) {
@@ -258,7 +247,7 @@ static int prescan(const unsigned char *s, size_t len, char *err, size_t errlen)
 		}
 		if (c == '{' || c == '[') {
 			if (++depth > SSM_JSON_MAX_DEPTH) {
-				json_err(err, errlen, "nested deeper than %d levels",
+				ssm_errf(err, errlen, "nested deeper than %d levels",
 					 SSM_JSON_MAX_DEPTH);
 				return -EINVAL;
 			}
@@ -267,7 +256,7 @@ static int prescan(const unsigned char *s, size_t len, char *err, size_t errlen)
 				depth--; /* mismatched brackets are cJSON's to refuse */
 		} else if (c < 0x20 || c == 0x7f) {
 			if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-				json_err(err, errlen, "control character 0x%02x at offset %zu", c, i);
+				ssm_errf(err, errlen, "control character 0x%02x at offset %zu", c, i);
 				return -EINVAL;
 			}
 		}
@@ -291,14 +280,14 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 	if (cJSON_IsString(item)) {
 		if (item->valuestring == NULL ||
 		    !ssm_json_utf8_valid(item->valuestring, strlen(item->valuestring))) {
-			json_err(err, errlen, "string is not valid UTF-8");
+			ssm_errf(err, errlen, "string is not valid UTF-8");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (cJSON_IsNumber(item)) {
 		if (!isfinite(item->valuedouble)) {
-			json_err(err, errlen, "number out of range");
+			ssm_errf(err, errlen, "number out of range");
 			return -EINVAL;
 		}
 		return 0;
@@ -307,7 +296,7 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 		return 0;
 	/* the pre-scan counted this already; the recursion relies on it, so check again */
 	if (depth > SSM_JSON_MAX_DEPTH) {
-		json_err(err, errlen, "nested deeper than %d levels", SSM_JSON_MAX_DEPTH);
+		ssm_errf(err, errlen, "nested deeper than %d levels", SSM_JSON_MAX_DEPTH);
 		return -EINVAL;
 	}
 
@@ -316,7 +305,7 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 	if (cJSON_IsObject(item) && n > 1) {
 		names = calloc(n, sizeof(*names));
 		if (names == NULL) {
-			json_err(err, errlen, "out of memory");
+			ssm_errf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
 	}
@@ -325,7 +314,7 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 		if (cJSON_IsObject(item)) {
 			if (c->string == NULL ||
 			    !ssm_json_utf8_valid(c->string, strlen(c->string))) {
-				json_err(err, errlen, "member name is not valid UTF-8");
+				ssm_errf(err, errlen, "member name is not valid UTF-8");
 				r = -EINVAL;
 				goto out;
 			}
@@ -341,7 +330,7 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 		for (k = 1; k < n; k++) {
 			if (strcmp(names[k - 1], names[k]) == 0) {
 				/* the name is untrusted: say which only in a cut form */
-				json_err(err, errlen, "duplicate member name \"%.40s\"", names[k]);
+				ssm_errf(err, errlen, "duplicate member name \"%.40s\"", names[k]);
 				r = -EINVAL;
 				goto out;
 			}
@@ -361,11 +350,11 @@ int ssm_json_parse(const char *buf, size_t len, cJSON **pjson, char *err, size_t
 
 	*pjson = NULL;
 	if (buf == NULL || len == 0) {
-		json_err(err, errlen, "empty input");
+		ssm_errf(err, errlen, "empty input");
 		return -EINVAL;
 	}
 	if (len == SIZE_MAX) {
-		json_err(err, errlen, "input too large");
+		ssm_errf(err, errlen, "input too large");
 		return -EINVAL;
 	}
 	r = prescan((const unsigned char *)buf, len, err, errlen);
@@ -376,7 +365,7 @@ int ssm_json_parse(const char *buf, size_t len, cJSON **pjson, char *err, size_t
 	 * NUL in the input, so the copy's only NUL is the terminator. */
 	copy = malloc(len + 1);
 	if (copy == NULL) {
-		json_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	memcpy(copy, buf, len);
@@ -385,23 +374,23 @@ int ssm_json_parse(const char *buf, size_t len, cJSON **pjson, char *err, size_t
 	if (json == NULL) {
 		/* cJSON also fails like this when out of memory; we cannot tell */
 		if (end != NULL && end >= copy && end <= copy + len)
-			json_err(err, errlen, "not valid JSON (at offset %zu)",
+			ssm_errf(err, errlen, "not valid JSON (at offset %zu)",
 				 (size_t)(end - copy));
 		else
-			json_err(err, errlen, "not valid JSON");
+			ssm_errf(err, errlen, "not valid JSON");
 		r = -EINVAL;
 		goto out;
 	}
 	/* nothing but JSON white space after the value */
 	if (end == NULL || end < copy || end > copy + len) {
-		json_err(err, errlen, "not valid JSON");
+		ssm_errf(err, errlen, "not valid JSON");
 		r = -EINVAL;
 		goto out;
 	}
 	while (end < copy + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (end != copy + len) {
-		json_err(err, errlen, "unexpected data after the JSON value (at offset %zu)",
+		ssm_errf(err, errlen, "unexpected data after the JSON value (at offset %zu)",
 			 (size_t)(end - copy));
 		r = -EINVAL;
 		goto out;
@@ -427,7 +416,7 @@ int ssm_json_parse_object(const char *buf, size_t len, cJSON **pjson, char *err,
 	if (r < 0)
 		return r;
 	if (!cJSON_IsObject(json)) {
-		json_err(err, errlen, "not a JSON object");
+		ssm_errf(err, errlen, "not a JSON object");
 		cJSON_Delete(json);
 		return -EINVAL;
 	}
@@ -449,7 +438,7 @@ int ssm_json_check_text(const cJSON *item, char *err, size_t errlen)
 		for (; p != NULL && *p; p++) {
 			/* U+0080..U+009F are C2 80..C2 9F in UTF-8 */
 			if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
-				json_err(err, errlen, "control character in %s",
+				ssm_errf(err, errlen, "control character in %s",
 					 pass == 0 ? "a member name" : "a string");
 				return -EINVAL;
 			}

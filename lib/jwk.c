@@ -48,18 +48,6 @@ struct ssm_jwks {
 	struct ssm_jwk *keys;
 };
 
-static void jwk_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void jwk_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int is_kid_char(int c)
 {
@@ -77,21 +65,21 @@ static int get_coord(const cJSON *key, const char *name, unsigned char *out, siz
 
 	r = ssm_json_get_string(key, name, &s);
 	if (r < 0) {
-		jwk_err(err, errlen, "key %zu: \"%s\" %s", idx, name,
+		ssm_errf(err, errlen, "key %zu: \"%s\" %s", idx, name,
 			r == -ENOENT ? "missing" : "is not a string");
 		return -EINVAL;
 	}
 	r = ssm_b64url_decode(s, strlen(s), &raw, &rawlen);
 	if (r == -ENOMEM) {
-		jwk_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		return r;
 	}
 	if (r < 0) {
-		jwk_err(err, errlen, "key %zu: \"%s\" is not strict base64url", idx, name);
+		ssm_errf(err, errlen, "key %zu: \"%s\" is not strict base64url", idx, name);
 		return -EINVAL;
 	}
 	if (rawlen != want) {
-		jwk_err(err, errlen, "key %zu: \"%s\" is %zu bytes, must be exactly %zu", idx, name,
+		ssm_errf(err, errlen, "key %zu: \"%s\" is %zu bytes, must be exactly %zu", idx, name,
 			rawlen, want);
 		free(raw);
 		return -EINVAL;
@@ -111,7 +99,7 @@ static int load_ed25519(const cJSON *key, size_t idx, EVP_PKEY **ppkey, char *er
 		return r;
 	*ppkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, sizeof(x));
 	if (*ppkey == NULL) {
-		jwk_err(err, errlen, "key %zu: not a valid Ed25519 public key", idx);
+		ssm_errf(err, errlen, "key %zu: not a valid Ed25519 public key", idx);
 		return -EINVAL;
 	}
 	return 0;
@@ -141,11 +129,11 @@ static int load_p256(const cJSON *key, size_t idx, EVP_PKEY **ppkey, char *err, 
 	r = -EINVAL;
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1) {
-		jwk_err(err, errlen, "key %zu: libcrypto cannot create EC keys", idx);
+		ssm_errf(err, errlen, "key %zu: libcrypto cannot create EC keys", idx);
 		goto out;
 	}
 	if (EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1 || pkey == NULL) {
-		jwk_err(err, errlen, "key %zu: not a valid P-256 public key (point not on the curve?)",
+		ssm_errf(err, errlen, "key %zu: not a valid P-256 public key (point not on the curve?)",
 			idx);
 		goto out;
 	}
@@ -155,7 +143,7 @@ static int load_p256(const cJSON *key, size_t idx, EVP_PKEY **ppkey, char *err, 
 	 * to every PAM login's start-up time. */
 	cctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
 	if (cctx == NULL || EVP_PKEY_public_check_quick(cctx) != 1) {
-		jwk_err(err, errlen, "key %zu: P-256 point is not on the curve", idx);
+		ssm_errf(err, errlen, "key %zu: P-256 point is not on the curve", idx);
 		goto out;
 	}
 	*ppkey = pkey;
@@ -283,44 +271,44 @@ static int load_key(const cJSON *key, size_t idx, struct ssm_jwk *out, char *err
 	int r;
 
 	if (!cJSON_IsObject(key)) {
-		jwk_err(err, errlen, "key %zu: not a JSON object", idx);
+		ssm_errf(err, errlen, "key %zu: not a JSON object", idx);
 		return -EINVAL;
 	}
 	/* checked first, so that any private key, RSA and oct included, gets this message */
 	if (ssm_json_member(key, "d") != NULL) {
-		jwk_err(err, errlen,
+		ssm_errf(err, errlen,
 			"key %zu: has a private part (\"d\"): the trusted key set must hold public "
 			"keys only; remove \"d\" and keep the private key on the broker",
 			idx);
 		return -EINVAL;
 	}
 	if (ssm_json_get_string(key, "kid", &kid) < 0) {
-		jwk_err(err, errlen, "key %zu: \"kid\" missing or not a string", idx);
+		ssm_errf(err, errlen, "key %zu: \"kid\" missing or not a string", idx);
 		return -EINVAL;
 	}
 	if (!ssm_str_charset(kid, 1, 64, is_kid_char)) {
-		jwk_err(err, errlen, "key %zu: kid \"%s\" is not 1 to 64 of [A-Za-z0-9._-]", idx,
+		ssm_errf(err, errlen, "key %zu: kid \"%s\" is not 1 to 64 of [A-Za-z0-9._-]", idx,
 			ssm_log_escape(kid, esc, sizeof(esc)));
 		return -EINVAL;
 	}
 	snprintf(out->kid, sizeof(out->kid), "%s", kid);
 	if (ssm_json_get_string(key, "kty", &kty) < 0) {
-		jwk_err(err, errlen, "key %zu (%s): \"kty\" missing or not a string", idx, kid);
+		ssm_errf(err, errlen, "key %zu (%s): \"kty\" missing or not a string", idx, kid);
 		return -EINVAL;
 	}
 	if (strcmp(kty, "OKP") != 0 && strcmp(kty, "EC") != 0) {
-		jwk_err(err, errlen, "key %zu (%s): unsupported kty \"%s\" (only OKP and EC)", idx,
+		ssm_errf(err, errlen, "key %zu (%s): unsupported kty \"%s\" (only OKP and EC)", idx,
 			kid, ssm_log_escape(kty, esc, sizeof(esc)));
 		return -EINVAL;
 	}
 	if (ssm_json_get_string(key, "crv", &crv) < 0) {
-		jwk_err(err, errlen, "key %zu (%s): \"crv\" missing or not a string", idx, kid);
+		ssm_errf(err, errlen, "key %zu (%s): \"crv\" missing or not a string", idx, kid);
 		return -EINVAL;
 	}
 	/* optional members that, when present, must agree with the key */
 	r = ssm_json_get_string(key, "use", &s);
 	if (r == -EINVAL || (r == 0 && strcmp(s, "sig") != 0)) {
-		jwk_err(err, errlen, "key %zu (%s): \"use\" must be \"sig\"", idx, kid);
+		ssm_errf(err, errlen, "key %zu (%s): \"use\" must be \"sig\"", idx, kid);
 		return -EINVAL;
 	}
 
@@ -328,7 +316,7 @@ static int load_key(const cJSON *key, size_t idx, struct ssm_jwk *out, char *err
 		r = ssm_json_get_string(key, "alg", &s);
 		if (r == -EINVAL ||
 		    (r == 0 && strcmp(s, "EdDSA") != 0 && strcmp(s, "Ed25519") != 0)) {
-			jwk_err(err, errlen, "key %zu (%s): \"alg\" of an Ed25519 key must be EdDSA",
+			ssm_errf(err, errlen, "key %zu (%s): \"alg\" of an Ed25519 key must be EdDSA",
 				idx, kid);
 			return -EINVAL;
 		}
@@ -337,14 +325,14 @@ static int load_key(const cJSON *key, size_t idx, struct ssm_jwk *out, char *err
 	} else if (strcmp(kty, "EC") == 0 && strcmp(crv, "P-256") == 0) {
 		r = ssm_json_get_string(key, "alg", &s);
 		if (r == -EINVAL || (r == 0 && strcmp(s, "ES256") != 0)) {
-			jwk_err(err, errlen, "key %zu (%s): \"alg\" of a P-256 key must be ES256", idx,
+			ssm_errf(err, errlen, "key %zu (%s): \"alg\" of a P-256 key must be ES256", idx,
 				kid);
 			return -EINVAL;
 		}
 		out->type = SSM_KEY_P256;
 		r = load_p256(key, idx, &out->pkey, err, errlen);
 	} else {
-		jwk_err(err, errlen,
+		ssm_errf(err, errlen,
 			"key %zu (%s): unsupported curve \"%s\" for kty %s (only OKP/Ed25519 and "
 			"EC/P-256)",
 			idx, kid, ssm_log_escape(crv, esc, sizeof(esc)), kty);
@@ -368,24 +356,24 @@ int ssm_jwks_parse(const char *buf, size_t len, struct ssm_jwks **pset, char *er
 
 	r = ssm_json_parse_object(buf, len, &json, jerr, sizeof(jerr));
 	if (r < 0) {
-		jwk_err(err, errlen, "not a JWK Set: %s", jerr);
+		ssm_errf(err, errlen, "not a JWK Set: %s", jerr);
 		return r;
 	}
 	keys = ssm_json_member(json, "keys");
 	if (!cJSON_IsArray(keys)) {
-		jwk_err(err, errlen, "not a JWK Set: \"keys\" %s",
+		ssm_errf(err, errlen, "not a JWK Set: \"keys\" %s",
 			keys ? "is not an array" : "missing");
 		r = -EINVAL;
 		goto out;
 	}
 	n = (size_t)cJSON_GetArraySize(keys);
 	if (n == 0) {
-		jwk_err(err, errlen, "the key set holds no keys: no token could be verified");
+		ssm_errf(err, errlen, "the key set holds no keys: no token could be verified");
 		r = -EINVAL;
 		goto out;
 	}
 	if (n > SSM_JWKS_MAX_KEYS) {
-		jwk_err(err, errlen, "more than %d keys in the set", SSM_JWKS_MAX_KEYS);
+		ssm_errf(err, errlen, "more than %d keys in the set", SSM_JWKS_MAX_KEYS);
 		r = -EINVAL;
 		goto out;
 	}
@@ -393,7 +381,7 @@ int ssm_jwks_parse(const char *buf, size_t len, struct ssm_jwks **pset, char *er
 	if (set)
 		set->keys = calloc(n, sizeof(*set->keys));
 	if (set == NULL || set->keys == NULL) {
-		jwk_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
@@ -408,13 +396,13 @@ int ssm_jwks_parse(const char *buf, size_t len, struct ssm_jwks **pset, char *er
 		    pthread_mutex_init(&set->keys[i].cache->lock, NULL) != 0) {
 			free(set->keys[i].cache);
 			set->keys[i].cache = NULL;
-			jwk_err(err, errlen, "out of memory");
+			ssm_errf(err, errlen, "out of memory");
 			r = -ENOMEM;
 			goto out;
 		}
 		for (j = 0; j < i; j++) {
 			if (strcmp(set->keys[j].kid, set->keys[i].kid) == 0) {
-				jwk_err(err, errlen, "key %zu: duplicate kid \"%s\" (also key %zu)", i,
+				ssm_errf(err, errlen, "key %zu: duplicate kid \"%s\" (also key %zu)", i,
 					set->keys[i].kid, j);
 				r = -EINVAL;
 				goto out;
@@ -446,7 +434,7 @@ int ssm_jwks_load(const char *path, struct ssm_jwks **pset, char *err, size_t er
 		return r;
 	r = ssm_jwks_parse(buf, len, pset, perr, sizeof(perr));
 	if (r < 0)
-		jwk_err(err, errlen, "%s: %s", path, perr);
+		ssm_errf(err, errlen, "%s: %s", path, perr);
 	free(buf);
 	return r;
 }

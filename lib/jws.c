@@ -37,18 +37,6 @@ static const char *const forbidden_members[] = {
 	"crit", "jku", "jwk", "x5u", "x5c", "cty", "b64",
 };
 
-static void jws_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void jws_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int is_kid_char(int c)
 {
@@ -68,18 +56,18 @@ static int decode_object(const char *part, size_t len, const char *what, cJSON *
 	*pjson = NULL;
 	r = ssm_b64url_decode(part, len, &raw, &rawlen);
 	if (r == -ENOMEM) {
-		jws_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		return r;
 	}
 	if (r < 0) {
-		jws_err(err, errlen, "%s is not strict base64url", what);
+		ssm_errf(err, errlen, "%s is not strict base64url", what);
 		return -EINVAL;
 	}
 	r = ssm_json_parse_object((const char *)raw, rawlen, pjson, jerr, sizeof(jerr));
 	if (r == 0)
 		r = ssm_json_check_text(*pjson, jerr, sizeof(jerr));
 	if (r < 0) {
-		jws_err(err, errlen, "%s: %s", what, jerr);
+		ssm_errf(err, errlen, "%s: %s", what, jerr);
 		cJSON_Delete(*pjson);
 		*pjson = NULL;
 	}
@@ -94,14 +82,14 @@ static int check_header(struct ssm_jws *jws, char *err, size_t errlen)
 
 	for (i = 0; i < sizeof(forbidden_members) / sizeof(forbidden_members[0]); i++) {
 		if (ssm_json_member(jws->header, forbidden_members[i]) != NULL) {
-			jws_err(err, errlen, "header member \"%s\" is not allowed",
+			ssm_errf(err, errlen, "header member \"%s\" is not allowed",
 				forbidden_members[i]);
 			return -EINVAL;
 		}
 	}
 	/* exact, case-sensitive spellings only */
 	if (ssm_json_get_string(jws->header, "alg", &alg) < 0) {
-		jws_err(err, errlen, "header \"alg\" missing or not a string");
+		ssm_errf(err, errlen, "header \"alg\" missing or not a string");
 		return -EINVAL;
 	}
 	if (strcmp(alg, "EdDSA") == 0 || strcmp(alg, "Ed25519") == 0) {
@@ -110,17 +98,17 @@ static int check_header(struct ssm_jws *jws, char *err, size_t errlen)
 		jws->alg = SSM_ALG_ES256;
 	} else {
 		/* the value is untrusted: do not echo it */
-		jws_err(err, errlen, "header \"alg\" is not EdDSA, Ed25519 or ES256");
+		ssm_errf(err, errlen, "header \"alg\" is not EdDSA, Ed25519 or ES256");
 		return -EINVAL;
 	}
 	if (ssm_json_get_string(jws->header, "typ", &typ) < 0 ||
 	    strcmp(typ, "ssm-session+jwt") != 0) {
-		jws_err(err, errlen, "header \"typ\" is not \"ssm-session+jwt\"");
+		ssm_errf(err, errlen, "header \"typ\" is not \"ssm-session+jwt\"");
 		return -EINVAL;
 	}
 	if (ssm_json_get_string(jws->header, "kid", &kid) < 0 ||
 	    !ssm_str_charset(kid, 1, 64, is_kid_char)) {
-		jws_err(err, errlen, "header \"kid\" missing or not 1 to 64 of [A-Za-z0-9._-]");
+		ssm_errf(err, errlen, "header \"kid\" missing or not 1 to 64 of [A-Za-z0-9._-]");
 		return -EINVAL;
 	}
 	snprintf(jws->kid, sizeof(jws->kid), "%s", kid);
@@ -137,17 +125,17 @@ int ssm_jws_parse(const char *token, size_t len, struct ssm_jws **pjws, char *er
 	*pjws = NULL;
 	/* before anything is decoded */
 	if (token == NULL || len == 0) {
-		jws_err(err, errlen, "empty token");
+		ssm_errf(err, errlen, "empty token");
 		return -EINVAL;
 	}
 	if (len > SSM_TOKEN_MAX_LEN) {
-		jws_err(err, errlen, "token longer than %d bytes", SSM_TOKEN_MAX_LEN);
+		ssm_errf(err, errlen, "token longer than %d bytes", SSM_TOKEN_MAX_LEN);
 		return -EINVAL;
 	}
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
 	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
-		jws_err(err, errlen, "not three dot-separated parts");
+		ssm_errf(err, errlen, "not three dot-separated parts");
 		return -EINVAL;
 	}
 	hlen = (size_t)(dot1 - token);
@@ -155,13 +143,13 @@ int ssm_jws_parse(const char *token, size_t len, struct ssm_jws **pjws, char *er
 	sig = dot2 + 1;
 	slen = len - (size_t)(sig - token);
 	if (hlen == 0 || plen == 0 || slen == 0) {
-		jws_err(err, errlen, "empty part in the token");
+		ssm_errf(err, errlen, "empty part in the token");
 		return -EINVAL;
 	}
 
 	jws = calloc(1, sizeof(*jws));
 	if (jws == NULL) {
-		jws_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	r = decode_object(token, hlen, "header", &jws->header, err, errlen);
@@ -175,16 +163,16 @@ int ssm_jws_parse(const char *token, size_t len, struct ssm_jws **pjws, char *er
 		goto out;
 	r = ssm_b64url_decode(sig, slen, &jws->sig, &jws->sig_len);
 	if (r == -ENOMEM) {
-		jws_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (r < 0) {
-		jws_err(err, errlen, "signature is not strict base64url");
+		ssm_errf(err, errlen, "signature is not strict base64url");
 		goto out;
 	}
 	/* both algorithms: exactly 64 bytes (ES256 as R||S; a DER signature is refused here) */
 	if (jws->sig_len != SSM_JWS_SIG_LEN) {
-		jws_err(err, errlen, "signature is %zu bytes, must be %d", jws->sig_len,
+		ssm_errf(err, errlen, "signature is %zu bytes, must be %d", jws->sig_len,
 			SSM_JWS_SIG_LEN);
 		r = -EINVAL;
 		goto out;
@@ -218,33 +206,33 @@ static int verify_es256(const struct ssm_jwk *key, const struct ssm_jws *jws, ch
 	int derlen, r = -ENOMEM;
 
 	if (jws->sig_len != SSM_JWS_SIG_LEN) {
-		jws_err(err, errlen, "ES256 signature is not 64 bytes");
+		ssm_errf(err, errlen, "ES256 signature is not 64 bytes");
 		return -EBADMSG;
 	}
 	if (!scalar_in_range(jws->sig) || !scalar_in_range(jws->sig + 32)) {
-		jws_err(err, errlen, "bad signature: ES256 r or s out of range");
+		ssm_errf(err, errlen, "bad signature: ES256 r or s out of range");
 		return -EBADMSG;
 	}
 	esig = ECDSA_SIG_new();
 	br = BN_bin2bn(jws->sig, 32, NULL);
 	bs = BN_bin2bn(jws->sig + 32, 32, NULL);
 	if (esig == NULL || br == NULL || bs == NULL || ECDSA_SIG_set0(esig, br, bs) != 1) {
-		jws_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	br = bs = NULL; /* owned by esig now */
 	derlen = i2d_ECDSA_SIG(esig, NULL);
 	if (derlen <= 0 || derlen > (int)sizeof(der) || i2d_ECDSA_SIG(esig, &p) != derlen) {
-		jws_err(err, errlen, "ES256 signature does not encode");
+		ssm_errf(err, errlen, "ES256 signature does not encode");
 		r = -EBADMSG;
 		goto out;
 	}
 	r = ssm_jwk_verify(key, der, (size_t)derlen, (const unsigned char *)jws->signing_input,
 			   jws->signing_input_len);
 	if (r == -EBADMSG)
-		jws_err(err, errlen, "bad signature");
+		ssm_errf(err, errlen, "bad signature");
 	else if (r < 0)
-		jws_err(err, errlen, "out of memory");
+		ssm_errf(err, errlen, "out of memory");
 out:
 	ECDSA_SIG_free(esig);
 	BN_free(br);
@@ -259,13 +247,13 @@ int ssm_jws_verify(const struct ssm_jws *jws, const struct ssm_jwks *keys, char 
 	int r;
 
 	if (jws == NULL || jws->signing_input == NULL || jws->sig == NULL) {
-		jws_err(err, errlen, "no token");
+		ssm_errf(err, errlen, "no token");
 		return -EBADMSG;
 	}
 	key = ssm_jwks_find(keys, jws->kid);
 	if (key == NULL) {
 		/* kid passed the charset check at parse time: safe to show */
-		jws_err(err, errlen, "no trusted key with kid \"%.64s\"", jws->kid);
+		ssm_errf(err, errlen, "no trusted key with kid \"%.64s\"", jws->kid);
 		return -ENOKEY;
 	}
 	switch (jws->alg) {
@@ -276,18 +264,18 @@ int ssm_jws_verify(const struct ssm_jws *jws, const struct ssm_jwks *keys, char 
 		want = SSM_KEY_P256;
 		break;
 	default:
-		jws_err(err, errlen, "unsupported algorithm");
+		ssm_errf(err, errlen, "unsupported algorithm");
 		return -EKEYREJECTED;
 	}
 	if (ssm_jwk_type(key) != want) {
-		jws_err(err, errlen, "key \"%.64s\" is %s, token says %s", jws->kid,
+		ssm_errf(err, errlen, "key \"%.64s\" is %s, token says %s", jws->kid,
 			ssm_jwk_type(key) == SSM_KEY_ED25519 ? "Ed25519" : "P-256",
 			want == SSM_KEY_ED25519 ? "EdDSA" : "ES256");
 		return -EKEYREJECTED;
 	}
 	if (want == SSM_KEY_ED25519) {
 		if (jws->sig_len != SSM_JWS_SIG_LEN) {
-			jws_err(err, errlen, "Ed25519 signature is not 64 bytes");
+			ssm_errf(err, errlen, "Ed25519 signature is not 64 bytes");
 			return -EBADMSG;
 		}
 		/* pure Ed25519 over the received bytes: no digest (RFC 8032 section 5.1) */
@@ -295,9 +283,9 @@ int ssm_jws_verify(const struct ssm_jws *jws, const struct ssm_jwks *keys, char 
 				   (const unsigned char *)jws->signing_input,
 				   jws->signing_input_len);
 		if (r == -EBADMSG)
-			jws_err(err, errlen, "bad signature");
+			ssm_errf(err, errlen, "bad signature");
 		else if (r < 0)
-			jws_err(err, errlen, "out of memory");
+			ssm_errf(err, errlen, "out of memory");
 		return r;
 	}
 	return verify_es256(key, jws, err, errlen);

@@ -27,7 +27,7 @@
 #include "record.h"
 #include "util.h"
 
-#define ERR(...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); } while (0)
+#define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
 
 #define SESSIONS_SUBDIR "sessions"
 #define LIVE_SUBDIR "live"

@@ -35,6 +35,10 @@ void ssm_rfc3339(int64_t t, char out[32]);
 /* Write all bytes, retrying on EINTR and short writes. 0 or -errno. */
 int ssm_write_all(int fd, const void *buf, size_t len);
 
+/* Write one error line into err (if err != NULL and errlen > 0): the "char *err, size_t
+ * errlen" convention of every parser in lib/. */
+void ssm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Safe string duplication that reports -ENOMEM. */
 char *ssm_strdup(const char *s);
 
