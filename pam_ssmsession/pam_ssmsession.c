@@ -469,6 +469,9 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		return ret;
 	log_begin(pamh, &o);
 	d = get_auth_data(pamh);
+	/* an earlier approval never outlives a later account call that fails, whatever fails */
+	if (d != NULL)
+		d->account_ok = 0;
 	ret = config_for(&o, d, &cfg, &own);
 	if (ret != PAM_SUCCESS)
 		goto out;
@@ -478,8 +481,6 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		goto out;
 	}
 	ret = PAM_PERM_DENIED;
-	if (d != NULL)
-		d->account_ok = 0;
 	if (d == NULL || d->tok == NULL) {
 		deny(pamh, cfg, NULL, user, "not_authenticated",
 		     "no token was verified by pam_ssmsession in this PAM handle");

@@ -418,6 +418,21 @@ static void test_user_changed(void)
 	unsetenv("PAM_USER");
 }
 
+/* An account call that fails for any reason (here: its configuration cannot be read) takes
+ * back an approval an earlier account call gave in the same handle. */
+static void test_account_revoked(void)
+{
+	const char *toks[] = { NULL, NULL };
+	char tok[8192];
+
+	toks[0] = tok;
+	snprintf(tok, sizeof(tok), "%s", mint(ALLOWED, NULL));
+	RUN(__LINE__, "ssm_acct_twice", ALLOWED, toks, pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+	    pam_test(PAMTEST_ACCOUNT, PAM_AUTHINFO_UNAVAIL),
+	    pam_test(PAMTEST_OPEN_SESSION, PAM_SESSION_ERR));
+	CHECK(count_records(NULL, 0) == 0, "no session record after a failed account step");
+}
+
 /* ------------------------------------------------------------------ setup */
 
 static int write_service(const char *name, const char *auth_pre, const char *auth_args,
@@ -500,6 +515,21 @@ static int setup(void)
 				return -1;
 		}
 	}
+	/* account runs twice: the first approves, the second fails on its configuration */
+	{
+		char path[512];
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/pam/ssm_acct_twice", dir);
+		f = fopen(path, "w");
+		if (!f)
+			return -1;
+		fprintf(f, "auth required %s config=%s\n", module, conf);
+		fprintf(f, "account required %s config=%s\n", module, conf);
+		fprintf(f, "account required %s config=%s/host/absent.json\n", module, dir);
+		fprintf(f, "session required %s config=%s\n", module, conf);
+		if (fclose(f) != 0)
+			return -1;
+	}
 	snprintf(args, sizeof(args), "config=%s try_first_pass", conf);
 	if (write_service("ssm_tfp", NULL, args, conf) ||
 	    write_service("ssm_items_tfp", SET_ITEMS, args, conf))
@@ -532,6 +562,7 @@ int main(int argc, char **argv)
 		test_refusals();
 		test_first_pass();
 		test_user_changed();
+		test_account_revoked();
 		return check_done("test_pamtest");
 	}
 
