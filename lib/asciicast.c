@@ -461,6 +461,23 @@ int ssm_rec_input(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_t
 	return rec_data(rec, STREAM_IN, mono_ns, buf, len, 0);
 }
 
+int ssm_rec_can_take(const struct ssm_rec *rec, size_t len)
+{
+	uint64_t worst, lines;
+
+	if (rec->err || rec->closed || rec->limit)
+		return 0;
+	if (rec->max_bytes == 0)
+		return 1;
+	if (len > REC_BUFSZ * 16)
+		return 0;
+	/* every input byte becomes at most REC_UNIT_MAX output bytes, a held sequence at most
+	 * 4, and an event is split into lines of at least half a batch of payload */
+	lines = (uint64_t)len * REC_UNIT_MAX / (REC_BUFSZ / 2) + 2;
+	worst = (uint64_t)len * REC_UNIT_MAX + 8 + lines * (REC_PREFIX_MAX + REC_TRAILER_LEN);
+	return rec->sunk + rec->len + worst <= rec->max_bytes;
+}
+
 int ssm_rec_resize(struct ssm_rec *rec, uint64_t mono_ns, unsigned width, unsigned height)
 {
 	char ts[32], dim[32];

@@ -36,6 +36,12 @@ int ssm_rec_output(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_
 int ssm_rec_input(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_t len);
 int ssm_rec_resize(struct ssm_rec *rec, uint64_t mono_ns, unsigned width, unsigned height);
 
+/* 1 when ssm_rec_output(rec, ..., len bytes) cannot fail for the cap or an earlier sink
+ * error (it may still meet a new sink error when it hands a full batch on), 0 when it might:
+ * a relay may then pass the bytes on before it records them, and must record first
+ * otherwise. */
+int ssm_rec_can_take(const struct ssm_rec *rec, size_t len);
+
 /* Flush if the last flush is >= 1 s old.  Returns 0 or -errno.  *pnext_ns (if not NULL)
  * receives the monotonic time the next flush is due, or UINT64_MAX when nothing is buffered. */
 int ssm_rec_tick(struct ssm_rec *rec, uint64_t mono_ns, uint64_t *pnext_ns);

@@ -2,8 +2,11 @@
  *
  * Runs unprivileged (as the recorder user) after the fork.  One ppoll() on explicit
  * CLOCK_MONOTONIC deadlines (idle warning, idle timeout, maximum duration, transcript
- * flush); signals arrive through a signalfd.  Output is recorded before it is passed to
- * the client, so nothing reaches the client that the transcript did not take. */
+ * flush); signals arrive through a signalfd.  Output is recorded before the next read:
+ * passed on first (then encoded while the client reads it) when the recorder is sure to
+ * take it, recorded first otherwise (the size cap within reach), so nothing reaches the
+ * client that the transcript does not take, and an ending error finds at most one chunk
+ * forwarded beyond the recorder's batch. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -168,7 +171,29 @@ static int chan_fill(struct relay *r, struct chan *c)
 	}
 	c->len = (size_t)n;
 	c->off = 0;
-	if (c->output && record(r, c->buf, c->len) < 0) {
+	if (!c->output)
+		return 0;
+	if (r->recording && ssm_rec_can_take(r->sh->recorder_rec, c->len)) {
+		/* The recorder will take this chunk whole (no size cap within reach, no sink
+		 * error so far): pass it on first and encode and hash it while the client reads
+		 * it, which keeps the recording work off the path of the bytes.  It is still
+		 * recorded before the next read, so the client is never more than this one
+		 * chunk ahead of the recorder's batch (which itself runs up to a batch or a
+		 * second ahead of the disk, as before).  A write error is left to chan_flush. */
+		do {
+			n = write(c->dst, c->buf, c->len);
+		} while (n < 0 && errno == EINTR);
+		if (n > 0)
+			c->off = (size_t)n;
+		if (record(r, c->buf, c->len) < 0) {
+			c->len = c->off = 0; /* the session ends: nothing more goes out */
+			return -1;
+		}
+		if (c->off == c->len)
+			c->off = c->len = 0;
+		return 0;
+	}
+	if (record(r, c->buf, c->len) < 0) {
 		c->len = 0; /* not recorded: not forwarded */
 		return -1;
 	}

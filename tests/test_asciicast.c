@@ -659,6 +659,83 @@ static void test_cap(void)
 	}
 }
 
+/* ssm_rec_can_take: a relay forwards output before recording it only when this says the
+ * recorder takes it; a wrong "yes" would show the client bytes past the cap that the
+ * transcript never holds.  Every kind of data (all escaped: the 6x worst case; cut UTF-8;
+ * plain), every size up to several batches, against caps that the recording approaches. */
+static void test_can_take(void)
+{
+	static const size_t sizes[] = {1, 7, 100, 4095, 8192, 65536, 65537, 200000, 400000};
+	size_t len = 400000, si, k, yes = 0, no = 0;
+	unsigned char *data = malloc(len);
+	unsigned kind;
+	int bad = 0;
+
+	if (data == NULL)
+		abort();
+	for (kind = 0; kind < 3; kind++) {
+		for (k = 0; k < len; k++)
+			data[k] = kind == 0 ? 0x01 : kind == 1 ? (k % 3 == 2 ? 0xe2 : 'a' + k % 26)
+			                                       : (unsigned char)('a' + k % 26);
+		for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			struct mem_sink m;
+			struct ssm_rec *rec;
+			uint64_t t = T0;
+			int r, i;
+
+			mem_init(&m);
+			if (ssm_rec_new(&m.base, &test_hdr, 50 * sizes[si] + 5000, T0, &rec) != 0)
+				abort();
+			for (i = 0; i < 100000; i++) {
+				int can = ssm_rec_can_take(rec, sizes[si]);
+
+				r = ssm_rec_output(rec, t += 1000, data, sizes[si]);
+				if (can) {
+					yes++;
+					if (r != 0) {
+						bad++;
+						fprintf(stderr, "kind %u size %zu event %d: said yes, got %d\n",
+						        kind, sizes[si], i, r);
+					}
+				} else {
+					no++;
+				}
+				if (r != 0)
+					break;
+			}
+			CHECK_ROW(__LINE__, r == SSM_REC_LIMIT_REACHED, "kind %u size %zu: cap reached",
+			          kind, sizes[si]);
+			CHECK_ROW(__LINE__, !ssm_rec_can_take(rec, 1), "no after the cap");
+			ssm_rec_free(rec);
+			mem_fini(&m);
+		}
+	}
+	CHECK(bad == 0 && yes > 1000 && no > 0, "can_take: %zu yes, %zu no, %d wrong", yes, no, bad);
+	free(data);
+
+	/* no cap: always yes, until the sink fails (sticky: then no) */
+	{
+		struct mem_sink m;
+		struct ssm_rec *rec;
+		char x[70000];
+
+		memset(x, 'x', sizeof(x));
+		mem_init(&m);
+		m.fail_after = 100000;
+		m.fail_errno = ENOSPC;
+		if (ssm_rec_new(&m.base, &test_hdr, 0, T0, &rec) != 0)
+			abort();
+		CHECK(ssm_rec_can_take(rec, sizeof(x)), "no cap: yes");
+		for (k = 0; k < 10; k++)
+			if (ssm_rec_output(rec, T0 + k, x, sizeof(x)) != 0)
+				break;
+		CHECK(k < 10 && ssm_rec_output(rec, T0 + 20, "y", 1) == -ENOSPC, "sink full");
+		CHECK(!ssm_rec_can_take(rec, 1), "no after a sink error");
+		ssm_rec_free(rec);
+		mem_fini(&m);
+	}
+}
+
 /* ------------------------------------------------------------------ flush timing */
 static void test_tick(void)
 {
@@ -886,6 +963,7 @@ int main(void)
 	test_events();
 	test_large();
 	test_cap();
+	test_can_take();
 	test_tick();
 	test_file_sha();
 	test_errors();
