@@ -573,9 +573,10 @@ if "ssm" in mibs and "script" in mibs:
          f"ssm-shell spends {f(du + ds, 2)} ms/MiB more CPU than script: user {du:+.2f} (asciicast "
          f"encoding and the transcript's SHA-256; in perf, libnettle {lc_cpu:.0f}% and ssm-shell's own "
          f"code {enc_cpu:.0f}% of its samples), system {ds:+.2f} (writing the "
-         "transcript, JSON-escaped and so larger than script's raw typescript). On 2 CPUs shared by cat, the relay, the pty kworkers and the "
-         "reader the pipeline is CPU-bound, so the extra CPU shows in the throughput; the relay is "
-         "single-threaded, so encoding is not overlapped with copying")
+         "transcript, JSON-escaped and so larger than script's raw typescript). The relay passes each "
+         "chunk on before it encodes it (the encoding overlaps with the client's read), but the "
+         "encoding still comes before its next read; on 2 CPUs shared by cat, the relay, the pty "
+         "kworkers and the reader, the margin between the two is within the run-to-run spread")
     goal("extra CPU per MiB over bare cat <= 1.5x script's", extra["ssm"] <= 1.5 * extra["script"],
          f"{f(extra['ssm'], 2)} vs {f(extra['script'], 2)} ms/MiB ({ratio(extra['ssm'], extra['script'])})")
     h = max(peak["ssm"], sepeak.get("ssm", 0))
