@@ -28,12 +28,11 @@ py=/usr/bin/python3
 [ "$(id -u)" = 0 ] || { echo "pam_cycle.sh: run as root" >&2; exit 2; }
 
 if [ "${SSM_BENCH_INSIDE:-}" = "" ]; then
-	if [ ! -f "$build/pam_ssmsession/.libs/pam_ssmsession.so" ]; then
-		mkdir -p "$build"
-		(cd "$top" && [ -x configure ] || ./autogen.sh >/dev/null 2>&1)
-		(cd "$build" && [ -f Makefile ] || "$top/configure" --quiet >/dev/null)
-		(cd "$build" && make -j"$(nproc)" pam_ssmsession/pam_ssmsession.la >/dev/null)
-	fi
+	# always (re)build: a stale module would be measured without a word
+	mkdir -p "$build"
+	(cd "$top" && [ -x configure ] || ./autogen.sh >/dev/null 2>&1)
+	(cd "$build" && [ -f Makefile ] || "$top/configure" --quiet >/dev/null)
+	(cd "$build" && make -j"$(nproc)" >/dev/null) || { echo "pam_cycle.sh: build failed" >&2; exit 1; }
 	SSM_BENCH_INSIDE=$(readlink /proc/self/ns/mnt) exec unshare --mount --propagation private \
 		-- /bin/sh "$0" "$build" "$runs"
 fi

@@ -121,7 +121,7 @@ struct rec_held {
 
 struct ssm_rec {
 	struct ssm_sink *sink;
-	struct ssm_sha256 md;
+	struct ssm_sha256 *md;
 	char *buf; /* batched whole lines not yet handed to the sink */
 	size_t len;
 	uint64_t max_bytes; /* 0: no cap */
@@ -332,7 +332,7 @@ static int rec_push(struct ssm_rec *rec)
 		rec->err = r;
 		return r;
 	}
-	ssm_sha256_update(&rec->md, rec->buf, rec->len);
+	ssm_sha256_update(rec->md, rec->buf, rec->len);
 	rec->sunk += rec->len;
 	rec->len = 0;
 	rec->dirty = 1;
@@ -551,7 +551,8 @@ int ssm_rec_close(struct ssm_rec *rec, uint64_t *pbytes, char sha256[65])
 		if (r < 0)
 			rec->err = r;
 		rec->closed = 1;
-		ssm_sha256_final_hex(&rec->md, rec->sha256);
+		if (ssm_sha256_final_hex(rec->md, rec->sha256) < 0 && rec->err == 0)
+			rec->err = -EIO;
 	}
 	if (pbytes)
 		*pbytes = rec->sunk;
@@ -565,6 +566,7 @@ void ssm_rec_free(struct ssm_rec *rec)
 	if (rec == NULL)
 		return;
 	ssm_sink_destroy(rec->sink);
+	ssm_sha256_free(rec->md);
 	free(rec->buf);
 	free(rec);
 }
@@ -645,11 +647,10 @@ int ssm_rec_new(struct ssm_sink *sink, const struct ssm_rec_header *hdr, uint64_
 	rec->start_ns = mono_start_ns;
 	rec->last_sync_ns = mono_start_ns;
 	rec->buf = malloc(REC_BUFSZ);
-	if (rec->buf == NULL) {
+	if (rec->buf == NULL || ssm_sha256_new(&rec->md) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	ssm_sha256_init(&rec->md);
 
 	r = -ENOMEM;
 	root = cJSON_CreateObject();

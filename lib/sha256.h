@@ -1,21 +1,23 @@
-/* sha256.h - SHA-256 for hashing documents and transcripts.
+/* sha256.h - SHA-256 for hashing documents, replay entries and transcripts.
  *
- * Backed by nettle, not OpenSSL: ssm-shell (setuid, and its recorder must stay under 3 MiB
- * resident) and the document check in every login only need a hash, and OpenSSL 3's
- * first use costs about 3.3 MiB resident and a millisecond of provider set-up.  OpenSSL
- * stays the library for signatures (jwk.c, jws.c). */
+ * Two interchangeable back ends, one linked into each program:
+ *  - sha256_openssl.c (lib/libssm_ossl.la): OpenSSL 3 EVP, for the PAM module, ssmctl and
+ *    the tests, which load libcrypto for signatures anyway;
+ *  - sha256_nettle.c (lib/libssm_nettle.la): nettle, for ssm-shell, which never verifies a
+ *    signature and must not pay OpenSSL 3's set-up (about 3.3 MiB resident and a
+ *    millisecond): its recorder has to stay under 3 MiB. */
 #ifndef SSM_SHA256_H
 #define SSM_SHA256_H
 #include <stddef.h>
-#include <nettle/sha2.h>
 
-struct ssm_sha256 {
-	struct sha256_ctx ctx;
-};
+struct ssm_sha256;
 
-void ssm_sha256_init(struct ssm_sha256 *h);
+/* 0 or -ENOMEM */
+int ssm_sha256_new(struct ssm_sha256 **ph);
 void ssm_sha256_update(struct ssm_sha256 *h, const void *buf, size_t len);
-/* Lower-case hex digest into out (65 bytes); the context is reset. */
-void ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65]);
+/* Lower-case hex digest into out (65 bytes).  0, or -EIO if the back end failed at any
+ * point (out then holds no plausible digest). */
+int ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65]);
+void ssm_sha256_free(struct ssm_sha256 *h);
 
 #endif
