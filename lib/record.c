@@ -176,16 +176,7 @@ static int dir_check(int fd, const char *what, char *err, size_t errlen)
 		ERR("%s: not a directory", what);
 		return -EACCES;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		ERR("%s: owned by uid %u, not root: refusing it", what, (unsigned)st.st_uid);
-		return -EACCES;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		ERR("%s: writable by group or others (mode %04o): refusing it", what,
-		    (unsigned)(st.st_mode & 07777));
-		return -EACCES;
-	}
-	return 0;
+	return ssm_check_trusted_fd(fd, what, err, errlen);
 }
 
 static int open_dir_at(int dirfd, const char *name, const char *what, int create, char *err,

@@ -20,4 +20,18 @@ void ssm_sha256_update(struct ssm_sha256 *h, const void *buf, size_t len);
 int ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65]);
 void ssm_sha256_free(struct ssm_sha256 *h);
 
+/* For the back ends: a 32-byte digest as 64 lower-case hex digits and a NUL.  Header-only,
+ * so that a back end, linked after lib/libssm.la, needs nothing from it. */
+static inline void ssm_sha256_digest_hex(const unsigned char md[32], char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
 #endif

@@ -23,24 +23,12 @@ void ssm_sha256_update(struct ssm_sha256 *h, const void *buf, size_t len)
 	sha256_update(&h->ctx, len, buf);
 }
 
-static void to_hex(const unsigned char *md, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 int ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_SIZE];
 
 	sha256_digest(&h->ctx, sizeof(md), md);
-	to_hex(md, out);
+	ssm_sha256_digest_hex(md, out);
 	return 0;
 }
 
@@ -57,5 +45,5 @@ void ssm_sha256_hex(const void *buf, size_t len, char out[65])
 	sha256_init(&ctx);
 	sha256_update(&ctx, len, buf);
 	sha256_digest(&ctx, sizeof(md), md);
-	to_hex(md, out);
+	ssm_sha256_digest_hex(md, out);
 }

@@ -35,18 +35,6 @@ void ssm_sha256_update(struct ssm_sha256 *h, const void *buf, size_t len)
 		h->failed = 1;
 }
 
-static void to_hex(const unsigned char *md, char out[65])
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
-}
-
 int ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -58,7 +46,7 @@ int ssm_sha256_final_hex(struct ssm_sha256 *h, char out[65])
 		out[64] = '\0';
 		return -EIO;
 	}
-	to_hex(md, out);
+	ssm_sha256_digest_hex(md, out);
 	return 0;
 }
 
@@ -81,5 +69,5 @@ void ssm_sha256_hex(const void *buf, size_t len, char out[65])
 		out[64] = '\0';
 		return;
 	}
-	to_hex(md, out);
+	ssm_sha256_digest_hex(md, out);
 }

@@ -15,42 +15,9 @@
 #include "log.h"
 #include "util.h"
 #include "check.h"
+#include "testdir.h"
 
 #define T0 ((int64_t)1795348800) /* 2026-11-22T12:00:00Z */
-
-#define DIRLEN 512 /* test directory names: well under PATH_MAX */
-
-static char base[256];
-
-static void quiet_log(void *ctx, int prio, const char *fmt, va_list ap)
-{
-	(void)ctx;
-	(void)prio;
-	(void)fmt;
-	(void)ap;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-
-	if (strncmp(path, "/tmp/", 5) != 0)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", path);
-}
-
-static void new_dir(char *out, const char *tag)
-{
-	static int n;
-
-	snprintf(out, DIRLEN, "%s/%s-%d", base, tag, n++);
-	if (mkdir(out, 0700) != 0) {
-		perror(out);
-		exit(99);
-	}
-}
 
 static char *slurp(const char *path, size_t *plen)
 {
@@ -93,7 +60,7 @@ static void test_lines(void)
 	size_t len;
 	int r, n;
 
-	new_dir(dir, "lines");
+	new_dir_mode(dir, "lines", 0700);
 	/* log_dir missing: created 0750 */
 	snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", log_dir);
@@ -174,7 +141,7 @@ static void test_bad(void)
 	size_t i;
 	int r;
 
-	new_dir(dir, "bad");
+	new_dir_mode(dir, "bad", 0700);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	for (i = 0; i < sizeof(bad_rows) / sizeof(bad_rows[0]); i++) {
 		const struct bad_row *b = &bad_rows[i];
@@ -213,7 +180,7 @@ static void test_bad(void)
 			size_t len;
 			cJSON *o = NULL;
 
-			new_dir(d2, "utf8");
+			new_dir_mode(d2, "utf8", 0700);
 			snprintf(p2, sizeof(p2), "%s/audit.jsonl", d2);
 			extra = cJSON_CreateObject();
 			cJSON_AddStringToObject(extra, "user", u8[k].in);
@@ -263,7 +230,7 @@ static void test_concurrent(void)
 	size_t len;
 	int i, k, bad = 0, lines = 0, dups = 0, missing = 0, status;
 
-	new_dir(dir, "conc");
+	new_dir_mode(dir, "conc", 0700);
 	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
 	/* long lines make a torn or interleaved write likely to show */
 	memset(pad, 'x', sizeof(pad) - 1);
@@ -474,7 +441,7 @@ static void test_unsafe(void)
 			printf("SKIP row %d (%s): needs root\n", u->line, u->what);
 			continue;
 		}
-		new_dir(dir, "unsafe");
+		new_dir_mode(dir, "unsafe", 0700);
 		if (u->setup(dir, log_dir) != 0) {
 			CHECK_ROW(u->line, 0, "%s: setup failed", u->what);
 			continue;

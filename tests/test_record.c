@@ -19,40 +19,7 @@
 #include "record.h"
 #include "util.h"
 #include "check.h"
-
-#define DIRLEN 512 /* test directory names: well under PATH_MAX */
-
-static char base[256];
-
-static void quiet_log(void *ctx, int prio, const char *fmt, va_list ap)
-{
-	(void)ctx;
-	(void)prio;
-	(void)fmt;
-	(void)ap;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-
-	if (strncmp(path, "/tmp/", 5) != 0)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", path);
-}
-
-static void new_dir(char *out, const char *tag)
-{
-	static int n;
-
-	snprintf(out, DIRLEN, "%s/%s-%d", base, tag, n++);
-	if (mkdir(out, 0755) != 0) {
-		perror(out);
-		exit(99);
-	}
-}
+#include "testdir.h"
 
 static int wait_exit(pid_t pid)
 {
@@ -137,7 +104,7 @@ static void test_roundtrip(void)
 	char *s1, *s2;
 	int r;
 
-	new_dir(rd, "rt");
+	new_dir_mode(rd, "rt", 0755);
 	fill(&in, 4242, 123456789);
 	in.params = cJSON_Parse("{\"host\":[\"db1\"],\"ports\":[\"1\",\"2\"]}");
 	r = ssm_record_write(rd, &in);
@@ -257,7 +224,7 @@ static void test_write_bad(void)
 	size_t i;
 	int r;
 
-	new_dir(rd, "wbad");
+	new_dir_mode(rd, "wbad", 0755);
 	for (i = 0; i < sizeof(wrows) / sizeof(wrows[0]); i++) {
 		fill(&rec, 777, 7);
 		wrows[i].mod(&rec);
@@ -351,7 +318,7 @@ static void test_read_bad(void)
 	size_t i;
 	int r;
 
-	new_dir(rd, "rbad");
+	new_dir_mode(rd, "rbad", 0755);
 	snprintf(p, sizeof(p), "%s/r.json", rd);
 	for (i = 0; i < sizeof(rrows) / sizeof(rrows[0]); i++) {
 		put_file(p, rrows[i].json, 0644);
@@ -431,7 +398,7 @@ static void test_find(void)
 	pid_t me = getpid(), ppid;
 	int r;
 
-	new_dir(rd, "find");
+	new_dir_mode(rd, "find", 0755);
 	if (ssm_proc_stat(me, &ppid, &start) != 0) {
 		CHECK(0, "stat of self");
 		return;
@@ -567,7 +534,7 @@ static void test_foreach(void)
 	char rd[DIRLEN], p[PATH_MAX];
 	int n = 0, r, i;
 
-	new_dir(rd, "each");
+	new_dir_mode(rd, "each", 0755);
 	CHECK(ssm_record_foreach(rd, count_fn, &n) == 0 && n == 0, "no sessions dir: none");
 	for (i = 1; i <= 3; i++) {
 		fill(&rec, 1000 + i, (uint64_t)i);
@@ -598,7 +565,7 @@ static void test_live(void)
 	uint64_t start, cstart;
 	pid_t pid = 0, c;
 
-	new_dir(rd, "live");
+	new_dir_mode(rd, "live", 0755);
 	CHECK(ssm_live_lookup(rd, sid, &pid) == -ENOENT, "nothing registered: -ENOENT");
 	CHECK(ssm_proc_stat(getpid(), NULL, &start) == 0, "own start time");
 	CHECK(ssm_live_register(rd, sid, getpid(), start, "ssm-user", 2000000000) == 0,

@@ -18,42 +18,9 @@
 #include "replay.h"
 #include "util.h"
 #include "check.h"
+#include "testdir.h"
 
 #define T0 ((int64_t)2000000000) /* a fixed "now": the cache takes now as a parameter */
-
-#define DIRLEN 512 /* test directory names: well under PATH_MAX */
-
-static char base[256];
-
-static void quiet_log(void *ctx, int prio, const char *fmt, va_list ap)
-{
-	(void)ctx;
-	(void)prio;
-	(void)fmt;
-	(void)ap;
-}
-
-static void rm_rf(const char *path)
-{
-	char cmd[PATH_MAX + 32];
-
-	if (strncmp(path, "/tmp/", 5) != 0)
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", path);
-}
-
-static void new_state(char *out, const char *tag)
-{
-	static int n;
-
-	snprintf(out, DIRLEN, "%s/%s-%d", base, tag, n++);
-	if (mkdir(out, 0700) != 0) {
-		perror(out);
-		exit(99);
-	}
-}
 
 static void entry_path(char *out, const char *state, const char *jti)
 {
@@ -106,7 +73,7 @@ static void test_basic(void)
 	int fd;
 	ssize_t n;
 
-	new_state(st, "basic");
+	new_dir_mode(st, "basic", 0700);
 	CHECK(ssm_replay_seen(st, j, T0) == 0, "unseen before first use");
 	CHECK(ssm_replay_check_and_add(st, j, T0 + 300, T0) == 0, "first use accepted");
 	/* replay within validity: refused */
@@ -171,7 +138,7 @@ static void test_prune(void)
 	char st[DIRLEN], j[64];
 	int i, r;
 
-	new_state(st, "prune");
+	new_dir_mode(st, "prune", 0700);
 	/* keep_until T0+0..T0+9 */
 	for (i = 0; i < 10; i++) {
 		jti_of(j, sizeof(j), "p", i);
@@ -186,7 +153,7 @@ static void test_prune(void)
 	CHECK(ssm_replay_prune(st, T0 + 4) == 0, "nothing more to prune");
 
 	/* opportunistic pruning: at most once per 60 s of `now`, guarded by the stamp */
-	new_state(st, "stamp");
+	new_dir_mode(st, "stamp", 0700);
 	CHECK(ssm_replay_check_and_add(st, "stamp-jti-000000001", T0 + 5, T0) == 0, "a1");
 	CHECK(ssm_replay_check_and_add(st, "stamp-jti-000000002", T0 + 5, T0 + 10) == 0, "a2");
 	CHECK(entry_exists(st, "stamp-jti-000000001"),
@@ -295,7 +262,7 @@ static void test_unsafe(void)
 			printf("SKIP row %d (%s): needs root\n", u->line, u->what);
 			continue;
 		}
-		new_state(st, "unsafe");
+		new_dir_mode(st, "unsafe", 0700);
 		u->setup(st);
 		r = ssm_replay_check_and_add(st, "unsafe-jti-0123456789", T0 + 10, T0);
 		CHECK_ROW(u->line, r == -EACCES, "%s: check_and_add refused (got %d)", u->what, r);
@@ -386,7 +353,7 @@ static void test_race(void)
 	char st[DIRLEN], j[64];
 	int i, good = 0, good2 = 0;
 
-	new_state(st, "race");
+	new_dir_mode(st, "race", 0700);
 	/* 16 processes, the same fresh jti, released at the same moment: one wins */
 	for (i = 0; i < 50; i++) {
 		jti_of(j, sizeof(j), "race", i);
@@ -424,7 +391,7 @@ static void test_two_procs(void)
 	const int n = 1000;
 	char c;
 
-	new_state(st, "two");
+	new_dir_mode(st, "two", 0700);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {
 		CHECK(0, "mmap");
@@ -472,7 +439,7 @@ static void test_crash(void)
 	int i, s, kept = 0;
 	pid_t pid;
 
-	new_state(st, "crash");
+	new_dir_mode(st, "crash", 0700);
 	for (i = 0; i < 10; i++) {
 		jti_of(j, sizeof(j), "crash", i);
 		pid = fork();
