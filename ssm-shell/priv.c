@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -433,6 +434,91 @@ static int pipe_pair(int p[2])
 	return pipe2(p, O_CLOEXEC) == 0 ? 0 : -errno;
 }
 
+/* A process of the user that opened the client's terminal while it was still theirs keeps
+ * its descriptor through the fchown above: it could write to the client around the
+ * recorder and read keystrokes.  As login(1) does, hang the terminal up (the kernel turns
+ * every open file of it into a dead one: writes fail with EIO, reads give EOF) and open it
+ * again by name.  vhangup() acts on our controlling terminal and only a session leader gets
+ * it back, so this is done where we are the session leader and fd 0 is our controlling
+ * terminal (sshd, login); elsewhere (a job under another shell, su without --pty) it is
+ * skipped and only the fchown applies (docs/SECURITY.md).  Our own fds 0-2 stay open
+ * across the hangup so that the terminal is never without an open file (the client's side
+ * of a pty, sshd's or tmux's master, would see the line closed). */
+static void revoke_tty(struct shell *sh)
+{
+	struct sigaction ign, old;
+	struct termios tio, quiet;
+	struct stat st0, st;
+	char name[PATH_MAX];
+	int fd, fl, same[3] = {1, 0, 0}, have_tio, i, r;
+	pid_t me = getpid();
+
+	if (getsid(0) != me || tcgetsid(0) != me) {
+		ssm_log(LOG_DEBUG, "not the session leader of the terminal: no vhangup");
+		return;
+	}
+	if (fstat(0, &st0) != 0 || !S_ISCHR(st0.st_mode))
+		shell_deny(sh, "tty", "cannot stat the terminal: %s", strerror(errno));
+	r = ttyname_r(0, name, sizeof(name));
+	if (r != 0 || strncmp(name, "/dev/", 5) != 0) {
+		/* no name to open it again by (no /dev/pts here): hanging up would lose it */
+		ssm_log(LOG_DEBUG, "terminal has no name (%s): no vhangup",
+		        r ? strerror(r) : "not in /dev");
+		return;
+	}
+	for (i = 1; i <= 2; i++)
+		same[i] = fstat(i, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == st0.st_rdev;
+	/* the modes sshd set from the client's: kept across the hangup; HUPCL off so that
+	 * no last close drops a modem line meanwhile */
+	have_tio = tcgetattr(0, &tio) == 0;
+	if (have_tio) {
+		quiet = tio;
+		quiet.c_cflag &= ~(tcflag_t)HUPCL;
+		(void)tcsetattr(0, TCSANOW, &quiet);
+	}
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (sigaction(SIGHUP, &ign, &old) != 0)
+		shell_deny(sh, "tty", "sigaction: %s", strerror(errno));
+	if (vhangup() != 0) {
+		/* EPERM without CAP_SYS_TTY_CONFIG (a container's root): the terminal is as
+		 * it was, the fchown still applies */
+		r = errno;
+		(void)sigaction(SIGHUP, &old, NULL);
+		if (have_tio)
+			(void)tcsetattr(0, TCSANOW, &tio);
+		ssm_log(LOG_DEBUG, "vhangup: %s", strerror(r));
+		return;
+	}
+	/* without O_NOCTTY: we are a session leader without a controlling terminal now,
+	 * the open makes this one ours again */
+	fd = open(name, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	r = errno;
+	(void)sigaction(SIGHUP, &old, NULL);
+	if (fd < 0)
+		shell_deny(sh, "tty", "cannot reopen %s after vhangup: %s", name, strerror(r));
+	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || st.st_rdev != st0.st_rdev ||
+	    !isatty(fd))
+		shell_deny(sh, "tty", "%s is no longer the terminal we hung up", name);
+	if (tcgetsid(fd) != me && ioctl(fd, TIOCSCTTY, 0) != 0)
+		shell_deny(sh, "tty", "cannot make %s our terminal again: %s", name,
+		           strerror(errno));
+	if (tcgetsid(fd) != me)
+		shell_deny(sh, "tty", "%s is not our controlling terminal after vhangup", name);
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+		shell_deny(sh, "tty", "fcntl %s: %s", name, strerror(errno));
+	for (i = 0; i <= 2; i++) {
+		if (same[i] && dup2(fd, i) != i)
+			shell_deny(sh, "tty", "dup2: %s", strerror(errno));
+	}
+	close(fd);
+	if (have_tio)
+		(void)tcsetattr(0, TCSANOW, &tio);
+}
+
 int shell_priv_prepare(struct shell *sh)
 {
 	char path[PATH_MAX], name[160];
@@ -507,6 +593,7 @@ int shell_priv_prepare(struct shell *sh)
 				shell_deny(sh, "tty", "cannot take over the terminal: %s",
 				           strerror(errno));
 		}
+		revoke_tty(sh);
 	}
 
 	if (sh->doc->type == SSM_SESSION_PORT)

@@ -3,7 +3,8 @@
 # kill -9 and ptrace (gdb) of the recorder and of the session's init fail, from inside the
 # session and from a process of the same user outside it; the transcript and the audit log
 # cannot be written, truncated, renamed or deleted; TIOCSTI fails; the client's terminal
-# cannot be opened around the recorder; namespaces cannot be created (seccomp).
+# cannot be opened around the recorder, and a descriptor of it a process of the user opened
+# before the session is hung up (vhangup); namespaces cannot be created (seccomp).
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
 
 mkdoc Shell-H '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
@@ -98,6 +99,98 @@ ssm_check_not "nothing bypassed into the client's terminal" ssm_tmux_wait h 0 '^
 ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
 ssm_tmux_dump_if h "$f0"
 ssm_tmux_kill h
+
+echo "== a descriptor of the client's terminal opened before the session is hung up"
+# A process of the user opens the client's terminal while it is still theirs (before
+# ssm-shell takes it over) and keeps the fd: with it they could write to the client around
+# the recorder and read keystrokes.  ssm-shell, the session leader with the terminal as its
+# controlling tty (as under sshd: the record's process is its parent), revokes every
+# earlier descriptor with vhangup() and reopens the terminal.  login-sl runs ssm-shell
+# through `setsid -c` to make it that session leader.
+sed 's|^setpriv |setsid -c setpriv |' "$T/bin/login" >"$T/bin/login-sl"
+chmod 0755 "$T/bin/login-sl"
+mkdir -p "$T/vh"
+chown ssmtu:ssmtu "$T/vh"
+cat >"$T/vh/holder.py" <<'EOF'
+import errno, os, select, sys, time
+d = sys.argv[2]
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+open(d + "/opened", "w").close()
+end = time.time() + 30
+while not os.path.exists(d + "/go"):
+    if time.time() > end:
+        sys.exit(1)
+    time.sleep(0.05)
+res = []
+try:
+    os.write(fd, b"\r\nHOLDER-BYPASS\r\n")
+    res.append("WRITE-OK")
+except OSError as e:
+    res.append("WRITE-" + errno.errorcode.get(e.errno, str(e.errno)))
+if select.select([fd], [], [], 1)[0]:
+    try:
+        res.append("READ-EOF" if os.read(fd, 64) == b"" else "READ-DATA")
+    except OSError as e:
+        res.append("READ-" + errno.errorcode.get(e.errno, str(e.errno)))
+else:
+    res.append("READ-NONE")
+with open(d + "/result.tmp", "w") as f:
+    f.write(" ".join(res) + "\n")
+os.rename(d + "/result.tmp", d + "/result")
+EOF
+cat >"$T/vh/pane.sh" <<EOF
+t=\$(tty); chown ssmtu "\$t"; echo "\$t" >$T/vh/tty
+setpriv --reuid=ssmtu --regid=ssmtu --init-groups setsid $PY $T/vh/holder.py "\$t" $T/vh \\
+	</dev/null >/dev/null 2>&1 &
+echo \$! >$T/vh/holder.pid
+i=0; while [ ! -e $T/vh/opened ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i+1)); done
+TERM=xterm exec $T/bin/login-sl ssmtu Shell-H -
+EOF
+chmod 0644 "$T/vh/holder.py" "$T/vh/pane.sh"
+f0=$SSM_FAIL
+rm -f "$T/rc"
+ssm_tmux_start vh 100 30 "exec sh $T/vh/pane.sh"
+ssm_check "prompt" ssm_tmux_wait vh 5 'ssmtu\$ $'
+ssm_check "the user's holder opened the client's terminal before ssm-shell ran" \
+	[ -e "$T/vh/opened" ]
+vrp=$(recorder_pid)
+vsid=$(ps -o sid= -p "${vrp:-0}" 2>/dev/null | tr -d ' ')
+vcast=$(cast_of "$(sid_last)")
+echo "recorder $vrp, its session $vsid, client terminal $(cat "$T/vh/tty" 2>/dev/null)"
+ssm_check "ssm-shell is the session leader of the client's terminal" \
+	[ -n "$vrp" -a "$vsid" = "$vrp" ]
+touch "$T/vh/go"
+ssm_wait_for 10 [ -e "$T/vh/result" ]
+echo "holder: $(cat "$T/vh/result" 2>/dev/null)"
+ssm_check "the holder's write on its early descriptor fails (EIO)" \
+	grep -q 'WRITE-EIO' "$T/vh/result"
+ssm_check "... and its read gives no keystrokes (EOF of a hung-up terminal)" \
+	grep -Eq 'READ-(EOF|EIO)' "$T/vh/result"
+ssm_tmux_keys vh 'whoami; echo VH-$((6*7))' Enter
+ssm_check "the session still works (whoami)" ssm_tmux_wait vh 5 '^ssmtu$'
+ssm_check "... and runs commands" ssm_tmux_wait vh 5 '^VH-42$'
+ssm_check_not "the holder's marker is not on the client's terminal" \
+	ssm_tmux_wait vh 0 'HOLDER-BYPASS'
+# SIGWINCH goes to the terminal's foreground process group: ours again after the reopen
+SSM_TMUX resize-window -t vh -x 120 -y 40 >/dev/null 2>&1
+sleep 0.3
+ssm_tmux_keys vh 'echo SZ=$(stty size)' Enter
+ssm_check "a window size change still passes through" ssm_tmux_wait vh 5 '^SZ=40 120$'
+ssm_tmux_keys vh 'exit 3' Enter
+ssm_check "session ended" ssm_tmux_gone vh 5
+ssm_wait_for 5 [ -s "$T/rc" ]
+ssm_check "exit status passed on (3)" [ "$(cat "$T/rc" 2>/dev/null)" = 3 ]
+if command -v asciinema >/dev/null; then
+	script -qec "asciinema cat '$vcast'" /dev/null </dev/null >"$T/vh/cat" 2>&1
+	ssm_check "the transcript has the session's output (asciinema cat)" \
+		grep -q 'VH-42' "$T/vh/cat"
+	ssm_check_not "... and not the holder's marker" grep -q 'HOLDER-BYPASS' "$T/vh/cat"
+fi
+ssm_check "session_end reason exit" [ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+ssm_tmux_dump_if vh "$f0"
+ssm_tmux_kill vh
+hp=$(cat "$T/vh/holder.pid" 2>/dev/null)
+[ -n "$hp" ] && kill "$hp" 2>/dev/null
 
 echo "== while still privileged, ssm-shell and the session's init cannot be signalled by the user"
 # strace (root) holds each at unshare() for 3 s: ssm-shell before it forks init, init
