@@ -376,6 +376,19 @@ static size_t put_prefix(char *o, const char *ts, size_t tslen, char type)
 }
 
 /* One 'o' or 'i' event (several lines if it does not fit the batch buffer). */
+/* Whether an event may still be recorded: 0, the sink's sticky -errno, -EINVAL after close,
+ * or SSM_REC_LIMIT_REACHED once the cap was reached. */
+static int rec_state(const struct ssm_rec *rec)
+{
+	if (rec->err)
+		return rec->err;
+	if (rec->closed)
+		return -EINVAL;
+	if (rec->limit)
+		return SSM_REC_LIMIT_REACHED;
+	return 0;
+}
+
 static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const void *data, size_t len,
                     int flush_held)
 {
@@ -385,12 +398,8 @@ static int rec_data(struct ssm_rec *rec, int stream, uint64_t mono_ns, const voi
 	size_t tslen;
 	int r;
 
-	if (rec->err)
-		return rec->err;
-	if (rec->closed)
-		return -EINVAL;
-	if (rec->limit)
-		return SSM_REC_LIMIT_REACHED;
+	if ((r = rec_state(rec)) != 0)
+		return r;
 	if (len == 0 && !flush_held)
 		return 0;
 	tslen = format_time(rec_time(rec, mono_ns), ts);
@@ -465,7 +474,7 @@ int ssm_rec_can_take(const struct ssm_rec *rec, size_t len)
 {
 	uint64_t worst, lines;
 
-	if (rec->err || rec->closed || rec->limit)
+	if (rec_state(rec) != 0)
 		return 0;
 	if (rec->max_bytes == 0)
 		return 1;
@@ -484,12 +493,8 @@ int ssm_rec_resize(struct ssm_rec *rec, uint64_t mono_ns, unsigned width, unsign
 	size_t tslen, line, n;
 	int r;
 
-	if (rec->err)
-		return rec->err;
-	if (rec->closed)
-		return -EINVAL;
-	if (rec->limit)
-		return SSM_REC_LIMIT_REACHED;
+	if ((r = rec_state(rec)) != 0)
+		return r;
 	tslen = format_time(rec_time(rec, mono_ns), ts);
 	n = (size_t)snprintf(dim, sizeof(dim), "%ux%u", width, height);
 	if (REC_BUFSZ - rec->len < REC_PREFIX_MAX + n + REC_TRAILER_LEN) {

@@ -399,6 +399,22 @@ static int ref_param(const struct ssm_document *doc, const char *name, size_t na
 	return 0;
 }
 
+/* A {{ name }} reference: its parameter, and the values the token (or the default) gives
+ * it, every one checked.  0 or -EINVAL with err set. */
+static int ref_values(const struct ssm_document *doc, const char *name, size_t namelen,
+		      const cJSON *params, const struct ssm_doc_param **pp, const cJSON **pvals,
+		      char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = ref_param(doc, name, namelen, pp, err, errlen)) < 0)
+		return r;
+	*pvals = param_values(*pp, params, err, errlen);
+	if (*pvals == NULL)
+		return -EINVAL;
+	return check_values(*pp, *pvals, err, errlen);
+}
+
 /* Template syntax only (parse time): every reference names a defined parameter. */
 static int check_template(const struct ssm_document *doc, const char *tmpl, const char *what,
 			  char *err, size_t errlen)
@@ -449,14 +465,7 @@ int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const 
 		if ((r = sbuf_add(&b, tmpl + last, start - last)) < 0)
 			goto out;
 		last = end;
-		if ((r = ref_param(doc, name, namelen, &p, err, errlen)) < 0)
-			goto out;
-		vals = param_values(p, params, err, errlen);
-		if (vals == NULL) {
-			r = -EINVAL;
-			goto out;
-		}
-		if ((r = check_values(p, vals, err, errlen)) < 0)
+		if ((r = ref_values(doc, name, namelen, params, &p, &vals, err, errlen)) < 0)
 			goto out;
 		if (cJSON_IsString(vals)) {
 			if ((r = shquote_append(&b, vals->valuestring)) < 0)
@@ -516,14 +525,7 @@ int ssm_document_port(const struct ssm_document *doc, const cJSON *params, int *
 		if ((r = sbuf_add(&b, doc->port_number + last, start - last)) < 0)
 			goto out;
 		last = end;
-		if ((r = ref_param(doc, name, namelen, &p, err, errlen)) < 0)
-			goto out;
-		vals = param_values(p, params, err, errlen);
-		if (vals == NULL) {
-			r = -EINVAL;
-			goto out;
-		}
-		if ((r = check_values(p, vals, err, errlen)) < 0)
+		if ((r = ref_values(doc, name, namelen, params, &p, &vals, err, errlen)) < 0)
 			goto out;
 		if (p->is_list) {
 			ERR("parameter '%s': a StringList cannot be a port number", p->name);
