@@ -42,19 +42,6 @@ const char *ssm_session_type_name(enum ssm_session_type t)
 	return "unknown";
 }
 
-static int is_doc_name_char(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '.' || c == '-';
-}
-
-int ssm_document_name_valid(const char *name)
-{
-	if (!ssm_str_charset(name, 3, 128, is_doc_name_char))
-		return 0;
-	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0; /* (length 3 excludes both) */
-}
-
 static int is_param_name_char(int c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||

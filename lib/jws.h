@@ -5,7 +5,9 @@
 #include <cjson/cJSON.h>
 #include "jwk.h"
 
-#define SSM_TOKEN_MAX_LEN 4096
+#ifndef SSM_TOKEN_MAX_LEN
+#define SSM_TOKEN_MAX_LEN 4096 /* SPEC section 2; also in token.h */
+#endif
 
 enum ssm_jws_alg { SSM_ALG_EDDSA = 1, SSM_ALG_ES256 = 2 };
 

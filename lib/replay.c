@@ -51,7 +51,6 @@
 #define REPLAY_PRUNE_INTERVAL 60
 /* a temp file older than this (real time) is a crash leftover */
 #define REPLAY_TMP_MAX_AGE 300
-#define REPLAY_JTI_MAX 4096
 
 static int dir_is_safe(int fd, const char *what)
 {
@@ -348,23 +347,28 @@ out:
 	unlock_dir(dfd);
 }
 
-int ssm_replay_check_and_add(const char *state_dir, const char *jti, int64_t keep_until,
-			     int64_t now)
+static int is_lower_hex(int c)
 {
-	char name[65], tmp[64];
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int key_valid(const char *key)
+{
+	return key != NULL && strnlen(key, 65) == 64 && ssm_str_charset(key, 64, 64, is_lower_hex);
+}
+
+int ssm_replay_check_and_add_key(const char *state_dir, const char *name, int64_t keep_until,
+				 int64_t now)
+{
+	char tmp[64];
 	int64_t keep;
 	int dfd, tfd, r, locked = 0, attempt;
-	size_t jlen;
 
-	if (jti == NULL || keep_until < 0 || now < 0)
-		return -EINVAL;
-	jlen = strnlen(jti, REPLAY_JTI_MAX + 1);
-	if (jlen == 0 || jlen > REPLAY_JTI_MAX)
+	if (!key_valid(name) || keep_until < 0 || now < 0)
 		return -EINVAL;
 	dfd = replay_dir_open(state_dir, 1);
 	if (dfd < 0)
 		return dfd;
-	ssm_sha256_hex(jti, jlen, name);
 
 	prune_maybe(dfd, now);
 
@@ -433,24 +437,18 @@ out:
 	return r;
 }
 
-int ssm_replay_seen(const char *state_dir, const char *jti, int64_t now)
+int ssm_replay_seen_key(const char *state_dir, const char *name, int64_t now)
 {
-	char name[65];
 	int64_t keep;
 	int dfd, r;
-	size_t jlen;
 
-	if (jti == NULL)
-		return -EINVAL;
-	jlen = strnlen(jti, REPLAY_JTI_MAX + 1);
-	if (jlen == 0 || jlen > REPLAY_JTI_MAX)
+	if (!key_valid(name))
 		return -EINVAL;
 	dfd = replay_dir_open(state_dir, 0);
 	if (dfd == -ENOENT)
 		return 0;
 	if (dfd < 0)
 		return dfd;
-	ssm_sha256_hex(jti, jlen, name);
 	r = entry_keep_until(dfd, name, &keep);
 	if (r == 0)
 		r = keep > now;

@@ -9,6 +9,10 @@
 #include "document.h"
 #include "jwk.h"
 
+#ifndef SSM_TOKEN_MAX_LEN
+#define SSM_TOKEN_MAX_LEN 4096 /* SPEC section 2: refused before anything is decoded */
+#endif
+
 struct ssm_token {
 	char *iss, *sub, *sid, *jti, *run_as;
 	char *doc_name;

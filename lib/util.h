@@ -17,6 +17,10 @@ int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_
                   char *err, size_t errlen);
 
 /* Check an open file against the SSM_FILE_TRUSTED rule. */
+/* The SSM_FILE_TRUSTED owner besides root: the effective uid unless set here (ssm-verifyd
+ * sets the uid it was started as before it drops privileges, so that it trusts exactly
+ * what the PAM module trusts). */
+void ssm_set_trusted_owner(uid_t uid);
 int ssm_check_trusted_fd(int fd, const char *path, char *err, size_t errlen);
 
 /* Lower-case hex sha256 of a buffer; out must hold 65 bytes. */

@@ -20,18 +20,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
 #include "audit.h"
-#include "jwk.h"
-#include "jws.h"
+#include "json.h"
 #include "log.h"
 #include "record.h"
 #include "replay.h"
 #include "token.h"
 #include "util.h"
+#include "verdict.h"
+#include "verify.h"
 
 #define DATA_KEY "pam_ssmsession:token"
 #define TOKEN_PROMPT "Session token: "
@@ -276,14 +281,165 @@ static int prompt_token(pam_handle_t *pamh, char **powned)
 	return PAM_SUCCESS;
 }
 
-/* Verify one candidate token.  PAM_SUCCESS with *ptok; PAM_AUTH_ERR with *pwhy (the audit
- * reason) and reason (the detail); PAM_AUTHINFO_UNAVAIL / PAM_BUF_ERR when the host is at
- * fault (logged here). */
-static int verify_one(const struct ssm_verify_ctx *ctx, const char *token, struct ssm_token **ptok,
+/* ------------------------------------------------------------------ verification
+ *
+ * This module links no cryptography (verdict.h): the signature, the document and the
+ * parameters are checked by ssm-verifyd when it answers on run_dir/verifyd.sock, else by
+ * ssm-verify.so loaded here.  Only a verdict of "valid" or "refused" from the daemon is
+ * final; anything else (no daemon, a timeout, a host error on its side) is verified again
+ * in this process, whose answer is final.  The verified claims are checked again here
+ * (ssm_token_check_claims) before anything uses them. */
+
+#define VERIFYD_TIMEOUT_S 2
+
+/* Ask ssm-verifyd.  0 with *v filled, or -errno (no daemon, or it failed to answer). */
+static int ask_verifyd(const struct ssm_config *cfg, const char *config_path, const char *user,
+		       const char *token, size_t len, struct ssm_verdict *v)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = VERIFYD_TIMEOUT_S };
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd = -1, r;
+
+	r = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", cfg->run_dir, SSM_VERIFYD_SOCKET);
+	if (r < 0 || (size_t)r >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	/* only the owner of run_dir can have made it (ssm-verifyd binds it as root) */
+	if (lstat(sa.sun_path, &st) != 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()))
+		return -EPERM;
+	buf = malloc(SSM_VERIFY_MSG_MAX + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		r = -errno;
+		goto out;
+	}
+	r = ssm_verify_request_encode(buf, SSM_VERIFY_MSG_MAX, config_path, user, token, len);
+	if (r < 0)
+		goto out;
+	if (send(fd, buf, (size_t)r, MSG_NOSIGNAL) != r) {
+		r = -EIO;
+		goto out;
+	}
+	explicit_bzero(buf, (size_t)r);
+	n = recv(fd, buf, SSM_VERIFY_MSG_MAX + 1, 0);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (n == 0 || n > SSM_VERIFY_MSG_MAX) {
+		r = -EBADMSG;
+		goto out;
+	}
+	r = ssm_verdict_decode(buf, (size_t)n, v);
+	if (r < 0)
+		ssm_log(LOG_ERR, "ssm-verifyd sent a malformed verdict: verifying in this process");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+/* ssm-verify.so beside this module (one build: the build tree, a package that puts both in
+ * one place), else in the package's library directory; root-owned (or owned like this
+ * module) and not writable by group or others.  0 with path, or -errno. */
+static int find_verify_lib(char *path, size_t size)
+{
+	struct stat self, st;
+	Dl_info info;
+	const char *slash;
+	int r, i;
+
+	if (dladdr((void *)pam_sm_authenticate, &info) == 0 || info.dli_fname == NULL ||
+	    stat(info.dli_fname, &self) != 0)
+		self.st_uid = 0;
+	for (i = 0; i < 2; i++) {
+		if (i == 0) {
+			if (info.dli_fname == NULL || (slash = strrchr(info.dli_fname, '/')) == NULL)
+				continue;
+			r = snprintf(path, size, "%.*s/%s", (int)(slash - info.dli_fname),
+				     info.dli_fname, SSM_VERIFY_LIB_NAME);
+		} else {
+			r = snprintf(path, size, "%s/%s", SSM_PKGLIBDIR, SSM_VERIFY_LIB_NAME);
+		}
+		if (r < 0 || (size_t)r >= size || stat(path, &st) != 0)
+			continue;
+		if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != self.st_uid) ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+			ssm_log(LOG_ERR, "%s: not a regular file owned by root and writable only by "
+				"its owner: refusing to load it", path);
+			return -EPERM;
+		}
+		return 0;
+	}
+	ssm_log(LOG_ERR, "%s not found beside this module nor in %s", SSM_VERIFY_LIB_NAME,
+		SSM_PKGLIBDIR);
+	return -ENOENT;
+}
+
+/* Verify in this process through ssm-verify.so.  Always fills *v. */
+static void verify_here(const char *config_path, const char *user, const char *token,
+			size_t len, int64_t now, struct ssm_verdict *v)
+{
+	char path[PATH_MAX];
+	ssm_verify_once_fn fn;
+	void *h;
+	int r;
+
+	ssm_verdict_init(v);
+	r = find_verify_lib(path, sizeof(path));
+	if (r < 0) {
+		ssm_verdict_fail(v, r, "host_error", "no usable %s", SSM_VERIFY_LIB_NAME);
+		return;
+	}
+	/* NODELETE: libcrypto stays loaded anyway, and a second login in this process (or
+	 * handle) must not pay for loading it again */
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (h == NULL) {
+		ssm_verdict_fail(v, -ELIBBAD, "host_error", "cannot load %s: %s", path, dlerror());
+		return;
+	}
+	*(void **)&fn = dlsym(h, SSM_VERIFY_ONCE_SYMBOL);
+	if (fn == NULL) {
+		ssm_verdict_fail(v, -ELIBBAD, "host_error", "%s has no %s", path,
+				 SSM_VERIFY_ONCE_SYMBOL);
+	} else if (fn(config_path, user, token, len, now, v, sizeof(*v)) == -EPROTO) {
+		ssm_verdict_fail(v, -EPROTO, "host_error", "%s is from another build", path);
+	}
+	dlclose(h);
+}
+
+static const char *alg_literal(const char *alg)
+{
+	return strcmp(alg, "ES256") == 0 ? "ES256" : strcmp(alg, "Ed25519") == 0 ? "Ed25519"
+										  : "EdDSA";
+}
+
+/* Verify one candidate token.  PAM_SUCCESS with *ptok and key (its replay cache name);
+ * PAM_AUTH_ERR with *pwhy (the audit reason) and reason (the detail); PAM_AUTHINFO_UNAVAIL
+ * / PAM_BUF_ERR when the host is at fault (logged here, *pwhy set). */
+static int verify_one(const struct opts *o, const struct ssm_config *cfg, const char *user,
+		      int64_t now, const char *token, struct ssm_token **ptok, char key[65],
 		      char *reason, size_t reasonlen, const char **pwhy)
 {
+	struct ssm_verify_ctx ctx = { .cfg = cfg, .now = now, .user = user };
+	struct ssm_verdict v;
+	cJSON *claims = NULL;
+	char sub[512] = "";
 	size_t len;
-	int r;
+	int r, ret;
 
 	reason[0] = '\0';
 	*pwhy = "invalid_token";
@@ -293,26 +449,66 @@ static int verify_one(const struct ssm_verify_ctx *ctx, const char *token, struc
 		*pwhy = "token_too_long";
 		return PAM_AUTH_ERR;
 	}
-	r = ssm_token_verify(ctx, token, len, ptok, NULL, reason, reasonlen);
+	ssm_verdict_init(&v);
+	r = ask_verifyd(cfg, o->config, user, token, len, &v);
+	if (r < 0 || (v.code != 0 && v.code != SSM_TOKEN_REFUSED)) {
+		if (r == 0)
+			ssm_log(LOG_WARNING, "ssm-verifyd could not verify (%s): verifying in this "
+				"process", v.reason);
+		else if (r != -ENOENT && r != -ECONNREFUSED)
+			ssm_log(LOG_WARNING, "ssm-verifyd did not answer (%s): verifying in this "
+				"process", strerror(-r));
+		ssm_verdict_clear(&v);
+		verify_here(o->config, user, token, len, now, &v);
+	}
+	if (v.code == SSM_TOKEN_REFUSED) {
+		*pwhy = strcmp(v.why, "token_too_long") == 0 ? "token_too_long" : "invalid_token";
+		snprintf(reason, reasonlen, "%s", v.reason);
+		ret = PAM_AUTH_ERR;
+		goto out;
+	}
+	if (v.code != 0) {
+		if (strcmp(v.why, "trusted_keys") == 0) {
+			*pwhy = "trusted_keys";
+			ssm_log(LOG_ERR, "trusted keys unusable, refusing every login: %s", v.reason);
+		} else {
+			*pwhy = "host_error";
+			ssm_log(LOG_ERR, "cannot verify a token: %s", v.reason);
+		}
+		snprintf(reason, reasonlen, "%s", v.reason);
+		ret = v.code == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+		goto out;
+	}
+	/* valid: take the verified claims through the claims rules once more, here */
+	r = ssm_json_parse_object(v.claims, strlen(v.claims), &claims, sub, sizeof(sub));
 	if (r == 0)
-		return PAM_SUCCESS;
-	if (r == SSM_TOKEN_REFUSED)
-		return PAM_AUTH_ERR;
-	*pwhy = "host_error";
-	ssm_log(LOG_ERR, "cannot verify a token: %s", reason[0] ? reason : strerror(-r));
-	return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+		r = ssm_token_check_claims(&ctx, claims, ptok, sub, sizeof(sub));
+	if (r < 0) {
+		*pwhy = "host_error";
+		ssm_log(LOG_CRIT, "the verifier accepted claims that this module refuses (%s): "
+			"refusing the login", sub);
+		snprintf(reason, reasonlen, "verifier and module disagree: %s", sub);
+		ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+		goto out;
+	}
+	snprintf((*ptok)->kid, sizeof((*ptok)->kid), "%s", v.kid);
+	(*ptok)->alg = alg_literal(v.alg);
+	memcpy(key, v.key, 65);
+	ret = PAM_SUCCESS;
+out:
+	cJSON_Delete(claims);
+	ssm_verdict_clear(&v);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ auth */
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	char reason[512] = "", err[512] = "";
+	char reason[512] = "", key[65] = "";
 	struct ssm_config *cfg = NULL;
-	struct ssm_jwks *keys = NULL;
 	struct ssm_token *tok = NULL;
 	struct auth_data *data = NULL;
-	struct ssm_verify_ctx vctx;
 	const char *user = NULL, *why = NULL;
 	char *owned = NULL;
 	int need_prompt = 0;
@@ -325,11 +521,6 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	if (ret != PAM_SUCCESS)
 		return ret;
 	log_begin(pamh, &o);
-	/* No OpenSSL configuration files: nothing here needs them, and they cost time.  No
-	 * atexit cleanup either: libcrypto is NODELETE (never unloaded with the module), and
-	 * tearing down its tables at process exit costs every short-lived login process more
-	 * than the verification itself; the kernel frees the memory anyway. */
-	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
 	/* a stale success from an earlier call on this handle must not survive a failure */
 	(void)pam_set_data(pamh, DATA_KEY, NULL, NULL);
 
@@ -342,25 +533,14 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	ret = load_config(o.config, &cfg);
 	if (ret != PAM_SUCCESS)
 		goto out;
-	r = ssm_jwks_load(cfg->trusted_keys, &keys, err, sizeof(err));
-	if (r < 0) {
-		ssm_log(LOG_ERR, "trusted keys unusable, refusing every login: %s",
-			err[0] ? err : strerror(-r));
-		deny(pamh, cfg, NULL, user, "trusted_keys", err);
-		ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
-		goto out;
-	}
 
 	now = ssm_now();
-	vctx.cfg = cfg;
-	vctx.keys = keys;
-	vctx.now = now;
-	vctx.user = user;
 	if (o.use_first_pass || o.try_first_pass) {
 		const void *item = NULL;
 
 		if (pam_get_item(pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item != NULL) {
-			ret = verify_one(&vctx, item, &tok, reason, sizeof(reason), &why);
+			ret = verify_one(&o, cfg, user, now, item, &tok, key, reason,
+					 sizeof(reason), &why);
 			/* try_first_pass: what an earlier module got may be a password, not
 			 * a token; ask for the token then, and judge only that */
 			need_prompt = ret == PAM_AUTH_ERR && o.try_first_pass;
@@ -383,14 +563,15 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 			deny(pamh, cfg, NULL, user, "conversation", NULL);
 			goto out;
 		}
-		ret = verify_one(&vctx, owned, &tok, reason, sizeof(reason), &why);
+		ret = verify_one(&o, cfg, user, now, owned, &tok, key, reason, sizeof(reason),
+				 &why);
 	}
 	if (ret != PAM_SUCCESS) {
 		deny(pamh, cfg, NULL, user, why, reason);
 		goto out;
 	}
 
-	r = ssm_replay_check_and_add(cfg->state_dir, tok->jti, ssm_token_keep_until(cfg, tok), now);
+	r = ssm_replay_check_and_add_key(cfg->state_dir, key, ssm_token_keep_until(cfg, tok), now);
 	if (r == -EEXIST) {
 		deny(pamh, cfg, tok, user, "replay", "token already used");
 		ret = PAM_AUTH_ERR;
@@ -429,7 +610,7 @@ out:
 		wipe_str(tok->jti);
 		ssm_token_free(tok);
 	}
-	ssm_jwks_free(keys);
+	explicit_bzero(key, sizeof(key));
 	ssm_config_free(cfg);
 	log_end();
 	return ret;
