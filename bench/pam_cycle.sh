@@ -49,7 +49,7 @@ chmod 0755 "$work"
 cd "$work"
 mkdir -p private etc/documents disk/state disk/log mem
 mount -t tmpfs -o mode=0755 tmpfs mem
-mkdir -p mem/state mem/run-mem mem/run-disk mem/log
+mkdir -p mem/state mem/run-mem mem/run-disk mem/run-v mem/log disk/vstate disk/vlog mem/vstate mem/vlog
 cp -a /etc/passwd /etc/group /etc/shadow private/
 cp -a /etc/pam.d private/pam.d
 for f in passwd group shadow pam.d; do mount --bind "private/$f" "/etc/$f"; done
@@ -64,11 +64,17 @@ cat >etc/documents/SSM-SessionManagerRunShell.json <<'EOF'
  "inputs": {"idleSessionTimeout": "20"}}
 EOF
 $py "$top/broker/ssmtoken.py" keygen --alg EdDSA --kid bench --out-private key.pem --out-jwks etc/jwks.json
-for where in disk mem; do
+# disk, mem: no ssm-verifyd (the module verifies in-process through ssm-verify.so);
+# vdisk, vmem: the same with ssm-verifyd answering on mem/run-v/verifyd.sock
+for where in disk mem vdisk vmem; do
+	case $where in
+	v*) fs=${where#v} state=vstate log=vlog run=run-v ;;
+	*) fs=$where state=state log=log run=run-$where ;;
+	esac
 	cat >etc/$where.json <<EOF
 {"host_id": "i-0be4c400000000001", "issuer": "bench", "trusted_keys": "$work/etc/jwks.json",
- "documents_dir": "$work/etc/documents", "state_dir": "$work/$where/state",
- "run_dir": "$work/mem/run-$where", "log_dir": "$work/$where/log"}
+ "documents_dir": "$work/etc/documents", "state_dir": "$work/$fs/$state",
+ "run_dir": "$work/mem/$run", "log_dir": "$work/$fs/$log"}
 EOF
 	for t in auth account session; do
 		echo "$t required $module config=$work/etc/$where.json"
@@ -91,7 +97,7 @@ def tok(sid):
     c = ssmtoken.build_claims("bench", "i-0be4c400000000001", "alice", sid, "ssm-user",
                               "SSM-SessionManagerRunShell", digest, lifetime=300)
     return ssmtoken.mint(key, "bench", "EdDSA", c) + "\n"
-for where in ("disk", "mem"):
+for where in ("disk", "mem", "vdisk", "vmem"):
     os.mkdir("tok." + where)
     for i in range(int(sys.argv[2])):
         with open("tok.%s/%05d" % (where, i), "w") as f:
@@ -109,8 +115,18 @@ f=$(ls "tok.$1" | head -n 1); mv "tok.$1/$f" "cur-$1.tok"
 EOF
 chmod +x next.sh
 
+# ssm-verifyd for the v* services, as its own user
+echo "ssm-verifyd:x:$((uid + 1)):$((uid + 1))::/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+echo "ssm-verifyd:x:$((uid + 1)):" >>/etc/group
+"$build/verifyd/ssm-verifyd" --config "$work/etc/vmem.json" --debug 2>verifyd.log &
+verifyd_pid=$!
+trap 'kill $verifyd_pid 2>/dev/null; umount "$work/mem" 2>/dev/null; rm -rf "$work"' EXIT
+i=0
+while [ ! -S mem/run-v/verifyd.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S mem/run-v/verifyd.sock ] || { echo "pam_cycle.sh: ssm-verifyd did not start" >&2; cat verifyd.log >&2; exit 1; }
+
 # sanity: each service works once, and a replay fails (so the cycle really verifies)
-for where in disk mem; do
+for where in disk mem vdisk vmem; do
 	./next.sh $where
 	pamtester ssm-bench-$where ssm-user authenticate acct_mgmt open_session close_session \
 		<cur-$where.tok >/dev/null
@@ -187,14 +203,17 @@ echo "# module-libs: $libs"
 echo
 echo "## 1. pamtester: a new process per cycle (exec'ed by $driver -x, token on a pipe)"
 "$driver" -x -n "$runs" -w "$warm" pam_permit=permit-bench "pam_permit+module-libs=permit-bench@$libs" \
-	pam_ssmsession-tmpfs=ssm-bench-mem:pt.mem pam_ssmsession-disk=ssm-bench-disk:pt.disk
+	pam_ssmsession-tmpfs=ssm-bench-mem:pt.mem pam_ssmsession-disk=ssm-bench-disk:pt.disk \
+	verifyd-tmpfs=ssm-bench-vmem:pt.vmem verifyd-disk=ssm-bench-vdisk:pt.vdisk
 echo
 echo "## 2. sshd-like: libcrypto loaded and initialised in the parent, a fork per cycle"
 "$driver" -n "$runs" -w "$warm" pam_permit=permit-bench \
-	pam_ssmsession-tmpfs=ssm-bench-mem:sshd.mem pam_ssmsession-disk=ssm-bench-disk:sshd.disk
+	pam_ssmsession-tmpfs=ssm-bench-mem:sshd.mem pam_ssmsession-disk=ssm-bench-disk:sshd.disk \
+	verifyd-tmpfs=ssm-bench-vmem:sshd.vmem verifyd-disk=ssm-bench-vdisk:sshd.vdisk
 echo
 echo "## cross-check of the driver's clock: hyperfine -N, the pam_permit pamtester cycle alone"
 hyperfine -N --runs "$runs" --warmup "$warm" --style basic --export-json "$work/result.json" \
 	-n pam_permit "pamtester permit-bench $cyc" >/dev/null 2>&1
 $py -c 'import json, sys; x = json.load(open(sys.argv[1]))["results"][0]; print("%-24s %9.3f %9.3f %9.3f" % ("pam_permit (hyperfine)", x["mean"] * 1e3, x["median"] * 1e3, x["min"] * 1e3))' "$work/result.json"
+echo "# ssm-verifyd: $(grep -c "verdict 0 valid" verifyd.log) valid verdicts given, $(grep -c "cannot verify" verifyd.log) failures (must be 0)"
 echo "# audit lines written (disk): $(wc -l <disk/log/audit.jsonl); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -452,8 +452,8 @@ static int verify_one(const struct opts *o, const struct ssm_config *cfg, const 
 	ssm_verdict_init(&v);
 	r = ask_verifyd(cfg, o->config, user, token, len, &v);
 	if (r < 0 || (v.code != 0 && v.code != SSM_TOKEN_REFUSED)) {
-		if (r == 0)
-			ssm_log(LOG_WARNING, "ssm-verifyd could not verify (%s): verifying in this "
+		if (r == 0) /* ssm-verifyd logs why; the answer here is what counts */
+			ssm_log(LOG_DEBUG, "ssm-verifyd could not verify (%s): verifying in this "
 				"process", v.reason);
 		else if (r != -ENOENT && r != -ECONNREFUSED)
 			ssm_log(LOG_WARNING, "ssm-verifyd did not answer (%s): verifying in this "

@@ -95,6 +95,25 @@ while [ ! -S "$tmp/dev/log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 mount --rbind "$tmp/dev" /dev || exit 1
 : >"$tmp/syslog.txt"
 
+# SSM_TEST_VERIFYD=1 (tests/pam_verifyd.sh): every check again with ssm-verifyd answering,
+# as its own unprivileged user; it must answer the logins, and they must come out the same
+VERIFYD=$builddir/verifyd/ssm-verifyd
+verifyd_pid=
+if [ -n "${SSM_TEST_VERIFYD:-}" ]; then
+	echo "ssm-verifyd:x:64009:64009:verifier:/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
+	echo "ssm-verifyd:x:64009:" >>"$tmp/group"
+	"$VERIFYD" --config "$CONF" --debug 2>"$tmp/verifyd.log" &
+	verifyd_pid=$!
+	i=0
+	while [ ! -S "$tmp/host/run/verifyd.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	expect "ssm-verifyd listening on run_dir/verifyd.sock" test -S "$tmp/host/run/verifyd.sock"
+	expect "the socket is root's, mode 0600" test "$(stat -c '%u %a' "$tmp/host/run/verifyd.sock")" = "0 600"
+	expect "ssm-verifyd runs as ssm-verifyd (uid 64009), not root" sh -c \
+		"grep -q '^Uid:.64009.64009.64009.64009' /proc/$verifyd_pid/status"
+	expect "ssm-verifyd is not dumpable (no ptrace by its own uid)" sh -c \
+		"[ \"\$(stat -c %u /proc/$verifyd_pid/mem)\" = 0 ]"
+fi
+
 # a module built with ASan/UBSan needs the runtimes preloaded into pamtester
 if readelf -d "$MODULE" 2>/dev/null | grep -q 'libasan'; then
 	LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
@@ -250,6 +269,39 @@ if [ -x "$SSMCTL" ]; then
 	"$SSMCTL" --config "$CONF" sessions terminate alice-00000000deadbeef >/dev/null 2>&1
 	expect "terminate again: exit 1, the recorder is gone" test $? = 1
 	expect "terminate_requested audited" audit_has '"terminate_requested"'
+fi
+
+# ---- ssm-verifyd answered, and logins go on without it
+if [ -n "$verifyd_pid" ]; then
+	nv=$(grep -c 'verdict 0 valid' "$tmp/verifyd.log")
+	nr=$(grep -c 'verdict -13 invalid_token' "$tmp/verifyd.log")
+	expect "ssm-verifyd gave the valid verdicts ($nv) and the refusals ($nr)" \
+		test "$nv" -ge 5 -a "$nr" -ge 4
+	expect "ssm-verifyd logged why it could not judge the group-writable keys" \
+		grep -q 'cannot verify (trusted_keys)' "$tmp/verifyd.log"
+	expect "a user other than root cannot ask ssm-verifyd" sh -c "! setpriv --reuid=64001 \
+		--regid=64001 --clear-groups $PY -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
+		'$tmp/host/run/verifyd.sock' 2>/dev/null"
+	# the daemon keeps keys imported: a rotated key file must be seen at the next login
+	cp "$tmp/host/jwks.json" "$tmp/host/jwks.saved"
+	cp "$tmp/host/evil.json" "$tmp/host/jwks.json.new"
+	chmod 644 "$tmp/host/jwks.json.new"
+	mv "$tmp/host/jwks.json.new" "$tmp/host/jwks.json"
+	pt ssmtest ssmtest1 "$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	expect "key rotation seen by ssm-verifyd: the new key's token accepted" test "$rc" = 0
+	refused "and the retired key's token refused" "Authentication failure" ssmtest ssmtest1 \
+		"$(mint ssmtest1)" authenticate
+	cp "$tmp/host/jwks.saved" "$tmp/host/jwks.json"
+	pt ssmtest ssmtest1 "$(mint ssmtest1)" authenticate
+	expect "key file rewritten in place: seen too" test "$rc" = 0
+	kill "$verifyd_pid"
+	wait "$verifyd_pid"
+	expect "ssm-verifyd stops on SIGTERM" test $? = 0
+	pt ssmtest ssmtest1 "$(mint ssmtest1)" authenticate acct_mgmt open_session close_session
+	expect "with ssm-verifyd gone (stale socket) a login is verified in-process" test "$rc" = 0
+	refused "and a bad token still refused" "Authentication failure" ssmtest ssmtest1 \
+		"$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
 fi
 
 # ---- the audit log as a whole

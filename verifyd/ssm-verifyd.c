@@ -168,7 +168,10 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 		token[toklen] = '\0';
 		(void)ssm_verifier_check(vf, config_path, user, token, toklen, ssm_now(), &v);
 		explicit_bzero(token, toklen);
-		if (ssm_log_debug_enabled()) {
+		if (v.code != 0 && v.code != SSM_TOKEN_REFUSED) {
+			/* the module verifies again itself: say why it had to */
+			ssm_log(LOG_WARNING, "cannot verify (%s): %s", v.why, v.reason);
+		} else if (ssm_log_debug_enabled()) {
 			char esc[SSM_LOG_ESCAPE_BUFSZ];
 
 			ssm_log(LOG_DEBUG, "verdict %d %s for user %s: %s", v.code,
