@@ -184,6 +184,23 @@ sed 's/^/    /' /etc/pam.d/ssm-demo
 note "(no config= argument: the module and ssm-shell read $work/etc/ssmsession/ssmsession.json,"
 note " this build's compiled-in default; on a real host that is /etc/ssmsession/ssmsession.json)"
 
+say "ssm-verifyd, the token verifier the module asks first, as its own unprivileged user"
+vuid=$((uid + 1))
+while getent passwd "$vuid" >/dev/null || getent group "$vuid" >/dev/null; do vuid=$((vuid + 1)); done
+echo "ssm-verifyd:x:$vuid:$vuid:ssmsession token verifier:/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+echo "ssm-verifyd:x:$vuid:" >>/etc/group
+"$build/verifyd/ssm-verifyd" --config "$work/etc/ssmsession/ssmsession.json" --debug 2>verifyd.log &
+verifyd_pid=$!
+trap 'kill $verifyd_pid 2>/dev/null' EXIT
+i=0
+while [ ! -S run/verifyd.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -S run/verifyd.sock ]; then
+	note "listening on $work/run/verifyd.sock (root's, mode $(stat -c %a run/verifyd.sock)), running as $(ps -o user= -p $verifyd_pid)"
+	note "(the module itself loads no cryptography; without the daemon it verifies in-process)"
+else
+	bad "ssm-verifyd did not start: $(cat verifyd.log)"
+fi
+
 say "The broker's policy and fleet: the example IAM policies, this host and a Prod host"
 cp "$top/broker/examples/policy.json" broker/policy.json
 cat >broker/fleet.json <<EOF
@@ -398,6 +415,15 @@ if command -v jq >/dev/null 2>&1; then
 	if [ -t 1 ]; then jq -C . log/audit.jsonl; else jq . log/audit.jsonl; fi | sed 's/^/    /'
 else
 	while IFS= read -r line; do printf '%s\n' "$line" | $py -m json.tool | sed 's/^/    /'; done <log/audit.jsonl
+fi
+
+say "ssm-verifyd's verdicts (its log, --debug; tokens are never logged)"
+sed 's/^/    /' verifyd.log | tail -n 8
+nv=$(grep -c 'verdict 0 valid' verifyd.log)
+if [ "$nv" -ge 1 ]; then
+	ok "$nv valid verdicts and $(grep -c 'verdict -13' verifyd.log) refusals came from ssm-verifyd"
+else
+	bad "ssm-verifyd gave no valid verdict"
 fi
 
 say "Done.  The host's real /etc/passwd, /etc/pam.d and sshd were not touched; files are in $work"

@@ -174,9 +174,12 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 		} else if (ssm_log_debug_enabled()) {
 			char esc[SSM_LOG_ESCAPE_BUFSZ];
 
-			ssm_log(LOG_DEBUG, "verdict %d %s for user %s: %s", v.code,
-				v.code ? v.why : "valid", ssm_log_escape(user, esc, sizeof(esc)),
-				v.reason);
+			if (v.code == 0)
+				ssm_log(LOG_DEBUG, "verdict 0 valid for user %s (key %s, %s)",
+					ssm_log_escape(user, esc, sizeof(esc)), v.kid, v.alg);
+			else
+				ssm_log(LOG_DEBUG, "verdict %d %s for user %s: %s", v.code, v.why,
+					ssm_log_escape(user, esc, sizeof(esc)), v.reason);
 		}
 	}
 	explicit_bzero(buf, (size_t)n);
