@@ -107,7 +107,8 @@ ssm_tmux_keys tstp C-z
 # (the login wrapper, a plain sh in the same job, does stop: the recorder must not)
 ssm_check "the session still ends at its maximum duration" \
 	ssm_tmux_wait tstp 6 'maximum session duration reached'
-ssm_check "session_end reason max_duration" sh -c \
+# (the message reaches the terminal before the recorder has written session_end: wait for it)
+ssm_check "session_end reason max_duration" ssm_wait_for 3 sh -c \
 	"[ \$(grep -c '\"event\":\"session_end\"' '$T/log/audit.jsonl') -gt $ne ] &&
 	 grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | tail -1 | grep -q '\"reason\":\"max_duration\"'"
 ssm_check "no process of the session survives" ssm_wait_for 1 sh -c '! pgrep -f "^sleep 1000\$" >/dev/null'
