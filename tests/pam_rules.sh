@@ -182,7 +182,7 @@ cat >"$tmp/pamdrive.py" <<'EOF'
 import ctypes, sys
 from ctypes import CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_void_p, cast, sizeof
 pam = ctypes.CDLL("libpam.so.0")
-libc = ctypes.CDLL("libc.so.6")
+libc = ctypes.CDLL(None)  # the global scope: malloc as libpam sees it (ASan's when preloaded)
 libc.calloc.restype = c_void_p
 libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
 libc.strdup.restype = c_void_p
