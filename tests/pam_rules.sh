@@ -40,7 +40,9 @@
 # 2 ES256 exactly 64-byte R||S, DER refused  vec "ES256 DER signature", r/s range rows;
 #                       test_jws r/s rows; rules D9
 # 2 typ exactly ssm-session+jwt           vec "typ ..." rows; test_jws typ rows
-# 2 kid 1-64 [A-Za-z0-9._-], names a trusted key  vec kid rows; pt "untrusted key"; rules D6
+# 2 kid 1-64 [A-Za-z0-9._-], names a trusted key  vec kid rows (65, empty, path, case);
+#                       pt "untrusted key"; rules D6, E17 (1 and 64 accepted: no vec row has
+#                       a token with a 1- or 64-character kid)
 # 2 crit/jku/jwk/x5u/x5c/cty/b64 refuse   vec "header crit=..." rows; rules D10 (jwk with the
 #                       attacker's key, signed by it: refused for the member, not by crypto)
 # 2 key type must match alg               vec "kty mismatch" rows; test_jws EKEYREJECTED
@@ -68,6 +70,7 @@
 # 5 PAM_AUTH_ERR vs PAM_AUTHINFO_UNAVAIL  pt; pw; rules C, E (keys at fault)
 # 5 never logs the token or its signature  pt (signature of one good token); pw (audit only);
 #                       test_token (reason strings); rules A (all paths, debug, all sinks)
+#                       and the final scan (also every file under state_dir, run_dir, log_dir)
 # 5 account: run_as not allowed            pt; pw; test_token account
 # 5 account: uid 0 unless named explicitly test_token account (root); rules B (root, toor,
 #                       case, globs, account with its own configuration)
@@ -510,12 +513,10 @@ printf '%s\n' "$tjti" >"$tmp/scan-secret"
 printf 'refused: token %.100s\n' "$tjti" >"$tmp/scan-planted"
 printf '%.40s\n' "${tjti#*.}" >"$tmp/scan-planted2"
 printf 'sid alice-0123 jti jti-not-secret-0123456789 "run_as":"ssmtest1"\n' >"$tmp/scan-jti"
-"$PY" "$tmp/scan.py" "$tmp/scan-secret" "$tmp/scan-planted" >/dev/null &&
-	fail "A: scanner self-test: a %.100s cut of a token was not found" ||
-	ok "A: scanner self-test: a %.100s cut of a token is found"
-"$PY" "$tmp/scan.py" "$tmp/scan-secret" "$tmp/scan-planted2" >/dev/null &&
-	fail "A: scanner self-test: 40 characters of a payload were not found" ||
-	ok "A: scanner self-test: 40 characters of a payload are found"
+expect "A: scanner self-test: a %.100s cut of a token is found" \
+	sh -c '! "$1" "$2" "$3" "$4" >/dev/null' _ "$PY" "$tmp/scan.py" "$tmp/scan-secret" "$tmp/scan-planted"
+expect "A: scanner self-test: 40 characters of a payload are found" \
+	sh -c '! "$1" "$2" "$3" "$4" >/dev/null' _ "$PY" "$tmp/scan.py" "$tmp/scan-secret" "$tmp/scan-planted2"
 expect "A: scanner self-test: a jti, a sid and run_as are not a leak" \
 	"$PY" "$tmp/scan.py" "$tmp/scan-secret" "$tmp/scan-jti"
 cp "$SYSLOG" "$tmp/syslog-a.txt"
@@ -754,6 +755,17 @@ log_sync
 expect "E13 the syslog line says private" sh -c 'printf "%s" "$1" | grep -qi "private"' _ "$(lines_since "$b")"
 svc ssmr_nokeys "$(mkconf nokeys "$H/no-such-jwks.json" '"run_as_allowed": ["ssmtest1"]')"
 refused "E14 trusted key file missing" "$MSG_UNAVAIL" ssmr_nokeys ssmtest1 "$(mint ssmtest1)" authenticate
+# kid length bounds (1 and 64 of [A-Za-z0-9._-]): a key named so is found and used
+kid64=k.-_$(printf '%060d' 0)
+$SSMTOKEN keygen --alg EdDSA --kid "$kid64" --out-private "$H/kid64.pem" --out-jwks "$H/jwks-kid.json"
+$SSMTOKEN keygen --alg EdDSA --kid K --out-private "$H/kid1.pem" --out-jwks "$H/jwks-kid.json"
+chmod 644 "$H/jwks-kid.json"
+svc ssmr_kid "$(mkconf kid "$H/jwks-kid.json" '"run_as_allowed": ["ssmtest1"]')"
+accepted "E17 kid of 64 characters" ssmr_kid ssmtest1 "$(KEY=$H/kid64.pem mint ssmtest1 --kid "$kid64")" authenticate
+accepted "E17 kid of 1 character" ssmr_kid ssmtest1 "$(KEY=$H/kid1.pem mint ssmtest1 --kid K)" authenticate
+refused "E17 kid of 65 characters" "$MSG_AUTH" ssmr_kid ssmtest1 \
+	"$(KEY=$H/kid64.pem mint ssmtest1 --kid "${kid64}0")" authenticate
+denied_with "E17 kid of 65 characters: refused by its length" invalid_token "1 to 64"
 # one handle: a later failed auth takes back an earlier success (account refuses)
 answers "$(mint ssmtest1)" "$tampered"
 drv -k ssmr ssmtest1 "$tmp/answers" authenticate authenticate acct_mgmt
@@ -773,8 +785,8 @@ fi
 ###########################################################################################
 echo "---- the whole run"
 log_sync
-if res=$("$PY" "$tmp/scan.py" "$SECRETS" "$SYSLOG" "$AUDIT" "$OUT"); then
-	ok "no token material anywhere after the whole run ($(wc -l <"$SECRETS") tokens)"
+if res=$("$PY" "$tmp/scan.py" "$SECRETS" "$SYSLOG" "$OUT" $(find "$H/state" "$H/run" "$H/log" -type f)); then
+	ok "no token material in syslog, output, state_dir, run_dir, log_dir after the whole run ($(wc -l <"$SECRETS") tokens)"
 else
 	fail "token material logged: $(printf '%s' "$res" | head -5)"
 fi
