@@ -427,11 +427,9 @@ int ssm_replay_check_and_add_key(const char *state_dir, const char *name, int64_
 		r = -EIO;
 	if (fsync(dfd) != 0 && r == 0)
 		r = -errno;
-	if (r == -EEXIST) {
+	/* (an error is the caller's to report, in its one line) */
+	if (r == -EEXIST)
 		ssm_log(LOG_DEBUG, "replay cache: jti already used (entry %.16s...)", name);
-	} else if (r < 0) {
-		ssm_log(LOG_ERR, "replay cache %s/" REPLAY_SUBDIR ": %s", state_dir, strerror(-r));
-	}
 out:
 	close(dfd);
 	return r;

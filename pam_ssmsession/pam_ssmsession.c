@@ -248,18 +248,26 @@ out:
 	return r;
 }
 
-/* One NOTICE line and one login_denied event for a refused login. */
-static void deny(pam_handle_t *pamh, const struct ssm_config *cfg, const struct ssm_token *tok,
-		 const char *user, const char *reason, const char *detail)
+/* One line (NOTICE for a refused token, ERR when the host is at fault) and one
+ * login_denied event for a refused login. */
+static void deny_at(int prio, pam_handle_t *pamh, const struct ssm_config *cfg,
+		    const struct ssm_token *tok, const char *user, const char *reason,
+		    const char *detail)
 {
 	char esc_user[SSM_LOG_ESCAPE_BUFSZ], esc_detail[SSM_LOG_ESCAPE_BUFSZ];
 
-	ssm_log(LOG_NOTICE, "login refused for user %s: %s%s%s",
+	ssm_log(prio, "login refused for user %s: %s%s%s",
 		ssm_log_escape(user ? user : "(unknown)", esc_user, sizeof(esc_user)), reason,
 		detail && detail[0] ? ": " : "",
 		detail && detail[0] ? ssm_log_escape(detail, esc_detail, sizeof(esc_detail)) : "");
 	if (cfg != NULL)
 		(void)audit_event(pamh, cfg, "login_denied", tok, reason, detail);
+}
+
+static void deny(pam_handle_t *pamh, const struct ssm_config *cfg, const struct ssm_token *tok,
+		 const char *user, const char *reason, const char *detail)
+{
+	deny_at(LOG_NOTICE, pamh, cfg, tok, user, reason, detail);
 }
 
 /* Ask for the token through the conversation; *powned is ours to wipe and free. */
@@ -468,13 +476,8 @@ static int verify_one(const struct opts *o, const struct ssm_config *cfg, const 
 		goto out;
 	}
 	if (v.code != 0) {
-		if (strcmp(v.why, "trusted_keys") == 0) {
-			*pwhy = "trusted_keys";
-			ssm_log(LOG_ERR, "trusted keys unusable, refusing every login: %s", v.reason);
-		} else {
-			*pwhy = "host_error";
-			ssm_log(LOG_ERR, "cannot verify a token: %s", v.reason);
-		}
+		/* the host is at fault: the caller's one refusal line, at LOG_ERR, says why */
+		*pwhy = strcmp(v.why, "trusted_keys") == 0 ? "trusted_keys" : "host_error";
 		snprintf(reason, reasonlen, "%s", v.reason);
 		ret = v.code == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
 		goto out;
@@ -485,9 +488,8 @@ static int verify_one(const struct opts *o, const struct ssm_config *cfg, const 
 		r = ssm_token_check_claims(&ctx, claims, ptok, sub, sizeof(sub));
 	if (r < 0) {
 		*pwhy = "host_error";
-		ssm_log(LOG_CRIT, "the verifier accepted claims that this module refuses (%s): "
-			"refusing the login", sub);
-		snprintf(reason, reasonlen, "verifier and module disagree: %s", sub);
+		snprintf(reason, reasonlen, "the verifier accepted claims that this module refuses: %s",
+			 sub);
 		ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
 		goto out;
 	}
@@ -567,7 +569,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 				 &why);
 	}
 	if (ret != PAM_SUCCESS) {
-		deny(pamh, cfg, NULL, user, why, reason);
+		deny_at(ret == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR, pamh, cfg, NULL, user, why,
+			reason);
 		goto out;
 	}
 
@@ -577,8 +580,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		ret = PAM_AUTH_ERR;
 		goto out;
 	} else if (r < 0) {
-		ssm_log(LOG_ERR, "replay cache in %s unusable: %s", cfg->state_dir, strerror(-r));
-		deny(pamh, cfg, tok, user, "replay_cache", strerror(-r));
+		snprintf(reason, sizeof(reason), "%s/replay: %s", cfg->state_dir, strerror(-r));
+		deny_at(LOG_ERR, pamh, cfg, tok, user, "replay_cache", reason);
 		ret = PAM_AUTHINFO_UNAVAIL;
 		goto out;
 	}

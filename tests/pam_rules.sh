@@ -753,6 +753,8 @@ b=$(log_lines)
 refused "E13 trusted key file holding a private key" "$MSG_UNAVAIL" ssmr_d ssmtest1 "$(mint ssmtest1)" authenticate
 log_sync
 expect "E13 the syslog line says private" sh -c 'printf "%s" "$1" | grep -qi "private"' _ "$(lines_since "$b")"
+expect "E13 exactly one syslog line for it (pam_ssmsession(8), RETURN VALUES)" \
+	test "$(lines_since "$b" | grep -c .)" = 1
 svc ssmr_nokeys "$(mkconf nokeys "$H/no-such-jwks.json" '"run_as_allowed": ["ssmtest1"]')"
 refused "E14 trusted key file missing" "$MSG_UNAVAIL" ssmr_nokeys ssmtest1 "$(mint ssmtest1)" authenticate
 # kid length bounds (1 and 64 of [A-Za-z0-9._-]): a key named so is found and used
