@@ -49,7 +49,8 @@ chmod 0755 "$work"
 cd "$work"
 mkdir -p private etc/documents disk/state disk/log mem
 mount -t tmpfs -o mode=0755 tmpfs mem
-mkdir -p mem/state mem/run-mem mem/run-disk mem/run-v mem/log disk/vstate disk/vlog mem/vstate mem/vlog
+mkdir -p mem/state mem/run-mem mem/run-disk mem/run-v mem/log disk/vstate disk/vlog mem/vstate mem/vlog \
+	disk/bstate disk/blog
 cp -a /etc/passwd /etc/group /etc/shadow private/
 cp -a /etc/pam.d private/pam.d
 for f in passwd group shadow pam.d; do mount --bind "private/$f" "/etc/$f"; done
@@ -66,15 +67,18 @@ EOF
 $py "$top/broker/ssmtoken.py" keygen --alg EdDSA --kid bench --out-private key.pem --out-jwks etc/jwks.json
 # disk, mem: no ssm-verifyd (the module verifies in-process through ssm-verify.so);
 # vdisk, vmem: the same with ssm-verifyd answering on mem/run-v/verifyd.sock
-for where in disk mem vdisk vmem; do
+# bdisk: vdisk with "replay_durability": "boot" (no flush; tokens from before boot refused)
+for where in disk mem vdisk vmem bdisk; do
+	extra=
 	case $where in
 	v*) fs=${where#v} state=vstate log=vlog run=run-v ;;
+	b*) fs=disk state=bstate log=blog run=run-v extra=', "replay_durability": "boot"' ;;
 	*) fs=$where state=state log=log run=run-$where ;;
 	esac
 	cat >etc/$where.json <<EOF
 {"host_id": "i-0be4c400000000001", "issuer": "bench", "trusted_keys": "$work/etc/jwks.json",
  "documents_dir": "$work/etc/documents", "state_dir": "$work/$fs/$state",
- "run_dir": "$work/mem/$run", "log_dir": "$work/$fs/$log"}
+ "run_dir": "$work/mem/$run", "log_dir": "$work/$fs/$log"$extra}
 EOF
 	for t in auth account session; do
 		echo "$t required $module config=$work/etc/$where.json"
@@ -97,7 +101,7 @@ def tok(sid):
     c = ssmtoken.build_claims("bench", "i-0be4c400000000001", "alice", sid, "ssm-user",
                               "SSM-SessionManagerRunShell", digest, lifetime=300)
     return ssmtoken.mint(key, "bench", "EdDSA", c) + "\n"
-for where in ("disk", "mem", "vdisk", "vmem"):
+for where in ("disk", "mem", "vdisk", "vmem", "bdisk"):
     os.mkdir("tok." + where)
     for i in range(int(sys.argv[2])):
         with open("tok.%s/%05d" % (where, i), "w") as f:
@@ -126,7 +130,7 @@ while [ ! -S mem/run-v/verifyd.sock ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1
 [ -S mem/run-v/verifyd.sock ] || { echo "pam_cycle.sh: ssm-verifyd did not start" >&2; cat verifyd.log >&2; exit 1; }
 
 # sanity: each service works once, and a replay fails (so the cycle really verifies)
-for where in disk mem vdisk vmem; do
+for where in disk mem vdisk vmem bdisk; do
 	./next.sh $where
 	pamtester ssm-bench-$where ssm-user authenticate acct_mgmt open_session close_session \
 		<cur-$where.tok >/dev/null
@@ -204,12 +208,14 @@ echo
 echo "## 1. pamtester: a new process per cycle (exec'ed by $driver -x, token on a pipe)"
 "$driver" -x -n "$runs" -w "$warm" pam_permit=permit-bench "pam_permit+module-libs=permit-bench@$libs" \
 	pam_ssmsession-tmpfs=ssm-bench-mem:pt.mem pam_ssmsession-disk=ssm-bench-disk:pt.disk \
-	verifyd-tmpfs=ssm-bench-vmem:pt.vmem verifyd-disk=ssm-bench-vdisk:pt.vdisk
+	verifyd-tmpfs=ssm-bench-vmem:pt.vmem verifyd-disk=ssm-bench-vdisk:pt.vdisk \
+	verifyd-disk-boot=ssm-bench-bdisk:pt.bdisk
 echo
 echo "## 2. sshd-like: libcrypto loaded and initialised in the parent, a fork per cycle"
 "$driver" -n "$runs" -w "$warm" pam_permit=permit-bench \
 	pam_ssmsession-tmpfs=ssm-bench-mem:sshd.mem pam_ssmsession-disk=ssm-bench-disk:sshd.disk \
-	verifyd-tmpfs=ssm-bench-vmem:sshd.vmem verifyd-disk=ssm-bench-vdisk:sshd.vdisk
+	verifyd-tmpfs=ssm-bench-vmem:sshd.vmem verifyd-disk=ssm-bench-vdisk:sshd.vdisk \
+	verifyd-disk-boot=ssm-bench-bdisk:sshd.bdisk
 echo
 echo "## cross-check of the driver's clock: hyperfine -N, the pam_permit pamtester cycle alone"
 hyperfine -N --runs "$runs" --warmup "$warm" --style basic --export-json "$work/result.json" \

@@ -167,6 +167,7 @@ static int set_defaults(struct ssm_config *cfg)
 	cfg->transcript_max_bytes = 64 * 1024 * 1024;
 	cfg->transcript_limit_action = SSM_LIMIT_END;
 	cfg->allow_privilege = 1;
+	cfg->replay_fsync = 1;
 	cfg->host_tags = cJSON_CreateObject();
 	cfg->seccomp_profiles = cJSON_CreateObject();
 	if (cfg->host_tags == NULL || cfg->seccomp_profiles == NULL ||
@@ -443,6 +444,18 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 			return 0;
 		}
 		ERR("%s: key 'transcript_limit_action': must be \"end\" or \"stop_recording\"", path);
+		return -EINVAL;
+	}
+	if (strcmp(key, "replay_durability") == 0) {
+		if (cJSON_IsString(item) && strcmp(item->valuestring, "fsync") == 0) {
+			cfg->replay_fsync = 1;
+			return 0;
+		}
+		if (cJSON_IsString(item) && strcmp(item->valuestring, "boot") == 0) {
+			cfg->replay_fsync = 0;
+			return 0;
+		}
+		ERR("%s: key 'replay_durability': must be \"fsync\" or \"boot\"", path);
 		return -EINVAL;
 	}
 	if (strcmp(key, "recorder_user") == 0) {

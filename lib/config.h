@@ -35,6 +35,11 @@ struct ssm_config {
 	char *recorder_user;              /* "recorder_user": "ssmsession" */
 	cJSON *seccomp_profiles;          /* "seccomp_profiles": {"Standard_Stream": "baseline", ...} */
 	int allow_privilege;              /* "allow_privilege": true - false sets no_new_privs */
+	/* "replay_durability": "fsync" (1, default): every accepted jti is on disk before auth
+	 * succeeds; "boot" (0): no disk flush, and instead a token issued before this host
+	 * booted (iat < boot time + leeway) is refused, which covers every entry a crash could
+	 * have lost (pam_ssmsession(8)) */
+	int replay_fsync;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

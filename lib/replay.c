@@ -358,7 +358,7 @@ static int key_valid(const char *key)
 }
 
 int ssm_replay_check_and_add_key(const char *state_dir, const char *name, int64_t keep_until,
-				 int64_t now)
+				 int64_t now, int durable)
 {
 	char tmp[64];
 	int64_t keep;
@@ -421,11 +421,11 @@ int ssm_replay_check_and_add_key(const char *state_dir, const char *name, int64_
 	unlinkat(dfd, tmp, 0);
 	/* the entry's data and mtime (fsync, not just fdatasync: the mtime must be durable as
 	 * well), then its name and the temp name's removal: see the top of this file */
-	if (r == 0 && fsync(tfd) != 0)
+	if (durable && r == 0 && fsync(tfd) != 0)
 		r = -errno;
 	if (close(tfd) != 0 && r == 0)
 		r = -EIO;
-	if (fsync(dfd) != 0 && r == 0)
+	if (durable && fsync(dfd) != 0 && r == 0)
 		r = -errno;
 	/* (an error is the caller's to report, in its one line) */
 	if (r == -EEXIST)

@@ -14,9 +14,10 @@ int ssm_replay_check_and_add(const char *state_dir, const char *jti, int64_t kee
 /* 1 if the jti is recorded and unexpired, 0 if not, -errno on I/O error.  Never records. */
 int ssm_replay_seen(const char *state_dir, const char *jti, int64_t now);
 /* The same by entry name (ssm_replay_key of the jti: 64 lower-case hex digits), for code
- * that links no SHA-256 (the PAM module gets the name from the verifier). */
+ * that links no SHA-256 (the PAM module gets the name from the verifier).  durable 0 skips
+ * the fsyncs (replay_durability "boot": the caller refuses tokens issued before boot). */
 int ssm_replay_check_and_add_key(const char *state_dir, const char *key, int64_t keep_until,
-                                 int64_t now);
+                                 int64_t now, int durable);
 int ssm_replay_seen_key(const char *state_dir, const char *key, int64_t now);
 /* key = lower-case hex SHA-256 of the jti; 0 or -EINVAL (empty or over 4096 bytes). */
 int ssm_replay_key(const char *jti, char key[65]);

@@ -28,7 +28,7 @@ int ssm_replay_check_and_add(const char *state_dir, const char *jti, int64_t kee
 	char key[65];
 	int r = ssm_replay_key(jti, key);
 
-	return r < 0 ? r : ssm_replay_check_and_add_key(state_dir, key, keep_until, now);
+	return r < 0 ? r : ssm_replay_check_and_add_key(state_dir, key, keep_until, now, 1);
 }
 
 int ssm_replay_seen(const char *state_dir, const char *jti, int64_t now)

@@ -503,6 +503,17 @@ out:
 	return ret;
 }
 
+/* The wall-clock second this host booted, rounded up (later is the safe side: more tokens
+ * count as issued before it); INT64_MAX, refusing everything, if the clocks fail. */
+static int64_t boot_time(void)
+{
+	struct timespec rt, bt;
+
+	if (clock_gettime(CLOCK_REALTIME, &rt) != 0 || clock_gettime(CLOCK_BOOTTIME, &bt) != 0)
+		return INT64_MAX;
+	return (int64_t)rt.tv_sec - (int64_t)bt.tv_sec + 1;
+}
+
 /* ------------------------------------------------------------------ auth */
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -574,7 +585,21 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 		goto out;
 	}
 
-	r = ssm_replay_check_and_add_key(cfg->state_dir, key, ssm_token_keep_until(cfg, tok), now);
+	/* replay_durability "boot": entries are not flushed to disk, so a crash may lose the
+	 * newest ones; every token that could have been accepted before a crash was issued
+	 * before this boot, and is refused here (the broker's clock within leeway) */
+	if (!cfg->replay_fsync) {
+		int64_t limit;
+
+		if (__builtin_add_overflow(boot_time(), cfg->leeway, &limit) || tok->iat < limit) {
+			deny(pamh, cfg, tok, user, "issued_before_boot",
+			     "replay_durability boot: token issued before this host booted");
+			ret = PAM_AUTH_ERR;
+			goto out;
+		}
+	}
+	r = ssm_replay_check_and_add_key(cfg->state_dir, key, ssm_token_keep_until(cfg, tok), now,
+					 cfg->replay_fsync);
 	if (r == -EEXIST) {
 		deny(pamh, cfg, tok, user, "replay", "token already used");
 		ret = PAM_AUTH_ERR;

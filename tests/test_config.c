@@ -75,6 +75,12 @@ static const struct row rows[] = {
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Shell\": \"x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Port\": \"../x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"allow_privilege\": \"false\"}", -EINVAL, "'allow_privilege'" },
+	{ __LINE__, "{" BASE ", \"replay_durability\": \"fsync\"}", 0, NULL },
+	{ __LINE__, "{" BASE ", \"replay_durability\": \"boot\"}", 0, NULL },
+	/* only the two spellings: anything else must not silently turn the flush off */
+	{ __LINE__, "{" BASE ", \"replay_durability\": \"Boot\"}", -EINVAL, "'replay_durability'" },
+	{ __LINE__, "{" BASE ", \"replay_durability\": \"none\"}", -EINVAL, "'replay_durability'" },
+	{ __LINE__, "{" BASE ", \"replay_durability\": false}", -EINVAL, "'replay_durability'" },
 	{ __LINE__, "{\"host_id\": \"i-1\", \"issuer\": \"b\", \"trusted_keys\": true}", -EINVAL, "'trusted_keys'" },
 	/* numbers out of range, fractional, huge */
 	{ __LINE__, "{" BASE ", \"max_token_lifetime\": 0}", -EINVAL, "'max_token_lifetime'" },
@@ -157,6 +163,7 @@ static void test_defaults_and_matching(void)
 	CHECK(cfg->n_run_as_allowed == 1 && strcmp(cfg->run_as_allowed[0], "ssm-user") == 0, "users");
 	CHECK(cfg->transcript_max_bytes == 64 * 1024 * 1024, "transcript cap");
 	CHECK(cfg->allow_privilege == 1 && cfg->record_input == 0, "flags");
+	CHECK(cfg->replay_fsync == 1, "replay_durability defaults to fsync");
 	CHECK(ssm_config_document_allowed(cfg, "AnyDoc"), "* allows any valid name");
 	CHECK(!ssm_config_document_allowed(cfg, "../etc"), "* never allows an invalid name");
 	CHECK(!ssm_config_document_allowed(cfg, "a/b"), "* never allows a slash");
