@@ -139,6 +139,7 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 	const char *config_path, *user, *tok;
 	struct ssm_verdict v;
 	struct ucred cred;
+	char who[257] = "";
 	socklen_t clen = sizeof(cred);
 	size_t toklen = 0;
 	ssize_t n;
@@ -168,19 +169,7 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 		token[toklen] = '\0';
 		(void)ssm_verifier_check(vf, config_path, user, token, toklen, ssm_now(), &v);
 		explicit_bzero(token, toklen);
-		if (v.code != 0 && v.code != SSM_TOKEN_REFUSED) {
-			/* the module verifies again itself: say why it had to */
-			ssm_log(LOG_WARNING, "cannot verify (%s): %s", v.why, v.reason);
-		} else if (ssm_log_debug_enabled()) {
-			char esc[SSM_LOG_ESCAPE_BUFSZ];
-
-			if (v.code == 0)
-				ssm_log(LOG_DEBUG, "verdict 0 valid for user %s (key %s, %s)",
-					ssm_log_escape(user, esc, sizeof(esc)), v.kid, v.alg);
-			else
-				ssm_log(LOG_DEBUG, "verdict %d %s for user %s: %s", v.code, v.why,
-					ssm_log_escape(user, esc, sizeof(esc)), v.reason);
-		}
+		snprintf(who, sizeof(who), "%s", user); /* buf is reused for the answer */
 	}
 	explicit_bzero(buf, (size_t)n);
 	r = ssm_verdict_encode(&v, buf, SSM_VERIFY_MSG_MAX);
@@ -192,6 +181,20 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 		ssm_log(LOG_WARNING, "cannot answer pid %ld: %s", (long)cred.pid, strerror(errno));
 	if (r > 0)
 		explicit_bzero(buf, (size_t)r);
+	/* logged after answering: the login waits for the verdict, not for the log */
+	if (v.code != 0 && v.code != SSM_TOKEN_REFUSED) {
+		/* the module verifies again itself: say why it had to */
+		ssm_log(LOG_WARNING, "cannot verify (%s): %s", v.why, v.reason);
+	} else if (ssm_log_debug_enabled() && who[0] != '\0') {
+		char esc[SSM_LOG_ESCAPE_BUFSZ];
+
+		if (v.code == 0)
+			ssm_log(LOG_DEBUG, "verdict 0 valid for user %s (key %s, %s)",
+				ssm_log_escape(who, esc, sizeof(esc)), v.kid, v.alg);
+		else
+			ssm_log(LOG_DEBUG, "verdict %d %s for user %s: %s", v.code, v.why,
+				ssm_log_escape(who, esc, sizeof(esc)), v.reason);
+	}
 	ssm_verdict_clear(&v);
 }
 
