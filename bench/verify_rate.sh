@@ -15,16 +15,17 @@ rounds=${3:-3}
 py=/usr/bin/python3
 [ "$(id -u)" = 0 ] || { echo "verify_rate.sh: run as root (trusted files must be root-owned)" >&2; exit 2; }
 
-if [ ! -f "$build/lib/.libs/libssm.a" ]; then
-	mkdir -p "$build"
-	(cd "$top" && [ -x configure ] || ./autogen.sh >/dev/null 2>&1)
-	(cd "$build" && [ -f Makefile ] || "$top/configure" --quiet >/dev/null)
-	(cd "$build" && make -j"$(nproc)" lib/libssm.la >/dev/null)
-fi
+# always (re)build the libraries: a stale archive would be measured without a word
+mkdir -p "$build"
+(cd "$top" && [ -x configure ] || ./autogen.sh >/dev/null 2>&1)
+(cd "$build" && [ -f Makefile ] || "$top/configure" --quiet >/dev/null)
+(cd "$build" && make -j"$(nproc)" lib/libssm_verify.la lib/libssm_base.la lib/libssm_ossl.la \
+	>/dev/null) || { echo "verify_rate.sh: build failed" >&2; exit 1; }
 mkdir -p "$build/bench"
 # same optimisation as the library build (configure's default -O2)
 ${CC:-gcc} -O2 -g -std=gnu11 -Wall -Wextra -I"$top/lib" -I"$build" -o "$build/bench/verify_rate" \
-	"$top/bench/verify_rate.c" "$build/lib/.libs/libssm.a" \
+	"$top/bench/verify_rate.c" "$build/lib/.libs/libssm_verify.a" \
+	"$build/lib/.libs/libssm_base.a" "$build/lib/.libs/libssm_ossl.a" \
 	$(pkg-config --libs libcrypto libcjson libpcre2-8)
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
