@@ -363,7 +363,7 @@ out:
 /* ssm-verify.so beside this module (one build: the build tree, a package that puts both in
  * one place), else in the package's library directory; root-owned (or owned like this
  * module) and not writable by group or others.  0 with path, or -errno. */
-static int find_verify_lib(char *path, size_t size)
+static int find_verify_lib(char *path, size_t size, char *err, size_t errlen)
 {
 	struct stat self, st;
 	Dl_info info;
@@ -386,14 +386,14 @@ static int find_verify_lib(char *path, size_t size)
 			continue;
 		if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != self.st_uid) ||
 		    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-			ssm_log(LOG_ERR, "%s: not a regular file owned by root and writable only by "
-				"its owner: refusing to load it", path);
+			snprintf(err, errlen, "%s: not a regular file owned by root and writable "
+				 "only by its owner: refusing to load it", path);
 			return -EPERM;
 		}
 		return 0;
 	}
-	ssm_log(LOG_ERR, "%s not found beside this module nor in %s", SSM_VERIFY_LIB_NAME,
-		SSM_PKGLIBDIR);
+	snprintf(err, errlen, "%s not found beside this module nor in %s", SSM_VERIFY_LIB_NAME,
+		 SSM_PKGLIBDIR);
 	return -ENOENT;
 }
 
@@ -401,15 +401,15 @@ static int find_verify_lib(char *path, size_t size)
 static void verify_here(const char *config_path, const char *user, const char *token,
 			size_t len, int64_t now, struct ssm_verdict *v)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], err[PATH_MAX + 128] = "";
 	ssm_verify_once_fn fn;
 	void *h;
 	int r;
 
 	ssm_verdict_init(v);
-	r = find_verify_lib(path, sizeof(path));
+	r = find_verify_lib(path, sizeof(path), err, sizeof(err));
 	if (r < 0) {
-		ssm_verdict_fail(v, r, "host_error", "no usable %s", SSM_VERIFY_LIB_NAME);
+		ssm_verdict_fail(v, r, "host_error", "%s", err);
 		return;
 	}
 	/* NODELETE: libcrypto stays loaded anyway, and a second login in this process (or

@@ -836,6 +836,43 @@ else
 fi
 
 ###########################################################################################
+echo "---- G. the in-process verifier (ssm-verify.so) must be there and trustworthy, or no login"
+# a copy of the module alone in a directory: no ssm-verify.so beside it (and none installed
+# under this build's pkglibdir unless make install ran: then this row proves nothing, say so)
+mkdir -p "$tmp/modg" "$tmp/modw"
+cp "$MODULE" "$tmp/modg/pam_ssmsession.so"
+vlib=$(dirname "$MODULE")/ssm-verify.so
+printf 'auth required %s config=%s\naccount required %s config=%s\nsession required %s config=%s\n' \
+	"$tmp/modg/pam_ssmsession.so" "$CONF" "$tmp/modg/pam_ssmsession.so" "$CONF" \
+	"$tmp/modg/pam_ssmsession.so" "$CONF" >"$tmp/pam.d/ssmr_nolib"
+installed=
+for d in $(strings "$MODULE" | grep '^/.*/ssmsession$'); do
+	[ -e "$d/ssm-verify.so" ] && installed=$d/ssm-verify.so
+done
+if [ -n "$installed" ]; then
+	echo "note: $installed is installed: G1 skipped"
+else
+	b=$(log_lines)
+	refused "G1 no ssm-verify.so anywhere: fails closed" "$MSG_UNAVAIL" ssmr_nolib ssmtest1 \
+		"$(mint ssmtest1)" authenticate
+	log_sync
+	l=$(lines_since "$b")
+	expect "G1 one syslog line naming ssm-verify.so" sh -c \
+		'[ "$(printf "%s" "$1" | grep -c .)" = 1 ] && printf "%s" "$1" | grep -q "ssm-verify.so not found"' _ "$l"
+fi
+# beside the module but writable by its group: never loaded
+cp "$MODULE" "$tmp/modw/pam_ssmsession.so"
+cp "$vlib" "$tmp/modw/ssm-verify.so"
+chmod 775 "$tmp/modw/ssm-verify.so"
+sed "s#$tmp/modg/#$tmp/modw/#g" "$tmp/pam.d/ssmr_nolib" >"$tmp/pam.d/ssmr_gwlib"
+refused "G2 group-writable ssm-verify.so beside the module: not loaded, fails closed" "$MSG_UNAVAIL" \
+	ssmr_gwlib ssmtest1 "$(mint ssmtest1)" authenticate
+denied_with "G2 audited as a host error naming the file" host_error "refusing to load it"
+chmod 755 "$tmp/modw/ssm-verify.so"
+accepted "G3 the same file made 0755: loaded and the login verified" ssmr_gwlib ssmtest1 \
+	"$(mint ssmtest1)" authenticate
+
+###########################################################################################
 echo "---- the whole run"
 log_sync
 if res=$("$PY" "$tmp/scan.py" "$SECRETS" "$SYSLOG" "$OUT" $(find "$H/state" "$H/run" "$H/log" -type f)); then
