@@ -446,10 +446,11 @@ def main():
             t = ed(claims(pad="p" * pad), hdr(f="f" * filler))
             if len(t) in (4096, 4097) and len(t) not in found:
                 found[len(t)] = t
-    if 4096 in found:
-        row("ok token of exactly 4096 bytes", found[4096], "ok")
-    if 4097 in found:
-        row("refused token of 4097 bytes", found[4097], "refused")
+    # both boundary rows must exist: a silently missing one would test nothing
+    if 4096 not in found or 4097 not in found:
+        sys.exit("token_vectors.py: no 4096/4097-byte token found (lengths %s)" % sorted(found))
+    row("ok token of exactly 4096 bytes", found[4096], "ok")
+    row("refused token of 4097 bytes", found[4097], "refused")
     row("refused token of 20000 bytes (validly signed)", ed(claims(pad="p" * 15000)), "refused")
 
     # ---- claims ----
