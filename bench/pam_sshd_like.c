@@ -85,25 +85,56 @@ fail:
 	return PAM_CONV_ERR;
 }
 
-/* The child: one login, exit status 0 on success, else the failing step's number. */
+static double now(void);
+
+/* The child: one login, exit status 0 on success, else the failing step's number.  With
+ * SSM_BENCH_PHASES=FILE, each cycle appends the microseconds spent in pam_start,
+ * pam_authenticate, pam_acct_mgmt, pam_open_session, pam_close_session and pam_end (the
+ * service name first) to FILE, to see where a cycle goes. */
 static void cycle(const char *service, const char *user)
 {
 	struct pam_conv c = { conv, NULL };
 	pam_handle_t *h = NULL;
+	const char *phases = getenv("SSM_BENCH_PHASES");
+	double t[7];
 	int r;
 
+	t[0] = now();
 	if (pam_start(service, user, &c, &h) != PAM_SUCCESS)
 		_exit(10);
 	(void)pam_set_item(h, PAM_RHOST, "192.0.2.1");
+	t[1] = now();
 	if ((r = pam_authenticate(h, PAM_SILENT)) != PAM_SUCCESS)
 		_exit(11);
+	t[2] = now();
 	if ((r = pam_acct_mgmt(h, PAM_SILENT)) != PAM_SUCCESS)
 		_exit(12);
+	t[3] = now();
 	if ((r = pam_open_session(h, PAM_SILENT)) != PAM_SUCCESS)
 		_exit(13);
+	t[4] = now();
 	if ((r = pam_close_session(h, PAM_SILENT)) != PAM_SUCCESS)
 		_exit(14);
+	t[5] = now();
 	pam_end(h, r);
+	t[6] = now();
+	if (phases != NULL) {
+		char line[256];
+		int fd = open(phases, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644), n, i, o;
+
+		o = snprintf(line, sizeof(line), "%s", service);
+		for (i = 0; i < 6 && o > 0 && (size_t)o < sizeof(line); i++) {
+			n = snprintf(line + o, sizeof(line) - (size_t)o, " %.1f",
+				     (t[i + 1] - t[i]) * 1e6);
+			o += n;
+		}
+		if (fd >= 0 && o > 0 && (size_t)o < sizeof(line) - 1) {
+			line[o++] = '\n';
+			(void)!write(fd, line, (size_t)o);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	_exit(0);
 }
 
