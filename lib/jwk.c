@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define SSM_JWKS_MAX_KEYS 64
-#define SSM_JWKS_MAX_FILE (64 * 1024)
 
 /* Verification contexts are set up once per key, on first use, and reused: creating them
  * (a provider fetch, a digest fetch inside the ECDSA provider) costs as much as half a

@@ -9,6 +9,8 @@ enum ssm_key_type { SSM_KEY_ED25519 = 1, SSM_KEY_P256 = 2 };
 struct ssm_jwk;
 struct ssm_jwks;
 
+#define SSM_JWKS_MAX_FILE (64 * 1024) /* the largest JWK Set file ssm_jwks_load reads */
+
 /* Parse a JWK Set.  Refuses: not an object with a "keys" array, a key with a private part
  * ("d"), an unknown kty/crv, bad or missing kid (1..64 of [A-Za-z0-9._-]), duplicate kid,
  * coordinates of the wrong length or not on the curve.  0, -EINVAL (err says which key

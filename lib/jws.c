@@ -297,6 +297,8 @@ void ssm_jws_free(struct ssm_jws *jws)
 		return;
 	cJSON_Delete(jws->header);
 	cJSON_Delete(jws->claims);
+	if (jws->sig != NULL) /* with the payload, the signature is the credential */
+		explicit_bzero(jws->sig, jws->sig_len);
 	free(jws->sig);
 	free(jws);
 }

@@ -28,6 +28,8 @@ struct ssm_token {
  * login (PAM_AUTH_ERR); any other negative errno: the host is at fault (configuration,
  * documents, memory: PAM_AUTHINFO_UNAVAIL / PAM_BUF_ERR). */
 #define SSM_TOKEN_REFUSED (-13)
+/* the reason ssm_token_verify gives for a document the host does not hold */
+#define SSM_REASON_UNKNOWN_DOCUMENT "unknown document"
 
 struct ssm_verify_ctx {
 	const struct ssm_config *cfg;

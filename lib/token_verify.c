@@ -84,7 +84,7 @@ int ssm_token_verify(const struct ssm_verify_ctx *ctx, const char *token, size_t
 		break;
 	case -ENOENT:
 		/* the token names a document this host does not hold: not valid here */
-		REASON("unknown document");
+		REASON("%s", SSM_REASON_UNKNOWN_DOCUMENT);
 		r = SSM_TOKEN_REFUSED;
 		goto out;
 	case -EBADMSG:

@@ -3,16 +3,45 @@
  * -EBADMSG, never a partial result. */
 #include "config.h"
 #include <errno.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "verdict.h"
 
 #define MAGIC_LEN (sizeof(SSM_VERDICT_MAGIC)) /* with its NUL */
 #define USER_MAX 256
-#define NFIELDS 8 /* magic, code, why, reason, key, kid, alg, claims */
+#define NFIELDS 9 /* magic, code, why, reason, key, kid, alg, ids, claims */
+
+void ssm_file_id(const char *path, char *out)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0) {
+		strcpy(out, "-");
+		return;
+	}
+	snprintf(out, SSM_FILE_ID_MAX, "%ju:%ju:%jd:%jd.%09ld:%jd.%09ld", (uintmax_t)st.st_dev,
+		 (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+void ssm_document_file_id(const char *documents_dir, const char *name, char *out)
+{
+	char path[4096];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s.json", documents_dir ? documents_dir : "",
+		     name ? name : "");
+	if (documents_dir == NULL || name == NULL || n < 0 || (size_t)n >= sizeof(path)) {
+		strcpy(out, "-");
+		return;
+	}
+	ssm_file_id(path, out);
+}
 
 void ssm_verdict_init(struct ssm_verdict *v)
 {
@@ -42,6 +71,7 @@ void ssm_verdict_fail(struct ssm_verdict *v, int code, const char *why, const ch
 	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
 	va_end(ap);
 	v->key[0] = v->kid[0] = v->alg[0] = '\0';
+	/* ids stay: a refusal still says which files it rests on */
 }
 
 /* printable ASCII or any byte >= 0x80 (UTF-8 in a reason); no control characters */
@@ -71,6 +101,7 @@ static int charset_ok(const char *s, size_t len, const char *set)
 #define LOWER_HEX "0123456789abcdef"
 #define KID_SET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 #define WHY_SET "abcdefghijklmnopqrstuvwxyz_"
+#define IDS_SET "0123456789:.;-"
 
 int ssm_verify_request_encode(char *buf, size_t size, const char *config_path,
 			      const char *user, const char *token, size_t tokenlen)
@@ -135,9 +166,9 @@ int ssm_verdict_encode(const struct ssm_verdict *v, char *buf, size_t size)
 
 	if (size > SSM_VERIFY_MSG_MAX)
 		size = SSM_VERIFY_MSG_MAX;
-	n = snprintf(buf, size, "%s%c%d%c%s%c%s%c%s%c%s%c%s%c%s", SSM_VERDICT_MAGIC, 0, v->code, 0,
-		     v->code ? v->why : "", 0, v->reason, 0, v->code ? "" : v->key, 0,
-		     v->code ? "" : v->kid, 0, v->code ? "" : v->alg, 0, claims);
+	n = snprintf(buf, size, "%s%c%d%c%s%c%s%c%s%c%s%c%s%c%s%c%s", SSM_VERDICT_MAGIC, 0, v->code,
+		     0, v->code ? v->why : "", 0, v->reason, 0, v->code ? "" : v->key, 0,
+		     v->code ? "" : v->kid, 0, v->code ? "" : v->alg, 0, v->ids, 0, claims);
 	if (n < 0 || (size_t)n >= size)
 		return -EMSGSIZE;
 	return n;
@@ -195,17 +226,19 @@ int ssm_verdict_decode(const char *buf, size_t len, struct ssm_verdict *v)
 		return -EBADMSG;
 	if (fl[3] >= sizeof(v->reason) || !text_ok(f[3], fl[3]))
 		return -EBADMSG;
+	if (fl[7] >= sizeof(v->ids) || !charset_ok(f[7], fl[7], IDS_SET))
+		return -EBADMSG;
 	if (code == 0) {
 		if (fl[2] != 0 || fl[4] != 64 || !charset_ok(f[4], 64, LOWER_HEX) ||
-		    fl[5] < 1 || fl[5] > 64 || !charset_ok(f[5], fl[5], KID_SET) || fl[7] == 0 ||
-		    !text_ok(f[7], fl[7]))
+		    fl[5] < 1 || fl[5] > 64 || !charset_ok(f[5], fl[5], KID_SET) || fl[8] == 0 ||
+		    !text_ok(f[8], fl[8]))
 			return -EBADMSG;
 		if (!((fl[6] == 5 && memcmp(f[6], "EdDSA", 5) == 0) ||
 		      (fl[6] == 7 && memcmp(f[6], "Ed25519", 7) == 0) ||
 		      (fl[6] == 5 && memcmp(f[6], "ES256", 5) == 0)))
 			return -EBADMSG;
 	} else if (fl[2] < 1 || fl[2] >= sizeof(v->why) || !charset_ok(f[2], fl[2], WHY_SET) ||
-		   fl[4] != 0 || fl[5] != 0 || fl[6] != 0 || fl[7] != 0) {
+		   fl[4] != 0 || fl[5] != 0 || fl[6] != 0 || fl[8] != 0) {
 		return -EBADMSG;
 	}
 	v->code = code;
@@ -214,14 +247,15 @@ int ssm_verdict_decode(const char *buf, size_t len, struct ssm_verdict *v)
 	memcpy(v->key, f[4], fl[4]);
 	memcpy(v->kid, f[5], fl[5]);
 	memcpy(v->alg, f[6], fl[6]);
+	memcpy(v->ids, f[7], fl[7]);
 	if (code == 0) {
-		v->claims = malloc(fl[7] + 1);
+		v->claims = malloc(fl[8] + 1);
 		if (v->claims == NULL) {
 			ssm_verdict_init(v);
 			return -ENOMEM;
 		}
-		memcpy(v->claims, f[7], fl[7]);
-		v->claims[fl[7]] = '\0';
+		memcpy(v->claims, f[8], fl[8]);
+		v->claims[fl[8]] = '\0';
 	}
 	return 0;
 }

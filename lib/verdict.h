@@ -8,15 +8,25 @@
  * checks the verified claims again itself (ssm_token_check_claims) before it trusts them.
  *
  * Wire form, one SOCK_SEQPACKET message each way, fields separated by NUL bytes:
- *   request:  "ssmv1" NUL config-path NUL user NUL token            (token: no NUL, may be
- *                                                                     empty)
- *   verdict:  "ssmv1" NUL code NUL why NUL reason NUL key NUL kid NUL alg NUL claims
- * code is a decimal int; key, kid, alg and claims are empty unless code is 0. */
+ *   request:  MAGIC NUL config-path NUL user NUL token            (token: no NUL, may be
+ *                                                                  empty)
+ *   verdict:  MAGIC NUL code NUL why NUL reason NUL key NUL kid NUL alg NUL ids NUL claims
+ * MAGIC is "ssmv1/" and the package version: a daemon left running across an upgrade is
+ * not understood, and the module verifies in-process until it is restarted.  code is a
+ * decimal int; key, kid, alg and claims are empty unless code is 0.  ids names the files
+ * the verdict rests on (see ssm_file_id): "CONFIG;KEYS;DOCUMENT" (DOCUMENT empty unless code
+ * is 0, all empty when unknown); the module compares them with its own view of the same
+ * paths and verifies in-process on any difference (the daemon may live in another mount
+ * namespace, or have read the files at another moment). */
 #ifndef SSM_VERDICT_H
 #define SSM_VERDICT_H
 #include <stddef.h>
 
-#define SSM_VERDICT_MAGIC "ssmv1"
+#ifndef PACKAGE_VERSION
+#error "PACKAGE_VERSION comes from configure"
+#endif
+
+#define SSM_VERDICT_MAGIC "ssmv1/" PACKAGE_VERSION
 #define SSM_VERIFYD_SOCKET "verifyd.sock" /* under run_dir */
 /* largest message either way: the token (<= 4096), a path, a user name, the claims */
 #define SSM_VERIFY_MSG_MAX (16 * 1024)
@@ -29,8 +39,17 @@ struct ssm_verdict {
 	char key[65];      /* code 0: the replay cache name of the jti (replay.h) */
 	char kid[65];      /* code 0: the key that verified the signature */
 	char alg[8];       /* code 0: "EdDSA", "Ed25519" or "ES256" as received */
+	char ids[256];     /* the identities of the files used: [0-9:.;-] */
 	char *claims;      /* code 0: the verified claims as JSON text (malloc'ed), else NULL */
 };
+
+/* The identity of the file at path as "DEV:INO:SIZE:MTIME:CTIME" (times as sec.nsec), or
+ * "-" when it cannot be stat'ed.  out must hold SSM_FILE_ID_MAX bytes. */
+#define SSM_FILE_ID_MAX 84
+void ssm_file_id(const char *path, char *out);
+
+/* The identity of documents_dir/NAME.json (the file the document store reads). */
+void ssm_document_file_id(const char *documents_dir, const char *name, char *out);
 
 void ssm_verdict_init(struct ssm_verdict *v);
 /* Frees claims and wipes the rest; v is then as after ssm_verdict_init. */

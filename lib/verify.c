@@ -13,31 +13,32 @@
 #include <sys/stat.h>
 #include "jwk.h"
 #include "jws.h"
+#include "util.h"
 #include "replay.h"
 #include "token.h"
 #include "verify.h"
 
 #define CACHE_SLOTS 8
 
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
-	int valid;
-};
-
 struct slot {
 	struct ssm_config *cfg;
 	struct ssm_jwks *keys;
-	struct file_id cfg_id, keys_id;
+	char *cfg_buf, *keys_buf; /* the bytes they were parsed from */
+	size_t cfg_len, keys_len;
+	char cfg_id[SSM_FILE_ID_MAX], keys_id[SSM_FILE_ID_MAX];
 	uint64_t used; /* for replacing the least recently used slot */
 };
 
 struct ssm_verifier {
 	struct slot slots[CACHE_SLOTS];
 	uint64_t clock;
+	int remote; /* answering for another process (ssm-verifyd) */
 };
+
+void ssm_verifier_set_remote(struct ssm_verifier *vf, int remote)
+{
+	vf->remote = remote;
+}
 
 struct ssm_verifier *ssm_verifier_new(void)
 {
@@ -48,6 +49,8 @@ static void slot_clear(struct slot *s)
 {
 	ssm_config_free(s->cfg);
 	ssm_jwks_free(s->keys);
+	free(s->cfg_buf);
+	free(s->keys_buf);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -62,40 +65,26 @@ void ssm_verifier_free(struct ssm_verifier *vf)
 	free(vf);
 }
 
-static void file_id_of(const char *path, struct file_id *id)
+static int host_code(int r)
 {
-	struct stat st;
-
-	memset(id, 0, sizeof(*id));
-	if (stat(path, &st) != 0)
-		return;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	id->size = st.st_size;
-	id->mtim = st.st_mtim;
-	id->ctim = st.st_ctim;
-	id->valid = 1;
+	/* -EACCES (an unsafe file, the host's fault) must not read as SSM_TOKEN_REFUSED */
+	return r == SSM_TOKEN_REFUSED ? -EPERM : r;
 }
 
-static int file_id_same(const struct file_id *a, const struct file_id *b)
-{
-	return a->valid && b->valid && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtim.tv_sec == b->mtim.tv_sec && a->mtim.tv_nsec == b->mtim.tv_nsec &&
-	       a->ctim.tv_sec == b->ctim.tv_sec && a->ctim.tv_nsec == b->ctim.tv_nsec;
-}
-
-/* The slot for config_path with a current configuration and keys, or NULL with out set. */
+/* The slot for config_path, with the configuration and keys parsed from the files' current
+ * bytes, or NULL with out set.  Both files are read (and their owner and mode checked) on
+ * every call, and parsed again only when their bytes differ from the cached ones: a
+ * timestamp or inode comparison would miss a same-size rewrite within one clock tick. */
 static struct slot *slot_get(struct ssm_verifier *vf, const char *config_path,
 			     struct ssm_verdict *out)
 {
 	struct slot *s = NULL, *victim = &vf->slots[0];
-	struct file_id cid, kid;
-	char err[512] = "";
-	size_t i;
+	char cid[SSM_FILE_ID_MAX], kid[SSM_FILE_ID_MAX], err[512] = "", perr[256];
+	char *cbuf = NULL, *kbuf = NULL;
+	size_t clen = 0, klen = 0, i;
 	int r;
 
 	vf->clock++;
-	file_id_of(config_path, &cid);
 	for (i = 0; i < CACHE_SLOTS; i++) {
 		struct slot *c = &vf->slots[i];
 
@@ -106,39 +95,66 @@ static struct slot *slot_get(struct ssm_verifier *vf, const char *config_path,
 		if (c->cfg == NULL || (victim->cfg != NULL && c->used < victim->used))
 			victim = c;
 	}
-	if (s != NULL && file_id_same(&s->cfg_id, &cid)) {
-		file_id_of(s->cfg->trusted_keys, &kid);
-		if (file_id_same(&s->keys_id, &kid)) {
-			s->used = vf->clock;
-			return s;
-		}
-	}
-	if (s == NULL)
-		s = victim;
-	slot_clear(s);
-
-	/* the identity is taken before reading: a change during the read is seen next time */
-	r = ssm_config_load(config_path, &s->cfg, err, sizeof(err));
+	/* identities first: a change during the read shows as a mismatch at the module */
+	ssm_file_id(config_path, cid);
+	r = ssm_read_file(config_path, SSM_CONFIG_MAX_SIZE, SSM_FILE_TRUSTED, &cbuf, &clen, err,
+			  sizeof(err));
 	if (r < 0) {
-		if (r == SSM_TOKEN_REFUSED) /* -EACCES: an unsafe file, the host's fault */
-			r = -EPERM;
-		ssm_verdict_fail(out, r, "host_error", "configuration unusable: %s",
+		ssm_verdict_fail(out, host_code(r), "host_error", "configuration unusable: %s",
 				 err[0] ? err : strerror(-r));
 		goto fail;
 	}
-	s->cfg_id = cid;
-	file_id_of(s->cfg->trusted_keys, &s->keys_id);
-	r = ssm_jwks_load(s->cfg->trusted_keys, &s->keys, err, sizeof(err));
+	if (s != NULL && s->cfg_len == clen && memcmp(s->cfg_buf, cbuf, clen) == 0) {
+		free(cbuf);
+		cbuf = NULL;
+	} else {
+		if (s == NULL)
+			s = victim;
+		slot_clear(s);
+		r = ssm_config_parse(cbuf, clen, config_path, &s->cfg, err, sizeof(err));
+		if (r < 0) {
+			ssm_verdict_fail(out, host_code(r), "host_error",
+					 "configuration unusable: %s", err);
+			goto fail;
+		}
+		s->cfg_buf = cbuf;
+		s->cfg_len = clen;
+		cbuf = NULL;
+	}
+	snprintf(s->cfg_id, sizeof(s->cfg_id), "%s", cid);
+
+	ssm_file_id(s->cfg->trusted_keys, kid);
+	r = ssm_read_file(s->cfg->trusted_keys, SSM_JWKS_MAX_FILE, SSM_FILE_TRUSTED, &kbuf, &klen,
+			  err, sizeof(err));
 	if (r < 0) {
-		if (r == SSM_TOKEN_REFUSED) /* -EACCES: an unsafe file, the host's fault */
-			r = -EPERM;
-		ssm_verdict_fail(out, r, "trusted_keys", "%s", err[0] ? err : strerror(-r));
+		ssm_verdict_fail(out, host_code(r), "trusted_keys", "%s",
+				 err[0] ? err : strerror(-r));
 		goto fail;
 	}
+	if (s->keys == NULL || s->keys_len != klen || memcmp(s->keys_buf, kbuf, klen) != 0) {
+		ssm_jwks_free(s->keys);
+		s->keys = NULL;
+		free(s->keys_buf);
+		s->keys_buf = NULL;
+		r = ssm_jwks_parse(kbuf, klen, &s->keys, perr, sizeof(perr));
+		if (r < 0) {
+			ssm_verdict_fail(out, host_code(r), "trusted_keys", "%s: %s",
+					 s->cfg->trusted_keys, perr);
+			goto fail;
+		}
+		s->keys_buf = kbuf;
+		s->keys_len = klen;
+		kbuf = NULL;
+	}
+	free(kbuf);
+	snprintf(s->keys_id, sizeof(s->keys_id), "%s", kid);
 	s->used = vf->clock;
 	return s;
 fail:
-	slot_clear(s);
+	free(cbuf);
+	free(kbuf);
+	if (s != NULL)
+		slot_clear(s);
 	return NULL;
 }
 
@@ -165,7 +181,15 @@ int ssm_verifier_check(struct ssm_verifier *vf, const char *config_path, const c
 	ctx.keys = s->keys;
 	ctx.now = now;
 	ctx.user = user;
+	snprintf(out->ids, sizeof(out->ids), "%s;%s;", s->cfg_id, s->keys_id);
 	r = ssm_token_verify(&ctx, token, len, &tok, NULL, reason, sizeof(reason));
+	if (vf->remote && r == SSM_TOKEN_REFUSED &&
+	    strcmp(reason, SSM_REASON_UNKNOWN_DOCUMENT) == 0) {
+		/* maybe only not visible from here (another mount namespace, PrivateTmp): not
+		 * for this verifier to judge; the module verifies in-process then */
+		ssm_verdict_fail(out, -ENOENT, "host_error", "%s", reason);
+		goto out;
+	}
 	if (r == SSM_TOKEN_REFUSED) {
 		ssm_verdict_fail(out, r, "invalid_token", "%s", reason);
 		goto out;
@@ -186,6 +210,13 @@ int ssm_verifier_check(struct ssm_verifier *vf, const char *config_path, const c
 	}
 	snprintf(out->kid, sizeof(out->kid), "%s", tok->kid);
 	snprintf(out->alg, sizeof(out->alg), "%s", tok->alg);
+	{
+		char did[SSM_FILE_ID_MAX];
+		size_t n = strlen(out->ids);
+
+		ssm_document_file_id(s->cfg->documents_dir, tok->doc_name, did);
+		snprintf(out->ids + n, sizeof(out->ids) - n, "%s", did);
+	}
 	out->code = 0;
 out:
 	ssm_token_free(tok);

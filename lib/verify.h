@@ -13,6 +13,10 @@ struct ssm_verifier;
  * whenever its identity (device, inode, size, mtime, ctime) changes.  NULL on ENOMEM. */
 struct ssm_verifier *ssm_verifier_new(void);
 void ssm_verifier_free(struct ssm_verifier *vf);
+/* ssm-verifyd: answers for a process that may see other files (another mount namespace);
+ * a token naming a document this verifier cannot find is then not judged (host_error,
+ * -ENOENT) instead of refused, so that the module judges it itself. */
+void ssm_verifier_set_remote(struct ssm_verifier *vf, int remote);
 
 /* Verify token (len bytes, need not be NUL-terminated) for user under the configuration
  * at config_path, at time now.  Always fills *out (ssm_verdict_clear it afterwards):

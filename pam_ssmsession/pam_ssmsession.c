@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -309,19 +310,31 @@ static int ask_verifyd(const struct ssm_config *cfg, const char *config_path, co
 	struct stat st;
 	char *buf = NULL;
 	ssize_t n;
-	int fd = -1, r;
+	int dfd, fd = -1, r;
 
-	r = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", cfg->run_dir, SSM_VERIFYD_SOCKET);
-	if (r < 0 || (size_t)r >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	/* only the owner of run_dir can have made it (ssm-verifyd binds it as root) */
-	if (lstat(sa.sun_path, &st) != 0)
+	/* Only the owner of a trusted run_dir (root) can have made the socket (ssm-verifyd binds
+	 * it as root); it is reached through the directory opened and checked here, so that
+	 * nothing can swap the path between the check and the connect. */
+	dfd = open(cfg->run_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid()))
-		return -EPERM;
+	r = ssm_check_trusted_fd(dfd, cfg->run_dir, NULL, 0);
+	if (r < 0)
+		goto out;
+	if (fstatat(dfd, SSM_VERIFYD_SOCKET, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		r = -EPERM;
+		goto out;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dfd, SSM_VERIFYD_SOCKET);
 	buf = malloc(SSM_VERIFY_MSG_MAX + 1);
-	if (buf == NULL)
-		return -ENOMEM;
+	if (buf == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
@@ -351,24 +364,28 @@ static int ask_verifyd(const struct ssm_config *cfg, const char *config_path, co
 		goto out;
 	}
 	r = ssm_verdict_decode(buf, (size_t)n, v);
-	if (r < 0)
-		ssm_log(LOG_ERR, "ssm-verifyd sent a malformed verdict: verifying in this process");
 out:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
+	close(dfd);
+	if (buf != NULL) {
+		explicit_bzero(buf, SSM_VERIFY_MSG_MAX + 1); /* the token, on every path */
+		free(buf);
+	}
 	return r;
 }
 
 /* ssm-verify.so beside this module (one build: the build tree, a package that puts both in
- * one place), else in the package's library directory; root-owned (or owned like this
- * module) and not writable by group or others.  0 with path, or -errno. */
-static int find_verify_lib(char *path, size_t size, char *err, size_t errlen)
+ * one place), else in the package's library directory; a regular file owned by root (or
+ * owned like this module) and not writable by group or others.  The file is opened and
+ * checked here and loaded through that descriptor.  fd, or -errno with err set. */
+static int open_verify_lib(char *err, size_t errlen)
 {
 	struct stat self, st;
 	Dl_info info;
+	char path[PATH_MAX];
 	const char *slash;
-	int r, i;
+	int r, i, fd;
 
 	if (dladdr((void *)pam_sm_authenticate, &info) == 0 || info.dli_fname == NULL ||
 	    stat(info.dli_fname, &self) != 0)
@@ -377,20 +394,25 @@ static int find_verify_lib(char *path, size_t size, char *err, size_t errlen)
 		if (i == 0) {
 			if (info.dli_fname == NULL || (slash = strrchr(info.dli_fname, '/')) == NULL)
 				continue;
-			r = snprintf(path, size, "%.*s/%s", (int)(slash - info.dli_fname),
+			r = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - info.dli_fname),
 				     info.dli_fname, SSM_VERIFY_LIB_NAME);
 		} else {
-			r = snprintf(path, size, "%s/%s", SSM_PKGLIBDIR, SSM_VERIFY_LIB_NAME);
+			r = snprintf(path, sizeof(path), "%s/%s", SSM_PKGLIBDIR, SSM_VERIFY_LIB_NAME);
 		}
-		if (r < 0 || (size_t)r >= size || stat(path, &st) != 0)
+		if (r < 0 || (size_t)r >= sizeof(path))
 			continue;
-		if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != self.st_uid) ||
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (st.st_uid != 0 && st.st_uid != self.st_uid) ||
 		    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 			snprintf(err, errlen, "%s: not a regular file owned by root and writable "
 				 "only by its owner: refusing to load it", path);
+			close(fd);
 			return -EPERM;
 		}
-		return 0;
+		return fd;
 	}
 	snprintf(err, errlen, "%s not found beside this module nor in %s", SSM_VERIFY_LIB_NAME,
 		 SSM_PKGLIBDIR);
@@ -401,30 +423,36 @@ static int find_verify_lib(char *path, size_t size, char *err, size_t errlen)
 static void verify_here(const char *config_path, const char *user, const char *token,
 			size_t len, int64_t now, struct ssm_verdict *v)
 {
-	char path[PATH_MAX], err[PATH_MAX + 128] = "";
+	char path[64], err[PATH_MAX + 128] = "";
 	ssm_verify_once_fn fn;
 	void *h;
-	int r;
+	int fd;
 
 	ssm_verdict_init(v);
-	r = find_verify_lib(path, sizeof(path), err, sizeof(err));
-	if (r < 0) {
-		ssm_verdict_fail(v, r, "host_error", "%s", err);
+	/* a library that returned without filling it in must not leave "valid" behind */
+	ssm_verdict_fail(v, -EIO, "host_error", "%s returned no verdict", SSM_VERIFY_LIB_NAME);
+	fd = open_verify_lib(err, sizeof(err));
+	if (fd < 0) {
+		ssm_verdict_fail(v, fd, "host_error", "%s", err);
 		return;
 	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	/* NODELETE: libcrypto stays loaded anyway, and a second login in this process (or
 	 * handle) must not pay for loading it again */
 	h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	close(fd);
 	if (h == NULL) {
-		ssm_verdict_fail(v, -ELIBBAD, "host_error", "cannot load %s: %s", path, dlerror());
+		ssm_verdict_fail(v, -ELIBBAD, "host_error", "cannot load %s: %s",
+				 SSM_VERIFY_LIB_NAME, dlerror());
 		return;
 	}
 	*(void **)&fn = dlsym(h, SSM_VERIFY_ONCE_SYMBOL);
 	if (fn == NULL) {
-		ssm_verdict_fail(v, -ELIBBAD, "host_error", "%s has no %s", path,
+		ssm_verdict_fail(v, -ELIBBAD, "host_error", "%s has no %s", SSM_VERIFY_LIB_NAME,
 				 SSM_VERIFY_ONCE_SYMBOL);
 	} else if (fn(config_path, user, token, len, now, v, sizeof(*v)) == -EPROTO) {
-		ssm_verdict_fail(v, -EPROTO, "host_error", "%s is from another build", path);
+		ssm_verdict_fail(v, -EPROTO, "host_error", "%s is from another build",
+				 SSM_VERIFY_LIB_NAME);
 	}
 	dlclose(h);
 }
@@ -435,19 +463,85 @@ static const char *alg_literal(const char *alg)
 										  : "EdDSA";
 }
 
+/* The files a verdict rests on, as this process sees them: "CONFIG;KEYS;" and, when
+ * doc_name is given, the document's identity (verdict.h). */
+static void my_ids(const char *config_path, const struct ssm_config *cfg, const char *doc_name,
+		   char *out, size_t outlen)
+{
+	char c[SSM_FILE_ID_MAX], k[SSM_FILE_ID_MAX], d[SSM_FILE_ID_MAX] = "";
+
+	ssm_file_id(config_path, c);
+	ssm_file_id(cfg->trusted_keys, k);
+	if (doc_name != NULL)
+		ssm_document_file_id(cfg->documents_dir, doc_name, d);
+	snprintf(out, outlen, "%s;%s;%s", c, k, d);
+}
+
+#define JUDGE_RETRY 1000 /* not a PAM code: the daemon's verdict is not usable here */
+
+/* Turn a verdict into the outcome of verify_one.  remote: it came from ssm-verifyd, whose
+ * view of the files must be ours, else JUDGE_RETRY. */
+static int judge(const struct opts *o, const struct ssm_config *cfg, const char *user,
+		 int64_t now, struct ssm_verdict *v, int remote, struct ssm_token **ptok,
+		 char key[65], char *reason, size_t reasonlen, const char **pwhy)
+{
+	struct ssm_verify_ctx ctx = { .cfg = cfg, .now = now, .user = user };
+	char mine[sizeof(v->ids)], sub[512] = "";
+	cJSON *claims = NULL;
+	int r, ret;
+
+	if (v->code == SSM_TOKEN_REFUSED) {
+		if (remote) {
+			my_ids(o->config, cfg, NULL, mine, sizeof(mine));
+			if (strncmp(v->ids, mine, strlen(mine)) != 0)
+				return JUDGE_RETRY;
+		}
+		*pwhy = strcmp(v->why, "token_too_long") == 0 ? "token_too_long" : "invalid_token";
+		snprintf(reason, reasonlen, "%s", v->reason);
+		return PAM_AUTH_ERR;
+	}
+	if (v->code != 0) {
+		/* the host is at fault: the caller's one refusal line, at LOG_ERR, says why */
+		*pwhy = strcmp(v->why, "trusted_keys") == 0 ? "trusted_keys" : "host_error";
+		snprintf(reason, reasonlen, "%s", v->reason);
+		return v->code == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+	}
+	/* valid: take the verified claims through the claims rules once more, here */
+	r = ssm_json_parse_object(v->claims, strlen(v->claims), &claims, sub, sizeof(sub));
+	if (r == 0)
+		r = ssm_token_check_claims(&ctx, claims, ptok, sub, sizeof(sub));
+	cJSON_Delete(claims);
+	if (r < 0) {
+		*pwhy = "host_error";
+		snprintf(reason, reasonlen, "the verifier accepted claims that this module refuses: %s",
+			 sub);
+		return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
+	}
+	if (remote) {
+		my_ids(o->config, cfg, (*ptok)->doc_name, mine, sizeof(mine));
+		if (strcmp(v->ids, mine) != 0) {
+			ssm_token_free(*ptok);
+			*ptok = NULL;
+			return JUDGE_RETRY;
+		}
+	}
+	snprintf((*ptok)->kid, sizeof((*ptok)->kid), "%s", v->kid);
+	(*ptok)->alg = alg_literal(v->alg);
+	memcpy(key, v->key, 65);
+	ret = PAM_SUCCESS;
+	return ret;
+}
+
 /* Verify one candidate token.  PAM_SUCCESS with *ptok and key (its replay cache name);
  * PAM_AUTH_ERR with *pwhy (the audit reason) and reason (the detail); PAM_AUTHINFO_UNAVAIL
- * / PAM_BUF_ERR when the host is at fault (logged here, *pwhy set). */
+ * / PAM_BUF_ERR when the host is at fault (*pwhy and reason say why). */
 static int verify_one(const struct opts *o, const struct ssm_config *cfg, const char *user,
 		      int64_t now, const char *token, struct ssm_token **ptok, char key[65],
 		      char *reason, size_t reasonlen, const char **pwhy)
 {
-	struct ssm_verify_ctx ctx = { .cfg = cfg, .now = now, .user = user };
 	struct ssm_verdict v;
-	cJSON *claims = NULL;
-	char sub[512] = "";
 	size_t len;
-	int r, ret;
+	int r, ret = JUDGE_RETRY;
 
 	reason[0] = '\0';
 	*pwhy = "invalid_token";
@@ -457,48 +551,30 @@ static int verify_one(const struct opts *o, const struct ssm_config *cfg, const 
 		*pwhy = "token_too_long";
 		return PAM_AUTH_ERR;
 	}
+	/* no token can name a user that is not a plausible user name (run_as == PAM_USER) */
+	if (!ssm_config_user_name_valid(user)) {
+		snprintf(reason, reasonlen, "the PAM user is not a valid user name");
+		return PAM_AUTH_ERR;
+	}
 	ssm_verdict_init(&v);
 	r = ask_verifyd(cfg, o->config, user, token, len, &v);
-	if (r < 0 || (v.code != 0 && v.code != SSM_TOKEN_REFUSED)) {
-		if (r == 0) /* ssm-verifyd logs why; the answer here is what counts */
-			ssm_log(LOG_DEBUG, "ssm-verifyd could not verify (%s): verifying in this "
-				"process", v.reason);
-		else if (r != -ENOENT && r != -ECONNREFUSED)
-			ssm_log(LOG_WARNING, "ssm-verifyd did not answer (%s): verifying in this "
-				"process", strerror(-r));
+	if (r == 0 && (v.code == 0 || v.code == SSM_TOKEN_REFUSED)) {
+		ret = judge(o, cfg, user, now, &v, 1, ptok, key, reason, reasonlen, pwhy);
+		if (ret == JUDGE_RETRY)
+			ssm_log(LOG_DEBUG, "ssm-verifyd judged other files than this module sees: "
+				"verifying in this process");
+	} else if (r == 0) { /* ssm-verifyd logs why; the answer here is what counts */
+		ssm_log(LOG_DEBUG, "ssm-verifyd could not verify (%s): verifying in this process",
+			v.reason);
+	} else if (r != -ENOENT && r != -ECONNREFUSED) {
+		ssm_log(LOG_WARNING, "ssm-verifyd did not answer (%s): verifying in this process",
+			strerror(-r));
+	}
+	if (ret == JUDGE_RETRY) {
 		ssm_verdict_clear(&v);
 		verify_here(o->config, user, token, len, now, &v);
+		ret = judge(o, cfg, user, now, &v, 0, ptok, key, reason, reasonlen, pwhy);
 	}
-	if (v.code == SSM_TOKEN_REFUSED) {
-		*pwhy = strcmp(v.why, "token_too_long") == 0 ? "token_too_long" : "invalid_token";
-		snprintf(reason, reasonlen, "%s", v.reason);
-		ret = PAM_AUTH_ERR;
-		goto out;
-	}
-	if (v.code != 0) {
-		/* the host is at fault: the caller's one refusal line, at LOG_ERR, says why */
-		*pwhy = strcmp(v.why, "trusted_keys") == 0 ? "trusted_keys" : "host_error";
-		snprintf(reason, reasonlen, "%s", v.reason);
-		ret = v.code == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
-		goto out;
-	}
-	/* valid: take the verified claims through the claims rules once more, here */
-	r = ssm_json_parse_object(v.claims, strlen(v.claims), &claims, sub, sizeof(sub));
-	if (r == 0)
-		r = ssm_token_check_claims(&ctx, claims, ptok, sub, sizeof(sub));
-	if (r < 0) {
-		*pwhy = "host_error";
-		snprintf(reason, reasonlen, "the verifier accepted claims that this module refuses: %s",
-			 sub);
-		ret = r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
-		goto out;
-	}
-	snprintf((*ptok)->kid, sizeof((*ptok)->kid), "%s", v.kid);
-	(*ptok)->alg = alg_literal(v.alg);
-	memcpy(key, v.key, 65);
-	ret = PAM_SUCCESS;
-out:
-	cJSON_Delete(claims);
 	ssm_verdict_clear(&v);
 	return ret;
 }

@@ -283,6 +283,49 @@ if [ -n "$verifyd_pid" ]; then
 		--regid=64001 --clear-groups $PY -c 'import socket,sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
 		'$tmp/host/run/verifyd.sock' 2>/dev/null"
+	# the daemon's verdicts are what the module uses: a copy of the module with no
+	# ssm-verify.so beside it (and none installed) can only log in through the daemon
+	mkdir -p "$tmp/modonly"
+	cp "$MODULE" "$tmp/modonly/pam_ssmsession.so"
+	printf 'auth required %s config=%s\naccount required %s config=%s\nsession required %s config=%s\n' \
+		"$tmp/modonly/pam_ssmsession.so" "$CONF" "$tmp/modonly/pam_ssmsession.so" "$CONF" \
+		"$tmp/modonly/pam_ssmsession.so" "$CONF" >"$tmp/pam.d/ssmtest_modonly"
+	installed=
+	for d in $(strings "$MODULE" | grep '^/.*/ssmsession$'); do
+		[ -e "$d/ssm-verify.so" ] && installed=$d
+	done
+	if [ -z "$installed" ]; then
+		pt ssmtest_modonly ssmtest1 "$(mint ssmtest1)" authenticate acct_mgmt open_session close_session
+		expect "the module used ssm-verifyd's verdict (no in-process verifier to fall back on)" \
+			test "$rc" = 0
+		refused "and ssm-verifyd's refusal" "Authentication failure" ssmtest_modonly ssmtest1 \
+			"$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	fi
+	# a daemon that sees other files (its own mount namespace: here another key file bind-
+	# mounted over the path) must not decide: the module finds the files differ and judges
+	# in-process, where the key the daemon trusts is unknown
+	kill "$verifyd_pid"
+	wait "$verifyd_pid"
+	unshare --mount --propagation private sh -c '
+		mount --bind "$1/host/evil.json" "$1/host/jwks.json" &&
+		exec "$2" --config "$3" --debug' _ "$tmp" "$VERIFYD" "$CONF" 2>"$tmp/verifyd-ns.log" &
+	nspid=$!
+	i=0
+	while ! grep -q answering "$tmp/verifyd-ns.log" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	refused "a daemon seeing another key file: its \"valid\" not taken" "Authentication failure" \
+		ssmtest ssmtest1 "$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	expect "(that daemon did say valid)" grep -q 'verdict 0 valid' "$tmp/verifyd-ns.log"
+	pt ssmtest ssmtest1 "$(mint ssmtest1)" authenticate
+	expect "and its refusal of a token the host's keys accept not taken either" test "$rc" = 0
+	kill "$nspid" 2>/dev/null
+	wait "$nspid" 2>/dev/null
+	"$VERIFYD" --config "$CONF" --debug 2>>"$tmp/verifyd.log" &
+	verifyd_pid=$!
+	i=0
+	while ! "$PY" -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])' \
+		"$tmp/host/run/verifyd.sock" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+
 	# the daemon keeps keys imported: a rotated key file must be seen at the next login
 	cp "$tmp/host/jwks.json" "$tmp/host/jwks.saved"
 	cp "$tmp/host/evil.json" "$tmp/host/jwks.json.new"

@@ -41,7 +41,13 @@ ssm_login ssmtu Shell-R - -- -c 'i=0; while [ $i -lt 4000 ]; do echo "line $i of
 	>"$T/o3" 2>&1 </dev/null
 rc=$?
 ssm_check "the session ended with an error" [ "$rc" != 0 ]
-ssm_check "session_end reason error" [ "$(jfield "$(audit_last session_end)" reason)" = error ]
+# (ssm-shell writes session_end before it exits; wait anyway, and say what was there if not)
+end_is_error() { [ "$(jfield "$(audit_last session_end)" reason)" = error ]; }
+ssm_check "session_end reason error" ssm_wait_for 3 end_is_error
+if ! end_is_error; then
+	echo "  last session_end: $(audit_last session_end)"
+	echo "  client output (tail): $(tail -c 600 "$T/o3" | tr '\n' ' ')"
+fi
 ssm_check_not "the end of the output never reached the client" grep -q DISK-AFTER "$T/o3"
 umount "$T/log/sessions"
 

@@ -7,6 +7,8 @@
 #include "token.h"
 #include "verdict.h"
 
+#define M SSM_VERDICT_MAGIC
+#define IDS300 "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111"
 #define KEY "31b15a258534261bcbdbe986579dc3cc6b7b40aae02b5896fc530a366a80af22"
 
 /* a message with embedded NULs, written with '|' for NUL */
@@ -24,55 +26,64 @@ static const struct {
 	const char *m; /* '|' stands for NUL */
 	int ok;
 } verdicts[] = {
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|EdDSA|{\"sub\":\"a\"}", 1 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k.1-_|Ed25519|{}", 1 },
-	{ __LINE__, "ssmv1|0|||" KEY "|k1|ES256|{}", 1 },
-	{ __LINE__, "ssmv1|-13|invalid_token|bad signature||||", 1 },
-	{ __LINE__, "ssmv1|-5|trusted_keys|/etc/k: owned by uid 5||||", 1 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA||{\"sub\":\"a\"}", 1 },
+	{ __LINE__, M "|0||valid|" KEY "|k.1-_|Ed25519||{}", 1 },
+	{ __LINE__, M "|0|||" KEY "|k1|ES256||{}", 1 },
+	{ __LINE__, M "|-13|invalid_token|bad signature|||||", 1 },
+	{ __LINE__, M "|-5|trusted_keys|/etc/k: owned by uid 5|||||", 1 },
 	/* wrong magic, or none */
 	{ __LINE__, "ssmv2|-13|invalid_token|x||||", 0 },
 	{ __LINE__, "ssmv|-13|invalid_token|x||||", 0 },
 	{ __LINE__, "", 0 },
 	/* field count: one short, or an extra NUL in the claims */
-	{ __LINE__, "ssmv1|-13|invalid_token|x|||", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|EdDSA|{}|", 0 },
+	{ __LINE__, M "|-13|invalid_token|x||||", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA|{}||", 0 },
 	/* codes: positive, leading zero, "-0", not a number, out of the errno range, "+13" */
-	{ __LINE__, "ssmv1|13|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|-013|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|-0|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|-1x|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|-4096|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|-99999999999|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|+13|invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1||invalid_token|x||||", 0 },
-	{ __LINE__, "ssmv1|00||valid|" KEY "|k1|EdDSA|{}", 0 },
+	{ __LINE__, M "|13|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|-013|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|-0|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|-1x|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|-4096|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|-99999999999|invalid_token|x|||||", 0 },
+	{ __LINE__, M "|+13|invalid_token|x|||||", 0 },
+	{ __LINE__, M "||invalid_token|x|||||", 0 },
+	{ __LINE__, M "|00||valid|" KEY "|k1|EdDSA||{}", 0 },
 	/* a refusal must name why, in [a-z_], and carry nothing else */
-	{ __LINE__, "ssmv1|-13||x||||", 0 },
-	{ __LINE__, "ssmv1|-13|Invalid|x||||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid token|x||||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|x|" KEY "|||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|x||k1||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|x|||EdDSA|", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|x||||{}", 0 },
-	{ __LINE__, "ssmv1|-13|aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa|x||||", 0 },
+	{ __LINE__, M "|-13||x|||||", 0 },
+	{ __LINE__, M "|-13|Invalid|x|||||", 0 },
+	{ __LINE__, M "|-13|invalid token|x|||||", 0 },
+	{ __LINE__, M "|-13|invalid_token|x|" KEY "||||", 0 },
+	{ __LINE__, M "|-13|invalid_token|x||k1|||", 0 },
+	{ __LINE__, M "|-13|invalid_token|x|||EdDSA||", 0 },
+	{ __LINE__, M "|-13|invalid_token|x|||||{}", 0 },
+	{ __LINE__, M "|-13|aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa|x|||||", 0 },
 	/* control characters in the reason (log injection) */
-	{ __LINE__, "ssmv1|-13|invalid_token|bad\nsignature||||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|bad\x1b[31m||||", 0 },
-	{ __LINE__, "ssmv1|-13|invalid_token|bad\x7f||||", 0 },
+	{ __LINE__, M "|-13|invalid_token|bad\nsignature|||||", 0 },
+	{ __LINE__, M "|-13|invalid_token|bad\x1b[31m|||||", 0 },
+	{ __LINE__, M "|-13|invalid_token|bad\x7f|||||", 0 },
 	/* valid: a why, a short / upper-case / non-hex key, a bad kid, alg, no claims */
-	{ __LINE__, "ssmv1|0|invalid_token|valid|" KEY "|k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|31b15a|k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|31B15A258534261BCBDBE986579DC3CC6B7B40AAE02B5896FC530A366A80AF22|k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|g1b15a258534261bcbdbe986579dc3cc6b7b40aae02b5896fc530a366a80af22|k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|../5a258534261bcbdbe986579dc3cc6b7b40aae02b5896fc530a366a80af22|k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid||k1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "||EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k/1|EdDSA|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|none|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|HS256|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|eddsa|{}", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|EdDSA|", 0 },
-	{ __LINE__, "ssmv1|0||valid|" KEY "|k1|EdDSA|{\"a\":\"\x01\"}", 0 },
+	{ __LINE__, M "|0|invalid_token|valid|" KEY "|k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|31b15a|k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|31B15A258534261BCBDBE986579DC3CC6B7B40AAE02B5896FC530A366A80AF22|k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|g1b15a258534261bcbdbe986579dc3cc6b7b40aae02b5896fc530a366a80af22|k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|../5a258534261bcbdbe986579dc3cc6b7b40aae02b5896fc530a366a80af22|k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid||k1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "||EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k/1|EdDSA||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|none||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|HS256||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|eddsa||{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA||", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA||{\"a\":\"\x01\"}", 0 },
+	/* ids: the file identities, [0-9:.;-] only, bounded */
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA|1:2:3:4.000000005:6.000000007;-;8:9:10:11.0:12.0|{}", 1 },
+	{ __LINE__, M "|-13|invalid_token|x||||1:2:3:4.5:6.7;1:2:3:4.5:6.7;|", 1 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA|/etc/x|{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA|1 2|{}", 0 },
+	{ __LINE__, M "|0||valid|" KEY "|k1|EdDSA|" IDS300 "|{}", 0 },
+	/* another build's daemon (the magic carries the version) */
+	{ __LINE__, "ssmv1/0.0.0-other|-13|invalid_token|x|||||", 0 },
+	{ __LINE__, "ssmv1|-13|invalid_token|x|||||", 0 },
 };
 
 static const struct {
@@ -80,18 +91,18 @@ static const struct {
 	const char *m;
 	int ok;
 } requests[] = {
-	{ __LINE__, "ssmv1|/etc/ssmsession/ssmsession.json|ssm-user|a.b.c", 1 },
-	{ __LINE__, "ssmv1|/c|u|", 1 }, /* an empty token is the verifier's to refuse */
+	{ __LINE__, M "|/etc/ssmsession/ssmsession.json|ssm-user|a.b.c", 1 },
+	{ __LINE__, M "|/c|u|", 1 }, /* an empty token is the verifier's to refuse */
 	{ __LINE__, "ssmv0|/c|u|a.b.c", 0 },
-	{ __LINE__, "ssmv1|c|u|a.b.c", 0 },     /* relative configuration path */
-	{ __LINE__, "ssmv1||u|a.b.c", 0 },      /* no configuration path */
-	{ __LINE__, "ssmv1|/c||a.b.c", 0 },     /* no user */
-	{ __LINE__, "ssmv1|/c|u\n|a.b.c", 0 },  /* control character in the user */
-	{ __LINE__, "ssmv1|/c\t|u|a.b.c", 0 },  /* control character in the path */
-	{ __LINE__, "ssmv1|/c|u|a.b|c", 0 },    /* NUL inside the token */
-	{ __LINE__, "ssmv1|/c|u", 0 },          /* no token field at all */
-	{ __LINE__, "ssmv1|/c", 0 },
-	{ __LINE__, "ssmv1", 0 },
+	{ __LINE__, M "|c|u|a.b.c", 0 },     /* relative configuration path */
+	{ __LINE__, M "||u|a.b.c", 0 },      /* no configuration path */
+	{ __LINE__, M "|/c||a.b.c", 0 },     /* no user */
+	{ __LINE__, M "|/c|u\n|a.b.c", 0 },  /* control character in the user */
+	{ __LINE__, M "|/c\t|u|a.b.c", 0 },  /* control character in the path */
+	{ __LINE__, M "|/c|u|a.b|c", 0 },    /* NUL inside the token */
+	{ __LINE__, M "|/c|u", 0 },          /* no token field at all */
+	{ __LINE__, M "|/c", 0 },
+	{ __LINE__, M, 0 },
 };
 
 int main(void)

@@ -138,7 +138,7 @@ static void serve(struct ssm_verifier *vf, int cfd, char *buf, char *token)
 	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
 	const char *config_path, *user, *tok;
 	struct ssm_verdict v;
-	struct ucred cred;
+	struct ucred cred = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
 	char who[257] = "";
 	socklen_t clen = sizeof(cred);
 	size_t toklen = 0;
@@ -250,7 +250,13 @@ int main(int argc, char **argv)
 		ssm_log(LOG_ERR, "configuration unusable: %s", err[0] ? err : strerror(-r));
 		return 1;
 	}
-	if (mkdir(cfg->run_dir, 0755) != 0 && errno != EEXIST) {
+	/* run_dir as the module and ssm-shell create it: 0755 root (not our umask's 0700) */
+	if (mkdir(cfg->run_dir, 0755) == 0) {
+		if (chmod(cfg->run_dir, 0755) != 0) {
+			ssm_log(LOG_ERR, "cannot chmod %s: %s", cfg->run_dir, strerror(errno));
+			goto out;
+		}
+	} else if (errno != EEXIST) {
 		ssm_log(LOG_ERR, "cannot create %s: %s", cfg->run_dir, strerror(errno));
 		goto out;
 	}
@@ -274,6 +280,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	vf = ssm_verifier_new();
+	if (vf != NULL)
+		ssm_verifier_set_remote(vf, 1);
 	buf = malloc(SSM_VERIFY_MSG_MAX + 1);
 	token = malloc(SSM_TOKEN_MAX_LEN + 1);
 	if (vf == NULL || buf == NULL || token == NULL) {
