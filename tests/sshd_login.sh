@@ -8,7 +8,8 @@
 # 127.0.0.1 at a free port.  Checks: a NonInteractiveCommands login runs its command as the
 # run-as user and passes its output back; the same token again is refused; a token for
 # another user is refused; a terminal session (ssh -tt) runs a shell whose transcript
-# asciinema reads; the audit log has session_start and session_end for the logins.
+# asciinema reads; the audit log has session_start and exactly one session_end; the same
+# through ssm-verifyd; keyboard-interactive, the known limit, fails closed.
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || { echo "SKIP: no sshd"; exit 77; }
 command -v ssh >/dev/null 2>&1 || { echo "SKIP: no ssh client"; exit 77; }
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
@@ -149,6 +150,30 @@ if [ -x "$VERIFYD" ]; then
 	kill "$vpid" 2>/dev/null
 	wait "$vpid" 2>/dev/null
 fi
+
+# keyboard-interactive: OpenSSH runs pam_authenticate in a forked child, so the monitor's
+# handle never sees this module's verified token, and the account step there refuses (SPEC
+# section 5; pam_ssmsession(8) BUGS).  What must hold: it fails closed, and says why.
+kport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+sed -e "s/^Port .*/Port $kport/" -e 's/^PasswordAuthentication yes/PasswordAuthentication no/' \
+	-e 's/^KbdInteractiveAuthentication no/KbdInteractiveAuthentication yes/' \
+	-e "s#^PidFile .*#PidFile $T/sshd-kbd.pid#" "$T/sshd_config" >"$T/sshd_kbd_config"
+env $san /usr/sbin/sshd -D -e -f "$T/sshd_kbd_config" 2>"$T/sshd-kbd.log" &
+kpid=$!
+ssm_wait_for 5 sh -c "ss -ltn | grep -q '127.0.0.1:$kport '"
+mint ssmts Cmd-Id >"$T/token"
+out=$(port=$kport; SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=none timeout -k 5 30 \
+	ssh -F /dev/null -p "$kport" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
+	-o NumberOfPasswordPrompts=1 -o LogLevel=ERROR ssmts@127.0.0.1 </dev/null 2>&1)
+ssm_check "keyboard-interactive (known limit): no session, fails closed" sh -c \
+	'! printf "%s" "$1" | grep -q SSHD-OK' _ "$out"
+ssm_check "keyboard-interactive: refused at pam_setcred in sshd's monitor (pam_ssmsession(8) BUGS)" \
+	grep -q 'PAM: pam_setcred(): Failure' "$T/sshd-kbd.log"
+nokbd() { ! tail -n 2 "$T/log/audit.jsonl" | grep -q '"event":"session_start"'; }
+ssm_check "keyboard-interactive: no session_start for it" nokbd
+kill "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null
 
 kill "$sshd_pid" 2>/dev/null
 wait "$sshd_pid" 2>/dev/null
