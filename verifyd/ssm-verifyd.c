@@ -2,7 +2,8 @@
  *
  * Started as root: reads the configuration (for run_dir), binds run_dir/verifyd.sock
  * (mode 0600: only root, i.e. the login services, may ask), then drops for good to its own
- * unprivileged user, non-dumpable, with no_new_privs, and answers one verdict per
+ * unprivileged user, non-dumpable, with no_new_privs, confines itself with a seccomp
+ * allow-list (seccomp.c: any other system call kills it), and answers one verdict per
  * connection, one connection at a time.  It keeps the parsed configuration and imported
  * keys between logins (verify.c), which is what makes a login cheaper than verifying in the
  * login process.  It never writes anything: the replay cache, the audit log and the
@@ -27,6 +28,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include "log.h"
+#include "seccomp.h"
 #include "token.h"
 #include "util.h"
 #include "verdict.h"
@@ -288,7 +290,15 @@ int main(int argc, char **argv)
 		ssm_log(LOG_ERR, "out of memory");
 		goto out;
 	}
-	ssm_log(LOG_INFO, "answering on %s as %s", path, user);
+	/* from here on only what serving a request needs (seccomp.c); no way to start
+	 * without it: a daemon that cannot confine itself leaves logins to the module */
+	r = ssm_verifyd_seccomp(lfd, err, sizeof(err));
+	if (r < 0) {
+		ssm_log(LOG_ERR, "%s", err);
+		goto out;
+	}
+	ssm_log(LOG_INFO, "answering on %s as %s%s", path, user,
+		SSM_VERIFYD_SECCOMP_LOG_ONLY ? " (sanitizer build: seccomp only logs most calls)" : "");
 	while (!stop) {
 		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
