@@ -73,7 +73,7 @@ static const int deny_always[] = {
 	SCMP_SYS(execve), SCMP_SYS(execveat),
 	SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect), SCMP_SYS(bind),
 	SCMP_SYS(listen),
-	SCMP_SYS(open), SCMP_SYS(creat), SCMP_SYS(openat2), SCMP_SYS(open_by_handle_at),
+	SCMP_SYS(creat), SCMP_SYS(openat2), SCMP_SYS(open_by_handle_at),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename), SCMP_SYS(renameat),
 	SCMP_SYS(renameat2), SCMP_SYS(link), SCMP_SYS(linkat), SCMP_SYS(symlink),
 	SCMP_SYS(symlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat), SCMP_SYS(rmdir),
@@ -176,6 +176,12 @@ static int add_deny_rules(scmp_filter_ctx ctx, const char **what)
 	for (i = 0; r == 0 && i < N_ELEM(open_bits); i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(openat), 1,
 				     SCMP_A2(SCMP_CMP_MASKED_EQ, open_bits[i], open_bits[i]));
+	/* the sanitizer runtime opens with open(2) on x86_64 (/proc/self/maps, LeakSanitizer's
+	 * /proc/PID/task): read-only is logged there, writing still kills */
+	*what = "open (write)";
+	for (i = 0; r == 0 && i < N_ELEM(open_bits); i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(open), 1,
+				     SCMP_A1(SCMP_CMP_MASKED_EQ, open_bits[i], open_bits[i]));
 	*what = "write (fd 2)";
 	if (r == 0) /* what the release filter refuses; ASan writes to fd 2 only */
 		r = seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(write), 1,
