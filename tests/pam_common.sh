@@ -83,3 +83,53 @@ mint() {
 	$SSMTOKEN mint --key "$KEY" --kid k1 --iss "$ISSUER" --aud "$HOST_ID" --sub alice \
 		--run-as "$ra" --doc-name SSM-SessionManagerRunShell --doc-file "$DOC" "$@"
 }
+
+# pam_need_root TOOL...: a root PAM test's prologue: skip (77) without root or a tool.
+pam_need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root (mount namespace, private /etc/pam.d and users)"
+		exit 77
+	fi
+	for _t in "$@"; do
+		command -v "$_t" >/dev/null 2>&1 || { echo "SKIP: $_t not installed"; exit 77; }
+	done
+}
+
+# pam_enter_ns ARGS...: run this script again (once) in a private mount namespace, where
+# it may bind-mount private copies over /etc files and /dev.
+pam_enter_ns() {
+	if [ -z "${SSM_PAM_IN_NS:-}" ]; then
+		SSM_PAM_IN_NS=1 SSM_BUILDDIR=$builddir srcdir=$top_srcdir \
+			exec unshare --mount --propagation private -- /bin/sh "$0" "$@"
+	fi
+}
+
+# pam_private_devlog DIR: /dev becomes a private tmpfs (DIR/dev: null, zero, full, random,
+# urandom and tty bind-mounted from the real /dev) whose /dev/log is a datagram socket that
+# a listener copies into $SYSLOG (default DIR/syslog.txt), one message a line, so that the
+# module's syslog lines can be checked.  Sets logger_pid; the caller's cleanup kills it and
+# unmounts /dev and DIR/dev.
+pam_private_devlog() {
+	SYSLOG=${SYSLOG:-$1/syslog.txt}
+	mkdir "$1/dev"
+	mount -t tmpfs -o mode=755 ssm-dev "$1/dev" || exit 1
+	for _n in null zero full random urandom tty; do
+		touch "$1/dev/$_n" && mount --bind "/dev/$_n" "$1/dev/$_n"
+	done
+	mkdir "$1/dev/pts" "$1/dev/shm"
+	ln -s /proc/self/fd "$1/dev/fd"
+	"$PY" - "$1/dev/log" "$SYSLOG" <<'PYEOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+f = open(sys.argv[2], "ab", buffering=0)
+while True:
+    f.write(s.recv(65536).replace(b"\n", b" ") + b"\n")
+PYEOF
+	logger_pid=$!
+	_i=0
+	while [ ! -S "$1/dev/log" ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	mount --rbind "$1/dev" /dev || exit 1
+	: >"$SYSLOG"
+}

@@ -79,21 +79,11 @@
 #                       handle takes back the earlier success)
 # 5 session open record + session_start; close session_end  pt; pw
 set -u
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (mount namespace, private /etc/pam.d and users)"
-	exit 77
-fi
-for t in pamtester unshare mount logger; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 77; }
-done
 . "${srcdir:-$(dirname "$0")/..}/tests/pam_common.sh"
+pam_need_root pamtester unshare mount logger
 need_python_jwt
 [ -f "$MODULE" ] || { echo "FAIL: module not built: $MODULE"; exit 1; }
-
-if [ -z "${SSM_RULES_IN_NS:-}" ]; then
-	SSM_RULES_IN_NS=1 SSM_BUILDDIR=$builddir srcdir=$top_srcdir \
-		exec unshare --mount --propagation private -- /bin/sh "$0" "$@"
-fi
+pam_enter_ns "$@"
 
 tmp=$(mktemp -d /tmp/ssm-rules.XXXXXX)
 logger_pid=
@@ -145,29 +135,9 @@ svc() {
 }
 mount --bind "$tmp/pam.d" /etc/pam.d || exit 1
 
-# ---- private /dev with a /dev/log we read (as pam_pamtester.sh)
-mkdir "$tmp/dev"
-mount -t tmpfs -o mode=755 ssm-dev "$tmp/dev" || exit 1
-for n in null zero full random urandom tty; do
-	touch "$tmp/dev/$n" && mount --bind "/dev/$n" "$tmp/dev/$n"
-done
-mkdir "$tmp/dev/pts" "$tmp/dev/shm"
-ln -s /proc/self/fd "$tmp/dev/fd"
+# ---- private /dev with a /dev/log we read ($SYSLOG)
 SYSLOG=$tmp/syslog.txt
-"$PY" - "$tmp/dev/log" "$SYSLOG" <<'EOF' &
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o666)
-f = open(sys.argv[2], "ab", buffering=0)
-while True:
-    f.write(s.recv(65536).replace(b"\n", b" ") + b"\n")
-EOF
-logger_pid=$!
-i=0
-while [ ! -S "$tmp/dev/log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-mount --rbind "$tmp/dev" /dev || exit 1
-: >"$SYSLOG"
+pam_private_devlog "$tmp"
 
 # a module built with ASan/UBSan needs the runtimes preloaded into the PAM application
 SAN=

@@ -20,14 +20,8 @@
 #     ssm-verify.so beside it), a bad token is still refused, and the module copy without
 #     ssm-verify.so now fails (nobody answers: the success came from the fallback).
 set -u
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root (mount namespace, private /etc/pam.d and users)"
-	exit 77
-fi
-for t in pamtester unshare mount; do
-	command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed"; exit 77; }
-done
 . "${srcdir:-$(dirname "$0")/..}/tests/pam_common.sh"
+pam_need_root pamtester unshare mount
 need_python_jwt
 VERIFYD=$builddir/verifyd/ssm-verifyd
 PROBE=$builddir/tests/verifyd_seccomp_probe
@@ -35,10 +29,7 @@ for f in "$MODULE" "$VERIFYD" "$PROBE"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "FAIL: not built: $f"; exit 1; }
 done
 
-if [ -z "${SSM_VSECCOMP_IN_NS:-}" ]; then
-	SSM_VSECCOMP_IN_NS=1 SSM_BUILDDIR=$builddir srcdir=$top_srcdir \
-		exec unshare --mount --propagation private -- /bin/sh "$0" "$@"
-fi
+pam_enter_ns "$@"
 
 tmp=$(mktemp -d /tmp/ssm-vseccomp.XXXXXX)
 verifyd_pid=
