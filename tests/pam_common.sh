@@ -133,3 +133,18 @@ PYEOF
 	mount --rbind "$1/dev" /dev || exit 1
 	: >"$SYSLOG"
 }
+
+# pam_scratch TAG: $tmp, a fresh 0755 directory /tmp/ssm-TAG.XXXXXX, removed at exit together
+# with what pam_private_devlog set up (its listener killed, /dev unmounted).
+pam_scratch() {
+	tmp=$(mktemp -d "/tmp/ssm-$1.XXXXXX") || exit 1
+	logger_pid=
+	trap pam_scratch_cleanup EXIT
+	chmod 755 "$tmp"
+}
+pam_scratch_cleanup() {
+	[ -n "$logger_pid" ] && kill "$logger_pid" 2>/dev/null
+	umount -l /dev 2>/dev/null
+	umount -l "$tmp/dev" 2>/dev/null
+	rm -rf "$tmp"
+}

@@ -18,16 +18,7 @@ need_python_jwt
 [ -f "$MODULE" ] || { echo "FAIL: module not built: $MODULE"; exit 1; }
 pam_enter_ns "$@"
 
-tmp=$(mktemp -d /tmp/ssm-pamtester.XXXXXX)
-logger_pid=
-cleanup() {
-	[ -n "$logger_pid" ] && kill "$logger_pid" 2>/dev/null
-	umount -l /dev 2>/dev/null
-	umount -l "$tmp/dev" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-chmod 755 "$tmp"
+pam_scratch pamtester
 
 # ---- private users
 cp /etc/passwd /etc/group /etc/shadow "$tmp/"

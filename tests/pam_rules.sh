@@ -85,16 +85,7 @@ need_python_jwt
 [ -f "$MODULE" ] || { echo "FAIL: module not built: $MODULE"; exit 1; }
 pam_enter_ns "$@"
 
-tmp=$(mktemp -d /tmp/ssm-rules.XXXXXX)
-logger_pid=
-cleanup() {
-	[ -n "$logger_pid" ] && kill "$logger_pid" 2>/dev/null
-	umount -l /dev 2>/dev/null
-	umount -l "$tmp/dev" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-chmod 755 "$tmp"
+pam_scratch rules
 
 # ---- private users: ssmtest1, ssm-user (the default run_as_allowed), toor (uid 0)
 cp /etc/passwd /etc/group /etc/shadow "$tmp/"
