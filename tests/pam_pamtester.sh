@@ -302,6 +302,55 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])
 	kill "$verifyd_pid"
 	wait "$verifyd_pid"
 	expect "ssm-verifyd stops on SIGTERM" test $? = 0
+	# The module trusts the socket only where only root can have put it.  A stand-in daemon
+	# that forges "valid" (with the right file identities) for a token signed by a key the
+	# host does not trust: taken from a root-owned socket in a trusted run_dir (what any
+	# daemon there could do: the control), ignored when the socket is someone else's or
+	# run_dir is group-writable (then the module verifies in-process and refuses).
+	cat >"$tmp/forger.py" <<'PYEOF'
+import base64, hashlib, json, os, socket, sys
+path = sys.argv[1]
+def fid(p):
+    st = os.stat(p)
+    t = lambda ns: "%d.%09d" % (ns // 10**9, ns % 10**9)
+    return "%d:%d:%d:%s:%s" % (st.st_dev, st.st_ino, st.st_size, t(st.st_mtime_ns), t(st.st_ctime_ns))
+def b64(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(path)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    magic, conf, user, tok = c.recv(20000).split(b"\0", 3)
+    h, p, _sig = tok.decode().split(".")
+    hdr, claims = json.loads(b64(h)), json.loads(b64(p))
+    cfg = json.load(open(conf))
+    ids = "%s;%s;%s" % (fid(conf.decode()), fid(cfg["trusted_keys"]),
+                        fid("%s/%s.json" % (cfg["documents_dir"], claims["doc"]["name"])))
+    key = hashlib.sha256(claims["jti"].encode()).hexdigest()
+    c.send(b"\0".join([magic, b"0", b"", b"forged", key.encode(), hdr["kid"].encode(),
+                       hdr["alg"].encode(), ids.encode(),
+                       json.dumps(claims, separators=(",", ":")).encode()]))
+    c.close()
+PYEOF
+	vsock=$tmp/host/run/verifyd.sock
+	rm -f "$vsock"
+	"$PY" "$tmp/forger.py" "$vsock" &
+	forger=$!
+	i=0
+	while [ ! -S "$vsock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	pt ssmtest ssmtest1 "$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	expect "(control) a forged verdict on root's socket in a trusted run_dir is taken" test "$rc" = 0
+	chown 64001 "$vsock"
+	refused "the same forger's socket owned by a user: ignored" "Authentication failure" \
+		ssmtest ssmtest1 "$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	chown 0 "$vsock"
+	chmod 775 "$tmp/host/run"
+	refused "root's socket in a group-writable run_dir: ignored" "Authentication failure" \
+		ssmtest ssmtest1 "$(KEY=$tmp/host/evil.pem mint ssmtest1)" authenticate
+	chmod 755 "$tmp/host/run"
+	kill "$forger"
+	wait "$forger" 2>/dev/null
 	pt ssmtest ssmtest1 "$(mint ssmtest1)" authenticate acct_mgmt open_session close_session
 	expect "with ssm-verifyd gone (stale socket) a login is verified in-process" test "$rc" = 0
 	refused "and a bad token still refused" "Authentication failure" ssmtest ssmtest1 \
