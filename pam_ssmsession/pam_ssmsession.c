@@ -488,7 +488,7 @@ static int judge(const struct opts *o, const struct ssm_config *cfg, const char 
 	struct ssm_verify_ctx ctx = { .cfg = cfg, .now = now, .user = user };
 	char mine[sizeof(v->ids)], sub[512] = "";
 	cJSON *claims = NULL;
-	int r, ret;
+	int r;
 
 	if (v->code == SSM_TOKEN_REFUSED) {
 		if (remote) {
@@ -528,8 +528,7 @@ static int judge(const struct opts *o, const struct ssm_config *cfg, const char 
 	snprintf((*ptok)->kid, sizeof((*ptok)->kid), "%s", v->kid);
 	(*ptok)->alg = alg_literal(v->alg);
 	memcpy(key, v->key, 65);
-	ret = PAM_SUCCESS;
-	return ret;
+	return PAM_SUCCESS;
 }
 
 /* Verify one candidate token.  PAM_SUCCESS with *ptok and key (its replay cache name);
