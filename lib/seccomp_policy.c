@@ -35,6 +35,11 @@
  * a0 in one rule are too.  The debug profile also lets ADDR_NO_RANDOMIZE through (gdb's
  * "disable-randomization").  Any value with bits above 32 set is denied.
  *
+ * Profiles do not inherit from one another in code: each row names every profile that denies
+ * it.  "strict" and "debug" are "baseline plus/minus" by convention only, so a new baseline
+ * denial is written SCP_ALL (or SCP_B | SCP_S when debugging needs the call), and
+ * tests/test_seccomp_table checks that strict denies everything baseline denies.
+ *
  * Denials are logged through the kernel (SCMP_FLTATR_CTL_LOG, API level >= 3); the filter
  * needs API level >= 3 (Linux 4.14: KILL_PROCESS and LOG actions).
  */
@@ -116,6 +121,11 @@ static const struct sc_group sc_groups[] = {
      "kernel key management (keyctl family): shared keyrings, kernel attack "
      "surface",
      SCP_ALL, SC_EPERM, CALLS("add_key", "keyctl", "request_key")},
+    {"ldt",
+     "modify_ldt, x86 local descriptor tables: a source of kernel exploits (the 2015 "
+     "espfix64/NMI bugs, CVE-2017-17053) needed only by 16-bit code under Wine or "
+     "DOSEMU; x86 only",
+     SCP_ALL, SC_EPERM, CALLS("?modify_ldt")},
     {"module", "loading and unloading kernel modules", SCP_ALL, SC_EPERM,
      CALLS("delete_module", "finit_module", "init_module")},
     {"mount", "mounting, unmounting and the new mount API", SCP_ALL, SC_EPERM,
@@ -182,6 +192,11 @@ static const struct sc_argrule sc_argrules[] = {
     {"clone", "new UTS namespace", SCP_ALL, SC_EPERM, FLAG_SET(0, CLONE_NEWUTS)},
     {"ioctl", "TIOCLINUX: console selection paste and other console tricks", SCP_ALL, SC_EPERM,
      LOW32_EQ(1, TIOCLINUX)},
+    {"ioctl",
+     "TIOCSETD: changing a terminal's line discipline loads ldisc modules (n_gsm, n_hdlc, "
+     "...: kernel attack surface with a history of use-after-free bugs, e.g. "
+     "CVE-2017-2636, CVE-2023-6546); sessions keep N_TTY",
+     SCP_ALL, SC_EPERM, LOW32_EQ(1, TIOCSETD)},
     {"ioctl", "TIOCSTI: pushing input into a terminal's queue (terminal hijacking)", SCP_ALL,
      SC_EPERM, LOW32_EQ(1, TIOCSTI)},
     {"personality", "query (0xffffffff): allowed, logged", SCP_ALL, SCMP_ACT_LOG,
@@ -341,6 +356,37 @@ static int check_tables(const struct sc_group *groups, size_t ngroups,
 					        bare(c), g->name);
 					bad++;
 				}
+		}
+	}
+
+	/* strict is baseline plus more: whatever baseline denies, strict denies too (by a group
+	 * of its own, or by the same argument rule) */
+	for (i = 0; i < ngroups; i++)
+		if ((groups[i].profiles & SCP_B) && !(groups[i].profiles & SCP_S) &&
+		    groups[i].name) {
+			ssm_log(LOG_ERR,
+			        "seccomp table: group \"%s\" is denied in baseline but not in "
+			        "strict",
+			        groups[i].name);
+			bad++;
+		}
+	for (i = 0; i < nrules; i++) {
+		const struct sc_argrule *r = &rules[i];
+		int covered = 0;
+
+		if (!(r->profiles & SCP_B) || (r->profiles & SCP_S) || r->action == SCMP_ACT_LOG ||
+		    !r->syscall)
+			continue;
+		for (k = 0; k < ngroups; k++)
+			if ((groups[k].profiles & SCP_S) && groups[k].calls &&
+			    group_has(&groups[k], r->syscall))
+				covered = 1;
+		if (!covered) {
+			ssm_log(LOG_ERR,
+			        "seccomp table: argument rule %zu (%s: %s) is in baseline but not "
+			        "in strict",
+			        i, r->syscall, r->help ? r->help : "");
+			bad++;
 		}
 	}
 

@@ -7,9 +7,12 @@
 #     probed call answers with the filter's errno on its own), and fails its "baseline" ones:
 #     so a passing confined run proves the filter did it.  The probe's calls are harmless
 #     even unconfined (bad magic, bad flags, missing paths, bad descriptors, in children).
+#     The calls that must work unconfined do: TIOCSETD (N_TTY on the probe's own pty) and
+#     modify_ldt (reading its LDT; "SKIPPED" with the reason on a kernel without it).
 #  2. each profile (baseline, strict, debug), with and without no_new_privs, applied by
 #     tests/seccomp_run: the probe gets EPERM/ENOSYS for every denied call, ordinary work
 #     works, debug allows ptrace and process_vm_*; a probe expecting another profile fails.
+#     TIOCSETD and modify_ldt are EPERM in every profile; TIOCGETD still works.
 #  3. without CAP_SYS_ADMIN, applying without no_new_privs is refused with a clear EPERM;
 #     with no_new_privs it works.
 #  4. sudo: filter applied as root without no_new_privs, privileges dropped to nobody, then
@@ -98,6 +101,18 @@ else
 	show "$tmp/out"
 fi
 grep -q 'Seccomp:[[:space:]]*0' "$tmp/out" || echo "note: this test runs under a seccomp filter already"
+# the terminal line discipline and the x86 LDT: working without the filter (or skipped)
+for row in 'ioctl(TIOCSETD, N_TTY) on a pty' 'ioctl(0xffffffff<<32|TIOCSETD, N_TTY) on a pty' \
+	'modify_ldt(read)'; do
+	line=$(grep -F "$row: " "$tmp/out")
+	case $line in
+	*": OK (allowed here: expected OK) ok") pass "unconfined: $line" ;;
+	*"SKIPPED: "*" ok") echo "SKIP: unconfined: $line" ;;
+	"") [ "$row" = 'modify_ldt(read)' ] && [ "$(uname -m)" != x86_64 ] &&
+		echo "note: modify_ldt: not x86, no row" || fail "unconfined: no probe row $row" ;;
+	*) fail "unconfined: $line" ;;
+	esac
+done
 if "$PROBE" baseline >"$tmp/out" 2>&1; then
 	fail "unconfined probe passed its baseline expectations: it cannot fail"
 else
@@ -118,6 +133,23 @@ for p in baseline strict debug; do
 	done
 done
 grep -E '^(ptrace|process_vm_readv|perf_event_open|clone3|ioctl\(1<<32)' "$tmp/out" | sed 's/^/    debug: /'
+for p in baseline strict debug; do
+	"$RUN" "$p" 0 -- "$PROBE" "$p" >"$tmp/out" 2>&1
+	for row in 'ioctl(TIOCSETD, N_TTY) on a pty' 'ioctl(0xffffffff<<32|TIOCSETD, N_TTY) on a pty' \
+		'modify_ldt(read)'; do
+		[ "$row" = 'modify_ldt(read)' ] && [ "$(uname -m)" != x86_64 ] && continue
+		if grep -qxF "$row: EPERM (expected EPERM) ok" "$tmp/out"; then
+			pass "$p: $row denied (EPERM)"
+		else
+			fail "$p: $row not denied: $(grep -F "$row: " "$tmp/out")"
+		fi
+	done
+	if grep -qxF 'ioctl(TIOCGETD) on a pty: OK ok' "$tmp/out"; then
+		pass "$p: ioctl(TIOCGETD) still works"
+	else
+		fail "$p: ioctl(TIOCGETD): $(grep -F 'ioctl(TIOCGETD)' "$tmp/out")"
+	fi
+done
 for pair in "baseline debug" "debug baseline" "baseline strict" "strict baseline"; do
 	set -- $pair
 	if "$RUN" "$1" 0 -- "$PROBE" "$2" >"$tmp/out" 2>&1; then

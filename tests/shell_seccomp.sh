@@ -5,6 +5,8 @@
 #     its "baseline" ones (so the probe can fail); its line count is what sessions must show.
 #  1. Standard_Stream via -c, via a terminal (tmux), and NonInteractiveCommands: every probe
 #     line ok, exit 0, Seccomp: 2, NoNewPrivs: 0 (allow_privilege defaults to true).
+#     Named: ioctl(TIOCSETD) and modify_ldt work unconfined (or are skipped with the reason)
+#     and are EPERM in the session; ioctl(TIOCGETD) still works there.
 #  2. sudo inside a session (NOPASSWD for the probe in a private /etc/sudoers.d bind-mounted
 #     in this namespace): the probe runs as uid 0 and still gets EPERM for mount, unshare...
 #  3. "allow_privilege": false: NoNewPrivs: 1, sudo cannot gain root, the probe still passes.
@@ -89,6 +91,20 @@ NLINES=$(grep -c ' ok$' "$T/none.out")
 echo "probe lines: $NLINES"
 ssm_check "the probe has lines to check" [ "$NLINES" -gt 40 ]
 ssm_check_not "unconfined probe fails its 'baseline' expectations" sh -c "'$PROBE' baseline >/dev/null 2>&1"
+# rows named in the checks below: the pty line discipline, and the x86 LDT where it exists
+newrows() {
+	printf '%s\n' 'ioctl(TIOCSETD, N_TTY) on a pty' 'ioctl(0xffffffff<<32|TIOCSETD, N_TTY) on a pty'
+	[ "$(uname -m)" != x86_64 ] || echo 'modify_ldt(read)'
+}
+newrows >"$T/newrows"
+while IFS= read -r row; do
+	line=$(grep -F "$row: " "$T/none.out")
+	case $line in
+	*"SKIPPED: "*" ok") echo "SKIP: unconfined $line" ;;
+	*) ssm_check "unconfined: $row works ($line)" \
+		[ "$line" = "$row: OK (allowed here: expected OK) ok" ] ;;
+	esac
+done <"$T/newrows"
 
 echo "== 1. the filter in Standard_Stream (-c, terminal) and NonInteractiveCommands sessions"
 f0=$SSM_FAIL
@@ -96,6 +112,10 @@ run_c "$T/c.out" Sc-Std "$PROBE baseline"
 ssm_check "-c: probe exit 0" [ "$rc" = 0 ]
 ssm_check "-c: every probe line ok (baseline, Seccomp 2, NoNewPrivs 0)" probe_ok "$T/c.out" baseline 0
 ssm_check "-c: runs as the session user" grep -qx 'uid=61001 euid=61001' "$T/c.out"
+while IFS= read -r row; do
+	ssm_check "-c: $row EPERM" grep -qxF "$row: EPERM (expected EPERM) ok" "$T/c.out"
+done <"$T/newrows"
+ssm_check "-c: ioctl(TIOCGETD) on a pty still works" grep -qxF 'ioctl(TIOCGETD) on a pty: OK ok' "$T/c.out"
 show_if "$T/c.out" "$f0"
 
 f0=$SSM_FAIL
@@ -138,9 +158,13 @@ else
 	ssm_check "sudo probe: runs as uid 0" grep -qx 'uid=0 euid=0' "$T/sudo.out"
 	ssm_check "sudo probe: every line ok (root still confined)" probe_ok "$T/sudo.out" baseline 0
 	for c in 'mount' 'unshare(CLONE_NEWNS)' 'unshare(CLONE_NEWUSER)' 'setns' 'init_module' \
-		'ptrace(PTRACE_TRACEME)' 'bpf'; do
+		'ptrace(PTRACE_TRACEME)' 'bpf' 'ioctl(TIOCSETD, N_TTY) on a pty'; do
 		ssm_check "as root: $c EPERM" grep -qF "$c: EPERM (expected EPERM) ok" "$T/sudo.out"
 	done
+	if [ "$(uname -m)" = x86_64 ]; then
+		ssm_check "as root: modify_ldt(read) EPERM" \
+			grep -qxF 'modify_ldt(read): EPERM (expected EPERM) ok' "$T/sudo.out"
+	fi
 	show_if "$T/sudo.out" "$f0"
 	# the same through a terminal (sudo's use_pty path)
 	f0=$SSM_FAIL

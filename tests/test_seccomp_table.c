@@ -159,6 +159,19 @@ static void m_rule_bad_arg(void)
 {
 	r_copy[0].cmp.arg = 6;
 }
+static void m_baseline_not_strict(void)
+{
+	/* a baseline denial written without SCP_S: strict would allow it */
+	g_copy[group_index("perf")].profiles = SCP_B;
+}
+static void m_baseline_rule_not_strict(void)
+{
+	size_t i;
+
+	for (i = 0; i < N_ELEM(sc_argrules); i++)
+		if (strcmp(r_copy[i].syscall, "ioctl") == 0)
+			r_copy[i].profiles = SCP_B;
+}
 static void m_nothing(void)
 {
 }
@@ -169,22 +182,24 @@ static const struct {
 	int want; /* 0 or -EINVAL */
 } mutations[] = {
     {__LINE__, m_nothing, 0},
-    {__LINE__, m_swap_groups, -EINVAL},       /* reviewer cannot find a group: unsorted */
-    {__LINE__, m_no_help, -EINVAL},           /* a denial nobody can explain */
-    {__LINE__, m_null_help, -EINVAL},         /* same, NULL pointer */
-    {__LINE__, m_unknown_call, -EINVAL},      /* typo: the call would silently stay allowed */
-    {__LINE__, m_unsorted_calls, -EINVAL},    /* unsorted names inside a group */
-    {__LINE__, m_absent_unmarked, -EINVAL},   /* name missing on this arch, not marked */
-    {__LINE__, m_optional_typo, -EINVAL},     /* "?" hiding a typo */
-    {__LINE__, m_dup_group, -EINVAL},         /* one call in two groups of a profile */
-    {__LINE__, m_group_and_argrule, -EINVAL}, /* group rule shadowing argument rules */
-    {__LINE__, m_bad_action, -EINVAL},        /* a group that allows instead of denying */
-    {__LINE__, m_no_profile, -EINVAL},        /* a group in no profile: dead row */
-    {__LINE__, m_empty_group, -EINVAL},       /* a group without calls */
-    {__LINE__, m_unsorted_rules, -EINVAL},    /* argument rules out of order */
-    {__LINE__, m_rule_no_help, -EINVAL},      /* argument rule without explanation */
-    {__LINE__, m_rule_unknown, -EINVAL},      /* argument rule on an unknown call */
-    {__LINE__, m_rule_bad_arg, -EINVAL},      /* argument index out of range */
+    {__LINE__, m_swap_groups, -EINVAL},         /* reviewer cannot find a group: unsorted */
+    {__LINE__, m_no_help, -EINVAL},             /* a denial nobody can explain */
+    {__LINE__, m_null_help, -EINVAL},           /* same, NULL pointer */
+    {__LINE__, m_unknown_call, -EINVAL},        /* typo: the call would silently stay allowed */
+    {__LINE__, m_unsorted_calls, -EINVAL},      /* unsorted names inside a group */
+    {__LINE__, m_absent_unmarked, -EINVAL},     /* name missing on this arch, not marked */
+    {__LINE__, m_optional_typo, -EINVAL},       /* "?" hiding a typo */
+    {__LINE__, m_dup_group, -EINVAL},           /* one call in two groups of a profile */
+    {__LINE__, m_group_and_argrule, -EINVAL},   /* group rule shadowing argument rules */
+    {__LINE__, m_bad_action, -EINVAL},          /* a group that allows instead of denying */
+    {__LINE__, m_no_profile, -EINVAL},          /* a group in no profile: dead row */
+    {__LINE__, m_empty_group, -EINVAL},         /* a group without calls */
+    {__LINE__, m_unsorted_rules, -EINVAL},      /* argument rules out of order */
+    {__LINE__, m_rule_no_help, -EINVAL},        /* argument rule without explanation */
+    {__LINE__, m_rule_unknown, -EINVAL},        /* argument rule on an unknown call */
+    {__LINE__, m_rule_bad_arg, -EINVAL},        /* argument index out of range */
+    {__LINE__, m_baseline_not_strict, -EINVAL}, /* strict must deny what baseline denies */
+    {__LINE__, m_baseline_rule_not_strict, -EINVAL}, /* same for argument rules */
 };
 
 static void test_table_check(void)
@@ -230,7 +245,18 @@ static void test_table_check(void)
 	    "io_uring_setup",
 	    "open_by_handle_at",
 	    "clone3",
+	    "modify_ldt",
 	};
+	/* terminal ioctls every profile refuses (one LOW32_EQ rule on the command each) */
+	static const struct {
+		const char *name;
+		unsigned long cmd;
+	} must_deny_ioctl[] = {
+	    {"TIOCLINUX", TIOCLINUX},
+	    {"TIOCSETD", TIOCSETD},
+	    {"TIOCSTI", TIOCSTI},
+	};
+	static const unsigned every_profile[] = {SCP_B, SCP_S, SCP_D};
 	for (i = 0; i < N_ELEM(must_deny); i++) {
 		size_t k;
 		int found = 0;
@@ -240,6 +266,26 @@ static void test_table_check(void)
 			    group_has(&sc_groups[k], must_deny[i]))
 				found = 1;
 		CHECK(found, "baseline does not deny %s", must_deny[i]);
+	}
+	for (i = 0; i < N_ELEM(must_deny_ioctl); i++) {
+		size_t k, p;
+
+		for (p = 0; p < N_ELEM(every_profile); p++) {
+			int found = 0;
+
+			for (k = 0; k < N_ELEM(sc_argrules); k++) {
+				const struct sc_argrule *a = &sc_argrules[k];
+
+				if (strcmp(a->syscall, "ioctl") == 0 &&
+				    (a->profiles & every_profile[p]) && a->action == SC_EPERM &&
+				    a->cmp.arg == 1 && a->cmp.op == SCMP_CMP_MASKED_EQ &&
+				    a->cmp.datum_a == 0xffffffffu &&
+				    a->cmp.datum_b == must_deny_ioctl[i].cmd)
+					found = 1;
+			}
+			CHECK(found, "profile bit %#x does not deny ioctl(%s) with EPERM",
+			      every_profile[p], must_deny_ioctl[i].name);
+		}
 	}
 }
 
@@ -455,6 +501,18 @@ static int child_checks(const char *profile)
 		bad |= 32; /* an unknown request is EIO from the kernel, EPERM only from us */
 	if (getpid() <= 0)
 		bad |= 64;
+	/* TIOCSETD (high bits set: the rule looks at the low 32) and modify_ldt (x86 only;
+	 * func 0 reads the LDT) are refused before the kernel looks at fd or arguments */
+	if (syscall(SYS_ioctl, 0, 0xffffffff00000000UL | TIOCSETD, &c) == 0 || errno != EPERM)
+		bad |= 128;
+#ifdef SYS_modify_ldt
+	{
+		char ldt[16];
+
+		if (syscall(SYS_modify_ldt, 0, ldt, sizeof(ldt)) != -1 || errno != EPERM)
+			bad |= 128;
+	}
+#endif
 	return bad;
 }
 
@@ -473,7 +531,8 @@ static void test_live_nnp(const char *profile)
 	CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "profile %s under no_new_privs: status %#x (bits: 1 unshare, 2 clone3, 4 TIOCSTI, "
-	      "8 personality query, 16 PER_LINUX32, 32 ptrace, 100 apply failed)",
+	      "8 personality query, 16 PER_LINUX32, 32 ptrace, 128 TIOCSETD or modify_ldt; "
+	      "100 apply failed)",
 	      profile, st);
 }
 
