@@ -15,6 +15,7 @@
 #include "document.h"
 #include "json.h"
 #include "log.h"
+#include "shctx.h"
 #include "util.h"
 
 #define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
@@ -420,6 +421,59 @@ static int check_template(const struct ssm_document *doc, const char *tmpl, cons
 	if (r < 0)
 		ERR("%s: %s", what, sub);
 	return r < 0 ? r : 0;
+}
+
+/* linux.commands: every reference names a parameter and stands where the shell reads it as
+ * one word (lib/shctx.c): a quoted, substituted, commented, here-document or glued
+ * placeholder is refused, and a StringList must be a word of its own. */
+struct cmd_check {
+	const struct ssm_document *doc;
+	char *err;
+	size_t errlen;
+};
+
+static int cmd_ref(void *arg, const struct ssm_sh_ref *ref)
+{
+	struct cmd_check *c = arg;
+	const struct ssm_doc_param *p;
+	char *err = c->err;
+	size_t errlen = c->errlen;
+	int r;
+
+	if (ref->namelen == 0) {
+		ERR("{{ }} names no parameter");
+		return -EINVAL;
+	}
+	if ((r = ref_param(c->doc, ref->name, ref->namelen, &p, err, errlen)) < 0)
+		return r;
+	if (ref->ctx == SSM_SH_WORD || (ref->ctx == SSM_SH_GLUED && !p->is_list))
+		return 0;
+	if (ref->ctx == SSM_SH_GLUED)
+		ERR("{{ %s }} is a StringList glued to other text: each element must be a "
+		    "word of its own", p->name);
+	else
+		ERR("{{ %s }} is %s (at byte %zu): %s", p->name, ssm_sh_ctx_text(ref->ctx),
+		    ref->start,
+		    ref->ctx == SSM_SH_CODE ? "a value there would run as shell code"
+		    : ref->ctx == SSM_SH_ASSIGNMENT
+		        ? "a value there would set the command's environment"
+		        : "a parameter must be a plain, unquoted word of the command line "
+		          "(ssmsession quotes every value itself)");
+	return -EINVAL;
+}
+
+static int check_commands(const struct ssm_document *doc, char *err, size_t errlen)
+{
+	struct cmd_check c = { doc, NULL, 0 };
+	char sub[512] = "";
+	int r;
+
+	c.err = sub;
+	c.errlen = sizeof(sub);
+	r = ssm_sh_scan(doc->commands, cmd_ref, &c, sub, sizeof(sub));
+	if (r < 0)
+		ERR("properties.linux.commands: %s", sub);
+	return r < 0 ? -EINVAL : 0;
 }
 
 int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const cJSON *params,
@@ -1073,8 +1127,7 @@ int ssm_document_parse(const char *buf, size_t len, const char *name, struct ssm
 		ERR("properties.portNumber: required for Port documents");
 		goto out;
 	}
-	if (doc->commands != NULL &&
-	    (r = check_template(doc, doc->commands, "properties.linux.commands", err, errlen)) < 0)
+	if (doc->commands != NULL && (r = check_commands(doc, err, errlen)) < 0)
 		goto out;
 	if (doc->port_number != NULL &&
 	    (r = check_template(doc, doc->port_number, "properties.portNumber", err, errlen)) < 0)
@@ -1097,12 +1150,48 @@ static int pattern_anchored(const char *p)
 	return start && end;
 }
 
+struct cmd_warn {
+	const struct ssm_document *doc;
+	void (*warn)(void *ctx, const char *msg);
+	void *ctx;
+	int n;
+};
+
+static int cmd_warn_ref(void *arg, const struct ssm_sh_ref *ref)
+{
+	struct cmd_warn *w = arg;
+	const struct ssm_doc_param *p = find_param(w->doc, ref->name, ref->namelen);
+	char msg[320];
+
+	if (p == NULL)
+		return 0;
+	if (ref->command_name)
+		snprintf(msg, sizeof(msg), "{{ %s }} is the command name: the session user "
+		         "chooses the program it runs", p->name);
+	else if (p->allowed_pattern == NULL && p->n_allowed_values == 0)
+		snprintf(msg, sizeof(msg), "parameter '%s' has neither allowedPattern nor "
+		         "allowedValues: a value such as '--option' reaches the command as an "
+		         "option", p->name);
+	else
+		return 0;
+	if (w->warn)
+		w->warn(w->ctx, msg);
+	w->n++;
+	return 0;
+}
+
 int ssm_document_warnings(const struct ssm_document *doc,
 			  void (*warn)(void *ctx, const char *msg), void *ctx)
 {
-	char msg[256];
+	struct cmd_warn cw = { doc, warn, ctx, 0 };
+	char msg[256], sub[256];
 	size_t i;
 	int n = 0;
+
+	if (doc->commands != NULL) {
+		(void)ssm_sh_scan(doc->commands, cmd_warn_ref, &cw, sub, sizeof(sub));
+		n += cw.n;
+	}
 
 	for (i = 0; i < doc->n_params; i++) {
 		const struct ssm_doc_param *p = &doc->params[i];

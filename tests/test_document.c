@@ -12,6 +12,8 @@
 #include "document.h"
 #include "json.h"
 #include "util.h"
+#include "shctx.h"
+#include "sh_oracle.h"
 
 #define CMD(params, cmd) "{\"schemaVersion\": \"1.0\", \"sessionType\": \"InteractiveCommands\", " \
 	"\"parameters\": {" params "}, \"properties\": {\"linux\": {\"commands\": \"" cmd "\"}}}"
@@ -740,11 +742,221 @@ static void test_load(void)
 	rmdir(dir);
 }
 
+/* ---- the shell context of every placeholder (lib/shctx.c) ---- */
+
+struct ctx_row {
+	int line;
+	const char *tmpl;
+	int list;            /* parameter a is a StringList */
+	const char *errpart; /* NULL: accepted (and run with a real sh) */
+};
+
+static const struct ctx_row ctx_rows[] = {
+	/* the review's examples */
+	{ __LINE__, "echo \"message: {{ a }}\"", 0, "inside double quotes" },
+	{ __LINE__, "echo '{{ a }}'", 0, "inside single quotes" },
+	/* quoting and substitution */
+	{ __LINE__, "echo \"{{a}}\"", 0, "inside double quotes" },
+	{ __LINE__, "echo \"x\\\"{{a}}\"", 0, "inside double quotes" },
+	{ __LINE__, "echo $'{{a}}'", 0, "inside $'...'" },
+	{ __LINE__, "echo `echo {{a}}`", 0, "inside backticks" },
+	{ __LINE__, "echo $(echo {{a}})", 0, "command substitution" },
+	{ __LINE__, "echo \"$(echo {{a}})\"", 0, "inside double quotes" },
+	{ __LINE__, "echo $(case x in a) echo \"{{a}}\";; esac)", 0, "command substitution" },
+	{ __LINE__, "echo $(( {{a}} + 1 ))", 0, "arithmetic" },
+	{ __LINE__, "(( {{a}} ))", 0, "arithmetic" },
+	{ __LINE__, "echo ${x:-{{a}}}", 0, "parameter expansion" },
+	{ __LINE__, "echo ${{a}}", 0, "glued" },
+	{ __LINE__, "cat <<EOF\n{{a}}\nEOF", 0, "here-document" },
+	{ __LINE__, "cat <<'EOF'\n{{a}}\nEOF", 0, "here-document" },
+	{ __LINE__, "cat <<-EOF\n\tx {{a}}\n\tEOF", 0, "here-document" },
+	{ __LINE__, "cat <<A <<B\nx\nA\n{{a}}\nB", 0, "here-document" },
+	{ __LINE__, "cat <<{{a}}\nx", 0, "here-document delimiter" },
+	{ __LINE__, "echo x # {{a}}", 0, "comment" },
+	{ __LINE__, "# {{a}}\necho x", 0, "comment" },
+	/* glued to text that changes its meaning */
+	{ __LINE__, "echo x#{{a}}", 0, "glued" },
+	{ __LINE__, "echo \\{{a}}", 0, "glued" },
+	{ __LINE__, "echo \\\\{{a}}", 0, "glued" },
+	{ __LINE__, "echo $x{{a}}", 0, "glued" },
+	{ __LINE__, "echo {{a}}$x", 0, "glued" },
+	{ __LINE__, "echo ~{{a}}", 0, "glued" },
+	{ __LINE__, "echo {{a}}*", 0, "glued" },
+	{ __LINE__, "echo [{{a}}]", 0, "glued" },
+	{ __LINE__, "echo {x,{{a}}}", 0, "glued" },
+	{ __LINE__, "echo \"x\"{{a}}", 0, "glued" },
+	{ __LINE__, "echo {{a}}'x'", 0, "glued" },
+	{ __LINE__, "echo x{{a}}", 1, "StringList" },
+	{ __LINE__, "echo {{a}}{{b}}", 1, "StringList" },
+	{ __LINE__, "X={{a}} env", 0, "assignment" },
+	{ __LINE__, "LD_PRELOAD={{a}} ls", 0, "assignment" },
+	/* arguments that are code */
+	{ __LINE__, "eval {{a}}", 0, "shell code" },
+	{ __LINE__, "eval echo {{a}}", 0, "shell code" },
+	{ __LINE__, ". {{a}}", 0, "shell code" },
+	{ __LINE__, "source {{a}}", 0, "shell code" },
+	{ __LINE__, "trap {{a}} EXIT", 0, "shell code" },
+	{ __LINE__, "let {{a}}", 0, "shell code" },
+	{ __LINE__, "declare {{a}}", 0, "shell code" },
+	{ __LINE__, "watch {{a}}", 0, "shell code" },
+	{ __LINE__, "sh -c {{a}}", 0, "shell code" },
+	{ __LINE__, "/bin/bash -c {{a}}", 0, "shell code" },
+	{ __LINE__, "bash -ec {{a}}", 0, "shell code" },
+	{ __LINE__, "sudo -u app sh -c {{a}}", 0, "shell code" },
+	{ __LINE__, "env X=1 bash -c {{a}}", 0, "shell code" },
+	{ __LINE__, "timeout 5 dash -c {{a}}", 0, "shell code" },
+	{ __LINE__, "su -c {{a}} app", 0, "shell code" },
+	{ __LINE__, "su --command={{a}}", 0, "shell code" },
+	{ __LINE__, "runuser -u app -- sh -c {{a}}", 0, "shell code" },
+	{ __LINE__, "\"eval\" {{a}}", 0, "shell code" },
+	{ __LINE__, "e\\val {{a}}", 0, "shell code" },
+	{ __LINE__, "$cmd {{a}}", 0, "shell code" },
+	{ __LINE__, "{{b}} {{a}}", 0, "shell code" },
+	{ __LINE__, "f() { eval {{a}}; }", 0, "shell code" },
+	{ __LINE__, "true && eval {{a}}", 0, "shell code" },
+	/* templates sh cannot parse */
+	{ __LINE__, "echo \"unterminated {{a}}", 0, "inside double quotes" },
+	{ __LINE__, "echo 'x", 0, "ends inside single quotes" },
+	{ __LINE__, "echo $(echo x", 0, "ends inside a command substitution" },
+	{ __LINE__, "cat <<", 0, "without a delimiter" },
+	/* accepted: each value must reach sh as one literal argument */
+	{ __LINE__, "printf '[%s]\\n' {{a}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}}", 1, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}} {{b}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' --opt={{a}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' x{{a}}y:{{b}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}}{{b}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}};printf '<%s>\\n' {{b}}", 0, NULL },
+	{ __LINE__, "export X={{a}}; printf '[%s]\\n' \"$X\"", 0, NULL },
+	{ __LINE__, "case {{a}} in *) printf '[%s]\\n' {{b}};; esac", 0, NULL },
+	{ __LINE__, "for i in {{a}}; do printf '[%s]\\n' \"$i\"; done", 1, NULL },
+	{ __LINE__, "if true; then printf '[%s]\\n' {{a}}; fi", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}} 2>/dev/null", 0, NULL },
+	{ __LINE__, "cat <<EOF\n{{x}} is text here\nEOF\nprintf '[%s]\\n' {{a}}", 0, "here-document" },
+	{ __LINE__, "cat <<EOF\nplain text\nEOF\nprintf '[%s]\\n' {{a}}", 0, NULL },
+	{ __LINE__, "cat <<-'E'\n\tx\n\tE\nprintf '[%s]\\n' {{a}}", 0, NULL },
+	{ __LINE__, "x=$(printf y); printf '[%s]\\n' \"$x\" {{a}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}} # a comment", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}} \\\n {{b}}", 0, NULL },
+	{ __LINE__, "/bin/sh -c 'printf \"[%s]\\n\" \"$1\"' sh {{a}}", 0, NULL },
+	{ __LINE__, "f() { printf '[%s]\\n' \"$@\"; }; f {{a}} {{b}}", 0, NULL },
+	{ __LINE__, "printf '[%s]\\n' {{a}} | { read -r l; printf '<%s>\\n' \"$l\"; }", 0, NULL },
+};
+
+static struct ssm_document *ctx_doc(const char *tmpl, int list, char *err, size_t errlen)
+{
+	cJSON *d = cJSON_CreateObject(), *params, *a, *b, *x, *props, *lx;
+	struct ssm_document *doc = NULL;
+	char *json;
+
+	cJSON_AddStringToObject(d, "schemaVersion", "1.0");
+	cJSON_AddStringToObject(d, "sessionType", "NonInteractiveCommands");
+	params = cJSON_AddObjectToObject(d, "parameters");
+	a = cJSON_AddObjectToObject(params, "a");
+	cJSON_AddStringToObject(a, "type", list ? "StringList" : "String");
+	b = cJSON_AddObjectToObject(params, "b");
+	cJSON_AddStringToObject(b, "type", "String");
+	x = cJSON_AddObjectToObject(params, "x");
+	cJSON_AddStringToObject(x, "type", "String");
+	cJSON_AddStringToObject(x, "default", "X");
+	props = cJSON_AddObjectToObject(d, "properties");
+	lx = cJSON_AddObjectToObject(props, "linux");
+	cJSON_AddStringToObject(lx, "commands", tmpl);
+	json = cJSON_PrintUnformatted(d);
+	cJSON_Delete(d);
+	if (json == NULL)
+		return NULL;
+	if (ssm_document_parse(json, strlen(json), "Ctx-Doc", &doc, err, errlen) != 0)
+		doc = NULL;
+	free(json);
+	return doc;
+}
+
+static void test_contexts(void)
+{
+	size_t i, k, nh = sizeof(hostile) / sizeof(hostile[0]);
+	int ran = 0;
+
+	for (i = 0; i < sizeof(ctx_rows) / sizeof(ctx_rows[0]); i++) {
+		const struct ctx_row *row = &ctx_rows[i];
+		char err[1024] = "";
+		struct ssm_document *d = ctx_doc(row->tmpl, row->list, err, sizeof(err));
+
+		if (row->errpart) {
+			CHECK_ROW(row->line, d == NULL && strstr(err, row->errpart) != NULL,
+				  "want refusal with '%s', got %s", row->errpart,
+				  d ? "accepted" : err);
+			ssm_document_free(d);
+			continue;
+		}
+		CHECK_ROW(row->line, d != NULL, "refused: %s", err);
+		if (d == NULL)
+			continue;
+		for (k = 0; k < nh; k++) {
+			cJSON *p = cJSON_CreateObject(), *la = cJSON_CreateArray();
+			char why[1024];
+			int r;
+
+			cJSON_AddItemToArray(la, cJSON_CreateString(hostile[k].value));
+			if (row->list)
+				cJSON_AddItemToArray(la, cJSON_CreateString(hostile[(k + 3) % nh].value));
+			cJSON_AddItemToObject(p, "a", la);
+			la = cJSON_AddArrayToObject(p, "b");
+			cJSON_AddItemToArray(la, cJSON_CreateString(hostile[(k + 7) % nh].value));
+			r = oracle_check(d, p, 0, why, sizeof(why));
+			CHECK_ROW(row->line, r >= 0, "value row %d: %s", hostile[k].line, why);
+			ran += r > 0;
+			cJSON_Delete(p);
+		}
+		ssm_document_free(d);
+	}
+	CHECK(ran > 0, "the real sh ran no accepted template");
+}
+
+/* The oracle itself: templates the parser refuses, slipped past it, must be caught. */
+static void test_oracle_catches(void)
+{
+	static const struct {
+		int line;
+		const char *tmpl;
+		const char *value;
+	} rows[] = {
+		{ __LINE__, "printf '[%s]\\n' \"{{a}}\"", "$(printf INJECTED)" },
+		{ __LINE__, "printf '[%s]\\n' \"m: {{a}}\"", "'$(printf INJECTED)'" },
+		{ __LINE__, "printf '[%s]\\n' x{{a}}*", "" }, /* x* matches the files xa, xb */
+		{ __LINE__, "printf '[%s]\\n' $(printf '%s' {{a}})", "a b" },
+		{ __LINE__, "eval printf \"'[%s]\\n'\" {{a}}", "x; printf INJECTED" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char err[512], why[1024];
+		struct ssm_document *d = ctx_doc("printf '[%s]\\n' {{a}}", 0, err, sizeof(err));
+		cJSON *p = cJSON_CreateObject(), *la = cJSON_AddArrayToObject(p, "a");
+		int r;
+
+		cJSON_AddItemToArray(la, cJSON_CreateString(rows[i].value));
+		la = cJSON_AddArrayToObject(p, "b");
+		cJSON_AddItemToArray(la, cJSON_CreateString("b"));
+		CHECK_ROW(rows[i].line, d != NULL, "%s", err);
+		if (d) {
+			free(d->commands);
+			d->commands = strdup(rows[i].tmpl);
+			r = oracle_check(d, p, 0, why, sizeof(why));
+			CHECK_ROW(rows[i].line, r == -1, "the oracle missed it (%d)", r);
+		}
+		ssm_document_free(d);
+		cJSON_Delete(p);
+	}
+}
+
 int main(void)
 {
 	test_parse_rows();
 	test_inputs();
 	test_render_hostile();
+	test_contexts();
+	test_oracle_catches();
 	test_render_refused();
 	test_render_rows();
 	test_port();

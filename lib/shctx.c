@@ -1,0 +1,908 @@
+/* shctx.c - the shell context of every {{ name }} in a template (see shctx.h).
+ *
+ * The lexer follows the POSIX sh token rules (XCU 2.3, 2.6, 2.7.4, 2.9) far enough to
+ * know, at every byte, whether it is unquoted, inside a quoting or substitution construct,
+ * a comment or a here-document, and for unquoted words whether the word is the command
+ * name, an assignment before it, a redirection target or an argument, and of which
+ * command.  Where it is unsure it says "not a word", never "a word": its answers only ever
+ * refuse templates.  A placeholder is found exactly as the renderer finds it (the first
+ * "{{" at or after the end of the previous one, up to the first "}}" after it), so the
+ * two can never disagree on where a value goes.
+ *
+ * Commands whose arguments are shell code (eval, ., source, trap, let, declare, typeset,
+ * local, watch; sh/bash/dash/... and su/runuser after -c) make a placeholder among their
+ * arguments "code", also behind the wrappers sudo, env, exec, command, nohup, nice, ...
+ * Programs that run their arguments as code in other ways (ssh HOST CMD, xargs, find
+ * -exec, awk, perl -e, python -c, ...) remain the document author's responsibility
+ * (docs/SECURITY.md). */
+#include "config.h"
+#include <errno.h>
+#include <string.h>
+#include "log.h"
+#include "shctx.h"
+#include "util.h"
+
+#define ERR(...) ssm_errf(l->err, l->errlen, __VA_ARGS__)
+
+#define WORD_MAX_REFS 8
+#define LIT_MAX 64
+#define HEREDOC_MAX 8
+#define DELIM_MAX 128
+#define CASE_DEPTH 16
+#define NEST_MAX 64
+
+struct lx {
+	const char *t;
+	size_t n, i;
+	int (*fn)(void *arg, const struct ssm_sh_ref *ref);
+	void *arg;
+	char *err;
+	size_t errlen;
+	enum ssm_sh_ctx outer; /* the outermost construct we are in, SSM_SH_WORD for none */
+	int nest;
+};
+
+static const char *const ctx_text[] = {
+	[SSM_SH_WORD] = "a word of its own",
+	[SSM_SH_GLUED] = "part of a word",
+	[SSM_SH_SQUOTE] = "inside single quotes",
+	[SSM_SH_DQUOTE] = "inside double quotes",
+	[SSM_SH_DOLLAR_SQUOTE] = "inside $'...'",
+	[SSM_SH_BACKTICK] = "inside backticks",
+	[SSM_SH_CMDSUBST] = "inside a command substitution $( )",
+	[SSM_SH_ARITH] = "inside an arithmetic expression",
+	[SSM_SH_PARAM] = "inside a parameter expansion ${ }",
+	[SSM_SH_HEREDOC] = "inside a here-document",
+	[SSM_SH_HEREDOC_DELIM] = "a here-document delimiter",
+	[SSM_SH_COMMENT] = "inside a comment",
+	[SSM_SH_GLUED_UNSAFE] = "glued to quotes, a backslash, an expansion or a pattern character",
+	[SSM_SH_ASSIGNMENT] = "the value of a variable assignment before a command",
+	[SSM_SH_CODE] = "an argument that the command runs as shell code",
+};
+
+const char *ssm_sh_ctx_text(enum ssm_sh_ctx ctx)
+{
+	if ((unsigned)ctx < sizeof(ctx_text) / sizeof(ctx_text[0]) && ctx_text[ctx])
+		return ctx_text[ctx];
+	return "in an unknown context";
+}
+
+static int at_ref(const struct lx *l, size_t i)
+{
+	return i + 1 < l->n && l->t[i] == '{' && l->t[i + 1] == '{';
+}
+
+/* At "{{": fill ref with the placeholder and move past it. */
+static int read_ref(struct lx *l, struct ssm_sh_ref *ref)
+{
+	const char *close = strstr(l->t + l->i + 2, "}}");
+	const char *a, *b;
+
+	if (close == NULL) {
+		ERR("unterminated {{ in template");
+		return -EINVAL;
+	}
+	memset(ref, 0, sizeof(*ref));
+	ref->start = l->i;
+	ref->end = (size_t)(close + 2 - l->t);
+	a = l->t + l->i + 2;
+	b = close;
+	while (a < b && (*a == ' ' || *a == '\t'))
+		a++;
+	while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+		b--;
+	ref->name = a;
+	ref->namelen = (size_t)(b - a);
+	l->i = ref->end;
+	return 0;
+}
+
+static int emit(struct lx *l, struct ssm_sh_ref *ref, enum ssm_sh_ctx ctx)
+{
+	ref->ctx = l->outer != SSM_SH_WORD ? l->outer : ctx;
+	if (ref->ctx != SSM_SH_WORD)
+		ref->command_name = 0;
+	return l->fn(l->arg, ref);
+}
+
+/* At "{{" inside a construct: read it and report it with ctx. */
+static int ref_in(struct lx *l, enum ssm_sh_ctx ctx)
+{
+	struct ssm_sh_ref ref;
+	int r = read_ref(l, &ref);
+
+	return r ? r : emit(l, &ref, ctx);
+}
+
+static int enter(struct lx *l, enum ssm_sh_ctx ctx, enum ssm_sh_ctx *saved)
+{
+	*saved = l->outer;
+	if (l->outer == SSM_SH_WORD)
+		l->outer = ctx;
+	if (++l->nest > NEST_MAX) {
+		ERR("template nests quotes and substitutions too deeply");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void leave(struct lx *l, enum ssm_sh_ctx saved)
+{
+	l->outer = saved;
+	l->nest--;
+}
+
+static int unterminated(struct lx *l, const char *what)
+{
+	ERR("template ends inside %s", what);
+	return -EINVAL;
+}
+
+static int skip_dollar(struct lx *l, int in_dquote);
+static int skip_dquote(struct lx *l);
+static int lex_script(struct lx *l, int term);
+
+/* At a backslash outside single quotes: the backslash and the byte it escapes (never the
+ * first brace of a placeholder, which the renderer will see as one). */
+static void skip_escape(struct lx *l)
+{
+	l->i++;
+	if (l->i < l->n && !at_ref(l, l->i))
+		l->i++;
+}
+
+/* At ' (dollar: at $'). */
+static int skip_squote(struct lx *l, int dollar)
+{
+	enum ssm_sh_ctx saved, ctx = dollar ? SSM_SH_DOLLAR_SQUOTE : SSM_SH_SQUOTE;
+	int r;
+
+	if ((r = enter(l, ctx, &saved)) != 0)
+		return r;
+	l->i += dollar ? 2 : 1;
+	while (l->i < l->n) {
+		char c = l->t[l->i];
+
+		if (at_ref(l, l->i)) {
+			if ((r = ref_in(l, ctx)) != 0)
+				return r;
+		} else if (c == '\\' && dollar) {
+			skip_escape(l);
+		} else if (c == '\'') {
+			l->i++;
+			leave(l, saved);
+			return 0;
+		} else {
+			l->i++;
+		}
+	}
+	return unterminated(l, dollar ? "$'...'" : "single quotes");
+}
+
+/* At a backquote. */
+static int skip_backtick(struct lx *l)
+{
+	enum ssm_sh_ctx saved;
+	int r;
+
+	if ((r = enter(l, SSM_SH_BACKTICK, &saved)) != 0)
+		return r;
+	l->i++;
+	while (l->i < l->n) {
+		if (at_ref(l, l->i)) {
+			if ((r = ref_in(l, SSM_SH_BACKTICK)) != 0)
+				return r;
+		} else if (l->t[l->i] == '\\') {
+			skip_escape(l);
+		} else if (l->t[l->i] == '`') {
+			l->i++;
+			leave(l, saved);
+			return 0;
+		} else {
+			l->i++;
+		}
+	}
+	return unterminated(l, "backticks");
+}
+
+/* Inside $(( )) or (( )), just after the opening parentheses: up to the matching "))". */
+static int skip_arith(struct lx *l)
+{
+	enum ssm_sh_ctx saved;
+	int depth = 2, r;
+
+	if ((r = enter(l, SSM_SH_ARITH, &saved)) != 0)
+		return r;
+	while (l->i < l->n) {
+		char c = l->t[l->i];
+
+		if (at_ref(l, l->i)) {
+			if ((r = ref_in(l, SSM_SH_ARITH)) != 0)
+				return r;
+			continue;
+		}
+		if (c == '(') {
+			depth++;
+		} else if (c == ')') {
+			if (--depth == 0) {
+				l->i++;
+				leave(l, saved);
+				return 0;
+			}
+		} else if (c == '\\') {
+			skip_escape(l);
+			continue;
+		} else if (c == '\'') {
+			if ((r = skip_squote(l, 0)) != 0)
+				return r;
+			continue;
+		} else if (c == '"') {
+			if ((r = skip_dquote(l)) != 0)
+				return r;
+			continue;
+		} else if (c == '`') {
+			if ((r = skip_backtick(l)) != 0)
+				return r;
+			continue;
+		} else if (c == '$') {
+			if ((r = skip_dollar(l, 0)) != 0)
+				return r;
+			continue;
+		}
+		l->i++;
+	}
+	return unterminated(l, "an arithmetic expression");
+}
+
+/* At "${": up to the first unquoted "}". */
+static int skip_param(struct lx *l)
+{
+	enum ssm_sh_ctx saved;
+	int r;
+
+	if ((r = enter(l, SSM_SH_PARAM, &saved)) != 0)
+		return r;
+	l->i += 2;
+	while (l->i < l->n) {
+		char c = l->t[l->i];
+
+		if (at_ref(l, l->i)) {
+			r = ref_in(l, SSM_SH_PARAM);
+		} else if (c == '}') {
+			l->i++;
+			leave(l, saved);
+			return 0;
+		} else if (c == '\\') {
+			skip_escape(l);
+			r = 0;
+		} else if (c == '\'') {
+			r = skip_squote(l, 0);
+		} else if (c == '"') {
+			r = skip_dquote(l);
+		} else if (c == '`') {
+			r = skip_backtick(l);
+		} else if (c == '$') {
+			r = skip_dollar(l, 0);
+		} else {
+			l->i++;
+			r = 0;
+		}
+		if (r != 0)
+			return r;
+	}
+	return unterminated(l, "${ }");
+}
+
+static int is_name_char(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+/* At $: $'...', $((...)), $(...), ${...}, $name, $1, $@ ..., or a literal $. */
+static int skip_dollar(struct lx *l, int in_dquote)
+{
+	enum ssm_sh_ctx saved;
+	size_t i = l->i;
+	char c2;
+	int r;
+
+	if (i + 1 >= l->n || at_ref(l, i + 1)) {
+		l->i++;
+		return 0;
+	}
+	c2 = l->t[i + 1];
+	if (c2 == '\'' && !in_dquote)
+		return skip_squote(l, 1);
+	if (c2 == '(') {
+		if (i + 2 < l->n && l->t[i + 2] == '(') {
+			l->i += 3;
+			return skip_arith(l);
+		}
+		if ((r = enter(l, SSM_SH_CMDSUBST, &saved)) != 0)
+			return r;
+		l->i += 2;
+		if ((r = lex_script(l, ')')) != 0)
+			return r;
+		leave(l, saved);
+		return 0;
+	}
+	if (c2 == '{')
+		return skip_param(l);
+	l->i += 2; /* $name (the rest of the name is plain text), $1, $@, $?, ... */
+	while (is_name_char(c2) && l->i < l->n && is_name_char(l->t[l->i]))
+		l->i++;
+	return 0;
+}
+
+/* At ". */
+static int skip_dquote(struct lx *l)
+{
+	enum ssm_sh_ctx saved;
+	int r;
+
+	if ((r = enter(l, SSM_SH_DQUOTE, &saved)) != 0)
+		return r;
+	l->i++;
+	while (l->i < l->n) {
+		char c = l->t[l->i];
+
+		if (at_ref(l, l->i)) {
+			r = ref_in(l, SSM_SH_DQUOTE);
+		} else if (c == '"') {
+			l->i++;
+			leave(l, saved);
+			return 0;
+		} else if (c == '\\') {
+			skip_escape(l);
+			r = 0;
+		} else if (c == '`') {
+			r = skip_backtick(l);
+		} else if (c == '$') {
+			r = skip_dollar(l, 1);
+		} else {
+			l->i++;
+			r = 0;
+		}
+		if (r != 0)
+			return r;
+	}
+	return unterminated(l, "double quotes");
+}
+
+/* ---- words and commands ---- */
+
+enum code_mode {
+	CODE_NONE = 0,
+	CODE_ALL,    /* every argument is code (eval, ...) */
+	CODE_WAIT_C, /* a shell: the word after -c is code */
+	CODE_NEXT,   /* the next word is code */
+};
+
+enum case_state { CASE_SUBJECT = 1, CASE_IN, CASE_PATTERN, CASE_BODY };
+
+struct word {
+	int active;
+	size_t start;
+	struct ssm_sh_ref refs[WORD_MAX_REFS];
+	int nrefs;
+	int overflow; /* more placeholders than refs[] holds (reported at once) */
+	int text;     /* any byte besides placeholders */
+	int plain;    /* no quote, escape or expansion */
+	int unsafe;   /* some byte besides placeholders that is not plain safe text */
+	int assign;   /* starts with NAME= (before any placeholder or quoting) */
+	int eq_seen;
+	char lit[LIT_MAX]; /* the text of a plain word without placeholders */
+	size_t litlen;
+	int lit_overflow;
+};
+
+struct script {
+	int cmdpos;      /* the next word may be a command name (or a reserved word) */
+	int redir_next;  /* the next word is a redirection target */
+	int heredoc_next; /* ... of << (1) or <<- (2) */
+	int wrapper;     /* the command runs its arguments as another command (sudo, env, ...) */
+	enum code_mode code;
+	enum case_state cases[CASE_DEPTH];
+	int ncase;
+	struct {
+		char delim[DELIM_MAX];
+		size_t len;
+		int strip;
+	} hd[HEREDOC_MAX];
+	int nhd;
+	int depth; /* parentheses, inside $( ) */
+	struct word w;
+};
+
+static int safe_glue(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("_./:,@%+=-", c) != NULL || c >= 0x80;
+}
+
+static void word_start(struct lx *l, struct script *s)
+{
+	if (s->w.active)
+		return;
+	memset(&s->w, 0, sizeof(s->w));
+	s->w.active = 1;
+	s->w.plain = 1;
+	s->w.start = l->i;
+}
+
+/* A byte of the word other than a placeholder. */
+static void word_byte(struct script *s, unsigned char c, int quoting)
+{
+	struct word *w = &s->w;
+
+	if (c == '=' && !w->eq_seen && !quoting) {
+		size_t k;
+		int ok = w->litlen > 0 && !w->lit_overflow && w->nrefs == 0 && w->plain &&
+		         !(w->lit[0] >= '0' && w->lit[0] <= '9');
+		for (k = 0; ok && k < w->litlen; k++)
+			ok = is_name_char((unsigned char)w->lit[k]);
+		w->assign = ok;
+		w->eq_seen = 1;
+	}
+	w->text = 1;
+	if (quoting) {
+		w->plain = 0;
+		w->unsafe = 1;
+		return;
+	}
+	if (!safe_glue(c))
+		w->unsafe = 1;
+	if (w->litlen + 1 < LIT_MAX)
+		w->lit[w->litlen++] = (char)c;
+	else
+		w->lit_overflow = 1;
+}
+
+static const char *base_name(const char *s)
+{
+	const char *b = strrchr(s, '/');
+
+	return b ? b + 1 : s;
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const code_all[] = {"eval", ".", "source", "trap", "let", "declare",
+                                       "typeset", "local", "watch", NULL};
+static const char *const code_c[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "pdksh",
+                                     "zsh", "ash", "posh", "yash", "busybox", "su",
+                                     "runuser", "fish", "csh", "tcsh", NULL};
+static const char *const wrappers[] = {"sudo", "doas", "env", "exec", "command", "builtin",
+                                       "nohup", "nice", "ionice", "chrt", "taskset", "timeout",
+                                       "stdbuf", "setsid", "time", "xargs", "unbuffer",
+                                       "flock", "chroot", "setpriv", "unshare", "nsenter",
+                                       "systemd-run", "script", NULL};
+static const char *const reserved_cmd[] = {"if", "then", "else", "elif", "do", "while",
+                                           "until", "{", "!", "time", NULL};
+static const char *const reserved_end[] = {"fi", "done", "}", NULL};
+
+/* The word's text after quote removal, as the shell will see it: 1, or 0 when it is not
+ * known before run time (an expansion or a placeholder in it). */
+static int word_text(const struct lx *l, const struct word *w, char *out, size_t outsz)
+{
+	size_t k, n = 0;
+
+	for (k = w->start; k < l->i; k++) {
+		char c = l->t[k];
+
+		if (c == '$' || c == '`' || at_ref(l, k))
+			return 0;
+		if (c == '\\' && k + 1 < l->i)
+			c = l->t[++k];
+		else if (c == '\'' || c == '"')
+			continue;
+		if (n + 1 >= outsz)
+			return 0;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return 1;
+}
+
+/* The command (or a wrapper's command) is name, or NULL when it is chosen at run time:
+ * how its arguments are read. */
+static void set_command(struct script *s, const char *name, int first)
+{
+	const char *b;
+
+	if (name == NULL) { /* "$cmd" {{ x }}: the program may be eval */
+		s->code = CODE_ALL;
+		return;
+	}
+	b = base_name(name);
+	if (in_list(b, code_all))
+		s->code = CODE_ALL;
+	else if (in_list(b, code_c))
+		s->code = CODE_WAIT_C;
+	else if (first)
+		s->code = CODE_NONE;
+	if (in_list(b, wrappers))
+		s->wrapper = 1;
+}
+
+/* A word like -c, -ec, -lc or --command: the next word is a shell's code. */
+static int is_dash_c(const char *w)
+{
+	const char *p;
+
+	if (strcmp(w, "--command") == 0)
+		return 1;
+	if (w[0] != '-' || w[1] == '-' || w[1] == '\0')
+		return 0;
+	for (p = w + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return 0;
+	return strchr(w + 1, 'c') != NULL;
+}
+
+static int emit_word_refs(struct lx *l, struct word *w, enum ssm_sh_ctx forced, int command_name)
+{
+	int k, r;
+
+	for (k = 0; k < w->nrefs; k++) {
+		enum ssm_sh_ctx ctx = forced;
+
+		if (ctx == SSM_SH_WORD) {
+			if (w->nrefs == 1 && !w->text)
+				ctx = SSM_SH_WORD;
+			else if (w->unsafe)
+				ctx = SSM_SH_GLUED_UNSAFE;
+			else
+				ctx = SSM_SH_GLUED;
+		}
+		w->refs[k].command_name = command_name;
+		if ((r = emit(l, &w->refs[k], ctx)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static void heredoc_push(struct lx *l, struct script *s)
+{
+	size_t k, n = 0;
+	const char *p = l->t + s->w.start;
+
+	if (s->nhd >= HEREDOC_MAX) /* more than sh would ever need: the rest is not a body */
+		return;
+	for (k = s->w.start; k < l->i && n + 1 < DELIM_MAX; k++, p++)
+		if (*p != '\'' && *p != '"' && *p != '\\')
+			s->hd[s->nhd].delim[n++] = *p;
+	s->hd[s->nhd].delim[n] = '\0';
+	s->hd[s->nhd].len = n;
+	s->hd[s->nhd].strip = s->heredoc_next == 2;
+	s->nhd++;
+}
+
+/* The word just ended at l->i (the next byte is a delimiter or the end). */
+static int word_end(struct lx *l, struct script *s)
+{
+	struct word *w = &s->w;
+	const char *lit = NULL, *name = NULL;
+	char text[LIT_MAX];
+	int r;
+
+	if (!w->active)
+		return 0;
+	w->active = 0;
+	if (w->plain && w->nrefs == 0 && !w->lit_overflow) {
+		w->lit[w->litlen] = '\0';
+		lit = w->lit;
+	}
+	if (word_text(l, w, text, sizeof(text)))
+		name = text;
+	if (s->heredoc_next) {
+		heredoc_push(l, s);
+		s->heredoc_next = 0;
+		s->redir_next = 0;
+		return emit_word_refs(l, w, SSM_SH_HEREDOC_DELIM, 0);
+	}
+	if (s->redir_next) {
+		s->redir_next = 0;
+		return emit_word_refs(l, w, SSM_SH_WORD, 0);
+	}
+	/* an IO number: 2>file */
+	if (lit && l->i < l->n && (l->t[l->i] == '<' || l->t[l->i] == '>') &&
+	    strspn(lit, "0123456789") == w->litlen)
+		return 0;
+	if (s->ncase > 0) {
+		enum case_state *cs = &s->cases[s->ncase - 1];
+
+		if (*cs == CASE_SUBJECT) {
+			*cs = CASE_IN;
+			return emit_word_refs(l, w, SSM_SH_WORD, 0);
+		}
+		if (*cs == CASE_IN) {
+			*cs = CASE_PATTERN;
+			return emit_word_refs(l, w, SSM_SH_WORD, 0);
+		}
+		if (*cs == CASE_PATTERN || (*cs == CASE_BODY && s->cmdpos)) {
+			if (lit && strcmp(lit, "esac") == 0) {
+				s->ncase--;
+				s->cmdpos = 0;
+				return 0;
+			}
+			if (*cs == CASE_PATTERN)
+				return emit_word_refs(l, w, SSM_SH_WORD, 0);
+		}
+	}
+	if (s->cmdpos) {
+		if (w->assign)
+			return emit_word_refs(l, w, SSM_SH_ASSIGNMENT, 0);
+		if (lit && in_list(lit, reserved_cmd))
+			return 0;
+		if (lit && in_list(lit, reserved_end)) {
+			s->cmdpos = 0;
+			return 0;
+		}
+		s->cmdpos = 0;
+		s->code = CODE_NONE;
+		s->wrapper = 0;
+		if (lit && strcmp(lit, "case") == 0) {
+			if (s->ncase >= CASE_DEPTH) {
+				ERR("template nests case too deeply");
+				return -EINVAL;
+			}
+			s->cases[s->ncase++] = CASE_SUBJECT;
+			return 0;
+		}
+		set_command(s, name, 1);
+		return emit_word_refs(l, w, SSM_SH_WORD, 1);
+	}
+	/* an argument */
+	switch (s->code) {
+	case CODE_ALL:
+		return emit_word_refs(l, w, SSM_SH_CODE, 0);
+	case CODE_NEXT:
+		s->code = CODE_NONE;
+		return emit_word_refs(l, w, SSM_SH_CODE, 0);
+	case CODE_WAIT_C:
+		if (name && is_dash_c(name)) {
+			s->code = CODE_NEXT;
+			return 0;
+		}
+		if (w->nrefs && w->plain && strncmp(l->t + w->start, "--command=", 10) == 0)
+			return emit_word_refs(l, w, SSM_SH_CODE, 0);
+		break;
+	case CODE_NONE:
+		break;
+	}
+	if ((r = emit_word_refs(l, w, SSM_SH_WORD, 0)) != 0)
+		return r;
+	if (s->wrapper && !(name && name[0] == '-'))
+		set_command(s, name, 0);
+	return 0;
+}
+
+/* After the newline that ends a line with << on it: the bodies, in order. */
+static int heredoc_bodies(struct lx *l, struct script *s)
+{
+	int k, r;
+
+	for (k = 0; k < s->nhd; k++) {
+		while (l->i < l->n) {
+			size_t ls = l->i, le;
+			const char *nl = memchr(l->t + ls, '\n', l->n - ls);
+			const char *line;
+			size_t len;
+
+			le = nl ? (size_t)(nl - l->t) : l->n;
+			line = l->t + ls;
+			len = le - ls;
+			while (s->hd[k].strip && len > 0 && *line == '\t') {
+				line++;
+				len--;
+			}
+			if (len == s->hd[k].len && memcmp(line, s->hd[k].delim, len) == 0) {
+				l->i = nl ? le + 1 : le;
+				break;
+			}
+			while (l->i < le) {
+				if (at_ref(l, l->i)) {
+					if ((r = ref_in(l, SSM_SH_HEREDOC)) != 0)
+						return r;
+					if (l->i > le) /* the placeholder ran past this line */
+						break;
+				} else {
+					l->i++;
+				}
+			}
+			if (l->i == le && nl)
+				l->i++;
+		}
+	}
+	s->nhd = 0;
+	return 0;
+}
+
+/* An operator at l->i (one of ;&|()<>). term is ')' inside $( ). Returns 1 when the
+ * command substitution ended. */
+static int operator(struct lx *l, struct script *s, int term)
+{
+	const char *t = l->t + l->i;
+	size_t left = l->n - l->i;
+	enum case_state *cs = s->ncase ? &s->cases[s->ncase - 1] : NULL;
+
+	switch (t[0]) {
+	case '(':
+		if (cs && *cs == CASE_PATTERN) { /* (pattern) */
+			l->i++;
+			return 0;
+		}
+		if (s->cmdpos && left > 1 && t[1] == '(') { /* bash's (( arithmetic )) */
+			l->i += 2;
+			return skip_arith(l);
+		}
+		s->depth++;
+		l->i++;
+		s->cmdpos = 1;
+		s->code = CODE_NONE;
+		return 0;
+	case ')':
+		l->i++;
+		if (cs && *cs == CASE_PATTERN) {
+			*cs = CASE_BODY;
+			s->cmdpos = 1;
+			return 0;
+		}
+		if (s->depth == 0 && term == ')')
+			return 1;
+		if (s->depth > 0)
+			s->depth--;
+		s->cmdpos = 1; /* f() { ... }: the body's first word is a command */
+		s->code = CODE_NONE;
+		s->wrapper = 0;
+		return 0;
+	case ';':
+		if (left > 1 && (t[1] == ';' || t[1] == '&')) { /* ;; ;& (case) */
+			l->i += 2;
+			if (cs && *cs == CASE_BODY)
+				*cs = CASE_PATTERN;
+		} else {
+			l->i++;
+		}
+		break;
+	case '&':
+	case '|':
+		if (cs && *cs == CASE_PATTERN && t[0] == '|') { /* a|b) */
+			l->i++;
+			return 0;
+		}
+		l->i += (left > 1 && (t[1] == t[0] || (t[0] == '|' && t[1] == '&'))) ? 2 : 1;
+		break;
+	case '<':
+	case '>':
+		if (t[0] == '<' && left > 1 && t[1] == '<') {
+			if (left > 2 && t[2] == '<') { /* bash here-string: a word */
+				l->i += 3;
+			} else {
+				s->heredoc_next = (left > 2 && t[2] == '-') ? 2 : 1;
+				l->i += s->heredoc_next == 2 ? 3 : 2;
+			}
+		} else if (left > 1 && (t[1] == '>' || t[1] == '&' || t[1] == '|' ||
+		                        (t[0] == '<' && t[1] == '>'))) {
+			l->i += 2;
+		} else {
+			l->i++;
+		}
+		s->redir_next = 1;
+		return 0;
+	}
+	s->cmdpos = 1;
+	s->code = CODE_NONE;
+	s->wrapper = 0;
+	return 0;
+}
+
+/* A script (term 0) or the inside of $( ) (term ')', after "$("). */
+static int lex_script(struct lx *l, int term)
+{
+	struct script s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.cmdpos = 1;
+	while (l->i < l->n) {
+		unsigned char c = (unsigned char)l->t[l->i];
+
+		if (at_ref(l, l->i)) {
+			word_start(l, &s);
+			if (s.w.nrefs >= WORD_MAX_REFS) {
+				s.w.overflow = 1;
+				r = ref_in(l, SSM_SH_GLUED_UNSAFE);
+			} else {
+				r = read_ref(l, &s.w.refs[s.w.nrefs++]);
+			}
+		} else if (c == ' ' || c == '\t') {
+			r = word_end(l, &s);
+			l->i++;
+		} else if (c == '\n') {
+			r = word_end(l, &s);
+			l->i++;
+			if (r == 0 && s.heredoc_next) { /* << at the end of a line: no delimiter */
+				ERR("here-document operator without a delimiter");
+				r = -EINVAL;
+			}
+			if (r == 0)
+				r = heredoc_bodies(l, &s);
+			if (!(s.ncase && s.cases[s.ncase - 1] == CASE_PATTERN))
+				s.cmdpos = 1;
+			s.code = CODE_NONE;
+			s.wrapper = 0;
+		} else if (c == '#' && !s.w.active) {
+			enum ssm_sh_ctx saved;
+
+			if ((r = enter(l, SSM_SH_COMMENT, &saved)) != 0)
+				return r;
+			while (r == 0 && l->i < l->n && l->t[l->i] != '\n')
+				r = at_ref(l, l->i) ? ref_in(l, SSM_SH_COMMENT) : (l->i++, 0);
+			leave(l, saved);
+		} else if (c == '\\') {
+			if (l->i + 1 < l->n && l->t[l->i + 1] == '\n') { /* line continuation */
+				l->i += 2;
+				r = 0;
+			} else {
+				word_start(l, &s);
+				word_byte(&s, c, 1);
+				skip_escape(l);
+				r = 0;
+			}
+		} else if (c == '\'' || c == '"' || c == '`' || c == '$') {
+			word_start(l, &s);
+			word_byte(&s, c, 1);
+			if (c == '\'')
+				r = skip_squote(l, 0);
+			else if (c == '"')
+				r = skip_dquote(l);
+			else if (c == '`')
+				r = skip_backtick(l);
+			else
+				r = skip_dollar(l, 0);
+		} else if (strchr(";&|()<>", c) != NULL) {
+			r = word_end(l, &s);
+			if (r == 0) {
+				r = operator(l, &s, term);
+				if (r == 1)
+					return 0;
+			}
+		} else {
+			word_start(l, &s);
+			word_byte(&s, c, 0);
+			l->i++;
+			r = 0;
+		}
+		if (r != 0)
+			return r;
+	}
+	if ((r = word_end(l, &s)) != 0)
+		return r;
+	if (term == ')')
+		return unterminated(l, "a command substitution $( )");
+	if (s.heredoc_next) {
+		ERR("here-document operator without a delimiter");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int ssm_sh_scan(const char *tmpl, int (*fn)(void *arg, const struct ssm_sh_ref *ref), void *arg,
+                char *err, size_t errlen)
+{
+	struct lx lx = {
+	    .t = tmpl, .n = strlen(tmpl), .fn = fn, .arg = arg, .err = err, .errlen = errlen,
+	    .outer = SSM_SH_WORD,
+	};
+
+	return lex_script(&lx, 0);
+}
