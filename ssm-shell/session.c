@@ -79,6 +79,45 @@ static int env_add(char **env, size_t *n, size_t max, const char *k, const char 
 	return 0;
 }
 
+#define ENV_MAX 32
+
+/* The first executable of a list, or the last one as it is. */
+static const char *first_exec(const char *const *paths)
+{
+	for (; paths[1]; paths++)
+		if (access(*paths, X_OK) == 0)
+			return *paths;
+	return *paths;
+}
+
+/* InteractiveCommands and NonInteractiveCommands never give a shell prompt through the
+ * programs they run (docs/SECURITY.md, "Command documents"): every way a pager, editor or
+ * client starts "a shell" or "an editor" from the environment leads to a program that
+ * refuses, and less (also as man's, git's and systemctl's pager) runs in its secure mode
+ * (no !, |, v, :e, log files). */
+static int command_env(char **env, size_t *n)
+{
+	static const char *const refuse[] = {"/usr/sbin/nologin", "/sbin/nologin", "/bin/false",
+	                                     NULL};
+	static const char *const pager[] = {"/usr/bin/less", "/bin/cat", NULL};
+	const char *no = first_exec(refuse), *pg = first_exec(pager);
+
+	if (env_add(env, n, ENV_MAX, "SHELL", no) < 0 ||
+	    env_add(env, n, ENV_MAX, "EDITOR", no) < 0 ||
+	    env_add(env, n, ENV_MAX, "VISUAL", no) < 0 ||
+	    env_add(env, n, ENV_MAX, "SUDO_EDITOR", no) < 0 ||
+	    env_add(env, n, ENV_MAX, "PSQL_EDITOR", no) < 0 ||
+	    env_add(env, n, ENV_MAX, "LESSSECURE", "1") < 0 ||
+	    env_add(env, n, ENV_MAX, "SYSTEMD_PAGERSECURE", "1") < 0 ||
+	    env_add(env, n, ENV_MAX, "PAGER", pg) < 0 ||
+	    env_add(env, n, ENV_MAX, "MANPAGER", pg) < 0 ||
+	    env_add(env, n, ENV_MAX, "GIT_PAGER", pg) < 0 ||
+	    env_add(env, n, ENV_MAX, "PSQL_PAGER", pg) < 0 ||
+	    env_add(env, n, ENV_MAX, "SYSTEMD_PAGER", pg) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The argument vector for the session's one program. */
 static void build_argv(struct shell *sh, char **argv, char *argv0, size_t argv0len, char **pscript)
 {
@@ -89,7 +128,24 @@ static void build_argv(struct shell *sh, char **argv, char *argv0, size_t argv0l
 	case SSM_SESSION_STANDARD_STREAM:
 		base = strrchr(sh->user.shell, '/');
 		base = base ? base + 1 : sh->user.shell;
-		if (sh->command) {
+		if (sh->command && sh->doc->shell_profile && sh->doc->shell_profile[0]) {
+			/* ssh HOST CMD: the profile runs first, in the same shell, and the
+			 * command only after it, as eval "$1": what the profile set up (a menu
+			 * that exits, exec sudo -u app, umask, cd, functions) holds for the
+			 * command too, and the command cannot change how the profile parses. */
+			size_t len = strlen(sh->doc->shell_profile) + 32;
+			char *script = malloc(len);
+			if (script == NULL)
+				child_die("shellProfile", ENOMEM);
+			snprintf(script, len, "%s\neval \"$1\"", sh->doc->shell_profile);
+			argv[0] = (char *)base;
+			argv[1] = "-c";
+			argv[2] = script;
+			argv[3] = sh->user.shell;
+			argv[4] = sh->command;
+			argv[5] = NULL;
+			*pscript = script;
+		} else if (sh->command) {
 			/* sshd's way: SHELL -c COMMAND, not a login shell */
 			argv[0] = (char *)base;
 			argv[1] = "-c";
@@ -133,7 +189,7 @@ static void session_child(struct shell *sh) __attribute__((noreturn));
 static void session_child(struct shell *sh)
 {
 	char *argv[8], argv0[sizeof(sh->user.shell) + 2], *script;
-	char *env[16];
+	char *env[ENV_MAX];
 	size_t n = 0;
 	const char *prog, *profile;
 	int fd, r, nnp;
@@ -157,13 +213,15 @@ static void session_child(struct shell *sh)
 	}
 	close_from(3); /* no inherited descriptors beyond 0..2 */
 
-	if (env_add(env, &n, 16, "HOME", sh->user.home) < 0 ||
-	    env_add(env, &n, 16, "USER", sh->user.name) < 0 ||
-	    env_add(env, &n, 16, "LOGNAME", sh->user.name) < 0 ||
-	    env_add(env, &n, 16, "SHELL", sh->user.shell) < 0 ||
-	    env_add(env, &n, 16, "PATH", user_path(sh->user.uid)) < 0 ||
-	    (sh->term[0] && env_add(env, &n, 16, "TERM", sh->term) < 0) ||
-	    (sh->lang[0] && env_add(env, &n, 16, "LANG", sh->lang) < 0))
+	if (env_add(env, &n, ENV_MAX, "HOME", sh->user.home) < 0 ||
+	    env_add(env, &n, ENV_MAX, "USER", sh->user.name) < 0 ||
+	    env_add(env, &n, ENV_MAX, "LOGNAME", sh->user.name) < 0 ||
+	    env_add(env, &n, ENV_MAX, "PATH", user_path(sh->user.uid)) < 0 ||
+	    (sh->term[0] && env_add(env, &n, ENV_MAX, "TERM", sh->term) < 0) ||
+	    (sh->lang[0] && env_add(env, &n, ENV_MAX, "LANG", sh->lang) < 0) ||
+	    (sh->doc->type == SSM_SESSION_STANDARD_STREAM
+	         ? env_add(env, &n, ENV_MAX, "SHELL", sh->user.shell) < 0
+	         : command_env(env, &n) < 0))
 		child_die("environment", ENOMEM);
 
 	build_argv(sh, argv, argv0, sizeof(argv0), &script);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # shell_session.sh - ssm-shell Standard_Stream sessions on a real terminal (tmux), as root in
 # private namespaces with throwaway users: whoami, exit status, shellProfile, window size,
-# descriptors, environment, the transcript read back with asciinema, -c, and refusals
+# descriptors, environment, the transcript read back with asciinema, -c (after the
+# shellProfile, in the same shell), and refusals
 # (no record, record for another user, expired, not root-owned, other audit session).
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
 
@@ -87,6 +88,26 @@ ssm_check "no tty, no -c: the shell reads standard input" [ "$out" = FROM-STDIN 
 out=$(ssm_login ssmtu Shell-Plain - -- -c 'kill -SEGV $$' 2>&1 </dev/null)
 rc=$?
 ssm_check "a fatal signal is passed on as such (139)" [ "$rc" = 139 ]
+
+echo "== -c COMMAND with a shellProfile: the profile runs first, in the same shell"
+mkdoc Shell-ProfC '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"shellProfile": {"linux": "umask 077; cd /tmp; export PROFILE_RAN=yes; profile_fn() { echo FN-FROM-PROFILE; }"}}}'
+out=$(ssm_login ssmtu Shell-ProfC - -- -c 'echo "P=$PROFILE_RAN U=$(umask) D=$(pwd)"; profile_fn; exit 5' 2>&1 </dev/null)
+rc=$?
+echo "$out" | sed 's/^/| /'
+ssm_check "-c after the profile: its variables, umask and directory" \
+	sh -c "printf '%s\n' '$out' | grep -qx 'P=yes U=0077 D=/tmp'"
+ssm_check "-c after the profile: in the same shell (the profile's function)" \
+	sh -c "printf '%s\n' '$out' | grep -qx FN-FROM-PROFILE"
+ssm_check "-c after the profile: the command's exit status (5)" [ "$rc" = 5 ]
+mkdoc Shell-Menu '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"shellProfile": {"linux": "echo MENU-ONLY; exit 9"}}}'
+for cmd in 'echo BYPASSED' "'; echo BYPASSED; '" 'echo BYPASSED #' "\"; echo BYPASSED"; do
+	out=$(ssm_login ssmtu Shell-Menu - -- -c "$cmd" 2>&1 </dev/null)
+	rc=$?
+	ssm_check "a profile that exits: -c \"$cmd\" never runs (exit 9)" \
+		sh -c "[ $rc = 9 ] && printf '%s\n' '$out' | grep -q MENU-ONLY && ! printf '%s\n' '$out' | grep -q BYPASSED"
+done
 
 echo "== refusals: one line, an audit event, no session"
 nd=$(audit_count login_denied)
