@@ -32,8 +32,8 @@ static void null_destroy(struct ssm_sink *s)
 	free(s);
 }
 
-static const struct ssm_sink_ops null_ops = {"null", null_write, null_flush, null_flush,
-                                             null_destroy};
+static const struct ssm_sink_ops null_ops = {"null",     null_write,   null_flush,
+                                             null_flush, null_destroy, NULL};
 
 static uint64_t now_ns(void)
 {

@@ -126,6 +126,7 @@ struct ssm_rec {
 	size_t len;
 	uint64_t max_bytes; /* 0: no cap */
 	uint64_t sunk;      /* bytes handed to the sink (header included) */
+	uint64_t reserved;  /* the sink guaranteed room for this many bytes in all */
 	uint64_t start_ns;
 	uint64_t last_t;       /* time of the last event, relative to start_ns */
 	uint64_t last_sync_ns; /* when the sink was last flushed */
@@ -318,7 +319,27 @@ static size_t format_time(uint64_t t_ns, char *out)
 	return n + 6;
 }
 
-/* Hand the batch to the sink, hashing exactly what it accepted. */
+/* Hand buf[0..n) to the sink, hashing exactly what it accepted. */
+static int rec_write(struct ssm_rec *rec, size_t n)
+{
+	int r = ssm_sink_write(rec->sink, rec->buf, n);
+
+	if (r < 0) {
+		rec->err = r;
+		return r;
+	}
+	ssm_sha256_update(rec->md, rec->buf, n);
+	rec->sunk += n;
+	rec->dirty = 1;
+	if (n < rec->len)
+		memmove(rec->buf, rec->buf + n, rec->len - n);
+	rec->len -= n;
+	return 0;
+}
+
+/* Hand the batch to the sink.  When it runs past what the sink reserved, the whole lines
+ * within the reservation go first, on their own: a write that fails takes nothing of itself
+ * into the transcript, and the output the relay already passed on lies in those lines. */
 static int rec_push(struct ssm_rec *rec)
 {
 	int r;
@@ -327,16 +348,13 @@ static int rec_push(struct ssm_rec *rec)
 		return rec->err;
 	if (rec->len == 0)
 		return 0;
-	r = ssm_sink_write(rec->sink, rec->buf, rec->len);
-	if (r < 0) {
-		rec->err = r;
-		return r;
+	if (rec->sunk < rec->reserved && rec->sunk + rec->len > rec->reserved) {
+		const char *nl = memrchr(rec->buf, '\n', (size_t)(rec->reserved - rec->sunk));
+
+		if (nl != NULL && (r = rec_write(rec, (size_t)(nl - rec->buf) + 1)) < 0)
+			return r;
 	}
-	ssm_sha256_update(rec->md, rec->buf, rec->len);
-	rec->sunk += rec->len;
-	rec->len = 0;
-	rec->dirty = 1;
-	return 0;
+	return rec->len ? rec_write(rec, rec->len) : 0;
 }
 
 static uint64_t rec_time(struct ssm_rec *rec, uint64_t mono_ns)
@@ -470,21 +488,50 @@ int ssm_rec_input(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_t
 	return rec_data(rec, STREAM_IN, mono_ns, buf, len, 0);
 }
 
-int ssm_rec_can_take(const struct ssm_rec *rec, size_t len)
+/* The most bytes an event of len input bytes can add to the transcript: every input byte
+ * becomes at most REC_UNIT_MAX output bytes, a held sequence at most 4 (or U+FFFD), and an
+ * event is split into lines of at least half a batch of payload, plus a short first one. */
+static uint64_t rec_worst(size_t len)
 {
-	uint64_t worst, lines;
+	uint64_t lines = (uint64_t)len * REC_UNIT_MAX / (REC_BUFSZ / 2) + 2;
 
-	if (rec_state(rec) != 0)
+	return (uint64_t)len * REC_UNIT_MAX + 8 + lines * (REC_PREFIX_MAX + REC_TRAILER_LEN);
+}
+
+int ssm_rec_reserve(struct ssm_rec *rec, size_t len)
+{
+	uint64_t upto;
+	int r;
+
+	if ((r = rec_state(rec)) != 0)
+		return r;
+	upto = rec->sunk + rec->len + rec_worst(len);
+	if (rec->max_bytes && upto > rec->max_bytes)
+		return SSM_REC_LIMIT_REACHED; /* within reach: record first */
+	if (upto <= rec->reserved)
 		return 0;
-	if (rec->max_bytes == 0)
-		return 1;
-	if (len > REC_BUFSZ * 16)
+	r = ssm_sink_reserve(rec->sink, upto);
+	if (r == 0)
+		rec->reserved = upto;
+	return r;
+}
+
+int ssm_rec_secure(struct ssm_rec *rec)
+{
+	uint64_t end;
+
+	if (rec->err)
+		return rec->err;
+	if (rec->closed)
+		return -EINVAL;
+	end = rec->sunk + rec->len;
+	if (end <= rec->reserved)
 		return 0;
-	/* every input byte becomes at most REC_UNIT_MAX output bytes, a held sequence at most
-	 * 4, and an event is split into lines of at least half a batch of payload */
-	lines = (uint64_t)len * REC_UNIT_MAX / (REC_BUFSZ / 2) + 2;
-	worst = (uint64_t)len * REC_UNIT_MAX + 8 + lines * (REC_PREFIX_MAX + REC_TRAILER_LEN);
-	return rec->sunk + rec->len + worst <= rec->max_bytes;
+	if (ssm_sink_reserve(rec->sink, end) == 0) {
+		rec->reserved = end;
+		return 0;
+	}
+	return rec_push(rec);
 }
 
 int ssm_rec_resize(struct ssm_rec *rec, uint64_t mono_ns, unsigned width, unsigned height)

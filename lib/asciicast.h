@@ -5,7 +5,8 @@
  * next event; invalid bytes become U+FFFD so every line is valid JSON that asciinema reads.
  * Lines are batched and flushed when ssm_rec_tick() finds the last flush a second old, or
  * when the batch buffer is full, and on close.  The running size and sha256 of everything
- * handed to the sink are kept for the session_end audit event. */
+ * handed to the sink are kept for the session_end audit event.  Space for output a relay
+ * passes on before recording it is reserved in the sink first (ssm_rec_reserve). */
 #ifndef SSM_ASCIICAST_H
 #define SSM_ASCIICAST_H
 #include <stddef.h>
@@ -36,11 +37,30 @@ int ssm_rec_output(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_
 int ssm_rec_input(struct ssm_rec *rec, uint64_t mono_ns, const void *buf, size_t len);
 int ssm_rec_resize(struct ssm_rec *rec, uint64_t mono_ns, unsigned width, unsigned height);
 
-/* 1 when ssm_rec_output(rec, ..., len bytes) cannot fail for the cap or an earlier sink
- * error (it may still meet a new sink error when it hands a full batch on), 0 when it might:
- * a relay may then pass the bytes on before it records them, and must record first
- * otherwise. */
-int ssm_rec_can_take(const struct ssm_rec *rec, size_t len);
+/* Before a relay passes len bytes of output on ahead of recording them.  0 when
+ * ssm_rec_output(rec, ..., len bytes) cannot fail for the size cap, an earlier sink error or
+ * lack of space: the sink reserved room for the worst case of the pending batch plus this
+ * event (most calls only compare: the file sink reserves in large steps).  Otherwise the
+ * relay must record first and pass the bytes on only after ssm_rec_secure() returned 0:
+ * SSM_REC_LIMIT_REACHED when the cap is within reach, -EOPNOTSUPP when the sink cannot
+ * reserve, -ENOSPC, -EDQUOT or -EFBIG when the space is not there (none of them final),
+ * or the sink's sticky -errno.  Output passed on after 0 lies in the transcript before
+ * anything recorded later, within the reservation: later events cannot take its room.
+ *
+ * What "recorded" means: handed to the sink in lines it has room reserved for, then
+ * accepted by write(2) into blocks the file system allocated (once the batch is full, at
+ * the next tick, or at once when nothing could be reserved); durable after the next
+ * fdatasync (ssm_rec_tick, once a second).  An I/O error cannot be reserved away: EIO from
+ * write(2) ends the session, but the batch not yet written (up to 64 KiB, at most a second
+ * old) and the chunk just passed on are then missing although the client got them; EIO
+ * from fdatasync ends it too, and what was written since the last good fdatasync (about a
+ * second of output) may be missing from the disk (the page cache may still show it). */
+int ssm_rec_reserve(struct ssm_rec *rec, size_t len);
+
+/* Make everything recorded so far safe from lack of space: reserved in the sink at its
+ * exact size, or else handed to the sink now (write(2), no fdatasync).  0 or -errno
+ * (final, as any sink error: the session ends and the bytes are not passed on). */
+int ssm_rec_secure(struct ssm_rec *rec);
 
 /* Flush if the last flush is >= 1 s old.  Returns 0 or -errno.  *pnext_ns (if not NULL)
  * receives the monotonic time the next flush is due, or UINT64_MAX when nothing is buffered. */

@@ -1,6 +1,7 @@
 /* sink.c - the tee sink: one stream of asciicast lines to several sinks (file + broker).
  * A failure of a required sink is final and returned; a failing optional sink is logged
- * once, closed and left out from then on, and the session goes on. */
+ * once, closed and left out from then on, and the session goes on.  A reservation is asked
+ * of the required members only. */
 #include "config.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -78,6 +79,27 @@ static int tee_flush(struct ssm_sink *sink)
 	return tee_each((struct sink_tee *)sink, "flush", op_flush, NULL, 0);
 }
 
+/* Every required member must reserve; optional ones may fail later without harm. */
+static int tee_reserve(struct ssm_sink *sink, uint64_t upto)
+{
+	struct sink_tee *t = (struct sink_tee *)sink;
+	size_t i;
+
+	if (t->err)
+		return t->err;
+	for (i = 0; i < t->n; i++) {
+		struct tee_member *m = &t->m[i];
+		int r;
+
+		if (m->dropped || !m->required)
+			continue;
+		r = ssm_sink_reserve(m->sink, upto);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int tee_close(struct ssm_sink *sink)
 {
 	struct sink_tee *t = (struct sink_tee *)sink;
@@ -120,6 +142,7 @@ static const struct ssm_sink_ops tee_ops = {
     .flush = tee_flush,
     .close = tee_close,
     .destroy = tee_destroy,
+    .reserve = tee_reserve,
 };
 
 /* On success the tee owns the sinks; on failure the caller still does. */

@@ -3,10 +3,11 @@
  * Runs unprivileged (as the recorder user) after the fork.  One ppoll() on explicit
  * CLOCK_MONOTONIC deadlines (idle warning, idle timeout, maximum duration, transcript
  * flush); signals arrive through a signalfd.  Output is recorded before the next read:
- * passed on first (then encoded while the client reads it) when the recorder is sure to
- * take it, recorded first otherwise (the size cap within reach), so nothing reaches the
- * client that the transcript does not take, and an ending error finds at most one chunk
- * forwarded beyond the recorder's batch. */
+ * passed on first (then encoded while the client reads it) when the transcript has room
+ * reserved for it (ssm_rec_reserve), recorded first otherwise and passed on only once it was
+ * written or its room reserved (ssm_rec_secure).  So nothing reaches the client that the
+ * transcript does not hold, whatever fills the disk, a quota or the file size limit; an I/O
+ * error is the exception asciicast.h describes. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,19 @@ static int record(struct relay *r, const char *buf, size_t len)
 	return -1;
 }
 
+/* Everything recorded so far is in the transcript or has room reserved there; 0, or -1
+ * when the session must end (the bytes recorded last are then not passed on). */
+static int secure(struct relay *r)
+{
+	int rc = ssm_rec_secure(r->sh->recorder_rec);
+
+	if (rc == 0)
+		return 0;
+	set_end(r, "error", "transcript write failed");
+	ssm_log(LOG_ERR, "transcript write failed: %s: ending the session", strerror(-rc));
+	return -1;
+}
+
 /* Write what we can of c's buffer to its destination. */
 static int chan_flush(struct relay *r, struct chan *c)
 {
@@ -171,15 +185,16 @@ static int chan_fill(struct relay *r, struct chan *c)
 	}
 	c->len = (size_t)n;
 	c->off = 0;
-	if (!c->output)
+	if (!c->output || !r->recording)
 		return 0;
-	if (r->recording && ssm_rec_can_take(r->sh->recorder_rec, c->len)) {
-		/* The recorder will take this chunk whole (no size cap within reach, no sink
-		 * error so far): pass it on first and encode and hash it while the client reads
-		 * it, which keeps the recording work off the path of the bytes.  It is still
-		 * recorded before the next read, so the client is never more than this one
-		 * chunk ahead of the recorder's batch (which itself runs up to a batch or a
-		 * second ahead of the disk, as before).  A write error is left to chan_flush. */
+	if (ssm_rec_reserve(r->sh->recorder_rec, c->len) == 0) {
+		/* The transcript has room reserved for this chunk (the file sink fallocates
+		 * ahead in large steps) and no cap within reach: pass it on first and encode
+		 * and hash it while the client reads it, which keeps the recording work off the
+		 * path of the bytes.  It is recorded before the next read, into the reserved
+		 * room, where nothing recorded later can take its place: a full disk, a quota
+		 * or RLIMIT_FSIZE cannot make the write of these bytes fail.  A write error to
+		 * the client is left to chan_flush. */
 		do {
 			n = write(c->dst, c->buf, c->len);
 		} while (n < 0 && errno == EINTR);
@@ -193,7 +208,11 @@ static int chan_fill(struct relay *r, struct chan *c)
 			c->off = c->len = 0;
 		return 0;
 	}
-	if (record(r, c->buf, c->len) < 0) {
+	/* No room reserved (the disk or quota almost full, the file size limit near, a file
+	 * system without fallocate) or the size cap within reach: record first, make sure
+	 * the transcript has the bytes (reserved at their exact size, or written now), and
+	 * only then let chan_flush pass them on. */
+	if (record(r, c->buf, c->len) < 0 || (r->recording && secure(r) < 0)) {
 		c->len = 0; /* not recorded: not forwarded */
 		return -1;
 	}
@@ -535,12 +554,16 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 			if (r.in.len > 0) {
 				r.last_input = shell_mono_ns();
 				r.warned = 0;
+				/* recorded input is in the transcript (or has room there)
+				 * before the session gets it */
 				if (sh->cfg->record_input && r.recording &&
 				    ssm_rec_input(sh->recorder_rec, r.last_input, r.in.buf,
 				                  r.in.len) < 0) {
 					set_end(&r, "error", "transcript write failed");
 					break;
 				}
+				if (sh->cfg->record_input && r.recording && secure(&r) < 0)
+					break;
 			}
 			if (r.in.src_eof) {
 				if (sh->use_pty && sh->outer_tty) {

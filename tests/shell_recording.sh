@@ -2,8 +2,10 @@
 # shell_recording.sh - ssm-shell's transcript under pressure, as root in private namespaces:
 # the size cap with action "end" (session ends, reason error, transcript_limit audited) and
 # "stop_recording" (audited, session goes on), a full disk ending the session (never
-# unrecorded), input recording off by default and on by configuration, and
-# allow_privilege false (no_new_privs: sudo cannot gain privilege).
+# unrecorded), the session user filling the disk and RLIMIT_FSIZE reached mid-output (the
+# client's output compared with the transcript byte for byte: nothing it got is missing),
+# input recording off by default and on by configuration, and allow_privilege false
+# (no_new_privs: sudo cannot gain privilege).
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
 
 mkdoc Shell-R '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
@@ -50,6 +52,101 @@ if ! end_is_error; then
 fi
 ssm_check_not "the end of the output never reached the client" grep -q DISK-AFTER "$T/o3"
 umount "$T/log/sessions"
+
+# What the client got against the transcript, byte for byte: the client's output must be
+# the transcript's "o" data or a prefix of it, and every transcript line whole JSON.  Prints
+# the counts; exit 0 only when nothing the client got is missing from the transcript.
+cat >"$T/castcmp.py" <<'EOF'
+import json, sys
+client = open(sys.argv[1], "rb").read()
+raw = open(sys.argv[2], "rb").read()
+lines = raw.split(b"\n")
+whole = lines[-1] == b""
+bad = 0
+data = []
+for l in lines[1:-1] if whole else lines[1:]:
+    try:
+        ev = json.loads(l.decode("utf-8"))
+    except ValueError:
+        bad += 1
+        continue
+    if ev[1] == "o":
+        data.append(ev[2])
+data = "".join(data).encode("utf-8", "surrogateescape")
+common = 0
+while common < len(client) and common < len(data) and client[common] == data[common]:
+    n = 1 << 16
+    while n > 1 and client[common:common + n] != data[common:common + n]:
+        n //= 2
+    common += min(n, len(client) - common, len(data) - common)
+missing = len(client) - common
+state = "whole lines" if whole and not bad else "%d broken lines%s" % (
+    bad, "" if whole else ", the last one cut")
+print("  client got %d bytes, the transcript holds %d bytes of output (%d lines, %s): "
+      "%d of the client's bytes missing from it" % (len(client), len(data), len(lines) - 1,
+                                                     state, missing))
+sys.exit(0 if missing == 0 and whole and bad == 0 else 1)
+EOF
+chmod 0644 "$T/castcmp.py"
+# the transcript gave back the blocks it reserved beyond its data (a block of slack)
+no_reserve_left() { # CAST
+	[ $(($(stat -c %b "$1") * $(stat -c %B "$1"))) -le $(($(stat -c %s "$1") + 8192)) ]
+}
+# lots of numbered ASCII lines: unique, so a hole or a repetition shows
+BIGOUT='base64 -w 76 /dev/urandom | head -c 20000000 | nl -ba'
+
+echo "== the session user fills the disk: nothing reaches the client unrecorded"
+# log_dir/sessions on a small tmpfs the session user can write to as well (another
+# directory on it); the session prints numbered lines while dd fills the disk, from the
+# start or after 1 MB of output.  The client must get nothing the transcript lacks.
+mkdir -p "$T/log/sessions" "$T/fs"
+mount -t tmpfs -o size=6m,mode=0755 ssmfill "$T/fs"
+mkdir -m 0750 "$T/fs/sessions"
+mkdir -m 0700 "$T/fs/user"
+chown ssmtu:ssmtu "$T/fs/user"
+mount --bind "$T/fs/sessions" "$T/log/sessions"
+for when in start middle; do
+	rm -f "$T/fs/user/fill"
+	fill="dd if=/dev/zero of=$T/fs/user/fill bs=64k 2>/dev/null"
+	case $when in
+	start) cmd="exec 2>&1; $fill & $BIGOUT; wait" ;;
+	middle) cmd="exec 2>&1; base64 -w 76 /dev/urandom | head -c 1000000 | nl -ba; $fill; $BIGOUT" ;;
+	esac
+	ssm_login ssmtu Shell-R - -- -c "$cmd" >"$T/fill.out" 2>"$T/fill.err" </dev/null
+	rc=$?
+	cast=$(cast_of "$(sid_last)")
+	echo "  disk full from the $when: exit $rc, $(df -k "$T/fs" | awk 'NR == 2 {print $4}') KiB" \
+		"free, transcript $(stat -c %s "$cast") bytes"
+	sed 's/^/  client stderr: /' "$T/fill.err" | head -3
+	ssm_check "disk full from the $when: the session ended with an error" [ "$rc" != 0 ]
+	ssm_check "disk full from the $when: session_end reason error" ssm_wait_for 3 end_is_error
+	ssm_check "disk full from the $when: the client got no byte the transcript lacks" \
+		python3 "$T/castcmp.py" "$T/fill.out" "$cast"
+	ssm_check "disk full from the $when: the reserved blocks were given back" \
+		no_reserve_left "$cast"
+done
+rm -f "$T/fs/user/fill"
+umount "$T/log/sessions"
+umount "$T/fs"
+
+echo "== the file size limit: nothing reaches the client unrecorded"
+# RLIMIT_FSIZE that ssm-shell cannot lift (CAP_SYS_RESOURCE dropped from the bounding set:
+# no raising the hard limit), reached in the middle of the output
+sed -e "s|setpriv --reuid|setpriv --bounding-set -sys_resource --reuid|" \
+	-e "s|--init-groups |--init-groups prlimit --fsize=\$FSZ:\$FSZ |" \
+	"$T/bin/login" >"$T/bin/login-fsize2"
+chmod 0755 "$T/bin/login-fsize2"
+FSZ=$(($(stat -c %s "$T/log/audit.jsonl") + 300000)) timeout -k 5 60 "$T/bin/login-fsize2" \
+	ssmtu Shell-R - -- -c "exec 2>&1; $BIGOUT" >"$T/fsz.out" 2>"$T/fsz.err" </dev/null
+rc=$?
+cast=$(cast_of "$(sid_last)")
+echo "  exit $rc, transcript $(stat -c %s "$cast") bytes"
+sed 's/^/  client stderr: /' "$T/fsz.err" | head -3
+ssm_check "file size limit: the session ended with an error (exit $rc)" [ "$rc" = 1 ]
+ssm_check "file size limit: session_end reason error" ssm_wait_for 3 end_is_error
+ssm_check "file size limit: the client got no byte the transcript lacks" \
+	python3 "$T/castcmp.py" "$T/fsz.out" "$cast"
+ssm_check "file size limit: the reserved blocks were given back" no_reserve_left "$cast"
 
 echo "== input is not recorded by default, and is with record_input"
 mkdoc Cmd-Read '{"schemaVersion": "1.0", "sessionType": "InteractiveCommands",

@@ -32,6 +32,13 @@ struct mem_sink {
 	size_t fail_after; /* a write that would pass this many bytes fails (0: never) */
 	int fail_errno;
 	int writes, flushes, closes, partial_lines;
+	/* a disk, for reserve: can_reserve 0 answers -EOPNOTSUPP.  The file may grow to
+	 * room bytes (0: no limit) and holds blocks for alloc bytes (>= len): a reservation
+	 * takes blocks up to upto if they fit; others may shrink room down to alloc (a user
+	 * filling the disk), never below it */
+	int can_reserve;
+	uint64_t room, alloc;
+	int reserves, over_alloc, failed_in_alloc;
 };
 
 static int mem_write(struct ssm_sink *s, const char *buf, size_t len)
@@ -40,6 +47,12 @@ static int mem_write(struct ssm_sink *s, const char *buf, size_t len)
 
 	if (m->fail_after && m->len + len > m->fail_after)
 		return -m->fail_errno;
+	if (m->can_reserve && m->len + len > m->alloc)
+		m->over_alloc++; /* written past what was reserved */
+	if (m->room && m->len + len > m->room && m->len + len > m->alloc)
+		return -ENOSPC; /* nothing of it written, as the file sink */
+	if (m->len + len > m->alloc)
+		m->alloc = m->len + len;
 	if (len == 0 || buf[len - 1] != '\n')
 		m->partial_lines++; /* the contract: whole lines only */
 	if (m->len + len + 1 > m->cap) {
@@ -76,7 +89,23 @@ static void mem_destroy(struct ssm_sink *s)
 	(void)s;
 }
 
-static const struct ssm_sink_ops mem_ops = {"mem", mem_write, mem_flush, mem_close, mem_destroy};
+static int mem_reserve(struct ssm_sink *s, uint64_t upto)
+{
+	struct mem_sink *m = (struct mem_sink *)s;
+
+	if (!m->can_reserve)
+		return -EOPNOTSUPP;
+	m->reserves++;
+	if (upto <= m->alloc)
+		return 0;
+	if (m->room && upto > m->room)
+		return -ENOSPC;
+	m->alloc = upto;
+	return 0;
+}
+
+static const struct ssm_sink_ops mem_ops = {"mem",     mem_write,   mem_flush,
+                                            mem_close, mem_destroy, mem_reserve};
 
 static void mem_init(struct mem_sink *m)
 {
@@ -659,61 +688,89 @@ static void test_cap(void)
 	}
 }
 
-/* ssm_rec_can_take: a relay forwards output before recording it only when this says the
- * recorder takes it; a wrong "yes" would show the client bytes past the cap that the
- * transcript never holds.  Every kind of data (all escaped: the 6x worst case; cut UTF-8;
- * plain), every size up to several batches, against caps that the recording approaches. */
-static void test_can_take(void)
+/* ssm_rec_reserve: a relay forwards output before recording it only when this returns 0; a
+ * wrong 0 would show the client bytes past the cap that the transcript never holds, or bytes
+ * the sink then has no room for.  Every kind of data (all escaped: the 6x worst case; cut
+ * UTF-8; plain), every size up to several batches: after a 0 the event never meets the cap
+ * and never makes the sink write past what it reserved, against caps that the recording
+ * approaches. */
+static void test_reserve(void)
 {
 	static const size_t sizes[] = {1, 7, 100, 4095, 8192, 65536, 65537, 200000, 400000};
 	size_t len = 400000, si, k, yes = 0, no = 0;
 	unsigned char *data = malloc(len);
 	unsigned kind;
-	int bad = 0;
+	int bad = 0, capped;
 
 	if (data == NULL)
 		abort();
-	for (kind = 0; kind < 3; kind++) {
-		for (k = 0; k < len; k++)
-			data[k] = kind == 0 ? 0x01 : kind == 1 ? (k % 3 == 2 ? 0xe2 : 'a' + k % 26)
-			                                       : (unsigned char)('a' + k % 26);
-		for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
-			struct mem_sink m;
-			struct ssm_rec *rec;
-			uint64_t t = T0;
-			int r, i;
+	for (capped = 0; capped < 2; capped++) {
+		for (kind = 0; kind < 3; kind++) {
+			for (k = 0; k < len; k++)
+				data[k] = kind == 0   ? 0x01
+				          : kind == 1 ? (k % 3 == 2 ? 0xe2 : 'a' + k % 26)
+				                      : (unsigned char)('a' + k % 26);
+			for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+				struct mem_sink m;
+				struct ssm_rec *rec;
+				uint64_t t = T0;
+				int r = 0, i, n = capped ? 100000 : 20;
 
-			mem_init(&m);
-			if (ssm_rec_new(&m.base, &test_hdr, 50 * sizes[si] + 5000, T0, &rec) != 0)
-				abort();
-			for (i = 0; i < 100000; i++) {
-				int can = ssm_rec_can_take(rec, sizes[si]);
+				mem_init(&m);
+				m.can_reserve = 1;
+				if (ssm_rec_new(&m.base, &test_hdr,
+				                capped ? 50 * sizes[si] + 5000 : 0, T0, &rec) != 0)
+					abort();
+				m.over_alloc = 0; /* the header: written before any reservation */
+				for (i = 0; i < n; i++) {
+					int res = ssm_rec_reserve(rec, sizes[si]);
 
-				r = ssm_rec_output(rec, t += 1000, data, sizes[si]);
-				if (can) {
-					yes++;
-					if (r != 0) {
-						bad++;
-						fprintf(stderr, "kind %u size %zu event %d: said yes, got %d\n",
-						        kind, sizes[si], i, r);
+					r = ssm_rec_output(rec, t += 1000, data, sizes[si]);
+					if (res == 0) {
+						yes++;
+						if (r != 0 || m.over_alloc) {
+							bad++;
+							fprintf(
+							    stderr,
+							    "kind %u size %zu event %d: reserved, "
+							    "got "
+							    "%d, %d writes past the reservation\n",
+							    kind, sizes[si], i, r, m.over_alloc);
+						}
+					} else {
+						no++;
+						CHECK_ROW(__LINE__, res == SSM_REC_LIMIT_REACHED,
+						          "not reserved: the cap (%d)", res);
 					}
-				} else {
-					no++;
+					if (r != 0)
+						break;
 				}
-				if (r != 0)
-					break;
+				if (capped) {
+					CHECK_ROW(__LINE__, r == SSM_REC_LIMIT_REACHED,
+					          "kind %u size %zu: cap reached", kind, sizes[si]);
+					CHECK_ROW(__LINE__, ssm_rec_reserve(rec, 1) != 0,
+					          "none after the cap");
+				} else {
+					/* every event was reserved: close writes within it too */
+					CHECK_ROW(__LINE__,
+					          ssm_rec_close(rec, NULL, NULL) == 0 &&
+					              m.over_alloc == 0 && m.len <= m.alloc,
+					          "kind %u size %zu: %zu bytes, %llu reserved",
+					          kind, sizes[si], m.len,
+					          (unsigned long long)m.alloc);
+					/* amortised: not one reservation per event in the sink */
+					CHECK_ROW(__LINE__, m.reserves <= n, "%d reservations",
+					          m.reserves);
+				}
+				ssm_rec_free(rec);
+				mem_fini(&m);
 			}
-			CHECK_ROW(__LINE__, r == SSM_REC_LIMIT_REACHED, "kind %u size %zu: cap reached",
-			          kind, sizes[si]);
-			CHECK_ROW(__LINE__, !ssm_rec_can_take(rec, 1), "no after the cap");
-			ssm_rec_free(rec);
-			mem_fini(&m);
 		}
 	}
-	CHECK(bad == 0 && yes > 1000 && no > 0, "can_take: %zu yes, %zu no, %d wrong", yes, no, bad);
+	CHECK(bad == 0 && yes > 1000 && no > 0, "reserve: %zu yes, %zu no, %d wrong", yes, no, bad);
 	free(data);
 
-	/* no cap: always yes, until the sink fails (sticky: then no) */
+	/* a sink without reserve, or with an error: not 0 (record first) */
 	{
 		struct mem_sink m;
 		struct ssm_rec *rec;
@@ -725,15 +782,140 @@ static void test_can_take(void)
 		m.fail_errno = ENOSPC;
 		if (ssm_rec_new(&m.base, &test_hdr, 0, T0, &rec) != 0)
 			abort();
-		CHECK(ssm_rec_can_take(rec, sizeof(x)), "no cap: yes");
+		CHECK(ssm_rec_reserve(rec, sizeof(x)) == -EOPNOTSUPP, "no reserve: EOPNOTSUPP");
+		CHECK(ssm_rec_output(rec, T0 + 1, x, 10) == 0 && ssm_rec_secure(rec) == 0 &&
+		          m.len > 10 && m.len < 1000,
+		      "no reserve: secure writes the batch (%zu bytes)", m.len);
+		CHECK(ssm_rec_secure(rec) == 0 && m.writes == 2, "nothing more to write");
 		for (k = 0; k < 10; k++)
 			if (ssm_rec_output(rec, T0 + k, x, sizeof(x)) != 0)
 				break;
 		CHECK(k < 10 && ssm_rec_output(rec, T0 + 20, "y", 1) == -ENOSPC, "sink full");
-		CHECK(!ssm_rec_can_take(rec, 1), "no after a sink error");
+		CHECK(ssm_rec_reserve(rec, 1) == -ENOSPC, "the sink error after it");
+		CHECK(ssm_rec_secure(rec) == -ENOSPC, "secure: the sink error");
 		ssm_rec_free(rec);
 		mem_fini(&m);
 	}
+}
+
+/* The relay's protocol (relay.c chan_fill) against a disk that a user fills at any moment:
+ * reserve, then pass on and record; else record, secure, and pass on only after 0.  Input
+ * events and resizes come in between (they take room too, after the output).  Whatever
+ * happens, what the client got is a prefix of the transcript's output, and the transcript
+ * stays whole lines. */
+struct client {
+	char *buf;
+	size_t len;
+};
+
+static int relay_output(struct ssm_rec *rec, uint64_t t, const char *chunk, size_t n,
+                        struct client *cl)
+{
+	int r;
+
+	if (ssm_rec_reserve(rec, n) == 0) {
+		append(&cl->buf, &cl->len, chunk, n);
+		return ssm_rec_output(rec, t, chunk, n);
+	}
+	r = ssm_rec_output(rec, t, chunk, n);
+	if (r == 0)
+		r = ssm_rec_secure(rec);
+	if (r == 0)
+		append(&cl->buf, &cl->len, chunk, n);
+	return r;
+}
+
+static void test_disk_fills(void)
+{
+	static const size_t sizes[] = {5, 300, 4096, 65536};
+	static const uint64_t free_after[] = {0, 1, 100, 5000, 70000, 500000, 3000000};
+	char *chunk = malloc(65536);
+	unsigned seed = 12345;
+	int runs = 0, bad = 0, ended = 0, forwarded_after_full = 0;
+	size_t si, fi, k;
+	int reserving, escaped;
+
+	if (chunk == NULL)
+		abort();
+	for (reserving = 0; reserving < 2; reserving++)
+		for (escaped = 0; escaped < 2; escaped++)
+			for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++)
+				for (fi = 0; fi < sizeof(free_after) / sizeof(free_after[0]);
+				     fi++) {
+					struct mem_sink m;
+					struct ssm_rec *rec;
+					struct client cl = {NULL, 0};
+					struct parsed pr;
+					uint64_t t = T0;
+					size_t at_full = 0;
+					int i, r = 0, fill_at = 3 + (int)(fi * 7 % 11);
+
+					mem_init(&m);
+					m.can_reserve = reserving;
+					if (ssm_rec_new(&m.base, &test_hdr, 0, T0, &rec) != 0)
+						abort();
+					append(&cl.buf, &cl.len, "", 0);
+					for (i = 0; i < 400 && r == 0; i++) {
+						size_t n =
+						    sizes[si] - (seed = seed * 1103515245 + 12345) %
+						                    4 * (sizes[si] / 8);
+
+						for (k = 0; k < n; k++)
+							chunk[k] =
+							    escaped && k % 5 == 0
+							        ? '\x1b'
+							        : (char)('a' +
+							                 (k + (size_t)i) % 26);
+						if (i == fill_at) {
+							/* the user fills the disk: free_after[fi]
+							 * bytes left */
+							m.room =
+							    (m.alloc > m.len ? m.alloc : m.len) +
+							    free_after[fi];
+							at_full = cl.len;
+						}
+						if (i % 7 == 3)
+							r = ssm_rec_input(rec, t += 1000, "ls -l\r",
+							                  6);
+						else if (i % 11 == 5)
+							r = ssm_rec_resize(rec, t += 1000,
+							                   80 + (unsigned)i, 24);
+						if (r == 0 && i % 7 == 3)
+							r = ssm_rec_secure(rec);
+						if (r == 0)
+							r = relay_output(rec, t += 1000, chunk, n,
+							                 &cl);
+						if (i % 13 == 0)
+							(void)ssm_rec_tick(rec, t += NS, NULL);
+					}
+					ended += r != 0;
+					if (cl.len > at_full && at_full)
+						forwarded_after_full++;
+					(void)ssm_rec_close(rec, NULL, NULL);
+					ssm_rec_free(rec);
+					check_cast(__LINE__, m.buf, m.len, &pr);
+					if (!pr.ok || m.partial_lines || pr.decodedlen < cl.len ||
+					    memcmp(pr.decoded, cl.buf, cl.len) != 0) {
+						bad++;
+						fprintf(stderr,
+						        "reserving %d escaped %d size %zu free "
+						        "%llu: client "
+						        "%zu bytes, transcript %zu, ok %d\n",
+						        reserving, escaped, sizes[si],
+						        (unsigned long long)free_after[fi], cl.len,
+						        pr.decodedlen, pr.ok);
+					}
+					parsed_free(&pr);
+					free(cl.buf);
+					mem_fini(&m);
+					runs++;
+				}
+	CHECK(bad == 0, "disk fills: %d of %d runs gave the client output the transcript lacks",
+	      bad, runs);
+	CHECK(ended > runs / 2 && forwarded_after_full > runs / 4,
+	      "the disk ran full in %d of %d runs, output went on after it in %d", ended, runs,
+	      forwarded_after_full);
+	free(chunk);
 }
 
 /* ------------------------------------------------------------------ flush timing */
@@ -963,7 +1145,8 @@ int main(void)
 	test_events();
 	test_large();
 	test_cap();
-	test_can_take();
+	test_reserve();
+	test_disk_fills();
 	test_tick();
 	test_file_sha();
 	test_errors();

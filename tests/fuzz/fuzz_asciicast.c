@@ -49,7 +49,8 @@ static void mem_destroy(struct ssm_sink *s)
 	(void)s;
 }
 
-static const struct ssm_sink_ops mem_ops = {"mem", mem_write, mem_flush, mem_flush, mem_destroy};
+static const struct ssm_sink_ops mem_ops = {"mem",     mem_write,   mem_flush,
+                                            mem_flush, mem_destroy, NULL};
 
 static void check_lines(const char *p, size_t len)
 {
