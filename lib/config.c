@@ -116,6 +116,7 @@ void ssm_config_free(struct ssm_config *cfg)
 	free(cfg->log_dir);
 	free(cfg->recorder_user);
 	cJSON_Delete(cfg->seccomp_profiles);
+	cJSON_Delete(cfg->command_line_params);
 	free(cfg);
 }
 
@@ -372,6 +373,62 @@ static int get_profiles(const char *path, const cJSON *item, cJSON **pdst, char 
 	return 0;
 }
 
+static int is_param_char(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/* {"DOC-NAME": ["param", ...], ...} */
+static int get_command_lines(const char *path, const cJSON *item, cJSON **pdst, char *err,
+			     size_t errlen)
+{
+	const cJSON *el, *p;
+	cJSON *copy;
+	char esc[SSM_LOG_ESCAPE_BUFSZ];
+
+	if (!cJSON_IsObject(item)) {
+		ERR("%s: key 'command_line_parameters': must be an object of document name to a "
+		    "list of parameter names", path);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(el, item) {
+		if (el->string == NULL || !ssm_document_name_valid(el->string)) {
+			ERR("%s: key 'command_line_parameters': \"%s\" is not a document name", path,
+			    ssm_log_escape(el->string ? el->string : "", esc, sizeof(esc)));
+			return -EINVAL;
+		}
+		if (!cJSON_IsArray(el) || cJSON_GetArraySize(el) < 1 || cJSON_GetArraySize(el) > 16) {
+			ERR("%s: key 'command_line_parameters': %s must be a list of 1 to 16 "
+			    "parameter names", path, el->string);
+			return -EINVAL;
+		}
+		cJSON_ArrayForEach(p, el) {
+			if (!cJSON_IsString(p) || !ssm_str_charset(p->valuestring, 1, 64, is_param_char)) {
+				ERR("%s: key 'command_line_parameters': %s: parameter names are 1 to "
+				    "64 of [A-Za-z0-9_.-]", path, el->string);
+				return -EINVAL;
+			}
+		}
+	}
+	copy = cJSON_Duplicate(item, 1);
+	if (copy == NULL)
+		return -ENOMEM;
+	cJSON_Delete(*pdst);
+	*pdst = copy;
+	return 0;
+}
+
+const cJSON *ssm_config_command_line_params(const struct ssm_config *cfg, const char *doc_name)
+{
+	const cJSON *a;
+
+	if (cfg->command_line_params == NULL || doc_name == NULL)
+		return NULL;
+	a = cJSON_GetObjectItemCaseSensitive(cfg->command_line_params, doc_name);
+	return cJSON_IsArray(a) ? a : NULL;
+}
+
 static int get_string(const char *path, const cJSON *item, const char *key, size_t maxlen,
 		      char **pdst, char *err, size_t errlen)
 {
@@ -467,6 +524,8 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 	}
 	if (strcmp(key, "seccomp_profiles") == 0)
 		return get_profiles(path, item, &cfg->seccomp_profiles, err, errlen);
+	if (strcmp(key, "command_line_parameters") == 0)
+		return get_command_lines(path, item, &cfg->command_line_params, err, errlen);
 	if (strcmp(key, "allow_privilege") == 0)
 		return get_bool(path, item, key, &cfg->allow_privilege, err, errlen);
 	r = -EINVAL;

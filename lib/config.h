@@ -40,6 +40,10 @@ struct ssm_config {
 	 * booted (iat < boot time + leeway) is refused, which covers every entry a crash could
 	 * have lost (pam_ssmsession(8)) */
 	int replay_fsync;
+	/* "command_line_parameters": {"DOC": ["param", ...]}: the administrator's opt-in to AWS's
+	 * whole-command-line parameters (AWS-StartInteractiveCommand): such a parameter's value
+	 * is inserted unquoted, so the document becomes a shell (docs/SECURITY.md) */
+	cJSON *command_line_params;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and
@@ -55,6 +59,10 @@ int ssm_config_document_allowed(const struct ssm_config *cfg, const char *name);
 int ssm_config_run_as_allowed(const struct ssm_config *cfg, const char *user);
 /* The seccomp profile name for a session type name ("baseline" unless configured). */
 const char *ssm_config_seccomp_profile(const struct ssm_config *cfg, const char *session_type);
+
+/* The parameters of document NAME that the configuration declares whole command lines
+ * (an array of strings), or NULL. */
+const cJSON *ssm_config_command_line_params(const struct ssm_config *cfg, const char *doc_name);
 
 /* 1 if name is a plausible OS user name: 1..32 of [A-Za-z0-9_.-], not starting with '-' or
  * '.', not all digits (so it can never be mistaken for a uid). */

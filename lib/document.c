@@ -476,6 +476,62 @@ static int check_commands(const struct ssm_document *doc, char *err, size_t errl
 	return r < 0 ? -EINVAL : 0;
 }
 
+struct cl_check {
+	const char *name;
+	int bad;
+};
+
+static int cl_ref(void *arg, const struct ssm_sh_ref *ref)
+{
+	struct cl_check *c = arg;
+
+	if (ref->namelen == strlen(c->name) && memcmp(ref->name, c->name, ref->namelen) == 0 &&
+	    ref->ctx != SSM_SH_WORD)
+		c->bad = 1;
+	return 0;
+}
+
+int ssm_document_set_command_line(struct ssm_document *doc, const cJSON *names, char *err,
+				  size_t errlen)
+{
+	const cJSON *n;
+	char sub[256];
+
+	if (names == NULL)
+		return 0;
+	if (doc->type != SSM_SESSION_INTERACTIVE_COMMANDS &&
+	    doc->type != SSM_SESSION_NON_INTERACTIVE_COMMANDS) {
+		ERR("command-line parameters are for InteractiveCommands and "
+		    "NonInteractiveCommands documents only, not %s", type_names[doc->type]);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(n, names) {
+		struct ssm_doc_param *p;
+		struct cl_check c;
+
+		if (!cJSON_IsString(n) ||
+		    (p = (struct ssm_doc_param *)find_param(doc, n->valuestring,
+							    strlen(n->valuestring))) == NULL) {
+			ERR("command-line parameter '%s' is not a parameter of the document",
+			    cJSON_IsString(n) ? n->valuestring : "?");
+			return -EINVAL;
+		}
+		if (p->is_list) {
+			ERR("command-line parameter '%s' is a StringList", p->name);
+			return -EINVAL;
+		}
+		c.name = p->name;
+		c.bad = 0;
+		if (ssm_sh_scan(doc->commands, cl_ref, &c, sub, sizeof(sub)) != 0 || c.bad) {
+			ERR("command-line parameter '%s' must stand in linux.commands as a word of "
+			    "its own", p->name);
+			return -EINVAL;
+		}
+		p->command_line = 1;
+	}
+	return 0;
+}
+
 int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const cJSON *params,
 			char **pout, char *err, size_t errlen)
 {
@@ -508,6 +564,13 @@ int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const 
 		last = end;
 		if ((r = ref_values(doc, name, namelen, params, &p, &vals, err, errlen)) < 0)
 			goto out;
+		if (p->command_line) { /* the administrator's opt-in: the value is shell */
+			const char *v = cJSON_IsString(vals) ? vals->valuestring
+			                                     : cJSON_GetArrayItem(vals, 0)->valuestring;
+			if ((r = sbuf_add(&b, v, strlen(v))) < 0)
+				goto out;
+			continue;
+		}
 		if (cJSON_IsString(vals)) {
 			if ((r = shquote_append(&b, vals->valuestring)) < 0)
 				goto out;

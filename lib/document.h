@@ -24,6 +24,7 @@ struct ssm_doc_param {
 	void *pattern_code;      /* compiled pcre2_code */
 	char **allowed_values; size_t n_allowed_values;
 	int64_t max_chars;       /* 0 = no limit */
+	int command_line;        /* inserted unquoted: ssm_document_set_command_line */
 };
 
 struct ssm_document {
@@ -83,6 +84,14 @@ int ssm_document_check_params(const struct ssm_document *doc, const cJSON *param
  * parameter is an error.  *pout malloc'ed.  0, -EINVAL (err), -ENOMEM. */
 int ssm_document_render(const struct ssm_document *doc, const char *tmpl, const cJSON *params,
                         char **pout, char *err, size_t errlen);
+/* The host configuration's opt-in (command_line_parameters) for AWS's whole-command-line
+ * parameters: each named parameter (an array of strings) must exist, be a String, belong to
+ * an InteractiveCommands or NonInteractiveCommands document, and stand in linux.commands
+ * only as words of their own; its value is then inserted as it is (still checked: no
+ * control character, allowedPattern, ...), so the session user writes shell.  0 or -EINVAL
+ * with err saying why. */
+int ssm_document_set_command_line(struct ssm_document *doc, const cJSON *names, char *err,
+                                  size_t errlen);
 /* Port: render portNumber (no quoting; result must be 1..65535). */
 int ssm_document_port(const struct ssm_document *doc, const cJSON *params, int *pport, char *err,
                       size_t errlen);

@@ -389,6 +389,10 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	case SSM_SESSION_NON_INTERACTIVE_COMMANDS:
 		if (sh->doc->commands == NULL)
 			shell_deny(sh, "document", "document has no linux.commands");
+		if (ssm_document_set_command_line(
+		        sh->doc, ssm_config_command_line_params(sh->cfg, sh->rec->doc_name), err,
+		        sizeof(err)) < 0)
+			shell_deny(sh, "document", "command_line_parameters: %s", err);
 		if (ssm_document_render(sh->doc, sh->doc->commands, sh->rec->params, &sh->rendered,
 		                        err, sizeof(err)) < 0)
 			shell_deny(sh, "parameters", "%s", err);

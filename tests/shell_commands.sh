@@ -192,18 +192,31 @@ else
 	echo "(no unprivileged user namespaces on this host: the unshare probe is skipped)"
 fi
 echo "== Port: a closed port ends the session with an error; a half-closed client does not spin"
-rm -f "$T/port2"
+rm -f "$T/port2" "$T/port2.eof1" "$T/port2.eof2" "$T/port2.release"
+mkfifo "$T/port2.release"
+# Two connections in turn: each is read until the relay passes the client's EOF on (shutdown
+# SHUT_WR), which is announced in port2.eofN; the connection then stays open until the test
+# writes to the FIFO port2.release (the first one), or until the server is killed (the
+# second).
 python3 - "$T/port2" <<'EOF' &
-import socket, sys, time
+import socket, sys
+port_file = sys.argv[1]
 s = socket.socket()
-s.bind(("127.0.0.1", 0)); s.listen(1)
-open(sys.argv[1], "w").write(str(s.getsockname()[1]))
-s.settimeout(20)
-c, _ = s.accept()
-time.sleep(6) # keeps the connection open after the client's EOF
+s.bind(("127.0.0.1", 0)); s.listen(2)
+open(port_file, "w").write(str(s.getsockname()[1]))
+s.settimeout(120)
+for n in (1, 2):
+    c, _ = s.accept()
+    c.settimeout(120)
+    while c.recv(65536):
+        pass
+    open("%s.eof%d" % (port_file, n), "w").close()
+    with open(port_file + ".release") as f: # blocks until the test opens the FIFO
+        f.read()
+    c.close()
 EOF
 srv=$!
-ssm_wait_for 5 test -s "$T/port2"
+ssm_wait_for 30 test -s "$T/port2"
 port2=$(cat "$T/port2")
 # a port nobody listens on: bound once, then closed
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -214,22 +227,63 @@ ssm_check "closed port: refused with exit 1 and one line ($out)" sh -c \
 	"[ $rc = 1 ] && [ \$(printf '%s\n' '$out' | wc -l) = 1 ]"
 ssm_check "closed port: session_end reason error" sh -c \
 	"[ $(audit_count session_end) -gt $ne ] && [ '$(jfield "$(audit_last session_end)" reason)' = error ]"
+
+# Does the relay wait after the client's EOF, or spin?  Events, not sleeps: the server sees
+# the EOF the relay passes on, and from then on the relay has nothing to do until the port
+# closes, which the test decides.  The recorder's CPU time is compared with a busy loop's
+# over the same window, not with wall-clock time: under any load a spinning relay gets about
+# a busy loop's share of the CPU, a waiting one next to nothing.
 mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
- "inputs": {"maxSessionDurationSeconds": 3}}'
+ "inputs": {"maxSessionDurationSeconds": 300}}'
 rm -f "$T/sid"
 : | ssm_login ssmtu Port-Fwd "{\"portNumber\": [\"$port2\"]}" >/dev/null 2>&1 &
 pj=$!
 live_recorder() { [ -s "$T/sid" ] && _p=$(recorder_pid) && [ -n "$_p" ] && [ -d "/proc/$_p" ]; }
-ssm_wait_for 5 live_recorder
+cpu_ticks() { # PID: user + system clock ticks so far (fields 14 and 15 of /proc/PID/stat)
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+ssm_check "the port server sees the client's EOF through the relay" \
+	ssm_wait_for 60 test -e "$T/port2.eof1"
+ssm_wait_for 60 live_recorder
 prp=$(recorder_pid)
-sleep 2
-ticks=$(awk '{print $14 + $15}' "/proc/${prp:-0}/stat" 2>/dev/null)
-echo "recorder $prp used ${ticks:-?} clock ticks in about 2 s after the client's EOF"
-ssm_check "the Port relay waits (does not spin) after the client's EOF" \
-	[ "${ticks:-999}" -lt 30 ]
+sh -c 'while :; do :; done' &
+spin=$!
+r0=$(cpu_ticks "${prp:-0}")
+s0=$(cpu_ticks "$spin")
+r1=$r0 s1=$s0 gone= i=0
+# until the busy loop has had 0.5 s of CPU (or 600 rounds)
+while [ -n "$r0" ] && [ -n "$s0" ] && [ $i -lt 600 ] && [ $((s1 - s0)) -lt 50 ]; do
+	sleep 0.1
+	r=$(cpu_ticks "$prp")
+	s=$(cpu_ticks "$spin")
+	[ -n "$r" ] || { gone=1; break; }
+	r1=$r s1=${s:-$s1} i=$((i + 1))
+done
+kill "$spin"
+wait "$spin" 2>/dev/null
+dr=$((${r1:-0} - ${r0:-0}))
+ds=$((${s1:-0} - ${s0:-0}))
+echo "after the client's EOF, recorder ${prp:-?} used $dr clock ticks of CPU while a busy loop got $ds ($i rounds)"
+if [ -z "$r0" ] || [ -n "$gone" ]; then
+	ssm_check "the Port session's recorder lives until the port closes" false
+elif [ "$ds" -lt 20 ]; then
+	echo "SKIP: Port relay spin check: the busy loop got only $ds ticks in $i rounds (too loaded to tell)"
+else
+	ssm_check "the Port relay waits (does not spin) after the client's EOF: $dr ticks, at most a quarter of the busy loop's $ds" \
+		[ $((dr * 4)) -le "$ds" ]
+fi
+timeout 60 sh -c ": >'$T/port2.release'" # the server closes the connection
 wait "$pj"
-ssm_check "... and ends at the maximum duration" \
-	[ "$(jfield "$(audit_last session_end)" reason)" = max_duration ]
+ssm_check "... and ends when the port closes (reason exit)" \
+	[ "$(jfield "$(audit_last session_end)" reason)" = exit ]
+
+# the same half-closed client, and the port never closes: the maximum duration ends it
+mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"maxSessionDurationSeconds": 3}}'
+rm -f "$T/sid"
+: | ssm_login ssmtu Port-Fwd "{\"portNumber\": [\"$port2\"]}" >/dev/null 2>&1
+ssm_check "a half-closed Port session ends at the maximum duration" sh -c \
+	"[ -e '$T/port2.eof2' ] && [ '$(jfield "$(audit_last session_end)" reason)' = max_duration ]"
 rm -f "$T/docs/SSM-SessionManagerRunShell.json"
 kill "$srv" 2>/dev/null
 

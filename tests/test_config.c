@@ -75,6 +75,14 @@ static const struct row rows[] = {
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Shell\": \"x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Port\": \"../x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"allow_privilege\": \"false\"}", -EINVAL, "'allow_privilege'" },
+	/* the opt-in to AWS's whole-command-line parameters */
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"AWS-StartInteractiveCommand\": [\"command\"]}}", 0, NULL },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": [\"command\"]}", -EINVAL, "'command_line_parameters'" },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"../x\": [\"command\"]}}", -EINVAL, "not a document name" },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"Doc-A\": []}}", -EINVAL, "1 to 16" },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"Doc-A\": \"command\"}}", -EINVAL, "1 to 16" },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"Doc-A\": [\"a b\"]}}", -EINVAL, "parameter names" },
+	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"Doc-A\": [5]}}", -EINVAL, "parameter names" },
 	{ __LINE__, "{" BASE ", \"replay_durability\": \"fsync\"}", 0, NULL },
 	{ __LINE__, "{" BASE ", \"replay_durability\": \"boot\"}", 0, NULL },
 	/* only the two spellings: anything else must not silently turn the flush off */

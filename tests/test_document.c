@@ -950,6 +950,79 @@ static void test_oracle_catches(void)
 	}
 }
 
+/* command_line_parameters: the administrator's opt-in to AWS's whole-command-line parameter */
+static void test_command_line(void)
+{
+	static const struct {
+		int line;
+		const char *type;
+		const char *tmpl;
+		const char *names; /* JSON array */
+		const char *errpart;
+		const char *value, *want; /* render of a = value */
+	} rows[] = {
+		{ __LINE__, "InteractiveCommands", "{{a}}", "[\"a\"]", NULL, "echo x; echo y", "echo x; echo y" },
+		{ __LINE__, "NonInteractiveCommands", "cd /tmp && {{a}}", "[\"a\"]", NULL, "ls -l", "cd /tmp && ls -l" },
+		{ __LINE__, "NonInteractiveCommands", "{{a}} && echo {{b}}", "[\"a\"]", NULL, "ls -l", "ls -l && echo 'B'" },
+		{ __LINE__, "InteractiveCommands", "{{a}}", "[]", NULL, "echo x", "'echo x'" },
+		{ __LINE__, "InteractiveCommands", "{{a}}", "[\"nope\"]", "not a parameter", NULL, NULL },
+		{ __LINE__, "InteractiveCommands", "x{{a}}", "[\"a\"]", "word of its own", NULL, NULL },
+		{ __LINE__, "InteractiveCommands", "echo --x={{a}}", "[\"a\"]", "word of its own", NULL, NULL },
+		{ __LINE__, "InteractiveCommands", "{{a}} && x{{a}}", "[\"a\"]", "word of its own", NULL, NULL },
+		{ __LINE__, "InteractiveCommands", "{{l}}", "[\"l\"]", "StringList", NULL, NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char json[1024], err[512] = "", *out = NULL;
+		struct ssm_document *d = NULL;
+		cJSON *names = cJSON_Parse(rows[i].names), *p;
+		int r;
+
+		snprintf(json, sizeof(json),
+			 "{\"schemaVersion\": \"1.0\", \"sessionType\": \"%s\", \"parameters\": "
+			 "{\"a\": {\"type\": \"String\"}, \"b\": {\"type\": \"String\", \"default\": "
+			 "\"B\"}, \"l\": {\"type\": \"StringList\", \"default\": [\"l\"]}}, "
+			 "\"properties\": {\"linux\": {\"commands\": \"%s\"}}}", rows[i].type, rows[i].tmpl);
+		r = ssm_document_parse(json, strlen(json), NULL, &d, err, sizeof(err));
+		CHECK_ROW(rows[i].line, r == 0, "parse: %s", err);
+		if (r == 0)
+			r = ssm_document_set_command_line(d, names, err, sizeof(err));
+		if (rows[i].errpart) {
+			CHECK_ROW(rows[i].line, r < 0 && strstr(err, rows[i].errpart), "want '%s': %d %s",
+				  rows[i].errpart, r, err);
+		} else {
+			CHECK_ROW(rows[i].line, r == 0, "set: %s", err);
+			p = params1("a", rows[i].value);
+			r = ssm_document_render(d, d->commands, p, &out, err, sizeof(err));
+			CHECK_ROW(rows[i].line, r == 0 && out && strcmp(out, rows[i].want) == 0,
+				  "render: %d %s [%s]", r, err, out ? out : "");
+			free(out);
+			out = NULL;
+			/* still checked: a control character is refused */
+			cJSON_Delete(p);
+			p = params1("a", "echo x\necho y");
+			r = ssm_document_render(d, d->commands, p, &out, err, sizeof(err));
+			CHECK_ROW(rows[i].line, r < 0 && out == NULL, "a newline passed");
+			cJSON_Delete(p);
+		}
+		ssm_document_free(d);
+		cJSON_Delete(names);
+	}
+	{ /* only for command documents */
+		struct ssm_document *d = NULL;
+		char err[256];
+		cJSON *names = cJSON_Parse("[\"a\"]");
+		const char *std = "{\"schemaVersion\": \"1.0\", \"sessionType\": \"Standard_Stream\"}";
+
+		CHECK(ssm_document_parse(std, strlen(std), NULL, &d, err, sizeof(err)) == 0, "%s", err);
+		CHECK(d && ssm_document_set_command_line(d, names, err, sizeof(err)) < 0 &&
+		      strstr(err, "only"), "Standard_Stream accepted a command-line parameter");
+		ssm_document_free(d);
+		cJSON_Delete(names);
+	}
+}
+
 int main(void)
 {
 	test_parse_rows();
@@ -957,6 +1030,7 @@ int main(void)
 	test_render_hostile();
 	test_contexts();
 	test_oracle_catches();
+	test_command_line();
 	test_render_refused();
 	test_render_rows();
 	test_port();
