@@ -11,6 +11,8 @@
 #define SSMCTL_SUDOERS_FILE "ssm-agent-users"
 #define SSMCTL_DEFAULT_SUDO_USER "ssm-user"
 #define SSMCTL_VISUDO "/usr/sbin/visudo"
+#define SSMCTL_SUDO "/usr/bin/sudo"
+#define SSMCTL_SUDOERS "/etc/sudoers"
 
 /* `ssmctl sudo enable|disable|status [--user NAME]`: argv[0] is the subcommand. */
 int ssmctl_sudo(int argc, char **argv);

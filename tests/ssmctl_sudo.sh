@@ -28,8 +28,12 @@ mount --bind "$tmp/sudoers.d" /etc/sudoers.d || exit 1
 cp /etc/passwd /etc/group "$tmp/"
 echo "ssmsudo1:x:64101:64101::/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
 echo "ssmsudo2:x:64102:64102::/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
+echo "ssm-user:x:64103:64103::/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
+echo "abcdefghijklmnopqrstuvwxyz012345:x:64104:64104::/nonexistent:/usr/sbin/nologin" >>"$tmp/passwd"
 echo "ssmsudo1:x:64101:" >>"$tmp/group"
 echo "ssmsudo2:x:64102:" >>"$tmp/group"
+echo "ssm-user:x:64103:" >>"$tmp/group"
+echo "ssmsudogrp:x:64200:ssmsudo1" >>"$tmp/group"
 mount --bind "$tmp/passwd" /etc/passwd || exit 1
 mount --bind "$tmp/group" /etc/group || exit 1
 F=/etc/sudoers.d/ssm-agent-users
@@ -42,7 +46,9 @@ st() { # EXPECTED DESC CMD...
 	if [ "$got" = "$want" ]; then ok "$d (exit $got)"; else fail "$d: exit $got, expected $want: $(cat "$tmp/err")"; fi
 }
 can_sudo() { sudo -n -l -U "$1" 2>/dev/null | grep -q 'NOPASSWD: ALL'; }
-no_temp() { [ -z "$(ls -A /etc/sudoers.d | grep '^\.ssm-agent-users')" ]; }
+no_temp() { [ -z "$(ls -A /etc/sudoers.d | grep '^\.')" ]; }
+# has_rules USER: sudo itself lists rules for USER (any form, any file)
+has_rules() { sudo -n -l -U "$1" 2>/dev/null | grep -q "^User $1 may run the following commands on "; }
 
 st 0 "status before anything" "$SSMCTL" sudo status --user ssmsudo1
 expect "status says disabled" grep -qx disabled "$tmp/out"
@@ -129,5 +135,157 @@ chown 64102 "$F"
 st 1 "enable over a file owned by another user is refused" "$SSMCTL" sudo enable --user ssmsudo1
 expect "other user's file still owned by them" test "$(stat -c %u "$F")" = 64102
 rm -f "$F"
+
+# ---- status asks sudo; disable removes every form of grant (review findings 5 and 6) ----
+# Files sudo includes from outside /etc/sudoers.d (for the #include forms) live in $tmp:
+# root-owned, mode 0440, as sudo wants them.
+mkdir "$tmp/incdir"
+printf 'ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL\n' >"$tmp/inc"
+cp "$tmp/inc" "$tmp/incdir/grant"
+chmod 0440 "$tmp/inc" "$tmp/incdir/grant"
+O=/etc/sudoers.d/zz-other
+# form NAME: sudoers text granting ssmsudo1 (uid 64101, groups ssmsudo1 = 64101 and
+# ssmsudogrp = 64200) something, in one of the ways sudoers allows
+form() {
+	case $1 in
+	canonical) printf 'ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	leading-blank) printf ' ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	tabs) printf 'ssmsudo1\tALL=(ALL:ALL)\tNOPASSWD:ALL\n' ;;
+	user-list) printf 'ssmsudo2,ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	uid) printf '#64101 ALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	group) printf '%%ssmsudogrp ALL=(ALL) NOPASSWD: ALL\n' ;;
+	group-gid) printf '%%#64200 ALL=(ALL) NOPASSWD: ALL\n' ;;
+	primary-group) printf '%%ssmsudo1 ALL=(ALL) NOPASSWD: ALL\n' ;;
+	user-alias) printf 'User_Alias SSMU = ssmsudo1\nSSMU ALL=(ALL) NOPASSWD: ALL\n' ;;
+	continued-list) printf 'ssmsudo2, \\\nssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	continued-rule) printf 'ssmsudo1 \\\n\tALL=(ALL:ALL) NOPASSWD:ALL\n' ;;
+	all-users) printf 'ALL ALL=(ALL) NOPASSWD: ALL\n' ;;
+	runas) printf 'ssmsudo1 ALL=(root) NOPASSWD: /usr/bin/id\n' ;;
+	runas-alias) printf 'Runas_Alias SSMR = root\nssmsudo1 ALL=(SSMR) NOPASSWD: ALL\n' ;;
+	host-alias) printf 'Host_Alias SSMH = ALL\nssmsudo1 SSMH=(ALL) NOPASSWD: ALL\n' ;;
+	cmnd-alias) printf 'Cmnd_Alias SSMC = ALL\nssmsudo1 ALL=(ALL) NOPASSWD: SSMC\n' ;;
+	with-password) printf 'ssmsudo1 ALL=(ALL) ALL\n' ;;
+	include) printf '#include %s\n' "$tmp/inc" ;;
+	at-include) printf '@include %s\n' "$tmp/inc" ;;
+	includedir) printf '@includedir %s\n' "$tmp/incdir" ;;
+	*) echo "no form $1" >&2; exit 1 ;;
+	esac
+}
+FORMS="canonical leading-blank tabs user-list uid group group-gid primary-group user-alias
+continued-list continued-rule all-users runas runas-alias host-alias cmnd-alias with-password
+include at-include includedir"
+put() { # FILE: sudoers text from standard input, root 0440
+	cat >"$1" && chmod 0440 "$1"
+}
+no_trace() { # status and disable hide files from sudo only in their children's namespaces
+	! grep -q ssm-agent-users /proc/self/mountinfo && no_temp
+}
+HEADER='# Managed by ssmctl sudo: passwordless sudo for Session Manager users.'
+expect "nothing grants ssmsudo1 before the table" eval '! has_rules ssmsudo1'
+for f in $FORMS; do
+	# the form in the managed file, next to another user's grant that must survive
+	{ echo "$HEADER"; echo 'ssmsudo2 ALL=(ALL:ALL) NOPASSWD:ALL'; form $f; } | put "$F"
+	expect "[$f] sudo grants ssmsudo1 through the managed file" has_rules ssmsudo1
+	st 0 "[$f] status" "$SSMCTL" sudo status --user ssmsudo1
+	expect "[$f] status says enabled" grep -qx enabled "$tmp/out"
+	expect "[$f] status names the managed file" grep -qx "granted by $F" "$tmp/out"
+	expect "[$f] status names no other file" test "$(grep -c '^granted by ' "$tmp/out")" = 1
+	expect "[$f] status leaves no mount and no temp file" no_trace
+	st 0 "[$f] disable" "$SSMCTL" sudo disable --user ssmsudo1
+	expect "[$f] disable says what it dropped" grep -q "^dropped line [0-9]* of $F" "$tmp/out"
+	expect "[$f] sudo lists no rule for ssmsudo1 after disable" eval '! has_rules ssmsudo1'
+	expect "[$f] ssmsudo2 keeps its grant" has_rules ssmsudo2
+	expect "[$f] visudo -c accepts the tree after disable" visudo -c -q
+	expect "[$f] managed file root:root 0440" test "$(stat -c '%u:%g %a' "$F")" = "0:0 440"
+	expect "[$f] disable leaves no mount and no temp file" no_trace
+	st 0 "[$f] status after disable" "$SSMCTL" sudo status --user ssmsudo1
+	expect "[$f] status says disabled after disable" grep -qx disabled "$tmp/out"
+
+	# the form in another file, the canonical grant in the managed one
+	echo 'ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL' | put "$F"
+	form $f | put "$O"
+	sum=$(sha256sum "$O")
+	st 0 "[$f] status, grant in two files" "$SSMCTL" sudo status --user ssmsudo1
+	expect "[$f] status names the managed file" grep -qx "granted by $F" "$tmp/out"
+	expect "[$f] status names the other file" grep -qx "granted by $O" "$tmp/out"
+	st 1 "[$f] disable with a grant left in another file fails" \
+		"$SSMCTL" sudo disable --user ssmsudo1
+	expect "[$f] disable names the other file" grep -qx "ssmctl: granted by $O" "$tmp/err"
+	expect "[$f] disable still removed the managed grant" test ! -e "$F"
+	expect "[$f] the other file is left alone" test "$(sha256sum "$O")" = "$sum"
+	st 0 "[$f] status, grant in the other file only" "$SSMCTL" sudo status --user ssmsudo1
+	expect "[$f] status says enabled" grep -qx enabled "$tmp/out"
+	expect "[$f] status names only the other file" \
+		test "$(grep '^granted by ' "$tmp/out")" = "granted by $O"
+	rm -f "$O" "$F"
+done
+
+# not grants: Defaults, a Runas naming the user, another host, a comment, an unused alias,
+# a longer name
+for txt in 'Defaults:ssmsudo1 !authenticate' 'ssmsudo2 ALL=(ssmsudo1) NOPASSWD: ALL' \
+	'ssmsudo1 nosuchhost.invalid=(ALL) NOPASSWD: ALL' '# ssmsudo1 ALL=(ALL) NOPASSWD: ALL' \
+	'User_Alias SSMU = ssmsudo1' 'ssmsudo10 ALL=(ALL:ALL) NOPASSWD:ALL'; do
+	echo "$txt" | put "$F"
+	st 0 "status with only '$txt'" "$SSMCTL" sudo status --user ssmsudo1
+	expect "'$txt' is no grant: status says disabled" grep -qx disabled "$tmp/out"
+done
+rm -f "$F"
+
+# a grant made by two files together (an alias in one, the rule in another)
+echo 'User_Alias SSMU = ssmsudo1' | put /etc/sudoers.d/zz-a
+echo 'SSMU ALL=(ALL) NOPASSWD: ALL' | put /etc/sudoers.d/zz-b
+st 0 "status, grant made by two files together" "$SSMCTL" sudo status --user ssmsudo1
+expect "status says enabled" grep -qx enabled "$tmp/out"
+expect "status says no single file grants it" grep -q '^granted by no single file' "$tmp/out"
+st 1 "disable, grant made by two other files" "$SSMCTL" sudo disable --user ssmsudo1
+expect "disable says no single file grants it" \
+	grep -q '^ssmctl: granted by no single file' "$tmp/err"
+rm -f /etc/sudoers.d/zz-a /etc/sudoers.d/zz-b
+
+# a grant in /etc/sudoers itself (a private copy, bind-mounted in this namespace only)
+cp /etc/sudoers "$tmp/sudoers"
+echo 'ssmsudo1 ALL=(ALL) NOPASSWD: ALL' >>"$tmp/sudoers"
+chmod 0440 "$tmp/sudoers"
+mount --bind "$tmp/sudoers" /etc/sudoers || exit 1
+st 0 "status, grant in /etc/sudoers" "$SSMCTL" sudo status --user ssmsudo1
+expect "status names /etc/sudoers" grep -qx "granted by /etc/sudoers" "$tmp/out"
+st 1 "disable, grant in /etc/sudoers" "$SSMCTL" sudo disable --user ssmsudo1
+expect "disable names /etc/sudoers" grep -qx "ssmctl: granted by /etc/sudoers" "$tmp/err"
+umount /etc/sudoers
+
+# one line sudo cannot parse: sudo skips it and still grants; disable drops it with the grant
+{ echo "$HEADER"; echo 'ssmsudo2 ALL=(ALL:ALL) NOPASSWD:ALL'; echo 'this is not sudoers syntax'
+  echo 'ssmsudo1 ALL=(ALL:ALL) NOPASSWD:ALL'; } | put "$F"
+expect "visudo -c refuses the tree with the bad line" eval '! visudo -c -q >/dev/null 2>&1'
+expect "sudo still grants ssmsudo1 despite the bad line" has_rules ssmsudo1
+st 0 "disable with a line sudo cannot parse" "$SSMCTL" sudo disable --user ssmsudo1
+expect "disable reports the bad line" \
+	grep -q "^dropped line 3 of $F (.*): this is not sudoers syntax\$" "$tmp/out"
+expect "disable reports the grant" grep -q "^dropped line 4 of $F (grants the user)" "$tmp/out"
+expect "sudo lists no rule for ssmsudo1 after disable" eval '! has_rules ssmsudo1'
+expect "visudo -c accepts the tree after disable" visudo -c -q
+expect "ssmsudo2 keeps its grant" has_rules ssmsudo2
+expect "the header and ssmsudo2's line are all that is left" \
+	test "$(cat "$F")" = "$(printf '%s\n%s' "$HEADER" 'ssmsudo2 ALL=(ALL:ALL) NOPASSWD:ALL')"
+rm -f "$F"
+
+# a line that looks like another user's grant but continues the line before (backslash) is
+# no grant in force; disable must not turn it into one by keeping it alone
+printf 'Cmnd_Alias SSMC = /bin/echo \\\nssmsudo2 ALL=(ALL:ALL) NOPASSWD:ALL\nssmsudo1 ALL=(ALL) NOPASSWD: SSMC\n' |
+	put "$F"
+expect "continued line: sudo grants ssmsudo2 nothing" eval '! has_rules ssmsudo2'
+st 0 "disable ssmsudo1 next to a continued line" "$SSMCTL" sudo disable --user ssmsudo1
+expect "the continued line is dropped too" grep -q "^dropped line 2 of $F" "$tmp/out"
+expect "disable did not grant ssmsudo2 anything" eval '! has_rules ssmsudo2'
+expect "sudo lists no rule for ssmsudo1" eval '! has_rules ssmsudo1'
+expect "visudo -c accepts the tree" visudo -c -q
+rm -f "$F"
+
+# a user that does not exist: refused, nothing written
+for a in enable disable status; do
+	st 2 "$a for a user that does not exist" "$SSMCTL" sudo $a --user ssmnosuchuser
+	expect "$a says there is no such user" grep -q 'no such user "ssmnosuchuser"' "$tmp/err"
+done
+expect "no file after the unknown user" test ! -e "$F"
 
 finish ssmctl_sudo
