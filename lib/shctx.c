@@ -100,7 +100,7 @@ static int read_ref(struct lx *l, struct ssm_sh_ref *ref)
 static int emit(struct lx *l, struct ssm_sh_ref *ref, enum ssm_sh_ctx ctx)
 {
 	ref->ctx = l->outer != SSM_SH_WORD ? l->outer : ctx;
-	if (ref->ctx != SSM_SH_WORD)
+	if (ref->ctx != SSM_SH_WORD && ref->ctx != SSM_SH_GLUED)
 		ref->command_name = 0;
 	return l->fn(l->arg, ref);
 }

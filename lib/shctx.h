@@ -35,7 +35,8 @@ struct ssm_sh_ref {
 	const char *name;      /* the name between the braces, blanks trimmed; may be empty */
 	size_t namelen;
 	enum ssm_sh_ctx ctx;
-	int command_name;      /* SSM_SH_WORD in command-name position: the value picks the program */
+	int command_name;      /* WORD or GLUED in command-name position: the value picks the
+	                        * program (or part of its name) */
 };
 
 /* Calls fn for every {{ }} of tmpl in order; stops at the first non-zero return (fn returns
