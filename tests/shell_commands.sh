@@ -250,7 +250,7 @@ sh -c 'while :; do :; done' &
 spin=$!
 r0=$(cpu_ticks "${prp:-0}")
 s0=$(cpu_ticks "$spin")
-r1=$r0 s1=$s0 gone= i=0
+r1=$r0 s1=$s0 gone='' i=0
 # until the busy loop has had 0.5 s of CPU (or 600 rounds)
 while [ -n "$r0" ] && [ -n "$s0" ] && [ $i -lt 600 ] && [ $((s1 - s0)) -lt 50 ]; do
 	sleep 0.1
