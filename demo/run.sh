@@ -151,7 +151,7 @@ for d in etc/ssmsession/documents/*.json; do
 	fi
 done
 
-say "Host configuration (SPEC section 4) naming this host $host_dev, tagged Environment=Dev"
+say "Host configuration (docs/CONTRACT.md section 4) naming this host $host_dev, tagged Environment=Dev"
 cat >etc/ssmsession/ssmsession.json <<EOF
 {
  "host_id": "$host_dev",
