@@ -172,10 +172,10 @@ static int set_defaults(struct ssm_config *cfg)
 	cfg->host_tags = cJSON_CreateObject();
 	cfg->seccomp_profiles = cJSON_CreateObject();
 	if (cfg->host_tags == NULL || cfg->seccomp_profiles == NULL ||
-	    set_str(&cfg->documents_dir, "/etc/ssmsession/documents") < 0 ||
-	    set_str(&cfg->state_dir, "/var/lib/ssmsession") < 0 ||
-	    set_str(&cfg->run_dir, "/run/ssmsession") < 0 ||
-	    set_str(&cfg->log_dir, "/var/log/ssmsession") < 0 ||
+	    set_str(&cfg->documents_dir, SSM_DEFAULT_DOCUMENTS_DIR) < 0 ||
+	    set_str(&cfg->state_dir, SSM_DEFAULT_STATE_DIR) < 0 ||
+	    set_str(&cfg->run_dir, SSM_DEFAULT_RUN_DIR) < 0 ||
+	    set_str(&cfg->log_dir, SSM_DEFAULT_LOG_DIR) < 0 ||
 	    set_str(&cfg->recorder_user, "ssmsession") < 0 ||
 	    set_list(&cfg->allowed_documents, &cfg->n_allowed_documents, def_docs, 1) < 0 ||
 	    set_list(&cfg->run_as_allowed, &cfg->n_run_as_allowed, def_users, 1) < 0)

@@ -5,10 +5,21 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+/* configure's --sysconfdir, --localstatedir and --runstatedir (Makefile.am passes them) */
 #ifndef SSM_SYSCONFDIR
 #define SSM_SYSCONFDIR "/etc"
 #endif
+#ifndef SSM_LOCALSTATEDIR
+#define SSM_LOCALSTATEDIR "/var"
+#endif
+#ifndef SSM_RUNSTATEDIR
+#define SSM_RUNSTATEDIR "/run"
+#endif
 #define SSM_DEFAULT_CONFIG SSM_SYSCONFDIR "/ssmsession/ssmsession.json"
+#define SSM_DEFAULT_DOCUMENTS_DIR SSM_SYSCONFDIR "/ssmsession/documents"
+#define SSM_DEFAULT_STATE_DIR SSM_LOCALSTATEDIR "/lib/ssmsession"
+#define SSM_DEFAULT_RUN_DIR SSM_RUNSTATEDIR "/ssmsession"
+#define SSM_DEFAULT_LOG_DIR SSM_LOCALSTATEDIR "/log/ssmsession"
 #define SSM_CONFIG_MAX_SIZE (256 * 1024)
 
 enum ssm_limit_action { SSM_LIMIT_END = 0, SSM_LIMIT_STOP_RECORDING = 1 };
@@ -22,12 +33,12 @@ struct ssm_config {
 	char *trusted_keys;      /* required, path of the JWK Set */
 	int64_t max_token_lifetime; /* seconds, default 300 */
 	int64_t leeway;          /* seconds, default 60 */
-	char *documents_dir;     /* default /etc/ssmsession/documents */
+	char *documents_dir;     /* default SSM_DEFAULT_DOCUMENTS_DIR (/etc/ssmsession/documents) */
 	char **allowed_documents; size_t n_allowed_documents; /* default {"*"} */
 	char **run_as_allowed; size_t n_run_as_allowed;       /* default {"ssm-user"} */
-	char *state_dir;         /* default /var/lib/ssmsession */
-	char *run_dir;           /* default /run/ssmsession */
-	char *log_dir;           /* default /var/log/ssmsession */
+	char *state_dir;         /* default SSM_DEFAULT_STATE_DIR (/var/lib/ssmsession) */
+	char *run_dir;           /* default SSM_DEFAULT_RUN_DIR (/run/ssmsession) */
+	char *log_dir;           /* default SSM_DEFAULT_LOG_DIR (/var/log/ssmsession) */
 	/* project extensions (all optional) */
 	int record_input;                 /* "record_input": false */
 	int64_t transcript_max_bytes;     /* "transcript_max_bytes": 64 MiB; 0 = no cap */

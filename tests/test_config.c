@@ -163,10 +163,10 @@ static void test_defaults_and_matching(void)
 	if (cfg == NULL)
 		return;
 	CHECK(cfg->max_token_lifetime == 300 && cfg->leeway == 60, "numeric defaults");
-	CHECK(strcmp(cfg->documents_dir, "/etc/ssmsession/documents") == 0, "documents_dir");
-	CHECK(strcmp(cfg->state_dir, "/var/lib/ssmsession") == 0, "state_dir");
-	CHECK(strcmp(cfg->run_dir, "/run/ssmsession") == 0, "run_dir");
-	CHECK(strcmp(cfg->log_dir, "/var/log/ssmsession") == 0, "log_dir");
+	CHECK(strcmp(cfg->documents_dir, SSM_DEFAULT_DOCUMENTS_DIR) == 0, "documents_dir");
+	CHECK(strcmp(cfg->state_dir, SSM_DEFAULT_STATE_DIR) == 0, "state_dir");
+	CHECK(strcmp(cfg->run_dir, SSM_DEFAULT_RUN_DIR) == 0, "run_dir");
+	CHECK(strcmp(cfg->log_dir, SSM_DEFAULT_LOG_DIR) == 0, "log_dir");
 	CHECK(cfg->n_allowed_documents == 1 && strcmp(cfg->allowed_documents[0], "*") == 0, "docs");
 	CHECK(cfg->n_run_as_allowed == 1 && strcmp(cfg->run_as_allowed[0], "ssm-user") == 0, "users");
 	CHECK(cfg->transcript_max_bytes == 64 * 1024 * 1024, "transcript cap");
