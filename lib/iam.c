@@ -1200,7 +1200,7 @@ struct pctx {
 
 #define PFAIL(pc, ...)                                                                     \
 	do {                                                                               \
-		char m_[256];                                                              \
+		char m_[1024];                                                              \
 		snprintf(m_, sizeof(m_), __VA_ARGS__);                                     \
 		seterr((pc)->err, (pc)->errlen, "%s: %s", (pc)->where, m_);                \
 		return -EINVAL;                                                            \
@@ -1471,7 +1471,7 @@ static int parse_conditions(struct pctx *pc, const cJSON *cond, struct stmt *st)
 				      kv->string);
 			for (const cJSON *o = op->child; o != kv; o = o->next)
 				if (strieq(o->string, kv->string))
-					PFAIL(pc, "%s: key %s twice (key names are case-insensitive)",
+					PFAIL(pc, "%.64s: key %.64s twice (key names are case-insensitive)",
 					      cd->opname, kv->string);
 			if (cJSON_IsArray(kv)) {
 				m = (size_t)cJSON_GetArraySize(kv);
