@@ -2,7 +2,7 @@
  *
  * Policies and contexts are written with ` for " (backticks never occur in IAM policies).
  * Each row names the documentation rule it checks; "py:" notes where today's
- * broker/ssm-broker decides differently (tests/broker_iam_compare.py runs those).
+ * broker/ssm-broker decides differently (docs/IAM.md counts them).
  * Sources (docs/IAM.md): AWS IAM User Guide - Condition operators [OPS], Policy evaluation
  * logic [EVAL], Variables and tags [VARS], Multivalued context keys [MULTI], Condition element
  * [COND], Resource/Action elements [ELEM]; Systems Manager User Guide - Enforce a session
