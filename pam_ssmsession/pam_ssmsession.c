@@ -5,9 +5,11 @@
  *   session  writes the live session record and the session_start / session_end events.
  *
  * The verified claims travel from auth to account and session in the PAM handle
- * ("pam_ssmsession:token").  Every refusal is one NOTICE line in the system log and one
- * login_denied audit event; the token itself is never logged and every copy we own is
- * wiped. */
+ * ("pam_ssmsession:token").  Every refusal is one line in the system log (NOTICE, or ERR
+ * when the host is at fault) and one login_denied audit event, also sent to the journal
+ * (lib/audit.c); a configuration that cannot be loaded has no log_dir of its own, and its
+ * refusal (reason config_error) goes to the compiled-in SSM_DEFAULT_LOG_DIR.  The token
+ * itself is never logged and every copy we own is wiped. */
 #include "config.h" /* lib/config.h: struct ssm_config */
 #include <errno.h>
 #include <stdarg.h>
@@ -61,6 +63,27 @@ struct auth_data {
 
 /* ------------------------------------------------------------------ logging */
 
+/* The process that loaded this module: libpam loads a service's modules in pam_start, so
+ * this is the process that started the PAM handle (or an ancestor of it).  An auth step
+ * running in another process runs in a fork whose handle data never reach the handle
+ * that account, setcred and session use: OpenSSH's keyboard-interactive does that. */
+static pid_t load_pid;
+
+__attribute__((constructor)) static void module_loaded(void)
+{
+	load_pid = getpid();
+}
+
+static void quiet_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void quiet_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)prio;
+	(void)fmt;
+	(void)ap;
+}
+
 static void pam_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void pam_log_handler(void *ctx, int prio, const char *fmt, va_list ap)
@@ -90,9 +113,13 @@ static const char *skip_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
 
+static void deny_config(pam_handle_t *pamh, const char *detail);
+
 /* Strict: anything unknown or malformed is a configuration error, since this module
- * guards access.  Returns PAM_SUCCESS or PAM_SERVICE_ERR. */
-static int parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
+ * guards access.  Returns PAM_SUCCESS or PAM_SERVICE_ERR; audit: a refusal, also audited
+ * (reason config_error) besides the one syslog line. */
+static int parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o,
+		      int audit)
 {
 	char esc[SSM_LOG_ESCAPE_BUFSZ];
 	int i;
@@ -120,12 +147,22 @@ static int parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct op
 	}
 	if (o->use_first_pass && o->try_first_pass) {
 		pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass are exclusive");
+		if (audit)
+			deny_config(pamh, "module options: use_first_pass and try_first_pass "
+				    "are exclusive");
 		return PAM_SERVICE_ERR;
 	}
 	return PAM_SUCCESS;
 bad:
 	pam_syslog(pamh, LOG_ERR, "unknown or malformed option \"%s\" (config= needs an absolute path)",
 		   ssm_log_escape(argv[i], esc, sizeof(esc)));
+	if (audit) {
+		char detail[SSM_LOG_ESCAPE_BUFSZ + 64];
+
+		snprintf(detail, sizeof(detail), "module options: unknown or malformed option \"%s\"",
+			 esc);
+		deny_config(pamh, detail);
+	}
 	return PAM_SERVICE_ERR;
 }
 
@@ -169,9 +206,11 @@ static struct auth_data *get_auth_data(pam_handle_t *pamh)
 
 /* ------------------------------------------------------------------ helpers */
 
-static int load_config(const char *path, struct ssm_config **pcfg)
+/* Load the configuration; when it is unusable, the one syslog line and a login_denied
+ * (config_error) in the compiled-in log_dir. */
+static int load_config(pam_handle_t *pamh, const char *path, struct ssm_config **pcfg)
 {
-	char err[512] = "";
+	char err[512] = "", detail[640];
 	int r;
 
 	r = ssm_config_load(path, pcfg, err, sizeof(err));
@@ -182,6 +221,11 @@ static int load_config(const char *path, struct ssm_config **pcfg)
 		else
 			ssm_log(LOG_ERR, "configuration %s unusable, refusing every login: %s",
 				path, strerror(-r));
+		if (err[0] != '\0')
+			snprintf(detail, sizeof(detail), "%s", err);
+		else
+			snprintf(detail, sizeof(detail), "%s: %s", path, strerror(-r));
+		deny_config(pamh, detail);
 		return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
 	}
 	return PAM_SUCCESS;
@@ -189,7 +233,7 @@ static int load_config(const char *path, struct ssm_config **pcfg)
 
 /* The configuration for account/session: the one auth used when the path is the same,
  * else our own copy in *pown. */
-static int config_for(const struct opts *o, const struct auth_data *d,
+static int config_for(pam_handle_t *pamh, const struct opts *o, const struct auth_data *d,
 		      const struct ssm_config **pcfg, struct ssm_config **pown)
 {
 	int ret;
@@ -200,14 +244,17 @@ static int config_for(const struct opts *o, const struct auth_data *d,
 		*pcfg = d->cfg;
 		return PAM_SUCCESS;
 	}
-	ret = load_config(o->config, pown);
+	ret = load_config(pamh, o->config, pown);
 	*pcfg = *pown;
 	return ret;
 }
 
-/* Audit an event; extra members reason/detail/user/service.  Returns 0 or -errno. */
-static int audit_event(pam_handle_t *pamh, const struct ssm_config *cfg, const char *event,
-		       const struct ssm_token *tok, const char *reason, const char *detail)
+/* Audit an event in log_dir (host_id NULL: null); extra members reason/detail/user/
+ * service/rhost.  quiet: log nothing about a failure (the caller's line says enough).
+ * Returns 0 or -errno. */
+static int audit_event_at(pam_handle_t *pamh, const char *log_dir, const char *host_id,
+			  const char *event, const struct ssm_token *tok, const char *reason,
+			  const char *detail, int quiet)
 {
 	struct ssm_audit_session s = { 0 };
 	const void *item = NULL;
@@ -239,14 +286,32 @@ static int audit_event(pam_handle_t *pamh, const struct ssm_config *cfg, const c
 		s.run_as = tok->run_as;
 		s.doc = tok->doc_name;
 	}
-	r = ssm_audit_write(cfg->log_dir, ssm_now(), cfg->host_id, event,
-			    tok != NULL ? &s : NULL, extra);
-	if (r < 0)
-		ssm_log(LOG_ERR, "cannot write %s event to %s/audit.jsonl: %s", event,
-			cfg->log_dir, strerror(-r));
+	if (quiet)
+		ssm_log_set_handler(quiet_log_handler, NULL);
+	r = ssm_audit_write(log_dir, ssm_now(), host_id, event, tok != NULL ? &s : NULL, extra);
+	if (quiet)
+		ssm_log_set_handler(pam_log_handler, pamh);
+	else if (r < 0)
+		ssm_log(LOG_ERR, "cannot write %s event to %s/audit.jsonl: %s", event, log_dir,
+			strerror(-r));
 out:
 	cJSON_Delete(extra);
 	return r;
+}
+
+static int audit_event(pam_handle_t *pamh, const struct ssm_config *cfg, const char *event,
+		       const struct ssm_token *tok, const char *reason, const char *detail)
+{
+	return audit_event_at(pamh, cfg->log_dir, cfg->host_id, event, tok, reason, detail, 0);
+}
+
+/* The configuration (or the module's options) cannot be used: the caller logged the one
+ * line; the login_denied goes to the compiled-in log_dir with host_id null, quietly (if
+ * that fails too, the syslog line is all there is; the journal still gets it). */
+static void deny_config(pam_handle_t *pamh, const char *detail)
+{
+	(void)audit_event_at(pamh, SSM_DEFAULT_LOG_DIR, NULL, "login_denied", NULL, "config_error",
+			     detail, 1);
 }
 
 /* One line (NOTICE for a refused token, ERR when the host is at fault) and one
@@ -604,23 +669,39 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	int ret, r;
 	struct opts o;
 
-	(void)flags;
-	ret = parse_opts(pamh, argc, argv, &o);
-	if (ret != PAM_SUCCESS)
+	ret = parse_opts(pamh, argc, argv, &o, 1);
+	if (ret != PAM_SUCCESS) {
+		log_end();
 		return ret;
+	}
 	log_begin(pamh, &o);
 	/* a stale success from an earlier call on this handle must not survive a failure */
 	(void)pam_set_data(pamh, DATA_KEY, NULL, NULL);
 
+	ret = load_config(pamh, o.config, &cfg);
+	if (ret != PAM_SUCCESS)
+		goto out;
 	ret = pam_get_user(pamh, &user, NULL);
 	if (ret != PAM_SUCCESS || user == NULL || user[0] == '\0') {
-		ssm_log(LOG_NOTICE, "cannot determine the user name");
+		deny(pamh, cfg, NULL, NULL, "no_user", "cannot determine the user name");
 		ret = ret == PAM_SUCCESS ? PAM_USER_UNKNOWN : ret;
 		goto out;
 	}
-	ret = load_config(o.config, &cfg);
-	if (ret != PAM_SUCCESS)
+	/* Auth in a process forked after this module was loaded (OpenSSH keyboard-
+	 * interactive): what it verifies stays in that process, and the handle that goes on
+	 * to setcred and session never sees it.  Refused before the token is asked for, so
+	 * that it is not used up by a login that cannot succeed. */
+	if (load_pid != 0 && getpid() != load_pid) {
+		deny(pamh, cfg, NULL, user, "forked_auth",
+		     "pam_authenticate runs in a process forked from the one that started PAM "
+		     "(OpenSSH keyboard-interactive): token not asked for; use password "
+		     "authentication");
+		if (!(flags & PAM_SILENT))
+			(void)pam_error(pamh, "Session tokens are accepted through password "
+				       "authentication only.");
+		ret = PAM_AUTH_ERR;
 		goto out;
+	}
 
 	now = ssm_now();
 	if (o.use_first_pass || o.try_first_pass) {
@@ -688,6 +769,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 
 	data = calloc(1, sizeof(*data));
 	if (data == NULL) {
+		deny_at(LOG_ERR, pamh, cfg, tok, user, "host_error", "out of memory");
 		ret = PAM_BUF_ERR;
 		goto out;
 	}
@@ -697,7 +779,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	tok = NULL;
 	ret = pam_set_data(pamh, DATA_KEY, data, auth_data_cleanup);
 	if (ret != PAM_SUCCESS) {
-		ssm_log(LOG_CRIT, "cannot keep the verified token: %s", pam_strerror(pamh, ret));
+		snprintf(reason, sizeof(reason), "cannot keep the verified token: %s",
+			 pam_strerror(pamh, ret));
+		/* data (and the configuration and token in it) are freed by pam_set_data's
+		 * failure path only when it took them: it did not */
+		deny_at(LOG_CRIT, pamh, data->cfg, data->tok, user, "host_error", reason);
 		auth_data_free(data);
 		goto out;
 	}
@@ -726,13 +812,27 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	struct opts o;
 	int ret;
 
-	(void)flags;
-	ret = parse_opts(pamh, argc, argv, &o);
-	if (ret != PAM_SUCCESS)
+	/* establishing (or refreshing) credentials is part of a login; deleting them is not */
+	ret = parse_opts(pamh, argc, argv, &o, !(flags & PAM_DELETE_CRED));
+	if (ret != PAM_SUCCESS) {
+		log_end();
 		return ret;
-	ret = PAM_CRED_ERR;
+	}
 	if (get_auth_data(pamh) != NULL)
-		ret = PAM_SUCCESS;
+		return PAM_SUCCESS;
+	ret = PAM_CRED_ERR;
+	if (!(flags & PAM_DELETE_CRED)) {
+		struct ssm_config *cfg = NULL;
+		const void *user = NULL;
+
+		log_begin(pamh, &o);
+		(void)pam_get_item(pamh, PAM_USER, &user);
+		if (load_config(pamh, o.config, &cfg) == PAM_SUCCESS)
+			deny(pamh, cfg, NULL, user, "not_authenticated",
+			     "setcred: no token was verified by pam_ssmsession in this PAM handle");
+		ssm_config_free(cfg);
+		log_end();
+	}
 	return ret;
 }
 
@@ -748,15 +848,17 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	struct opts o;
 	int ret;
 
-	ret = parse_opts(pamh, argc, argv, &o);
-	if (ret != PAM_SUCCESS)
-		return ret;
-	log_begin(pamh, &o);
 	d = get_auth_data(pamh);
 	/* an earlier approval never outlives a later account call that fails, whatever fails */
 	if (d != NULL)
 		d->account_ok = 0;
-	ret = config_for(&o, d, &cfg, &own);
+	ret = parse_opts(pamh, argc, argv, &o, 1);
+	if (ret != PAM_SUCCESS) {
+		log_end();
+		return ret;
+	}
+	log_begin(pamh, &o);
+	ret = config_for(pamh, &o, d, &cfg, &own);
 	if (ret != PAM_SUCCESS)
 		goto out;
 	if (pam_get_item(pamh, PAM_USER, (const void **)&user) != PAM_SUCCESS || user == NULL) {
@@ -808,25 +910,39 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	int ret, r;
 
 	(void)flags;
-	ret = parse_opts(pamh, argc, argv, &o);
-	if (ret != PAM_SUCCESS)
+	ret = parse_opts(pamh, argc, argv, &o, 1);
+	if (ret != PAM_SUCCESS) {
+		log_end();
 		return ret;
+	}
 	log_begin(pamh, &o);
 	ret = PAM_SESSION_ERR;
 	d = get_auth_data(pamh);
 	if (d == NULL || d->tok == NULL || d->cfg == NULL) {
 		/* fail closed: without a verified token there is nothing to confine the session */
-		ssm_log(LOG_ERR, "no session token verified in this PAM handle: refusing the session");
+		struct ssm_config *cfg = NULL;
+
+		(void)pam_get_item(pamh, PAM_USER, &item);
+		if (load_config(pamh, o.config, &cfg) == PAM_SUCCESS)
+			deny_at(LOG_ERR, pamh, cfg, NULL, item, "not_authenticated",
+				"session: no token was verified by pam_ssmsession in this PAM handle");
+		ssm_config_free(cfg);
 		goto out;
 	}
+	if (pam_get_item(pamh, PAM_USER, &item) != PAM_SUCCESS)
+		item = NULL;
 	if (!d->account_ok) {
 		/* an application that ignored a refused (or skipped) account step */
-		ssm_log(LOG_ERR, "account step did not approve sid %s: refusing the session",
-			d->tok->sid);
+		deny_at(LOG_ERR, pamh, d->cfg, d->tok, item, "account_not_approved",
+			"session: the account step did not approve this login");
 		goto out;
 	}
 	if (strcmp(d->cfg->path, o.config) != 0) {
-		ssm_log(LOG_ERR, "session config=%s differs from auth's %s", o.config, d->cfg->path);
+		char detail[PATH_MAX * 2 + 64];
+
+		snprintf(detail, sizeof(detail), "session config=%s differs from auth's %s",
+			 o.config, d->cfg->path);
+		deny_at(LOG_ERR, pamh, d->cfg, d->tok, item, "config_error", detail);
 		goto out;
 	}
 	/* another module may have changed PAM_USER since account approved it: the session
@@ -851,23 +967,37 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	rec.pid = getpid();
 	r = ssm_proc_stat(rec.pid, &ppid, &rec.starttime);
 	if (r < 0) {
-		ssm_log(LOG_ERR, "cannot read /proc/%ld/stat: %s", (long)rec.pid, strerror(-r));
+		char detail[128];
+
+		snprintf(detail, sizeof(detail), "cannot read /proc/%ld/stat: %s", (long)rec.pid,
+			 strerror(-r));
+		deny_at(LOG_ERR, pamh, d->cfg, d->tok, item, "host_error", detail);
 		goto out;
 	}
 	if (ssm_proc_audit_session(rec.pid, &rec.audit_session) < 0)
 		rec.audit_session = UINT32_MAX;
 	r = ssm_record_write(d->cfg->run_dir, &rec);
 	if (r < 0) {
-		ssm_log(LOG_ERR, "cannot write the session record in %s: %s", d->cfg->run_dir,
-			strerror(-r));
+		char detail[PATH_MAX + 64];
+
+		snprintf(detail, sizeof(detail), "cannot write the session record in %s: %s",
+			 d->cfg->run_dir, strerror(-r));
+		deny_at(LOG_ERR, pamh, d->cfg, d->tok, item, "host_error", detail);
 		goto out;
 	}
 	d->session_open = 1;
 	d->pid = rec.pid;
 	d->starttime = rec.starttime;
-	if (audit_event(pamh, d->cfg, "session_start", d->tok, NULL, NULL) < 0) {
+	r = audit_event_at(pamh, d->cfg->log_dir, d->cfg->host_id, "session_start", d->tok, NULL,
+			   NULL, 1);
+	if (r < 0) {
+		char detail[PATH_MAX + 64];
+
 		(void)ssm_record_remove(d->cfg->run_dir, d->pid, d->starttime);
 		d->session_open = 0;
+		snprintf(detail, sizeof(detail), "cannot write session_start to %s/audit.jsonl: %s",
+			 d->cfg->log_dir, strerror(-r));
+		deny_at(LOG_ERR, pamh, d->cfg, d->tok, item, "audit", detail);
 		goto out;
 	}
 	ret = PAM_SUCCESS;
@@ -892,7 +1022,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	int ret, r;
 
 	(void)flags;
-	ret = parse_opts(pamh, argc, argv, &o);
+	ret = parse_opts(pamh, argc, argv, &o, 0);
 	if (ret != PAM_SUCCESS)
 		return ret;
 	log_begin(pamh, &o);

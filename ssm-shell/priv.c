@@ -170,10 +170,55 @@ static int is_self(const char *cmd)
 	return 0;
 }
 
-static void usage_exit(const char *msg)
+static void log_nothing(void *ctx, int prio, const char *fmt, va_list ap)
+{
+	(void)ctx;
+	(void)prio;
+	(void)fmt;
+	(void)ap;
+}
+
+/* A refusal before the configuration is in hand (bad arguments, a configuration that cannot
+ * be loaded): a login_denied in the configuration's log_dir when it loads, else in the
+ * compiled-in SSM_DEFAULT_LOG_DIR with host_id null (and in the journal either way); user is
+ * the caller's name when passwd has it.  Best effort: the message on standard error is what
+ * is sure.  Exits with status. */
+static void refuse_early(struct shell *sh, uid_t caller, const char *reason, const char *msg,
+                         int status)
+{
+	struct ssm_config *cfg = NULL;
+	struct passwd *pw;
+	cJSON *extra = cJSON_CreateObject();
+	char err[512];
+
+	if (sh->cfg == NULL && reason != NULL && strcmp(reason, "config_error") != 0)
+		(void)ssm_config_load(sh->config_path, &cfg, err, sizeof(err));
+	if (extra) {
+		cJSON_AddStringToObject(extra, "reason", reason);
+		cJSON_AddStringToObject(extra, "detail", msg);
+		cJSON_AddStringToObject(extra, "program", "ssm-shell");
+		errno = 0;
+		pw = getpwuid(caller);
+		if (pw != NULL)
+			cJSON_AddStringToObject(extra, "user", pw->pw_name);
+	}
+	/* quiet: the message on standard error said what happened */
+	ssm_log_set_handler(log_nothing, NULL);
+	{
+		const struct ssm_config *c = sh->cfg ? sh->cfg : cfg;
+
+		(void)ssm_audit_write(c ? c->log_dir : SSM_DEFAULT_LOG_DIR, ssm_now(),
+		                      c ? c->host_id : NULL, "login_denied", NULL, extra);
+	}
+	cJSON_Delete(extra);
+	ssm_config_free(cfg);
+	exit(status);
+}
+
+static void usage_exit(struct shell *sh, uid_t caller, const char *msg)
 {
 	fprintf(stderr, "ssm-shell: %s\nusage: ssm-shell [-c COMMAND]\n", msg);
-	exit(SHELL_EXIT_USAGE);
+	refuse_early(sh, caller, "usage", msg, SHELL_EXIT_USAGE);
 }
 
 static int copy_user(const struct passwd *pw, struct shell_user *u)
@@ -290,7 +335,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 
 	/* argv: argc may be 0 (execve with an empty vector); argv[0] may be anything */
 	if (argc < 1 || argv == NULL || argv[0] == NULL)
-		usage_exit("called without argv[0]");
+		usage_exit(sh, caller, "called without argv[0]");
 	sh->login = argv[0][0] == '-';
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		printf("usage: ssm-shell [-c COMMAND]\nconfiguration: %s\n", SSM_DEFAULT_CONFIG);
@@ -304,7 +349,7 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && i + 2 == argc) {
 			sh->command = argv[++i];
 		} else {
-			usage_exit("unsupported arguments");
+			usage_exit(sh, caller, "unsupported arguments");
 		}
 	}
 	if (sh->command && is_self(sh->command))
@@ -313,7 +358,8 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	r = ssm_config_load(sh->config_path, &sh->cfg, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "ssm-shell: %s: no session\n", err);
-		exit(SHELL_EXIT_REFUSED);
+		sh->cfg = NULL;
+		refuse_early(sh, caller, "config_error", err, SHELL_EXIT_REFUSED);
 	}
 
 	errno = 0;

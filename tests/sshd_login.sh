@@ -9,7 +9,10 @@
 # run-as user and passes its output back; the same token again is refused; a token for
 # another user is refused; a terminal session (ssh -tt) runs a shell whose transcript
 # asciinema reads; the audit log has session_start and exactly one session_end; the same
-# through ssm-verifyd; keyboard-interactive, the known limit, fails closed.
+# through ssm-verifyd; the events carry the audit session pam_loginuid opened (the one ssm-shell
+# runs in) and the login uid; keyboard-interactive is refused before the token is asked for
+# (auth runs in a process sshd forked: pam_ssmsession(8)), audited as forked_auth, and the
+# token is not used up.
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || { echo "SKIP: no sshd"; exit 77; }
 command -v ssh >/dev/null 2>&1 || { echo "SKIP: no ssh client"; exit 77; }
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
@@ -43,8 +46,17 @@ mint() { # USER DOC: a fresh token
 		--sub alice --run-as "$1" --doc-name "$2" --doc-file "$T/docs/$2.json"
 }
 
-printf 'auth required %s\naccount required %s\nsession required %s\n' \
-	"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/sshd
+# the README's stack: pam_loginuid before pam_ssmsession in the session stack
+loginuid_ok=
+if sh -c 'echo 0 >/proc/self/loginuid' 2>/dev/null; then
+	loginuid_ok=1
+	printf 'auth required %s\naccount required %s\nsession required pam_loginuid.so\nsession required %s\n' \
+		"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/sshd
+else
+	echo "note: /proc/self/loginuid is not writable here (no CAP_AUDIT_CONTROL, or immutable): no pam_loginuid in the stack"
+	printf 'auth required %s\naccount required %s\nsession required %s\n' \
+		"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/sshd
+fi
 ssh-keygen -q -t ed25519 -N '' -f "$T/hostkey" || exit 1
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$T/sshd_config" <<EOF
@@ -103,6 +115,22 @@ first_logged() {
 		[ "$(audit_count session_end)" -gt "$ns" ] 2>/dev/null
 }
 ssm_check "its session_start and session_end are in the audit log" ssm_wait_for 3 first_logged
+if [ -n "$loginuid_ok" ]; then
+	# session_start (the module, after pam_loginuid) and shell_start (ssm-shell, in the
+	# session) carry the same audit session, set, and the user's uid as loginuid
+	ids() { grep "\"event\":\"$1\"" "$T/log/audit.jsonl" | tail -n 1 | "$PY" -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+print(o["audit_session"], o["loginuid"])'; }
+	ss=$(ids session_start)
+	sh_=$(ids shell_start)
+	ssm_check "session_start carries a set audit session and loginuid 61003 ($ss)" \
+		sh -c 'case "$1" in "None "*|*" None") exit 1;; *" 61003") exit 0;; *) exit 1;; esac' _ "$ss"
+	ssm_check "shell_start (ssm-shell) carries the same audit session and loginuid ($sh_)" \
+		test "$ss" = "$sh_"
+else
+	echo "SKIP: audit session checks: /proc/self/loginuid not writable"
+fi
 out=$(sshc ssmts </dev/null 2>&1)
 ssm_check "the same token again: refused by sshd" sh -c \
 	'printf "%s" "$1" | grep -q "Permission denied" && ! printf "%s" "$1" | grep -q SSHD-OK' _ "$out"
@@ -151,9 +179,10 @@ if [ -x "$VERIFYD" ]; then
 	wait "$vpid" 2>/dev/null
 fi
 
-# keyboard-interactive: OpenSSH runs pam_authenticate in a forked child, so the monitor's
-# handle never sees this module's verified token, and the account step there refuses (SPEC
-# section 5; pam_ssmsession(8) BUGS).  What must hold: it fails closed, and says why.
+# keyboard-interactive: OpenSSH runs pam_authenticate in a child it forks, so the monitor's
+# handle would never see this module's verified token.  The module sees that it runs in a
+# process forked after libpam loaded it and refuses before asking for the token
+# (pam_ssmsession(8)): no session, a login_denied forked_auth, and the token still unused.
 kport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed -e "s/^Port .*/Port $kport/" -e 's/^PasswordAuthentication yes/PasswordAuthentication no/' \
 	-e 's/^KbdInteractiveAuthentication no/KbdInteractiveAuthentication yes/' \
@@ -162,16 +191,27 @@ env $san /usr/sbin/sshd -D -e -f "$T/sshd_kbd_config" 2>"$T/sshd-kbd.log" &
 kpid=$!
 ssm_wait_for 5 sh -c "ss -ltn | grep -q '127.0.0.1:$kport '"
 mint ssmts Cmd-Id >"$T/token"
+nd=$(audit_count login_denied)
 out=$(port=$kport; SSH_ASKPASS=$T/askpass SSH_ASKPASS_REQUIRE=force DISPLAY=none timeout -k 5 30 \
 	ssh -F /dev/null -p "$kport" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 	-o PreferredAuthentications=keyboard-interactive -o PubkeyAuthentication=no \
 	-o NumberOfPasswordPrompts=1 -o LogLevel=ERROR ssmts@127.0.0.1 </dev/null 2>&1)
-ssm_check "keyboard-interactive (known limit): no session, fails closed" sh -c \
+ssm_check "keyboard-interactive: no session, fails closed" sh -c \
 	'! printf "%s" "$1" | grep -q SSHD-OK' _ "$out"
-ssm_check "keyboard-interactive: refused at pam_setcred in sshd's monitor (pam_ssmsession(8) BUGS)" \
-	grep -q 'PAM: pam_setcred(): Failure' "$T/sshd-kbd.log"
-nokbd() { ! tail -n 2 "$T/log/audit.jsonl" | grep -q '"event":"session_start"'; }
+kbd_denied() {
+	[ "$(audit_count login_denied)" -gt "$nd" ] &&
+		grep '"event":"login_denied"' "$T/log/audit.jsonl" | tail -n 1 |
+		grep '"reason":"forked_auth"' | grep -q '"user":"ssmts"'
+}
+ssm_check "keyboard-interactive: audited as login_denied forked_auth for ssmts" kbd_denied
+nokbd() { ! tail -n 1 "$T/log/audit.jsonl" | grep -q '"event":"session_start"'; }
 ssm_check "keyboard-interactive: no session_start for it" nokbd
+ssm_check_not "keyboard-interactive: sshd never got as far as pam_setcred" \
+	grep -q 'pam_setcred' "$T/sshd-kbd.log"
+# the token was not asked for, so not used: the same token logs in through password auth
+out=$(sshc ssmts </dev/null 2>&1)
+ssm_check "keyboard-interactive: the token was not used up (it then works with a password login)" \
+	sh -c 'printf "%s" "$1" | grep -q "SSHD-OK-ssmts"' _ "$out"
 kill "$kpid" 2>/dev/null
 wait "$kpid" 2>/dev/null
 
