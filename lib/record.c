@@ -3,7 +3,8 @@
  * run_dir/sessions/PID-STARTTIME.json   one per PAM session, written by the module
  * run_dir/live/SID.json                 one per running recorder (ssm-shell)
  *
- * Both directories are root-owned 0755, files root-owned 0644, written to a temp file in
+ * Both directories are root-owned 0755, files root-owned 0600 (a record holds the jti and
+ * the parameters: only root reads them, ssm-shell as setuid root), written to a temp file in
  * the same directory and renamed into place, so that a reader sees the old file or the
  * whole new one.  Nothing is fsync'ed: a record describes running processes, so after a
  * crash of the kernel (the only thing a disk flush protects against) it is meaningless
@@ -239,7 +240,7 @@ static int run_subdir_open(const char *run_dir, const char *sub, int create, cha
 	return fd;
 }
 
-/* Write buf as dfd/name atomically: temp file 0644, rename (no fsync: see the top). */
+/* Write buf as dfd/name atomically: temp file 0600, rename (no fsync: see the top). */
 static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 {
 	static unsigned int counter;
@@ -252,13 +253,13 @@ static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 		if (r < 0 || (size_t)r >= sizeof(tmp))
 			return -ENAMETOOLONG;
 		fd = openat(dfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-			    0644);
+			    0600);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0644) != 0) {
+	if (fchmod(fd, 0600) != 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -444,8 +445,29 @@ static int valid_params(const cJSON *params)
 	return 1;
 }
 
+/* an optional PAM item: NULL, or 1..256 bytes of UTF-8 without a control character */
+static int valid_item(const char *s)
+{
+	const unsigned char *c;
+	size_t len;
+
+	if (s == NULL)
+		return 1;
+	len = strlen(s);
+	if (len < 1 || len > 256 || !ssm_json_utf8_valid(s, len))
+		return 0;
+	for (c = (const unsigned char *)s; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int record_validate(const struct ssm_record *rec, char *err, size_t errlen)
 {
+	if (!valid_item(rec->service) || !valid_item(rec->rhost) || !valid_item(rec->tty)) {
+		ERR("bad service, rhost or tty");
+		return -EINVAL;
+	}
 	if (!valid_sub(rec->sub)) {
 		ERR("bad sub");
 		return -EINVAL;
@@ -503,6 +525,9 @@ void ssm_record_free(struct ssm_record *rec)
 	free(rec->host_id);
 	free(rec->doc_name);
 	cJSON_Delete(rec->params);
+	free(rec->service);
+	free(rec->rhost);
+	free(rec->tty);
 	free(rec);
 }
 
@@ -538,6 +563,10 @@ cJSON *ssm_record_to_json(const struct ssm_record *rec)
 	    !cJSON_AddNumberToObject(o, "pid", (double)rec->pid) ||
 	    !cJSON_AddNumberToObject(o, "starttime", (double)rec->starttime) ||
 	    !cJSON_AddNumberToObject(o, "audit_session", (double)rec->audit_session))
+		goto fail;
+	if ((rec->service && !cJSON_AddStringToObject(o, "service", rec->service)) ||
+	    (rec->rhost && !cJSON_AddStringToObject(o, "rhost", rec->rhost)) ||
+	    (rec->tty && !cJSON_AddStringToObject(o, "tty", rec->tty)))
 		goto fail;
 	return o;
 fail:
@@ -628,6 +657,10 @@ static int record_from_json(const cJSON *o, struct ssm_record **prec, char *err,
 	if ((r = get_int(o, "audit_session", 0, UINT32_MAX, &v, err, errlen)) < 0)
 		goto fail;
 	rec->audit_session = (uint32_t)v;
+	if ((ssm_json_member(o, "service") && (r = get_str(o, "service", &rec->service, err, errlen)) < 0) ||
+	    (ssm_json_member(o, "rhost") && (r = get_str(o, "rhost", &rec->rhost, err, errlen)) < 0) ||
+	    (ssm_json_member(o, "tty") && (r = get_str(o, "tty", &rec->tty, err, errlen)) < 0))
+		goto fail;
 	r = record_validate(rec, err, errlen);
 	if (r < 0)
 		goto fail;

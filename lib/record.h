@@ -1,5 +1,6 @@
 /* record.h - live session records under run_dir/sessions, written by pam_ssmsession's
- * session step (root-owned, 0644, atomic rename) and read by ssm-shell and ssmctl.
+ * session step (root-owned, 0600, atomic rename) and read by ssm-shell (setuid root) and
+ * ssmctl (root): a record holds the token's jti and parameters, so no other user reads it.
  *
  * A record is keyed by the process that opened the PAM session: its pid and its start
  * time (field 22 of /proc/PID/stat), file name "PID-STARTTIME.json".  ssm-shell finds its
@@ -21,6 +22,9 @@ struct ssm_record {
 	pid_t pid;              /* the PAM session process */
 	uint64_t starttime;
 	uint32_t audit_session; /* /proc/PID/sessionid at open, 4294967295 = unset */
+	/* optional (members absent in older records): PAM_SERVICE, PAM_RHOST, PAM_TTY at open;
+	 * NULL when unknown.  At most 256 bytes of UTF-8, no control character. */
+	char *service, *rhost, *tty;
 };
 
 int ssm_proc_stat(pid_t pid, pid_t *pppid, uint64_t *pstarttime);

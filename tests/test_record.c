@@ -112,8 +112,8 @@ static void test_roundtrip(void)
 	snprintf(p, sizeof(p), "%s/sessions", rd);
 	CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0755, "sessions dir 0755");
 	snprintf(p, sizeof(p), "%s/sessions/4242-123456789.json", rd);
-	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0644,
-	      "record file PID-STARTTIME.json is 0644");
+	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600,
+	      "record file PID-STARTTIME.json is 0600");
 	r = ssm_record_read(p, &out, err, sizeof(err));
 	CHECK(r == 0, "record read back (%d: %s)", r, err);
 	if (r == 0) {
@@ -139,6 +139,23 @@ static void test_roundtrip(void)
 	}
 	cJSON_Delete(in.params);
 
+	/* the optional PAM items: written when set, read back; absent stays NULL */
+	fill(&in, 4244, 2);
+	in.service = (char *)"sshd";
+	in.rhost = (char *)"192.0.2.7";
+	in.tty = (char *)"ssh";
+	CHECK(ssm_record_write(rd, &in) == 0, "record with service, rhost, tty written");
+	snprintf(p, sizeof(p), "%s/sessions/4244-2.json", rd);
+	r = ssm_record_read(p, &out, err, sizeof(err));
+	CHECK(r == 0 && out->service && strcmp(out->service, "sshd") == 0 && out->rhost &&
+	      strcmp(out->rhost, "192.0.2.7") == 0 && out->tty && strcmp(out->tty, "ssh") == 0,
+	      "service, rhost, tty round-trip (%d: %s)", r, err);
+	if (r == 0)
+		ssm_record_free(out);
+	in.service = (char *)"ss\nhd";
+	CHECK(ssm_record_write(rd, &in) == -EINVAL, "a service with a newline refused");
+	in.service = in.rhost = in.tty = NULL;
+
 	/* no params, unset audit session */
 	fill(&in, 4243, 1);
 	in.audit_session = 4294967295u;
@@ -147,6 +164,8 @@ static void test_roundtrip(void)
 	r = ssm_record_read(p, &out, err, sizeof(err));
 	CHECK(r == 0 && out->params == NULL && out->audit_session == 4294967295u,
 	      "no params, audit_session unset: round-trip");
+	CHECK(r == 0 && out->service == NULL && out->rhost == NULL && out->tty == NULL,
+	      "a record without the PAM items reads with them NULL");
 	if (r == 0)
 		ssm_record_free(out);
 	/* overwriting is atomic and leaves no temp file */
@@ -571,8 +590,8 @@ static void test_live(void)
 	CHECK(ssm_live_register(rd, sid, getpid(), start, "ssm-user", 2000000000) == 0,
 	      "registered");
 	snprintf(p, sizeof(p), "%s/live/%s.json", rd, sid);
-	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0644,
-	      "live/SID.json is 0644");
+	CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600,
+	      "live/SID.json is 0600");
 	CHECK(ssm_live_lookup(rd, sid, &pid) == 0 && pid == getpid(), "lookup finds us");
 	/* the same pid number, another process (start time differs): not live */
 	CHECK(ssm_live_register(rd, sid, getpid(), start + 1, "ssm-user", 2000000000) == 0,
