@@ -528,6 +528,8 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 		return get_command_lines(path, item, &cfg->command_line_params, err, errlen);
 	if (strcmp(key, "allow_privilege") == 0)
 		return get_bool(path, item, key, &cfg->allow_privilege, err, errlen);
+	if (strcmp(key, "ssm_user_sudo") == 0)
+		return get_bool(path, item, key, &cfg->ssm_user_sudo, err, errlen);
 	r = -EINVAL;
 	ERR("%s: unknown key '%s'", path, ssm_log_escape(key, esc, sizeof(esc)));
 	return r;

@@ -55,6 +55,9 @@ struct ssm_config {
 	 * whole-command-line parameters (AWS-StartInteractiveCommand): such a parameter's value
 	 * is inserted unquoted, so the document becomes a shell (docs/SECURITY.md) */
 	cJSON *command_line_params;
+	/* "ssm_user_sudo": false - `ssmctl user ensure` grants the user passwordless sudo
+	 * (AWS's agent does by default; here the host must ask for it) */
+	int ssm_user_sudo;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

@@ -75,6 +75,8 @@ static const struct row rows[] = {
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Shell\": \"x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"seccomp_profiles\": {\"Port\": \"../x\"}}", -EINVAL, "'seccomp_profiles'" },
 	{ __LINE__, "{" BASE ", \"allow_privilege\": \"false\"}", -EINVAL, "'allow_privilege'" },
+	{ __LINE__, "{" BASE ", \"ssm_user_sudo\": true}", 0, NULL },
+	{ __LINE__, "{" BASE ", \"ssm_user_sudo\": 1}", -EINVAL, "'ssm_user_sudo'" },
 	/* the opt-in to AWS's whole-command-line parameters */
 	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"AWS-StartInteractiveCommand\": [\"command\"]}}", 0, NULL },
 	{ __LINE__, "{" BASE ", \"command_line_parameters\": [\"command\"]}", -EINVAL, "'command_line_parameters'" },
@@ -171,6 +173,7 @@ static void test_defaults_and_matching(void)
 	CHECK(cfg->n_run_as_allowed == 1 && strcmp(cfg->run_as_allowed[0], "ssm-user") == 0, "users");
 	CHECK(cfg->transcript_max_bytes == 64 * 1024 * 1024, "transcript cap");
 	CHECK(cfg->allow_privilege == 1 && cfg->record_input == 0, "flags");
+	CHECK(cfg->ssm_user_sudo == 0, "ssm_user_sudo defaults to false");
 	CHECK(cfg->replay_fsync == 1, "replay_durability defaults to fsync");
 	CHECK(ssm_config_document_allowed(cfg, "AnyDoc"), "* allows any valid name");
 	CHECK(!ssm_config_document_allowed(cfg, "../etc"), "* never allows an invalid name");
