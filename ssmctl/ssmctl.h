@@ -14,8 +14,18 @@
 #define SSMCTL_SUDO "/usr/bin/sudo"
 #define SSMCTL_SUDOERS "/etc/sudoers"
 
-/* `ssmctl sudo enable|disable|status [--user NAME]`: argv[0] is the subcommand. */
+/* The configuration path (--config; default SSM_DEFAULT_CONFIG). */
+extern const char *ssmctl_config_path;
+
+/* `ssmctl sudo enable [--for D]|disable|status [--json]|expire [--user NAME]`: argv[0] is
+ * the subcommand. */
 int ssmctl_sudo(int argc, char **argv);
+
+/* `ssmctl user ensure [--user NAME] [--sudo|--no-sudo] [--force]` */
+int ssmctl_user(int argc, char **argv);
+
+/* `ssmctl config check [--json]` */
+int ssmctl_config_check(int argc, char **argv);
 
 /* 1 if name is a user name ssmctl will write into sudoers: [a-z_][a-z0-9_-]{0,31}. */
 int ssmctl_user_name_ok(const char *name);
