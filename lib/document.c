@@ -446,6 +446,11 @@ static int cmd_ref(void *arg, const struct ssm_sh_ref *ref)
 	}
 	if ((r = ref_param(c->doc, ref->name, ref->namelen, &p, err, errlen)) < 0)
 		return r;
+	if (p->is_list && ref->redirect) {
+		ERR("{{ %s }} is a StringList as the target of a redirection: the elements after "
+		    "the first would become arguments", p->name);
+		return -EINVAL;
+	}
 	if (ref->ctx == SSM_SH_WORD || (ref->ctx == SSM_SH_GLUED && !p->is_list))
 		return 0;
 	if (ref->ctx == SSM_SH_GLUED)

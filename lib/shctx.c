@@ -17,6 +17,7 @@
  * (docs/SECURITY.md). */
 #include "config.h"
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "log.h"
 #include "shctx.h"
@@ -232,14 +233,11 @@ static int skip_arith(struct lx *l)
 		} else if (c == '\\') {
 			skip_escape(l);
 			continue;
-		} else if (c == '\'') {
-			if ((r = skip_squote(l, 0)) != 0)
-				return r;
-			continue;
-		} else if (c == '"') {
-			if ((r = skip_dquote(l)) != 0)
-				return r;
-			continue;
+		} else if (c == '\'' || c == '"') {
+			/* dash reads quotes inside $(( )) differently from bash */
+			ERR("quotes inside an arithmetic expression are not supported in a template "
+			    "with parameters");
+			return -EINVAL;
 		} else if (c == '`') {
 			if ((r = skip_backtick(l)) != 0)
 				return r;
@@ -275,10 +273,10 @@ static int skip_param(struct lx *l)
 		} else if (c == '\\') {
 			skip_escape(l);
 			r = 0;
-		} else if (c == '\'') {
-			r = skip_squote(l, 0);
-		} else if (c == '"') {
-			r = skip_dquote(l);
+		} else if (c == '\'' || c == '"') {
+			/* dash and bash disagree on quotes inside ${ } (within "..." above all) */
+			ERR("quotes inside ${ } are not supported in a template with parameters");
+			return -EINVAL;
 		} else if (c == '`') {
 			r = skip_backtick(l);
 		} else if (c == '$') {
@@ -329,9 +327,21 @@ static int skip_dollar(struct lx *l, int in_dquote)
 	}
 	if (c2 == '{')
 		return skip_param(l);
-	l->i += 2; /* $name (the rest of the name is plain text), $1, $@, $?, ... */
-	while (is_name_char(c2) && l->i < l->n && is_name_char(l->t[l->i]))
+	if (c2 == '"' && !in_dquote) { /* bash's $"..." (locale translation): a "..." */
 		l->i++;
+		return skip_dquote(l);
+	}
+	if (is_name_char(c2)) { /* $name, $1: the name is plain text */
+		l->i += 2;
+		while (l->i < l->n && is_name_char(l->t[l->i]))
+			l->i++;
+		return 0;
+	}
+	if (strchr("@*#?-$!", c2) != NULL) { /* a special parameter */
+		l->i += 2;
+		return 0;
+	}
+	l->i++; /* a literal $: the next byte is read on its own (a quote, a backslash, ...) */
 	return 0;
 }
 
@@ -403,6 +413,10 @@ struct script {
 	int heredoc_next; /* ... of << (1) or <<- (2) */
 	int wrapper;     /* the command runs its arguments as another command (sudo, env, ...) */
 	enum code_mode code;
+	enum { KIND_OTHER = 0, KIND_ENV, KIND_PRINTF, KIND_TEST } kind;
+	int prev_ref;             /* the previous argument had a placeholder */
+	char prev_arg[LIT_MAX];   /* the previous argument's text when literal, else "" */
+	int after_time;           /* bash's time keyword: its options come before the command */
 	enum case_state cases[CASE_DEPTH];
 	int ncase;
 	struct {
@@ -437,12 +451,11 @@ static void word_byte(struct script *s, unsigned char c, int quoting)
 	struct word *w = &s->w;
 
 	if (c == '=' && !w->eq_seen && !quoting) {
-		size_t k;
-		int ok = w->litlen > 0 && !w->lit_overflow && w->nrefs == 0 && w->plain &&
-		         !(w->lit[0] >= '0' && w->lit[0] <= '9');
-		for (k = 0; ok && k < w->litlen; k++)
-			ok = is_name_char((unsigned char)w->lit[k]);
-		w->assign = ok;
+		/* NAME=, and bash's NAME+= and NAME[subscript]= (an array element): anything
+		 * that starts with a name and has an = before any quote or placeholder */
+		w->assign = w->litlen > 0 && !w->lit_overflow && w->nrefs == 0 && w->plain &&
+		            !(w->lit[0] >= '0' && w->lit[0] <= '9') &&
+		            is_name_char((unsigned char)w->lit[0]);
 		w->eq_seen = 1;
 	}
 	w->text = 1;
@@ -474,8 +487,16 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-static const char *const code_all[] = {"eval", ".", "source", "trap", "let", "declare",
-                                       "typeset", "local", "watch", NULL};
+/* Arguments are code, or names/arithmetic that bash evaluates (a[$(cmd)] runs cmd):
+ * eval-likes, declaration builtins (export and readonly too: RANDOM=, integer variables,
+ * PS4), read/mapfile/unset/wait (variable names), [[ ]] (arithmetic operands), completion
+ * and key-binding builtins (commands), bash's function and coproc keywords. */
+static const char *const code_all[] = {
+    "eval", ".", "source", "trap", "let", "declare", "typeset", "local", "export", "readonly",
+    "watch", "[[", "read", "mapfile", "readarray", "unset", "wait", "compgen", "complete",
+    "alias", "bind", "enable", "fc", "coproc", "function", "select", "getopts",
+    "flock", "script", /* their -c may follow operands: every argument counts as code */
+    NULL};
 static const char *const code_c[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "pdksh",
                                      "zsh", "ash", "posh", "yash", "busybox", "su",
                                      "runuser", "fish", "csh", "tcsh", NULL};
@@ -483,7 +504,7 @@ static const char *const wrappers[] = {"sudo", "doas", "env", "exec", "command",
                                        "nohup", "nice", "ionice", "chrt", "taskset", "timeout",
                                        "stdbuf", "setsid", "time", "xargs", "unbuffer",
                                        "flock", "chroot", "setpriv", "unshare", "nsenter",
-                                       "systemd-run", "script", NULL};
+                                       "systemd-run", "script", "su", "runuser", NULL};
 static const char *const reserved_cmd[] = {"if", "then", "else", "elif", "do", "while",
                                            "until", "{", "!", "time", NULL};
 static const char *const reserved_end[] = {"fi", "done", "}", NULL};
@@ -522,6 +543,14 @@ static void set_command(struct script *s, const char *name, int first)
 		return;
 	}
 	b = base_name(name);
+	if (strcmp(b, "env") == 0)
+		s->kind = KIND_ENV;
+	else if (strcmp(b, "printf") == 0)
+		s->kind = KIND_PRINTF;
+	else if (strcmp(b, "test") == 0 || strcmp(b, "[") == 0)
+		s->kind = KIND_TEST;
+	else if (first)
+		s->kind = KIND_OTHER;
 	if (in_list(b, code_all))
 		s->code = CODE_ALL;
 	else if (in_list(b, code_c))
@@ -569,20 +598,34 @@ static int emit_word_refs(struct lx *l, struct word *w, enum ssm_sh_ctx forced, 
 	return 0;
 }
 
-static void heredoc_push(struct lx *l, struct script *s)
+static int heredoc_push(struct lx *l, struct script *s)
 {
 	size_t k, n = 0;
 	const char *p = l->t + s->w.start;
 
-	if (s->nhd >= HEREDOC_MAX) /* more than sh would ever need: the rest is not a body */
-		return;
-	for (k = s->w.start; k < l->i && n + 1 < DELIM_MAX; k++, p++)
-		if (*p != '\'' && *p != '"' && *p != '\\')
-			s->hd[s->nhd].delim[n++] = *p;
+	if (s->nhd >= HEREDOC_MAX) {
+		ERR("more than %d here-documents on one line", HEREDOC_MAX);
+		return -EINVAL;
+	}
+	for (k = s->w.start; k < l->i; k++, p++) {
+		if (*p == '{' || *p == '}' || *p == '$' || *p == '`') {
+			ERR("a here-document delimiter with braces, $ or ` is not supported in a "
+			    "template with parameters");
+			return -EINVAL;
+		}
+		if (*p == '\'' || *p == '"' || *p == '\\')
+			continue;
+		if (n + 1 >= DELIM_MAX) {
+			ERR("here-document delimiter longer than %d bytes", DELIM_MAX - 1);
+			return -EINVAL;
+		}
+		s->hd[s->nhd].delim[n++] = *p;
+	}
 	s->hd[s->nhd].delim[n] = '\0';
 	s->hd[s->nhd].len = n;
 	s->hd[s->nhd].strip = s->heredoc_next == 2;
 	s->nhd++;
+	return 0;
 }
 
 /* The word just ended at l->i (the next byte is a delimiter or the end). */
@@ -603,13 +646,18 @@ static int word_end(struct lx *l, struct script *s)
 	if (word_text(l, w, text, sizeof(text)))
 		name = text;
 	if (s->heredoc_next) {
-		heredoc_push(l, s);
+		if ((r = heredoc_push(l, s)) != 0)
+			return r;
 		s->heredoc_next = 0;
 		s->redir_next = 0;
 		return emit_word_refs(l, w, SSM_SH_HEREDOC_DELIM, 0);
 	}
 	if (s->redir_next) {
+		int k;
+
 		s->redir_next = 0;
+		for (k = 0; k < w->nrefs; k++)
+			w->refs[k].redirect = 1;
 		return emit_word_refs(l, w, SSM_SH_WORD, 0);
 	}
 	/* an IO number: 2>file */
@@ -640,6 +688,9 @@ static int word_end(struct lx *l, struct script *s)
 	if (s->cmdpos) {
 		if (w->assign)
 			return emit_word_refs(l, w, SSM_SH_ASSIGNMENT, 0);
+		if (lit && s->after_time && lit[0] == '-') /* time -p cmd */
+			return 0;
+		s->after_time = lit && strcmp(lit, "time") == 0;
 		if (lit && in_list(lit, reserved_cmd))
 			return 0;
 		if (lit && in_list(lit, reserved_end)) {
@@ -649,6 +700,9 @@ static int word_end(struct lx *l, struct script *s)
 		s->cmdpos = 0;
 		s->code = CODE_NONE;
 		s->wrapper = 0;
+		s->kind = KIND_OTHER;
+		s->prev_ref = 0;
+		s->prev_arg[0] = '\0';
 		if (lit && strcmp(lit, "case") == 0) {
 			if (s->ncase >= CASE_DEPTH) {
 				ERR("template nests case too deeply");
@@ -661,28 +715,64 @@ static int word_end(struct lx *l, struct script *s)
 		return emit_word_refs(l, w, SSM_SH_WORD, 1);
 	}
 	/* an argument */
-	switch (s->code) {
-	case CODE_ALL:
-		return emit_word_refs(l, w, SSM_SH_CODE, 0);
-	case CODE_NEXT:
-		s->code = CODE_NONE;
-		return emit_word_refs(l, w, SSM_SH_CODE, 0);
-	case CODE_WAIT_C:
-		if (name && is_dash_c(name)) {
-			s->code = CODE_NEXT;
-			return 0;
+	{
+		char prev[LIT_MAX];
+		int prev_ref = s->prev_ref;
+		enum ssm_sh_ctx ctx = SSM_SH_WORD;
+
+		memcpy(prev, s->prev_arg, sizeof(prev));
+		s->prev_ref = w->nrefs > 0;
+		snprintf(s->prev_arg, sizeof(s->prev_arg), "%s", name && !w->nrefs ? name : "");
+
+		switch (s->code) {
+		case CODE_ALL:
+			ctx = SSM_SH_CODE;
+			break;
+		case CODE_NEXT:
+			s->code = CODE_NONE;
+			ctx = SSM_SH_CODE;
+			break;
+		case CODE_WAIT_C:
+			if (name && is_dash_c(name)) {
+				s->code = CODE_NEXT;
+				return 0;
+			}
+			if (w->nrefs) /* sh {{ a }}: the value could be -c, or --command=... */
+				ctx = SSM_SH_CODE;
+			else if (!(name && name[0] == '-'))
+				s->code = CODE_NONE; /* the first operand: a script, a user */
+			break;
+		case CODE_NONE:
+			break;
 		}
-		if (w->nrefs && w->plain && strncmp(l->t + w->start, "--command=", 10) == 0)
-			return emit_word_refs(l, w, SSM_SH_CODE, 0);
-		break;
-	case CODE_NONE:
-		break;
+		if (ctx == SSM_SH_WORD && w->nrefs) {
+			switch (s->kind) {
+			case KIND_ENV: /* env NAME=VALUE, env -S 'command line' */
+				if (w->assign)
+					ctx = SSM_SH_ASSIGNMENT;
+				else if (strcmp(prev, "-S") == 0 || strcmp(prev, "--split-string") == 0 ||
+				         strncmp(l->t + w->start, "-S", 2) == 0 ||
+				         strncmp(l->t + w->start, "--split-string=", 15) == 0)
+					ctx = SSM_SH_CODE;
+				break;
+			case KIND_PRINTF: /* printf -v NAME: a variable name (bash evaluates a[...]) */
+				if (strcmp(prev, "-v") == 0 || strncmp(l->t + w->start, "-v", 2) == 0)
+					ctx = SSM_SH_CODE;
+				break;
+			case KIND_TEST: /* test -v NAME (bash); two values in a row may be -v NAME */
+				if (strcmp(prev, "-v") == 0 || strcmp(prev, "-R") == 0 || prev_ref)
+					ctx = SSM_SH_CODE;
+				break;
+			case KIND_OTHER:
+				break;
+			}
+		}
+		if ((r = emit_word_refs(l, w, ctx, 0)) != 0)
+			return r;
+		if (s->wrapper && !(name && name[0] == '-'))
+			set_command(s, name, 0);
+		return 0;
 	}
-	if ((r = emit_word_refs(l, w, SSM_SH_WORD, 0)) != 0)
-		return r;
-	if (s->wrapper && !(name && name[0] == '-'))
-		set_command(s, name, 0);
-	return 0;
 }
 
 /* After the newline that ends a line with << on it: the bodies, in order. */
@@ -704,7 +794,9 @@ static int heredoc_bodies(struct lx *l, struct script *s)
 				line++;
 				len--;
 			}
-			if (len == s->hd[k].len && memcmp(line, s->hd[k].delim, len) == 0) {
+			if (len == s->hd[k].len && memcmp(line, s->hd[k].delim, len) == 0 &&
+			    memmem(l->t + ls, le - ls, "{{", 2) == NULL &&
+			    !(ls > 0 && at_ref(l, ls - 1))) {
 				l->i = nl ? le + 1 : le;
 				break;
 			}
@@ -736,6 +828,19 @@ static int operator(struct lx *l, struct script *s, int term)
 
 	switch (t[0]) {
 	case '(':
+		if (s->redir_next) { /* bash's process substitution <( ) >( ): a command substitution */
+			enum ssm_sh_ctx saved;
+			int r;
+
+			s->redir_next = 0;
+			if ((r = enter(l, SSM_SH_CMDSUBST, &saved)) != 0)
+				return r;
+			l->i++;
+			if ((r = lex_script(l, ')')) != 0)
+				return r;
+			leave(l, saved);
+			return 0;
+		}
 		if (cs && *cs == CASE_PATTERN) { /* (pattern) */
 			l->i++;
 			return 0;
@@ -903,6 +1008,17 @@ int ssm_sh_scan(const char *tmpl, int (*fn)(void *arg, const struct ssm_sh_ref *
 	    .t = tmpl, .n = strlen(tmpl), .fn = fn, .arg = arg, .err = err, .errlen = errlen,
 	    .outer = SSM_SH_WORD,
 	};
+	struct lx *l = &lx;
 
+	if (strstr(tmpl, "{{") == NULL)
+		return 0; /* no value ever meets this template */
+	/* A backslash-newline vanishes before the shell tokenises (inside words, operators,
+	 * "...", here-document bodies), which no lexer of the text as written can follow
+	 * safely: refused in templates with parameters. */
+	if (strstr(tmpl, "\\\n") != NULL) {
+		ERR("a line continuation (backslash-newline) is not supported in a template with "
+		    "parameters");
+		return -EINVAL;
+	}
 	return lex_script(&lx, 0);
 }

@@ -35,6 +35,7 @@ struct ssm_sh_ref {
 	const char *name;      /* the name between the braces, blanks trimmed; may be empty */
 	size_t namelen;
 	enum ssm_sh_ctx ctx;
+	int redirect;          /* the target of a redirection (one file name: no StringList) */
 	int command_name;      /* WORD or GLUED in command-name position: the value picks the
 	                        * program (or part of its name) */
 };

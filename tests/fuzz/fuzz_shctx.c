@@ -28,6 +28,10 @@ static const char *const frags[] = {
 	"f() { ", " }", "if true; then ", "; fi", "?", "[", "]", ",", ".", "/", "%", "!",
 	"2>/dev/null ", "let ", "trap ", "sudo ", "env ", "-c ", "x{{a}}", "true ", "((", "))",
 	"read -r v; ", "set -- ", "\"$@\" ", "printf '<%s>' ", "cat <<E\n", "{{ a }}", "{{b}}{{a}}",
+	/* what the second review used: continuations, $" and $\, many here-documents, bash */
+	"\\\n", "$\"", "$\\", "<<A ", "<<B ", "A\n", "B\n", "<(", ">(", "[[ ", " ]]",
+	"test -v ", "[ ", " ]", "read ", "time -p ", "x+=", "a[0]=", "export ", "coproc ",
+	"env -S ", "printf -v ", "-eq ", "${x:-", "$\"x\"", "\\{{a}}",
 };
 
 static const char alphabet[] = "'\"\\$`;|&<>(){}[]*?~#!= \t-/abcxE%.,:^@+";
