@@ -141,9 +141,33 @@ pam_scratch() {
 	logger_pid=
 	trap pam_scratch_cleanup EXIT
 	chmod 755 "$tmp"
+	pam_private_default_log_dir
+}
+
+# pam_private_default_log_dir: a refusal whose configuration cannot be loaded is audited in
+# the compiled-in log_dir (config_error); in this namespace that directory's nearest existing
+# ancestor gets a private overlay, so that no test writes to the host's.  Sets DEFLOG (the
+# compiled-in log_dir) and DEFAUDIT (its audit.jsonl).  Only inside pam_enter_ns.
+pam_private_default_log_dir() {
+	DEFLOG=$(strings "$MODULE" 2>/dev/null | grep -m1 '^/.*/log/ssmsession$')
+	[ -n "$DEFLOG" ] || { echo "FAIL: no compiled-in log_dir in $MODULE"; exit 1; }
+	DEFAUDIT=$DEFLOG/audit.jsonl
+	[ -n "${SSM_PAM_IN_NS:-}" ] || return 0
+	_e=$DEFLOG
+	while [ ! -d "$_e" ]; do _e=$(dirname "$_e"); done
+	[ "$_e" != / ] || { echo "FAIL: $DEFLOG: no ancestor to overlay but /"; exit 1; }
+	mkdir "$tmp/.deflog"
+	mount -t tmpfs -o mode=700 ssm-deflog "$tmp/.deflog" || exit 1
+	mkdir "$tmp/.deflog/up" "$tmp/.deflog/work"
+	mount -t overlay overlay -o "lowerdir=$_e,upperdir=$tmp/.deflog/up,workdir=$tmp/.deflog/work" \
+		"$_e" || { echo "FAIL: cannot overlay $_e"; exit 1; }
+	mkdir -p "$DEFLOG"
+	chmod 750 "$DEFLOG"
 }
 pam_scratch_cleanup() {
 	[ -n "$logger_pid" ] && kill "$logger_pid" 2>/dev/null
+	[ -n "${_e:-}" ] && umount -l "$_e" 2>/dev/null
+	umount -l "$tmp/.deflog" 2>/dev/null
 	umount -l /dev 2>/dev/null
 	umount -l "$tmp/dev" 2>/dev/null
 	rm -rf "$tmp"

@@ -23,6 +23,10 @@
 #      recorded reason shows the order (size before syntax; alg before key lookup,
 #      signature length and payload; forbidden members before the signature).
 #   E. rules that had no test through PAM that fails when they are broken.
+#   H. the audit trail (issue 9 point 5): every refusal is a login_denied (the `refused`
+#      helper checks one was written for each refused login above, in log_dir or, for a
+#      configuration that cannot be loaded, in the compiled-in log_dir: C); refusals from
+#      setcred and open_session; bad module options.
 #
 # Coverage matrix, SPEC 2-5 (file: check).  "vec" = tests/token_vectors.py row run by
 # tests/test_token.c; "pt" = tests/pam_pamtester.sh; "pw" = tests/test_pamtest.c (pam_wrapper);
@@ -350,13 +354,19 @@ has() { printf '%s' "$1" | grep -q -- "$2"; }
 MSG_AUTH="Authentication failure"
 MSG_UNAVAIL="cannot retrieve authentication info"
 MSG_PERM="Permission denied"
-# refused DESC EXPECTED-PAM-MESSAGE SERVICE USER TOKEN OPS...
+# login_denied events so far, in log_dir and in the compiled-in log_dir (config_error)
+denied_count() { cat "$AUDIT" "$DEFAUDIT" 2>/dev/null | grep -c '"event":"login_denied"'; }
+# refused DESC EXPECTED-PAM-MESSAGE SERVICE USER TOKEN OPS...: refused, and audited
 refused() {
 	d=$1 msg=$2
 	shift 2
+	_n0=$(denied_count)
 	pt "$@"
-	if [ $rc != 0 ] && has "$out" "$msg"; then
-		ok "$d: refused with \"$msg\""
+	_n1=$(denied_count)
+	if [ $rc != 0 ] && has "$out" "$msg" && [ "$_n1" -gt "$_n0" ]; then
+		ok "$d: refused with \"$msg\" and a login_denied"
+	elif [ $rc != 0 ] && has "$out" "$msg"; then
+		fail "$d: refused with \"$msg\" but no login_denied was written"
 	else
 		fail "$d: expected \"$msg\", got rc=$rc: $(printf '%s' "$out" | tail -3)"
 	fi
@@ -551,6 +561,15 @@ badconf() {
 		fi
 		expect "C $1 ($ops): nothing audited as a session" sh -c \
 			"[ \"\$(sed -n '$((ad + 1)),\$p' '$AUDIT' | grep -c session_start)\" = 0 ]"
+		expect "C $1 ($ops): login_denied config_error in the compiled-in log_dir, host_id null, naming the file" \
+			"$PY" -c '
+import json, sys
+o = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert o["event"] == "login_denied" and o["reason"] == "config_error", o
+assert o["host_id"] is None and o["user"] == "ssmtest1" and o["service"] == "ssmr_bad", o
+assert sys.argv[2] in o["detail"], o
+assert "audit_session" in o and "loginuid" in o, o
+' "$DEFAUDIT" "bad-$1.json"
 	done
 }
 printf '{%s,\n' "$base" >"$H/bad-json.json"
@@ -744,6 +763,26 @@ if has "$out" "acct_mgmt: 6 " && has "$out" "open_session: 14 "; then
 else
 	fail "E16: $out"
 fi
+denied_with "E16 open_session without a verified token: audited" not_authenticated "session:"
+
+###########################################################################################
+echo "---- H. the audit trail: refusals outside auth and account are audited too"
+answers "$(mint ssmtest1)"
+drv -k ssmr ssmtest1 "$tmp/answers" setcred
+expect "H1 setcred on a handle where no token was verified: PAM_CRED_ERR ($rc)" test "$rc" = 17
+denied_with "H1 setcred refusal" not_authenticated "setcred:"
+answers "$(mint ssmtest1)"
+drv -k ssmr ssmtest1 "$tmp/answers" authenticate open_session
+expect "H2 open_session after auth but no account step: PAM_SESSION_ERR ($rc)" has "$out" "open_session: 14 "
+denied_with "H2 session refused without the account step" account_not_approved
+printf 'auth required %s config=%s no_such_option\naccount required %s config=%s\nsession required %s config=%s\n' \
+	"$MODULE" "$CONF" "$MODULE" "$CONF" "$MODULE" "$CONF" >"$tmp/pam.d/ssmr_badopt"
+b=$(log_lines)
+refused "H3 unknown module option" "service module" ssmr_badopt ssmtest1 "$(mint ssmtest1)" authenticate
+log_sync
+expect "H3 exactly one syslog line for it" test "$(lines_since "$b" | grep -c .)" = 1
+expect "H3 audited as config_error (module options) in the compiled-in log_dir" sh -c \
+	"tail -n 1 '$DEFAUDIT' | grep '\"reason\":\"config_error\"' | grep -q 'no_such_option'"
 
 ###########################################################################################
 echo "---- F. replay_durability (project extension): \"fsync\" flushes every accepted jti;"

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "audit.h"
@@ -458,6 +460,173 @@ static void test_unsafe(void)
 	}
 }
 
+/* The journal entry: native protocol fields, a value with a newline in the binary form, and
+ * an entry too large for one datagram passed as a sealed memfd. */
+static const char *jfield(const char *buf, size_t len, const char *key, size_t *pn)
+{
+	size_t i = 0, kl = strlen(key);
+
+	while (i < len) {
+		const char *nl = memchr(buf + i, '\n', len - i), *eq;
+
+		if (nl == NULL)
+			return NULL;
+		eq = memchr(buf + i, '=', (size_t)(nl - (buf + i)));
+		if (eq != NULL) {
+			if ((size_t)(eq - (buf + i)) == kl && memcmp(buf + i, key, kl) == 0) {
+				*pn = (size_t)(nl - eq - 1);
+				return eq + 1;
+			}
+			i = (size_t)(nl - buf) + 1;
+		} else {
+			uint64_t n = 0;
+			int b;
+			const unsigned char *le = (const unsigned char *)nl + 1;
+
+			for (b = 7; b >= 0; b--)
+				n = (n << 8) | le[b];
+			if ((size_t)(nl - (buf + i)) == kl && memcmp(buf + i, key, kl) == 0) {
+				*pn = (size_t)n;
+				return nl + 9;
+			}
+			i = (size_t)(nl - buf) + 9 + (size_t)n + 1;
+		}
+	}
+	return NULL;
+}
+
+static int jhas(const char *buf, size_t len, const char *key, const char *want)
+{
+	size_t n = 0;
+	const char *v = jfield(buf, len, key, &n);
+
+	return v != NULL && n == strlen(want) && memcmp(v, want, n) == 0;
+}
+
+static void test_journal(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *buf = NULL, *big, *rbuf;
+	const char *line;
+	cJSON *ev;
+	size_t len = 0, n;
+	ssize_t got;
+	int s, fd;
+
+	ev = cJSON_Parse("{\"ts\":\"2026-11-22T12:00:00Z\",\"event\":\"login_denied\","
+			 "\"host_id\":null,\"audit_session\":7,\"loginuid\":null,"
+			 "\"reason\":\"replay\",\"detail\":\"two\\nlines\",\"pty\":true,"
+			 "\"params\":{\"a\":[\"b\"]},\"odd-name.x\":\"v\"}");
+	line = "{\"the\":\"line\"}";
+	CHECK(ev != NULL, "ev != NULL");
+	CHECK(ssm_audit_journal_entry(ev, line, &buf, &len) == 0, "ssm_audit_journal_entry(ev, line, &buf, &len) == 0");
+	CHECK(jhas(buf, len, "SSM_EVENT", "login_denied"), "SSM_EVENT");
+	CHECK(jhas(buf, len, "SSM_REASON", "replay"), "SSM_REASON");
+	CHECK(jhas(buf, len, "SSM_DETAIL", "two\nlines"), "a newline: binary form");
+	CHECK(jhas(buf, len, "SSM_AUDIT_SESSION", "7"), "numbers as JSON");
+	CHECK(jhas(buf, len, "SSM_PTY", "true"), "booleans as JSON");
+	CHECK(jhas(buf, len, "SSM_PARAMS", "{\"a\":[\"b\"]}"), "objects as JSON");
+	CHECK(jhas(buf, len, "SSM_ODD_NAME_X", "v"), "other characters as _");
+	CHECK(jfield(buf, len, "SSM_HOST_ID", &n) == NULL, "null members left out");
+	CHECK(jfield(buf, len, "SSM_LOGINUID", &n) == NULL, "null loginuid left out");
+	CHECK(jfield(buf, len, "SSM_TS", &n) == NULL, "ts left out");
+	CHECK(jhas(buf, len, "PRIORITY", "5"), "login_denied is a notice");
+	CHECK(jhas(buf, len, "MESSAGE_ID", SSM_MSGID_LOGIN_DENIED), "MESSAGE_ID");
+	CHECK(jhas(buf, len, "SYSLOG_IDENTIFIER", "ssmsession"), "SYSLOG_IDENTIFIER");
+	CHECK(jhas(buf, len, "SSM_AUDIT_JSON", line), "the line itself");
+	CHECK(jhas(buf, len, "MESSAGE", "ssmsession login_denied: reason=replay "
+			"detail=two\nlines"), "MESSAGE");
+
+	/* over a socket, small and too large for one datagram */
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%.80s/journal.sock", base) >= (int)sizeof(sa.sun_path))
+		return;
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0");
+	rbuf = malloc(1 << 20);
+	CHECK(rbuf != NULL, "rbuf != NULL");
+	CHECK(ssm_audit_journal_send(sa.sun_path, buf, len) == 0, "ssm_audit_journal_send(sa.sun_path, buf, len) == 0");
+	got = recv(s, rbuf, 1 << 20, 0);
+	CHECK(got == (ssize_t)len && memcmp(rbuf, buf, len) == 0, "one datagram, as built");
+	free(buf);
+	big = malloc(600000);
+	CHECK(big != NULL, "big != NULL");
+	memset(big, 'x', 599999);
+	big[599999] = '\0';
+	cJSON_AddStringToObject(ev, "command", big);
+	CHECK(ssm_audit_journal_entry(ev, line, &buf, &len) == 0, "ssm_audit_journal_entry(ev, line, &buf, &len) == 0");
+	CHECK(ssm_audit_journal_send(sa.sun_path, buf, len) == 0, "ssm_audit_journal_send(sa.sun_path, buf, len) == 0");
+	{
+		union {
+			struct cmsghdr h;
+			char c[CMSG_SPACE(sizeof(int))];
+		} cm;
+		struct iovec iov = { rbuf, 1 << 20 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.c,
+				     .msg_controllen = sizeof(cm.c) };
+		struct cmsghdr *c;
+
+		fd = -1;
+		got = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
+		c = CMSG_FIRSTHDR(&mh);
+		if (got >= 0 && c != NULL && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		CHECK(fd >= 0, "a large entry comes as a descriptor");
+		if (fd >= 0) {
+			char *m = malloc(len + 1);
+
+			CHECK(m != NULL && pread(fd, m, len + 1, 0) == (ssize_t)len &&
+			      memcmp(m, buf, len) == 0, "m != NULL && pread(fd, m, len + 1, 0) == (ssize_t)len &&       memcmp(m, buf, len) == 0");
+			CHECK(fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE, "sealed");
+			free(m);
+			close(fd);
+		}
+	}
+	CHECK(ssm_audit_journal_send("/nonexistent/journal.sock", buf, len) == -ENOENT,
+		  "no journal: -ENOENT");
+	free(buf);
+	free(big);
+	free(rbuf);
+	close(s);
+	cJSON_Delete(ev);
+}
+
+/* audit_session and loginuid are in every line: numbers, or null when unset */
+static void test_ids(void)
+{
+	char dir[2 * DIRLEN], path[PATH_MAX];
+	cJSON *o = NULL;
+	size_t len;
+	char *buf;
+	const cJSON *a, *l;
+
+	snprintf(dir, sizeof(dir), "%s/ids", base);
+	CHECK(ssm_audit_write(dir, T0, "i-1", "session_start", NULL, NULL) == 0, "write");
+	snprintf(path, sizeof(path), "%s/audit.jsonl", dir);
+	buf = slurp(path, &len);
+	CHECK(buf != NULL && ssm_json_parse_object(buf, len - 1, &o, NULL, 0) == 0, "buf != NULL && ssm_json_parse_object(buf, len - 1, &o, NULL, 0) == 0");
+	a = cJSON_GetObjectItemCaseSensitive(o, "audit_session");
+	l = cJSON_GetObjectItemCaseSensitive(o, "loginuid");
+	CHECK(a && (cJSON_IsNull(a) || cJSON_IsNumber(a)), "audit_session member");
+	CHECK(l && (cJSON_IsNull(l) || cJSON_IsNumber(l)), "loginuid member");
+	{
+		FILE *f = fopen("/proc/self/loginuid", "r");
+		unsigned long long v = 0;
+
+		if (f != NULL && fscanf(f, "%llu", &v) == 1 && l != NULL)
+			CHECK(v == SSM_AUDIT_ID_UNSET ? cJSON_IsNull(l)
+							  : cJSON_IsNumber(l) &&
+								    (unsigned long long)l->valuedouble == v,
+				  "loginuid is /proc/self/loginuid");
+		if (f != NULL)
+			fclose(f);
+	}
+	CHECK(ssm_audit_write(dir, T0, NULL, "login_denied", NULL, NULL) == 0 &&
+		  (free(buf), buf = slurp(path, &len)) != NULL && strstr(buf, "\"host_id\":null"),
+		  "host_id NULL is written as null");
+	free(buf);
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/ssm-test-audit-XXXXXX");
@@ -470,6 +639,8 @@ int main(void)
 	test_bad();
 	test_concurrent();
 	test_unsafe();
+	test_journal();
+	test_ids();
 	rm_rf(base);
 	return check_done("test_audit");
 }
