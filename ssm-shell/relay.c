@@ -97,16 +97,15 @@ static void set_nonblock(int fd, int *psaved)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Record a chunk of output; 0 to forward it, -1 when the session must end. */
-static int record(struct relay *r, const char *buf, size_t len)
+/* What any recording call returned (output, input, resize): 0 to go on (with the bytes,
+ * or unrecorded after stop_recording), -1 when the session must end (the bytes that
+ * crossed the cap or failed are then not passed on).  The cap is applied here for every
+ * kind of event: audited once, then the configured action. */
+static int recorded(struct relay *r, int rc)
 {
 	struct shell *sh = r->sh;
 	cJSON *extra;
-	int rc;
 
-	if (!r->recording)
-		return 0;
-	rc = ssm_rec_output(sh->recorder_rec, shell_mono_ns(), buf, len);
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
@@ -132,6 +131,14 @@ static int record(struct relay *r, const char *buf, size_t len)
 	}
 	set_end(r, "error", "transcript size limit reached");
 	return -1;
+}
+
+/* Record a chunk of output; 0 to forward it, -1 when the session must end. */
+static int record(struct relay *r, const char *buf, size_t len)
+{
+	if (!r->recording)
+		return 0;
+	return recorded(r, ssm_rec_output(r->sh->recorder_rec, shell_mono_ns(), buf, len));
 }
 
 /* Everything recorded so far is in the transcript or has room reserved there; 0, or -1
@@ -278,9 +285,9 @@ static void winch(struct relay *r)
 		return;
 	if (r->sh->master_fd >= 0)
 		(void)ioctl(r->sh->master_fd, TIOCSWINSZ, &ws);
-	if (r->recording &&
-	    ssm_rec_resize(r->sh->recorder_rec, shell_mono_ns(), ws.ws_col, ws.ws_row) < 0)
-		set_end(r, "error", "transcript write failed");
+	if (r->recording)
+		(void)recorded(r, ssm_rec_resize(r->sh->recorder_rec, shell_mono_ns(), ws.ws_col,
+		                                  ws.ws_row));
 }
 
 /* A message from ssm-shell to the client (not part of the session's output). */
@@ -557,13 +564,15 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 				/* recorded input is in the transcript (or has room there)
 				 * before the session gets it */
 				if (sh->cfg->record_input && r.recording &&
-				    ssm_rec_input(sh->recorder_rec, r.last_input, r.in.buf,
-				                  r.in.len) < 0) {
-					set_end(&r, "error", "transcript write failed");
+				    recorded(&r, ssm_rec_input(sh->recorder_rec, r.last_input,
+				                               r.in.buf, r.in.len)) < 0) {
+					r.in.len = 0; /* not recorded: never passed on */
 					break;
 				}
-				if (sh->cfg->record_input && r.recording && secure(&r) < 0)
+				if (sh->cfg->record_input && r.recording && secure(&r) < 0) {
+					r.in.len = 0;
 					break;
+				}
 			}
 			if (r.in.src_eof) {
 				if (sh->use_pty && sh->outer_tty) {

@@ -240,6 +240,27 @@ for ri in false true; do
 	ssm_check "record_input $ri: session recorded its output" grep -q READ-DONE "$cast"
 done
 
+echo "== input that crosses the size cap (record_input, action end) never reaches the session"
+# (review: the input path ignored the cap, so typed commands ran unrecorded and the session
+# never ended while it printed nothing).  The pacing only splits the input into several
+# reads; whichever read crosses the cap, the payload after it must never run.
+write_config ', "transcript_max_bytes": 3000, "transcript_limit_action": "end", "record_input": true'
+mkdir -m 0755 "$T/icap"; chown ssmtu:ssmtu "$T/icap"
+nl0=$(audit_count transcript_limit)
+(
+	i=0
+	while [ $i -lt 40 ]; do echo ": padding-line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; sleep 0.05; i=$((i+1)); done
+	echo "id > $T/icap/PAYLOAD-RAN"
+	sleep 0.3
+	echo "exit 7"
+) | ssm_login ssmtu Shell-R - -- -c 'exec 2>/dev/null; sh' >"$T/icap.out" 2>&1
+rc=$?
+ssm_check_not "the payload after the cap did not run" test -e "$T/icap/PAYLOAD-RAN"
+ssm_check "the session ended (not exit 7)" [ "$rc" != 7 ]
+ssm_check "session_end reason error" [ "$(jfield "$(audit_last session_end)" reason)" = error ]
+ssm_check "transcript_limit audited" [ "$(audit_count transcript_limit)" -gt "$nl0" ]
+write_config
+
 echo "== a missing recorder user: no session (fail closed)"
 RECORDER_USER=nosuchrecorder write_config
 ssm_login ssmtu Shell-R - -- -c 'echo SHOULD-NOT-RUN' >"$T/o4" 2>&1 </dev/null
