@@ -517,6 +517,18 @@ static int64_t rule_time(const char *rule, size_t len, const char *opt)
 	return 0; /* not there */
 }
 
+static size_t count_in(const char *p, size_t len, const char *what)
+{
+	size_t n = 0, wl = strlen(what);
+	const char *end = p + len;
+
+	while ((p = memmem(p, (size_t)(end - p), what, wl)) != NULL) {
+		n++;
+		p += wl;
+	}
+	return n;
+}
+
 static void rules_time(const char *rules, int64_t now, int *in_force, int *permanent,
 		       int64_t *until, int64_t *lapsed)
 {
@@ -549,7 +561,11 @@ static void rules_time(const char *rules, int64_t now, int *in_force, int *perma
 		/* only "    (RUNAS) NOTBEFORE=.. NOTAFTER=.. ..." forms are read as timed;
 		 * anything else (a date on one command of several, a date sudo wrote otherwise)
 		 * counts as a rule in force without limit */
+		/* a later command of the same rule may set the option again (sudo honours the
+		 * last one for it): a rule with several commands or dates is not read as timed */
 		if (line[4] != '(' || close == NULL || na < 0 || nb < 0 ||
+		    memchr(line, ',', len) != NULL || count_in(line, len, "NOTAFTER=") > 1 ||
+		    count_in(line, len, "NOTBEFORE=") > 1 ||
 		    (na > 0 && strncmp(close + 1, " NOTAFTER=", 10) != 0 &&
 		     strncmp(close + 1, " NOTBEFORE=", 11) != 0)) {
 			na = 0;
@@ -819,10 +835,15 @@ int ssmctl_sudo(int argc, char **argv)
 		if (strcmp(action, "status") == 0)
 			return sudo_status(user, json);
 	}
-	/* a timed grant and its lapse must be audited: no audit log, no change */
-	afd = audit_open(&acfg, forarg != NULL || user == NULL);
-	if (afd < 0 && (forarg != NULL || user == NULL))
-		return SSMCTL_USAGE;
+	/* every grant and every lapse must be audited: no audit log, no grant (a revoke
+	 * still goes ahead, with a warning: refusing it would keep the access) */
+	{
+		int need = strcmp(action, "enable") == 0 || user == NULL;
+
+		afd = audit_open(&acfg, need);
+		if (afd < 0 && need)
+			return SSMCTL_USAGE;
+	}
 
 	dirfd = open(SSMCTL_SUDOERS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
