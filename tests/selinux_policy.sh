@@ -59,12 +59,22 @@ if ! (cd "$tmp/mod" && make -f "$devel" NAME=default ssmsession.pp) >"$tmp/build
 	echo "FAIL: the module does not build"; cat "$tmp/build.log"; exit 1
 fi
 echo "ok   built ssmsession.pp with $devel"
+# selinux/README.md's local module (the block after its "selinux_policy.sh: local module"
+# marker), built beside ssmsession.te as the README says, and linked too
+awk '/selinux_policy.sh: local module/ { m = 1; next }
+	m && /^```$/ { if (in_block) exit; in_block = 1; next }
+	in_block { print }' "$src/README.md" >"$tmp/mod/ssmsession_local.te"
+if [ ! -s "$tmp/mod/ssmsession_local.te" ] ||
+	! (cd "$tmp/mod" && make -f "$devel" NAME=default ssmsession_local.pp) >"$tmp/build.log" 2>&1; then
+	echo "FAIL: selinux/README.md's local module does not build"; cat "$tmp/build.log"; exit 1
+fi
+echo "ok   built selinux/README.md's local module"
 
 # 2. link it with the whole default policy and expand to a kernel policy file
 for f in "$polsrc"/*.pp "$polsrc"/*.pp.bz2; do
 	[ -f "$f" ] || continue
 	b=$(basename "$f"); b=${b%.bz2}
-	[ "$b" = ssmsession.pp ] && continue
+	case $b in ssmsession.pp | ssmsession_local.pp) continue ;; esac
 	case $f in
 	*.bz2) bunzip2 -c "$f" >"$tmp/pp/$b" || exit 1 ;;
 	*) cp "$f" "$tmp/pp/$b" || exit 1 ;;
@@ -73,7 +83,7 @@ done
 mods=$(ls "$tmp/pp"/*.pp | grep -v '/base\.pp$')
 # shellcheck disable=SC2086
 if ! semodule_link -o "$tmp/linked.lnk" "$tmp/pp/base.pp" $mods "$tmp/mod/ssmsession.pp" \
-	>"$tmp/link.log" 2>&1; then
+	"$tmp/mod/ssmsession_local.pp" >"$tmp/link.log" 2>&1; then
 	echo "FAIL: semodule_link"; grep -v 'loading package' "$tmp/link.log"; exit 1
 fi
 if ! semodule_expand "$tmp/linked.lnk" "$tmp/policy.bin" >"$tmp/expand.log" 2>&1; then
@@ -204,6 +214,18 @@ trans remote_login_t var_run_t dir ssm_var_run_t
 trans remote_login_t var_log_t dir ssm_log_t
 never remote_login_t ssm_etc_t file write append create unlink rename setattr
 never remote_login_t ssm_log_t file write unlink rename
+--- su: staff_su_t, sysadm_su_t, user_su_t
+domtrans staff_su_t ssm_shell_exec_t ssm_shell_t
+domtrans sysadm_su_t ssm_shell_exec_t ssm_shell_t
+domtrans user_su_t ssm_shell_exec_t ssm_shell_t
+role sysadm_r ssm_shell_t
+allow staff_su_t ssm_verifyd_t unix_stream_socket connectto
+allow user_su_t ssm_var_lib_t file create write rename
+allow sysadm_su_t ssm_log_t file create append
+--- selinux/README.md's local module: rshd_t
+domtrans rshd_t ssm_shell_exec_t ssm_shell_t
+allow rshd_t ssm_verifyd_t unix_stream_socket connectto
+allow rshd_t ssm_log_t file create append
 --- ssm-shell (setuid): its recorder and the session's init stay in ssm_shell_t
 role system_r ssm_shell_t
 domtrans unconfined_t ssm_shell_exec_t ssm_shell_t
