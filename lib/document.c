@@ -446,6 +446,11 @@ static int cmd_ref(void *arg, const struct ssm_sh_ref *ref)
 	}
 	if ((r = ref_param(c->doc, ref->name, ref->namelen, &p, err, errlen)) < 0)
 		return r;
+	if (p->is_list && ref->single) {
+		ERR("{{ %s }} is a StringList as an argument of test or [: its elements could "
+		    "become operators", p->name);
+		return -EINVAL;
+	}
 	if (p->is_list && ref->redirect) {
 		ERR("{{ %s }} is a StringList as the target of a redirection: the elements after "
 		    "the first would become arguments", p->name);

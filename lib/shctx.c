@@ -133,6 +133,15 @@ static void leave(struct lx *l, enum ssm_sh_ctx saved)
 	l->nest--;
 }
 
+/* Syntax that shells disagree on, or that re-reads or runs text, is refused outright in a
+ * template with parameters: a strict subset of sh is easier to get right than all of it. */
+static int refuse_syntax(struct lx *l, const char *what)
+{
+	ERR("%s is not supported in a template with parameters (plain words, '...', \"...\" "
+	    "with $NAME, redirections, pipes, lists and if/for/while/case are)", what);
+	return -EINVAL;
+}
+
 static int unterminated(struct lx *l, const char *what)
 {
 	ERR("template ends inside %s", what);
@@ -140,6 +149,7 @@ static int unterminated(struct lx *l, const char *what)
 }
 
 static int skip_dollar(struct lx *l, int in_dquote);
+static int is_name_char(int c);
 static int skip_dquote(struct lx *l);
 static int lex_script(struct lx *l, int term);
 
@@ -180,156 +190,43 @@ static int skip_squote(struct lx *l, int dollar)
 	return unterminated(l, dollar ? "$'...'" : "single quotes");
 }
 
-/* At a backquote. */
-static int skip_backtick(struct lx *l)
-{
-	enum ssm_sh_ctx saved;
-	int r;
-
-	if ((r = enter(l, SSM_SH_BACKTICK, &saved)) != 0)
-		return r;
-	l->i++;
-	while (l->i < l->n) {
-		if (at_ref(l, l->i)) {
-			if ((r = ref_in(l, SSM_SH_BACKTICK)) != 0)
-				return r;
-		} else if (l->t[l->i] == '\\') {
-			skip_escape(l);
-		} else if (l->t[l->i] == '`') {
-			l->i++;
-			leave(l, saved);
-			return 0;
-		} else {
-			l->i++;
-		}
-	}
-	return unterminated(l, "backticks");
-}
-
-/* Inside $(( )) or (( )), just after the opening parentheses: up to the matching "))". */
-static int skip_arith(struct lx *l)
-{
-	enum ssm_sh_ctx saved;
-	int depth = 2, r;
-
-	if ((r = enter(l, SSM_SH_ARITH, &saved)) != 0)
-		return r;
-	while (l->i < l->n) {
-		char c = l->t[l->i];
-
-		if (at_ref(l, l->i)) {
-			if ((r = ref_in(l, SSM_SH_ARITH)) != 0)
-				return r;
-			continue;
-		}
-		if (c == '(') {
-			depth++;
-		} else if (c == ')') {
-			if (--depth == 0) {
-				l->i++;
-				leave(l, saved);
-				return 0;
-			}
-		} else if (c == '\\') {
-			skip_escape(l);
-			continue;
-		} else if (c == '\'' || c == '"') {
-			/* dash reads quotes inside $(( )) differently from bash */
-			ERR("quotes inside an arithmetic expression are not supported in a template "
-			    "with parameters");
-			return -EINVAL;
-		} else if (c == '`') {
-			if ((r = skip_backtick(l)) != 0)
-				return r;
-			continue;
-		} else if (c == '$') {
-			if ((r = skip_dollar(l, 0)) != 0)
-				return r;
-			continue;
-		}
-		l->i++;
-	}
-	return unterminated(l, "an arithmetic expression");
-}
-
-/* At "${": up to the first unquoted "}". */
-static int skip_param(struct lx *l)
-{
-	enum ssm_sh_ctx saved;
-	int r;
-
-	if ((r = enter(l, SSM_SH_PARAM, &saved)) != 0)
-		return r;
-	l->i += 2;
-	while (l->i < l->n) {
-		char c = l->t[l->i];
-
-		if (at_ref(l, l->i)) {
-			r = ref_in(l, SSM_SH_PARAM);
-		} else if (c == '}') {
-			l->i++;
-			leave(l, saved);
-			return 0;
-		} else if (c == '\\') {
-			skip_escape(l);
-			r = 0;
-		} else if (c == '\'' || c == '"') {
-			/* dash and bash disagree on quotes inside ${ } (within "..." above all) */
-			ERR("quotes inside ${ } are not supported in a template with parameters");
-			return -EINVAL;
-		} else if (c == '`') {
-			r = skip_backtick(l);
-		} else if (c == '$') {
-			r = skip_dollar(l, 0);
-		} else {
-			l->i++;
-			r = 0;
-		}
-		if (r != 0)
-			return r;
-	}
-	return unterminated(l, "${ }");
-}
-
 static int is_name_char(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 	       c == '_';
 }
 
-/* At $: $'...', $((...)), $(...), ${...}, $name, $1, $@ ..., or a literal $. */
+/* At $: $name, ${NAME}, $1, $@ ..., or a literal $; everything else ($( ), $(( )), $[ ],
+ * $'...', $"...", ${...} with operators) is refused. */
 static int skip_dollar(struct lx *l, int in_dquote)
 {
-	enum ssm_sh_ctx saved;
 	size_t i = l->i;
 	char c2;
-	int r;
 
 	if (i + 1 >= l->n || at_ref(l, i + 1)) {
 		l->i++;
 		return 0;
 	}
 	c2 = l->t[i + 1];
+	if (c2 == '(')
+		return refuse_syntax(l, i + 2 < l->n && l->t[i + 2] == '('
+		                            ? "an arithmetic expression $(( ))"
+		                            : "a command substitution $( )");
+	if (c2 == '[')
+		return refuse_syntax(l, "bash's arithmetic expression $[ ]");
 	if (c2 == '\'' && !in_dquote)
-		return skip_squote(l, 1);
-	if (c2 == '(') {
-		if (i + 2 < l->n && l->t[i + 2] == '(') {
-			l->i += 3;
-			return skip_arith(l);
-		}
-		if ((r = enter(l, SSM_SH_CMDSUBST, &saved)) != 0)
-			return r;
-		l->i += 2;
-		if ((r = lex_script(l, ')')) != 0)
-			return r;
-		leave(l, saved);
+		return refuse_syntax(l, "$'...' (dash has no such quoting)");
+	if (c2 == '"' && !in_dquote)
+		return refuse_syntax(l, "$\"...\" (dash has no such quoting)");
+	if (c2 == '{') { /* ${NAME} or ${1} only: a parameter expansion with operators is refused */
+		size_t k = i + 2;
+
+		while (k < l->n && is_name_char(l->t[k]))
+			k++;
+		if (k == i + 2 || k >= l->n || l->t[k] != '}')
+			return refuse_syntax(l, "a parameter expansion ${ } with operators");
+		l->i = k + 1;
 		return 0;
-	}
-	if (c2 == '{')
-		return skip_param(l);
-	if (c2 == '"' && !in_dquote) { /* bash's $"..." (locale translation): a "..." */
-		l->i++;
-		return skip_dquote(l);
 	}
 	if (is_name_char(c2)) { /* $name, $1: the name is plain text */
 		l->i += 2;
@@ -367,7 +264,7 @@ static int skip_dquote(struct lx *l)
 			skip_escape(l);
 			r = 0;
 		} else if (c == '`') {
-			r = skip_backtick(l);
+			r = refuse_syntax(l, "a command substitution with backticks");
 		} else if (c == '$') {
 			r = skip_dollar(l, 1);
 		} else {
@@ -385,8 +282,6 @@ static int skip_dquote(struct lx *l)
 enum code_mode {
 	CODE_NONE = 0,
 	CODE_ALL,    /* every argument is code (eval, ...) */
-	CODE_WAIT_C, /* a shell: the word after -c is code */
-	CODE_NEXT,   /* the next word is code */
 };
 
 enum case_state { CASE_SUBJECT = 1, CASE_IN, CASE_PATTERN, CASE_BODY };
@@ -407,18 +302,26 @@ struct word {
 	int lit_overflow;
 };
 
+struct wrapper_opts;
+
 struct script {
 	int cmdpos;      /* the next word may be a command name (or a reserved word) */
 	int redir_next;  /* the next word is a redirection target */
 	int heredoc_next; /* ... of << (1) or <<- (2) */
 	int wrapper;     /* the command runs its arguments as another command (sudo, env, ...) */
 	enum code_mode code;
-	enum { KIND_OTHER = 0, KIND_ENV, KIND_PRINTF, KIND_TEST } kind;
+	enum { KIND_OTHER = 0, KIND_ENV, KIND_SUDO, KIND_PRINTF, KIND_TEST } kind;
+	int env_split;            /* env -S seen: the rest is a command line */
+	const struct wrapper_opts *wrapper_opts;
+	int wrapper_operands;     /* operands of the wrapper still to come before its command */
+	int wrapper_optarg;       /* the next word is the value of a wrapper's option */
+	int nargs;                /* arguments of the current command so far */
 	int prev_ref;             /* the previous argument had a placeholder */
 	char prev_arg[LIT_MAX];   /* the previous argument's text when literal, else "" */
 	int after_time;           /* bash's time keyword: its options come before the command */
 	enum case_state cases[CASE_DEPTH];
 	int ncase;
+	int pat_start; /* at the first word of a case pattern list (where esac may end it) */
 	struct {
 		char delim[DELIM_MAX];
 		size_t len;
@@ -496,7 +399,7 @@ static const char *const code_all[] = {
     "watch", "[[", "read", "mapfile", "readarray", "unset", "wait", "compgen", "complete",
     "alias", "bind", "enable", "fc", "coproc", "function", "select", "getopts",
     "flock", "script", /* their -c may follow operands: every argument counts as code */
-    NULL};
+    "su", "runuser", "busybox", "hash", NULL};
 static const char *const code_c[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "pdksh",
                                      "zsh", "ash", "posh", "yash", "busybox", "su",
                                      "runuser", "fish", "csh", "tcsh", NULL};
@@ -532,12 +435,54 @@ static int word_text(const struct lx *l, const struct word *w, char *out, size_t
 	return 1;
 }
 
+/* A shell or something that runs a shell's code from its arguments: every argument of it
+ * is code (its options are too many to follow: sh +e -c, bash -o posix -c, su root -c,
+ * busybox sh -c, ssh HOST CMD, ...).  Any program whose name ends in "sh" counts. */
+static int is_shell(const char *b)
+{
+	size_t n = strlen(b);
+
+	return in_list(b, code_c) || (n >= 2 && strcmp(b + n - 2, "sh") == 0);
+}
+
+/* Wrappers' options that take a value as the next word (so that value is not taken for the
+ * wrapped command), and how many operands come before the command (timeout DURATION, chrt
+ * PRIORITY, taskset MASK). */
+static const struct wrapper_opts {
+	const char *name;
+	const char *const opts[12];
+	int operands;
+} wrapper_opts[] = {
+	{"sudo", {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "-R", NULL}, 0},
+	{"doas", {"-u", "-C", NULL}, 0},
+	{"env", {"-u", "-C", "--unset", "--chdir", NULL}, 0},
+	{"nice", {"-n", "--adjustment", NULL}, 0},
+	{"ionice", {"-c", "-n", "-p", "-P", "-u", NULL}, 0},
+	{"timeout", {"-s", "-k", "--signal", "--kill-after", NULL}, 1},
+	{"stdbuf", {"-i", "-o", "-e", NULL}, 0},
+	{"chrt", {NULL}, 1},
+	{"taskset", {NULL}, 1},
+};
+
+static const struct wrapper_opts *find_wrapper_opts(const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(wrapper_opts) / sizeof(wrapper_opts[0]); i++)
+		if (strcmp(b, wrapper_opts[i].name) == 0)
+			return &wrapper_opts[i];
+	return NULL;
+}
+
 /* The command (or a wrapper's command) is name, or NULL when it is chosen at run time:
  * how its arguments are read. */
 static void set_command(struct script *s, const char *name, int first)
 {
 	const char *b;
 
+	s->wrapper_opts = NULL;
+	s->wrapper_operands = 0;
+	s->wrapper = 0;
 	if (name == NULL) { /* "$cmd" {{ x }}: the program may be eval */
 		s->code = CODE_ALL;
 		return;
@@ -545,35 +490,25 @@ static void set_command(struct script *s, const char *name, int first)
 	b = base_name(name);
 	if (strcmp(b, "env") == 0)
 		s->kind = KIND_ENV;
+	else if (strcmp(b, "sudo") == 0 || strcmp(b, "doas") == 0)
+		s->kind = KIND_SUDO;
 	else if (strcmp(b, "printf") == 0)
 		s->kind = KIND_PRINTF;
 	else if (strcmp(b, "test") == 0 || strcmp(b, "[") == 0)
 		s->kind = KIND_TEST;
-	else if (first)
+	else
 		s->kind = KIND_OTHER;
-	if (in_list(b, code_all))
+	if (in_list(b, code_all) || is_shell(b))
 		s->code = CODE_ALL;
-	else if (in_list(b, code_c))
-		s->code = CODE_WAIT_C;
 	else if (first)
 		s->code = CODE_NONE;
-	if (in_list(b, wrappers))
+	if (in_list(b, wrappers)) {
+		const struct wrapper_opts *wo = find_wrapper_opts(b);
+
 		s->wrapper = 1;
-}
-
-/* A word like -c, -ec, -lc or --command: the next word is a shell's code. */
-static int is_dash_c(const char *w)
-{
-	const char *p;
-
-	if (strcmp(w, "--command") == 0)
-		return 1;
-	if (w[0] != '-' || w[1] == '-' || w[1] == '\0')
-		return 0;
-	for (p = w + 1; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-			return 0;
-	return strchr(w + 1, 'c') != NULL;
+		s->wrapper_opts = wo;
+		s->wrapper_operands = wo ? wo->operands : 0;
+	}
 }
 
 static int emit_word_refs(struct lx *l, struct word *w, enum ssm_sh_ctx forced, int command_name)
@@ -600,29 +535,33 @@ static int emit_word_refs(struct lx *l, struct word *w, enum ssm_sh_ctx forced, 
 
 static int heredoc_push(struct lx *l, struct script *s)
 {
-	size_t k, n = 0;
 	const char *p = l->t + s->w.start;
+	size_t len = l->i - s->w.start, n;
 
 	if (s->nhd >= HEREDOC_MAX) {
 		ERR("more than %d here-documents on one line", HEREDOC_MAX);
 		return -EINVAL;
 	}
-	for (k = s->w.start; k < l->i; k++, p++) {
-		if (*p == '{' || *p == '}' || *p == '$' || *p == '`') {
-			ERR("a here-document delimiter with braces, $ or ` is not supported in a "
-			    "template with parameters");
-			return -EINVAL;
-		}
-		if (*p == '\'' || *p == '"' || *p == '\\')
-			continue;
-		if (n + 1 >= DELIM_MAX) {
-			ERR("here-document delimiter longer than %d bytes", DELIM_MAX - 1);
-			return -EINVAL;
-		}
-		s->hd[s->nhd].delim[n++] = *p;
+	/* WORD, 'WORD' or "WORD", WORD of [A-Za-z0-9_]: nothing shells could read otherwise */
+	if (len >= 2 && (p[0] == '\'' || p[0] == '"') && p[len - 1] == p[0]) {
+		p++;
+		len -= 2;
 	}
-	s->hd[s->nhd].delim[n] = '\0';
-	s->hd[s->nhd].len = n;
+	for (n = 0; n < len; n++)
+		if (!is_name_char((unsigned char)p[n]))
+			break;
+	if (len == 0 || n != len) {
+		ERR("a here-document delimiter must be a word of [A-Za-z0-9_] (quoted whole or "
+		    "not) in a template with parameters");
+		return -EINVAL;
+	}
+	if (len + 1 > DELIM_MAX) {
+		ERR("here-document delimiter longer than %d bytes", DELIM_MAX - 1);
+		return -EINVAL;
+	}
+	memcpy(s->hd[s->nhd].delim, p, len);
+	s->hd[s->nhd].delim[len] = '\0';
+	s->hd[s->nhd].len = len;
 	s->hd[s->nhd].strip = s->heredoc_next == 2;
 	s->nhd++;
 	return 0;
@@ -673,16 +612,19 @@ static int word_end(struct lx *l, struct script *s)
 		}
 		if (*cs == CASE_IN) {
 			*cs = CASE_PATTERN;
+			s->pat_start = 1;
 			return emit_word_refs(l, w, SSM_SH_WORD, 0);
 		}
-		if (*cs == CASE_PATTERN || (*cs == CASE_BODY && s->cmdpos)) {
+		if ((*cs == CASE_PATTERN && s->pat_start) || (*cs == CASE_BODY && s->cmdpos)) {
 			if (lit && strcmp(lit, "esac") == 0) {
 				s->ncase--;
 				s->cmdpos = 0;
 				return 0;
 			}
-			if (*cs == CASE_PATTERN)
-				return emit_word_refs(l, w, SSM_SH_WORD, 0);
+		}
+		if (*cs == CASE_PATTERN) {
+			s->pat_start = 0;
+			return emit_word_refs(l, w, SSM_SH_WORD, 0);
 		}
 	}
 	if (s->cmdpos) {
@@ -690,6 +632,8 @@ static int word_end(struct lx *l, struct script *s)
 			return emit_word_refs(l, w, SSM_SH_ASSIGNMENT, 0);
 		if (lit && s->after_time && lit[0] == '-') /* time -p cmd */
 			return 0;
+		if (lit && strcmp(lit, "[[") == 0) /* bash evaluates -eq operands, -v names */
+			return refuse_syntax(l, "[[ ]] (use [ ])");
 		s->after_time = lit && strcmp(lit, "time") == 0;
 		if (lit && in_list(lit, reserved_cmd))
 			return 0;
@@ -703,6 +647,9 @@ static int word_end(struct lx *l, struct script *s)
 		s->kind = KIND_OTHER;
 		s->prev_ref = 0;
 		s->prev_arg[0] = '\0';
+		s->env_split = 0;
+		s->wrapper_optarg = 0;
+		s->nargs = 0;
 		if (lit && strcmp(lit, "case") == 0) {
 			if (s->ncase >= CASE_DEPTH) {
 				ERR("template nests case too deeply");
@@ -717,61 +664,76 @@ static int word_end(struct lx *l, struct script *s)
 	/* an argument */
 	{
 		char prev[LIT_MAX];
-		int prev_ref = s->prev_ref;
+		int prev_ref = s->prev_ref, first_arg = s->nargs == 0, command_name = 0, k;
 		enum ssm_sh_ctx ctx = SSM_SH_WORD;
 
 		memcpy(prev, s->prev_arg, sizeof(prev));
 		s->prev_ref = w->nrefs > 0;
 		snprintf(s->prev_arg, sizeof(s->prev_arg), "%s", name && !w->nrefs ? name : "");
+		s->nargs++;
 
-		switch (s->code) {
-		case CODE_ALL:
+		if (s->code == CODE_ALL) {
 			ctx = SSM_SH_CODE;
-			break;
-		case CODE_NEXT:
-			s->code = CODE_NONE;
-			ctx = SSM_SH_CODE;
-			break;
-		case CODE_WAIT_C:
-			if (name && is_dash_c(name)) {
-				s->code = CODE_NEXT;
-				return 0;
-			}
-			if (w->nrefs) /* sh {{ a }}: the value could be -c, or --command=... */
-				ctx = SSM_SH_CODE;
-			else if (!(name && name[0] == '-'))
-				s->code = CODE_NONE; /* the first operand: a script, a user */
-			break;
-		case CODE_NONE:
-			break;
-		}
-		if (ctx == SSM_SH_WORD && w->nrefs) {
+		} else if (w->nrefs) {
 			switch (s->kind) {
-			case KIND_ENV: /* env NAME=VALUE, env -S 'command line' */
+			case KIND_ENV: /* env NAME=VALUE, env -S 'command line' (and all after it) */
+				if (s->env_split || strncmp(l->t + w->start, "-S", 2) == 0 ||
+				    strncmp(l->t + w->start, "--split-string", 14) == 0)
+					ctx = SSM_SH_CODE;
+				else if (w->assign)
+					ctx = SSM_SH_ASSIGNMENT;
+				break;
+			case KIND_SUDO: /* sudo NAME=VALUE cmd: the command's environment */
 				if (w->assign)
 					ctx = SSM_SH_ASSIGNMENT;
-				else if (strcmp(prev, "-S") == 0 || strcmp(prev, "--split-string") == 0 ||
-				         strncmp(l->t + w->start, "-S", 2) == 0 ||
-				         strncmp(l->t + w->start, "--split-string=", 15) == 0)
-					ctx = SSM_SH_CODE;
 				break;
-			case KIND_PRINTF: /* printf -v NAME: a variable name (bash evaluates a[...]) */
-				if (strcmp(prev, "-v") == 0 || strncmp(l->t + w->start, "-v", 2) == 0)
+			case KIND_PRINTF: /* the first argument is the format or -v (bash) */
+				if (first_arg || strcmp(prev, "-v") == 0)
 					ctx = SSM_SH_CODE;
 				break;
 			case KIND_TEST: /* test -v NAME (bash); two values in a row may be -v NAME */
 				if (strcmp(prev, "-v") == 0 || strcmp(prev, "-R") == 0 || prev_ref)
 					ctx = SSM_SH_CODE;
+				for (k = 0; k < w->nrefs; k++)
+					w->refs[k].single = 1; /* a list could bring its own -v */
 				break;
 			case KIND_OTHER:
 				break;
 			}
 		}
-		if ((r = emit_word_refs(l, w, ctx, 0)) != 0)
-			return r;
-		if (s->wrapper && !(name && name[0] == '-'))
-			set_command(s, name, 0);
-		return 0;
+		if (s->kind == KIND_ENV && (s->env_split || strncmp(l->t + w->start, "-S", 2) == 0 ||
+		                            strncmp(l->t + w->start, "--split-string", 14) == 0)) {
+			/* env -S 'command line': everything after is a command line */
+			s->env_split = 1;
+			s->code = CODE_ALL;
+			s->wrapper = 0;
+			return emit_word_refs(l, w, w->nrefs ? SSM_SH_CODE : ctx, 0);
+		}
+		/* a wrapper's own options and operands, then the wrapped command */
+		if (s->wrapper && ctx == SSM_SH_WORD) {
+			if (s->wrapper_optarg) {
+				s->wrapper_optarg = 0;
+			} else if (name && name[0] == '-') {
+				const struct wrapper_opts *wo = s->wrapper_opts;
+
+				for (k = 0; wo && wo->opts[k]; k++)
+					if (strcmp(name, wo->opts[k]) == 0)
+						s->wrapper_optarg = 1;
+			} else if (w->assign && (s->kind == KIND_ENV || s->kind == KIND_SUDO)) {
+				; /* NAME=VALUE (no placeholder in it: refused above otherwise) */
+			} else if (s->wrapper_operands > 0) {
+				s->wrapper_operands--;
+			} else {
+				/* the wrapped command: a placeholder here picks the program */
+				command_name = w->nrefs > 0;
+				if ((r = emit_word_refs(l, w, ctx, command_name)) != 0)
+					return r;
+				set_command(s, w->nrefs ? NULL : name, 0);
+				s->nargs = 0;
+				return 0;
+			}
+		}
+		return emit_word_refs(l, w, ctx, command_name);
 	}
 }
 
@@ -828,27 +790,15 @@ static int operator(struct lx *l, struct script *s, int term)
 
 	switch (t[0]) {
 	case '(':
-		if (s->redir_next) { /* bash's process substitution <( ) >( ): a command substitution */
-			enum ssm_sh_ctx saved;
-			int r;
-
-			s->redir_next = 0;
-			if ((r = enter(l, SSM_SH_CMDSUBST, &saved)) != 0)
-				return r;
-			l->i++;
-			if ((r = lex_script(l, ')')) != 0)
-				return r;
-			leave(l, saved);
-			return 0;
-		}
+		if (s->redir_next) /* bash's <( ) >( ) (dash: a syntax error) */
+			return refuse_syntax(l, "a process substitution <( ) or >( )");
 		if (cs && *cs == CASE_PATTERN) { /* (pattern) */
 			l->i++;
+			s->pat_start = 0;
 			return 0;
 		}
-		if (s->cmdpos && left > 1 && t[1] == '(') { /* bash's (( arithmetic )) */
-			l->i += 2;
-			return skip_arith(l);
-		}
+		if (left > 1 && t[1] == '(') /* bash's (( )), or a subshell in a subshell */
+			return refuse_syntax(l, "an arithmetic command (( )) (or \"((\": write \"( (\")");
 		s->depth++;
 		l->i++;
 		s->cmdpos = 1;
@@ -872,8 +822,12 @@ static int operator(struct lx *l, struct script *s, int term)
 	case ';':
 		if (left > 1 && (t[1] == ';' || t[1] == '&')) { /* ;; ;& (case) */
 			l->i += 2;
-			if (cs && *cs == CASE_BODY)
+			if (left > 2 && t[2] == '&') /* bash's ;;& */
+				l->i++;
+			if (cs && *cs == CASE_BODY) {
 				*cs = CASE_PATTERN;
+				s->pat_start = 1;
+			}
 		} else {
 			l->i++;
 		}
@@ -882,15 +836,18 @@ static int operator(struct lx *l, struct script *s, int term)
 	case '|':
 		if (cs && *cs == CASE_PATTERN && t[0] == '|') { /* a|b) */
 			l->i++;
+			s->pat_start = 0;
 			return 0;
 		}
+		if (left > 1 && ((t[0] == '&' && t[1] == '>') || (t[0] == '|' && t[1] == '&')))
+			return refuse_syntax(l, "bash's &> or |& (dash reads them otherwise)");
 		l->i += (left > 1 && (t[1] == t[0] || (t[0] == '|' && t[1] == '&'))) ? 2 : 1;
 		break;
 	case '<':
 	case '>':
 		if (t[0] == '<' && left > 1 && t[1] == '<') {
-			if (left > 2 && t[2] == '<') { /* bash here-string: a word */
-				l->i += 3;
+			if (left > 2 && t[2] == '<') { /* bash's here-string (dash: << and <) */
+				return refuse_syntax(l, "a here-string <<<");
 			} else {
 				s->heredoc_next = (left > 2 && t[2] == '-') ? 2 : 1;
 				l->i += s->heredoc_next == 2 ? 3 : 2;
@@ -971,10 +928,12 @@ static int lex_script(struct lx *l, int term)
 			else if (c == '"')
 				r = skip_dquote(l);
 			else if (c == '`')
-				r = skip_backtick(l);
+				r = refuse_syntax(l, "a command substitution with backticks");
 			else
 				r = skip_dollar(l, 0);
 		} else if (strchr(";&|()<>", c) != NULL) {
+			if (c == '(' && s.w.active && l->i > 0 && strchr("@!+*?", l->t[l->i - 1]))
+				return refuse_syntax(l, "an extended glob @( ) !( ) +( ) *( ) ?( )");
 			r = word_end(l, &s);
 			if (r == 0) {
 				r = operator(l, &s, term);

@@ -36,6 +36,7 @@ struct ssm_sh_ref {
 	size_t namelen;
 	enum ssm_sh_ctx ctx;
 	int redirect;          /* the target of a redirection (one file name: no StringList) */
+	int single;            /* must be one word (test/[: a list could bring its own -v) */
 	int command_name;      /* WORD or GLUED in command-name position: the value picks the
 	                        * program (or part of its name) */
 };
