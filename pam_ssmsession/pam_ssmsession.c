@@ -900,6 +900,22 @@ static int live_path(char *buf, size_t len, const char *run_dir, const char *sid
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+
+/* A PAM item (service, rhost, tty) as it is, when it is 1 to 255 printable ASCII bytes;
+ * NULL otherwise (not set, or something no listing should print). */
+static const char *plain_item(pam_handle_t *pamh, int type)
+{
+	const void *item = NULL;
+	const unsigned char *c;
+
+	if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == NULL)
+		return NULL;
+	for (c = item; *c; c++)
+		if (*c < 0x21 || *c > 0x7e || c - (const unsigned char *)item >= 255)
+			return NULL;
+	return c == item ? NULL : item;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const void *item = NULL;
@@ -976,6 +992,10 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	}
 	if (ssm_proc_audit_session(rec.pid, &rec.audit_session) < 0)
 		rec.audit_session = UINT32_MAX;
+	/* where the login came from, for `ssmctl sessions list`: taken only when plain */
+	rec.service = (char *)plain_item(pamh, PAM_SERVICE);
+	rec.rhost = (char *)plain_item(pamh, PAM_RHOST);
+	rec.tty = (char *)plain_item(pamh, PAM_TTY);
 	r = ssm_record_write(d->cfg->run_dir, &rec);
 	if (r < 0) {
 		char detail[PATH_MAX + 64];

@@ -135,6 +135,8 @@ else
 fi
 expect "record is root-owned and not group/other writable" sh -c \
 	"[ \"\$(stat -c %u '$rec')\" = 0 ] && [ \$((0\$(stat -c %a '$rec') & 022)) = 0 ]"
+expect "the record names the PAM service the login came through" \
+	grep -q '"service": *"ssmtest"' "$rec"
 if [ -x "$SSMCTL" ]; then
 	lst=$("$SSMCTL" --config "$CONF" sessions list 2>&1)
 	expect "ssmctl sessions lists the record" sh -c 'printf "%s" "$1" | grep -q "ssmtest1"' _ "$lst"
