@@ -1,6 +1,6 @@
 #!/bin/sh
 # The whole test suite, from scratch: dependencies, a -Werror build with `make check`,
-# the same under ASan+UBSan, bounded libFuzzer runs, and `make distcheck`.
+# the same under ASan+UBSan, bounded libFuzzer runs, `make distcheck` and the Debian package.
 # Run as root on Debian 12 for the root-only tests (they skip with 77 otherwise).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,6 +52,18 @@ if [ "${SSM_SKIP_DISTCHECK:-0}" != 1 ]; then
 	else
 		tail -40 build-werror/distcheck.out; FAILED=$((FAILED + 1)); fail=1
 	fi
+fi
+# the Debian package: built, linted, installed, upgraded, removed and purged in an overlay
+# namespace (root; skips with 77 otherwise).  A minute or two: SSM_SKIP_DEB=1 leaves it out.
+if [ "${SSM_SKIP_DEB:-0}" != 1 ]; then
+	echo "== deb: tests/deb_package.sh"
+	rc=0
+	tests/deb_package.sh >build-werror/deb_package.out 2>&1 || rc=$?
+	case $rc in
+	0) PASSED=$((PASSED + 1)); tail -2 build-werror/deb_package.out ;;
+	77) SKIPPED=$((SKIPPED + 1)); grep "^SKIP" build-werror/deb_package.out || true ;;
+	*) grep -E "^FAIL" build-werror/deb_package.out || true; tail -40 build-werror/deb_package.out; FAILED=$((FAILED + 1)); fail=1 ;;
+	esac
 fi
 echo "ssmsession: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 exit $fail

@@ -6,6 +6,7 @@ libpam0g-dev libssl-dev libcjson-dev libseccomp-dev libwebsockets-dev libsqlite3
 pamtester libpam-wrapper libpamtest0-dev python3 python3-jwt python3-cryptography
 asciinema tmux expect openssh-server openssh-client sudo tlog util-linux iproute2
 clang libclang-rt-14-dev hyperfine gdb procps openssl
+debhelper lintian
 selinux-policy-dev setools semodule-utils checkpolicy policycoreutils selinux-utils"
 missing=""
 for p in $PKGS; do
