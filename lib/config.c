@@ -70,6 +70,11 @@ static int is_glob_char(int c)
 	       c == '!';
 }
 
+static int is_url_char(int c)
+{
+	return c > 0x20 && c < 0x7f;
+}
+
 static int is_profile_char(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -117,6 +122,10 @@ void ssm_config_free(struct ssm_config *cfg)
 	free(cfg->recorder_user);
 	cJSON_Delete(cfg->seccomp_profiles);
 	cJSON_Delete(cfg->command_line_params);
+	free(cfg->broker_url);
+	free(cfg->broker_ca);
+	free(cfg->host_certificate);
+	free(cfg->host_key);
 	free(cfg);
 }
 
@@ -530,6 +539,25 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 		return get_bool(path, item, key, &cfg->allow_privilege, err, errlen);
 	if (strcmp(key, "ssm_user_sudo") == 0)
 		return get_bool(path, item, key, &cfg->ssm_user_sudo, err, errlen);
+	if (strcmp(key, "broker_url") == 0) {
+		/* the scheme and a bounded, printable string here; ssm-agent parses the rest */
+		if (!cJSON_IsString(item) || (strncmp(item->valuestring, "https://", 8) != 0 &&
+					      strncmp(item->valuestring, "wss://", 6) != 0)) {
+			ERR("%s: key 'broker_url': must be a string https://HOST[:PORT]", path);
+			return -EINVAL;
+		}
+		if (!ssm_str_charset(item->valuestring, 9, 300, is_url_char)) {
+			ERR("%s: key 'broker_url': at most 300 printable characters", path);
+			return -EINVAL;
+		}
+		return set_str(&cfg->broker_url, item->valuestring);
+	}
+	if (strcmp(key, "broker_ca") == 0)
+		return get_path(path, item, key, &cfg->broker_ca, err, errlen);
+	if (strcmp(key, "host_certificate") == 0)
+		return get_path(path, item, key, &cfg->host_certificate, err, errlen);
+	if (strcmp(key, "host_key") == 0)
+		return get_path(path, item, key, &cfg->host_key, err, errlen);
 	r = -EINVAL;
 	ERR("%s: unknown key '%s'", path, ssm_log_escape(key, esc, sizeof(esc)));
 	return r;

@@ -58,6 +58,14 @@ struct ssm_config {
 	/* "ssm_user_sudo": false - `ssmctl user ensure` grants the user passwordless sudo
 	 * (AWS's agent does by default; here the host must ask for it) */
 	int ssm_user_sudo;
+	/* the broker channel (SPEC section 8; written by `ssmctl register`, read by ssm-agent):
+	 * "broker_url" https://HOST[:PORT], "broker_ca" the CA file the broker's certificate
+	 * must chain to, "host_certificate" and "host_key" this host's TLS client credential.
+	 * NULL when absent. */
+	char *broker_url;
+	char *broker_ca;
+	char *host_certificate;
+	char *host_key;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

@@ -51,6 +51,8 @@ static void usage(FILE *f)
 	      "       ssmctl [--config PATH] sudo expire\n"
 	      "       ssmctl [--config PATH] user ensure [--user NAME] [--sudo|--no-sudo] [--force]\n"
 	      "       ssmctl [--config PATH] config check [--json]\n"
+	      "       ssmctl register --broker URL --ca FILE --activation-id ID\n"
+	      "              --activation-code CODE [--config PATH]\n"
 	      "       ssmctl --version\n",
 	      f);
 }
@@ -835,5 +837,7 @@ int main(int argc, char **argv)
 		return ssmctl_user(argc - i - 1, argv + i + 1);
 	if (strcmp(argv[i], "config") == 0)
 		return ssmctl_config_check(argc - i - 1, argv + i + 1);
+	if (strcmp(argv[i], "register") == 0)
+		return ssmctl_register(argc - i - 1, argv + i + 1);
 	return usage_error("unknown command %s", argv[i]);
 }

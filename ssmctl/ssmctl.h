@@ -27,6 +27,10 @@ int ssmctl_user(int argc, char **argv);
 /* `ssmctl config check [--json]` */
 int ssmctl_config_check(int argc, char **argv);
 
+/* `ssmctl register --broker URL --ca FILE --activation-id ID --activation-code CODE`
+ * (register.c) */
+int ssmctl_register(int argc, char **argv);
+
 /* 1 if name is a user name ssmctl will write into sudoers: [a-z_][a-z0-9_-]{0,31}. */
 int ssmctl_user_name_ok(const char *name);
 

@@ -1,0 +1,372 @@
+/* ssm-agent.c - the host's end of the broker channel (SPEC section 8; man/ssm-agent.8):
+ *
+ *   ssm-agent [--config PATH] [--keepalive PING:DEAD] [--debug]
+ *
+ * Reads the host configuration (broker_url, broker_ca, host_certificate, host_key), dials
+ * wss://BROKER/v1/agent with subprotocol ssmsession.1 and its host certificate, checks the
+ * broker's certificate against broker_ca and the URL's host name, exchanges HELLO, keeps the
+ * link alive with PING/PONG, and reconnects by itself: backoff from 1 s doubling to 30 s,
+ * each wait drawn from half to all of it, reset once a link came up.  It opens no
+ * listening socket (the libwebsockets context has no listening vhost).  One lws context
+ * owns the loop.  Logs every state change on stderr (the journal under systemd). */
+#include "config.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libwebsockets.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "ca.h"
+#include "enroll.h"
+#include "frame.h"
+#include "link.h"
+#include "log.h"
+#include "util.h"
+
+_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
+
+#define AGENT_SOFTWARE "ssm-agent " PACKAGE_VERSION
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define TICK_US (250 * 1000)
+
+static struct ssm_config *cfg;
+static char broker_host[SSM_ENROLL_HOST_MAX + 1];
+static int broker_port;
+static struct lws_context *ctx;
+static struct lws *wsi_cur;
+static struct ssm_link link_;
+static int connected, name_checked;
+static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
+static lws_sorted_usec_list_t tick_sul;
+static volatile sig_atomic_t stop_signal;
+static int stopping;
+static char last_refusal[512];
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void logf_(const char *fmt, ...)
+{
+	char ts[32];
+	va_list ap;
+
+	ssm_rfc3339(ssm_now(), ts);
+	fprintf(stderr, "%s ssm-agent: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* The next wait: uniformly from half to all of the backoff, which then doubles up to 30 s;
+ * at least hint_ms (a GOAWAY's retry hint). */
+static void schedule_reconnect(uint64_t hint_ms)
+{
+	uint32_t rnd = 0;
+	int64_t wait;
+
+	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	wait = backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(backoff_ms / 2 + 1));
+	if ((int64_t)hint_ms > wait)
+		wait = (int64_t)hint_ms;
+	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+	next_connect_ms = mono_ms() + wait;
+	logf_("reconnecting in %lld.%03lld s", (long long)(wait / 1000), (long long)(wait % 1000));
+}
+
+static void connect_now(void)
+{
+	struct lws_client_connect_info ci;
+	char hostport[300];
+
+	memset(&ci, 0, sizeof(ci));
+	snprintf(hostport, sizeof(hostport), strchr(broker_host, ':') ? "[%s]:%d" : "%s:%d",
+		 broker_host, broker_port);
+	ci.context = ctx;
+	ci.address = broker_host;
+	ci.port = broker_port;
+	ci.path = "/v1/agent";
+	ci.host = broker_host;
+	ci.origin = broker_host;
+	ci.protocol = SSM_FRAME_SUBPROTOCOL;
+	ci.alpn = "http/1.1";
+	/* the host name is checked in the verify callback below, against an IP SAN for an
+	 * address literal and a DNS SAN otherwise (the same rule for every lws 4.1 build) */
+	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+	ci.pwsi = &wsi_cur;
+	name_checked = 0;
+	last_refusal[0] = '\0';
+	logf_("connecting to wss://%s/v1/agent", hostport);
+	next_connect_ms = 0;
+	if (lws_client_connect_via_info(&ci) == NULL) {
+		wsi_cur = NULL;
+		logf_("cannot start a connection to %s", hostport);
+		schedule_reconnect(0);
+	}
+}
+
+static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
+{
+	int depth = X509_STORE_CTX_get_error_depth(sctx);
+	X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
+
+	if (!preverify_ok) {
+		snprintf(last_refusal, sizeof(last_refusal),
+			 "broker certificate refused: %s (depth %d; not issued by the CA in %s)",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)), depth,
+			 cfg->broker_ca);
+		logf_("%s", last_refusal);
+		return 1;
+	}
+	if (depth == 0) {
+		if (!ssm_ca_cert_names(cert, broker_host)) {
+			X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
+			snprintf(last_refusal, sizeof(last_refusal),
+				 "broker certificate refused: it does not name %s", broker_host);
+			logf_("%s", last_refusal);
+			return 1;
+		}
+		name_checked = 1;
+	}
+	return 0;
+}
+
+static void link_closed(const char *why)
+{
+	uint64_t hint = 0;
+
+	if (link_.state == SSM_LINK_CLOSING && link_.peer_goaway_reason[0])
+		hint = link_.peer_goaway_retry_ms;
+	logf_("disconnected: %s", why);
+	connected = 0;
+	wsi_cur = NULL;
+	if (!stopping)
+		schedule_reconnect(hint);
+}
+
+static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	int ev;
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		return verify_broker(user, (int)len);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		logf_("connection failed: %s", last_refusal[0] ? last_refusal
+				: (in ? (const char *)in : "unknown error"));
+		link_closed("no link");
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (!name_checked) {
+			logf_("broker certificate was not checked against %s: closing", broker_host);
+			return -1;
+		}
+		connected = 1;
+		ssm_link_init(&link_, SSM_ROLE_AGENT, AGENT_SOFTWARE, ping_after_ms, dead_after_ms,
+			      mono_ms());
+		logf_("connected to %s:%d, HELLO sent", broker_host, broker_port);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
+				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
+				 lws_frame_is_binary(wsi), mono_ms());
+		if (ev == SSM_LINK_EV_UP) {
+			logf_("link up (broker %s)", link_.peer_software);
+			backoff_ms = BACKOFF_MIN_MS;
+		} else if (ev == SSM_LINK_EV_GOAWAY) {
+			logf_("broker said GOAWAY %s: %s (retry after %llu ms)",
+			      ssm_frame_code_name(link_.peer_goaway_code), link_.peer_goaway_reason,
+			      (unsigned long long)link_.peer_goaway_retry_ms);
+			return -1;
+		} else if (ev == SSM_LINK_EV_ERROR) {
+			logf_("protocol error from the broker: %s", link_.error);
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		size_t n;
+		uint8_t *p = ssm_link_tx_peek(&link_, &n);
+
+		if (p != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_link_tx_pop(&link_);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (ssm_link_done(&link_))
+			return -1;
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		link_closed(link_.error[0] ? link_.error
+					   : link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
+									 : "closed by the broker");
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ SSM_FRAME_SUBPROTOCOL, cb, 0, SSM_FRAME_MAX, 0, NULL, SSM_FRAME_MAX },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	int64_t now = mono_ms();
+
+	if (stop_signal && !stopping) {
+		stopping = 1;
+		logf_("stopping");
+		if (connected && wsi_cur) {
+			(void)ssm_link_goaway(&link_, SSM_CODE_SHUTDOWN, 0, "agent stopping");
+			lws_callback_on_writable(wsi_cur);
+		}
+	}
+	if (stopping) {
+		lws_cancel_service(ctx);
+		return;
+	}
+	if (connected && wsi_cur) {
+		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
+			logf_("%s: closing the connection", link_.error);
+			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (link_.q_n) {
+			lws_callback_on_writable(wsi_cur);
+		}
+	} else if (wsi_cur == NULL && next_connect_ms && now >= next_connect_ms) {
+		connect_now();
+	}
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	fprintf(stderr, "ssm-agent: lws: %.*s\n", (int)n, line);
+}
+
+static int usage(void)
+{
+	fputs("usage: ssm-agent [--config PATH] [--keepalive PING:DEAD] [--debug]\n", stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = SSM_DEFAULT_CONFIG;
+	struct lws_context_creation_info info;
+	struct sigaction sa;
+	char err[512] = "";
+	int i, debug = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (strcmp(argv[i], "--keepalive") == 0 && i + 1 < argc) {
+			char *end;
+			long p = strtol(argv[++i], &end, 10), d;
+			if (*end != ':' || p < 1)
+				return usage();
+			d = strtol(end + 1, &end, 10);
+			if (*end != '\0' || d <= p || d > 3600)
+				return usage();
+			ping_after_ms = p * 1000;
+			dead_after_ms = d * 1000;
+		} else if (strcmp(argv[i], "--debug") == 0) {
+			debug = 1;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("%s\n", AGENT_SOFTWARE);
+			return 0;
+		} else {
+			return usage();
+		}
+	}
+	if (ssm_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ssm-agent: configuration unusable: %s\n", err);
+		return 2;
+	}
+	if (!cfg->broker_url || !cfg->broker_ca || !cfg->host_certificate || !cfg->host_key) {
+		fprintf(stderr, "ssm-agent: %s: broker_url, broker_ca, host_certificate and "
+				"host_key are required (run ssmctl register)\n",
+			config_path);
+		return 2;
+	}
+	if (ssm_enroll_url_parse(cfg->broker_url, broker_host, sizeof(broker_host), &broker_port) <
+	    0) {
+		fprintf(stderr, "ssm-agent: %s: broker_url %.200s is not https://HOST[:PORT]\n",
+			config_path, cfg->broker_url);
+		return 2;
+	}
+	if (access(cfg->host_key, R_OK) != 0 || access(cfg->host_certificate, R_OK) != 0 ||
+	    access(cfg->broker_ca, R_OK) != 0) {
+		fprintf(stderr, "ssm-agent: cannot read %s, %s or %s: %s\n", cfg->host_key,
+			cfg->host_certificate, cfg->broker_ca, strerror(errno));
+		return 2;
+	}
+	lws_set_log_level(debug ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, lws_log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN; /* never a listening socket */
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_cert_filepath = cfg->host_certificate;
+	info.client_ssl_private_key_filepath = cfg->host_key;
+	info.client_ssl_ca_filepath = cfg->broker_ca;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
+	info.alpn = "http/1.1";
+	info.timeout_secs = 10; /* connect and TLS handshake */
+	ctx = lws_create_context(&info);
+	if (ctx == NULL) {
+		fprintf(stderr, "ssm-agent: cannot set up TLS with %s, %s and %s\n",
+			cfg->host_certificate, cfg->host_key, cfg->broker_ca);
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	logf_("host %s, broker %s", cfg->host_id, cfg->broker_url);
+	connect_now();
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+	while (!stopping) {
+		if (lws_service(ctx, 0) < 0)
+			break;
+	}
+	/* let a GOAWAY out */
+	{
+		int64_t until = mono_ms() + 500;
+		while (connected && link_.q_n && mono_ms() < until)
+			lws_service(ctx, 0);
+	}
+	lws_context_destroy(ctx);
+	ssm_config_free(cfg);
+	logf_("stopped");
+	return 0;
+}

@@ -1,0 +1,568 @@
+/* serve.c - `ssm-broker serve`: one libwebsockets context owns the loop (Debian's 4.1 has no
+ * external poll).  HTTPS POST /v1/register (no client certificate needed) and the websocket
+ * GET /v1/agent, subprotocol ssmsession.1, which requires a client certificate this
+ * broker's CA issued to a registered, non-revoked host (docs/PROTOCOL.md section 1).
+ *
+ * Never handles LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (CVE-2025-11677); ALPN http/1.1 only; no
+ * websocket extensions. */
+#include "brokerd.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include "frame.h"
+#include "link.h"
+#include "log.h"
+#include "util.h"
+
+_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
+
+#define TICK_US (250 * 1000)
+
+struct agent_conn {
+	struct lws *wsi;
+	char host_id[SSM_HOST_ID_LEN + 1];
+	char serial[SSM_CA_SERIAL_MAX];
+	char peer[64];
+	struct ssm_link link;
+	int linked, kill;
+	struct agent_conn *next;
+};
+
+struct http_pss {
+	int is_register;
+	char *body;
+	size_t len;
+	int too_large;
+	unsigned char *resp; /* LWS_PRE headroom, then resp_len bytes */
+	size_t resp_len;
+};
+
+struct agent_pss {
+	struct agent_conn *conn;
+	char host_id[SSM_HOST_ID_LEN + 1];
+	char serial[SSM_CA_SERIAL_MAX];
+};
+
+static struct broker *B;
+static const struct serve_opts *O;
+static struct lws_context *ctx;
+static struct agent_conn *conns;
+static lws_sorted_usec_list_t tick_sul;
+static volatile sig_atomic_t stop_signal;
+static int stopping;
+static int64_t stop_deadline, last_version = -1, last_full_check;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void logf_(const char *fmt, ...)
+{
+	char ts[32];
+	va_list ap;
+
+	ssm_rfc3339(ssm_now(), ts);
+	fprintf(stderr, "%s ssm-broker: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void peer_name(struct lws *wsi, char *out, size_t size)
+{
+	char ip[64] = "?";
+
+	lws_get_peer_simple(wsi, ip, sizeof(ip));
+	snprintf(out, size, "%s", ip);
+}
+
+/* ---------------------------------------------------------------- HTTP: register */
+
+static int respond(struct lws *wsi, struct http_pss *pss, int status, cJSON *body)
+{
+	unsigned char hdr[LWS_PRE + 512], *start = &hdr[LWS_PRE], *p = start,
+						   *end = &hdr[sizeof(hdr) - 1];
+	char *s = cJSON_PrintUnformatted(body);
+	size_t n;
+
+	cJSON_Delete(body);
+	if (s == NULL)
+		return -1;
+	n = strlen(s);
+	free(pss->resp);
+	pss->resp = malloc(LWS_PRE + n + 1);
+	if (pss->resp == NULL) {
+		free(s);
+		return -1;
+	}
+	memcpy(pss->resp + LWS_PRE, s, n);
+	pss->resp[LWS_PRE + n] = '\n';
+	pss->resp_len = n + 1;
+	free(s);
+	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json",
+					(lws_filepos_t)pss->resp_len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int respond_error(struct lws *wsi, struct http_pss *pss, int status, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || !cJSON_AddStringToObject(o, "error", msg)) {
+		cJSON_Delete(o);
+		return -1;
+	}
+	return respond(wsi, pss, status, o);
+}
+
+static int handle_register(struct lws *wsi, struct http_pss *pss)
+{
+	struct ssm_enroll_request *req = NULL;
+	char err[256] = "", msg[512] = "", peer[64];
+	cJSON *resp = NULL;
+	int status;
+
+	peer_name(wsi, peer, sizeof(peer));
+	if (pss->too_large) {
+		logf_("register from %s refused: body larger than %d bytes", peer,
+		      SSM_ENROLL_BODY_MAX);
+		return respond_error(wsi, pss, 413, "request too large");
+	}
+	if (ssm_enroll_request_parse(pss->body ? pss->body : "", pss->len, &req, err,
+				     sizeof(err)) < 0) {
+		logf_("register from %s refused: %s", peer, err);
+		snprintf(msg, sizeof(msg), "bad request: %s", err);
+		return respond_error(wsi, pss, 400, msg);
+	}
+	status = db_register(B, req, ssm_now(), &resp, msg, sizeof(msg));
+	ssm_enroll_request_free(req);
+	if (status != 0) {
+		logf_("register from %s refused: %s", peer, msg);
+		return respond_error(wsi, pss, status, msg);
+	}
+	logf_("registered host %s from %s", msg, peer);
+	return respond(wsi, pss, 200, resp);
+}
+
+static int client_cert_verify(void *x509_ctx, int preverify_ok)
+{
+	X509_STORE_CTX *sctx = x509_ctx;
+
+	if (!preverify_ok) {
+		int err = X509_STORE_CTX_get_error(sctx);
+		logf_("TLS client certificate refused: %s (depth %d)",
+		      X509_verify_cert_error_string(err), X509_STORE_CTX_get_error_depth(sctx));
+		return 1; /* fail the handshake */
+	}
+	return 0;
+}
+
+static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	struct http_pss *pss = user;
+	char buf[64];
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		return client_cert_verify(user, (int)len);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* a websocket upgrade that did not ask for ssmsession.1 lands here */
+		peer_name(wsi, buf, sizeof(buf));
+		logf_("websocket upgrade from %s refused: no subprotocol %s", buf,
+		      SSM_FRAME_SUBPROTOCOL);
+		return 1;
+	case LWS_CALLBACK_HTTP:
+		memset(pss, 0, sizeof(*pss));
+		if (strcmp((const char *)in, "/v1/register") == 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+			pss->is_register = 1;
+			if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+				return respond_error(wsi, pss, 411, "Content-Length required") ? -1
+												 : 0;
+			}
+			if (strtoul(buf, NULL, 10) > SSM_ENROLL_BODY_MAX)
+				pss->too_large = 1;
+			return 0; /* the body follows */
+		}
+		return respond_error(wsi, pss, 404, "not found") ? -1 : 0;
+	case LWS_CALLBACK_HTTP_BODY:
+		if (!pss->is_register || pss->too_large)
+			return pss->too_large ? -1 : 0;
+		if (len > SSM_ENROLL_BODY_MAX - pss->len) {
+			pss->too_large = 1;
+			return -1;
+		} else {
+			char *nb = realloc(pss->body, pss->len + len + 1);
+			if (nb == NULL)
+				return -1;
+			pss->body = nb;
+			memcpy(pss->body + pss->len, in, len);
+			pss->len += len;
+			pss->body[pss->len] = '\0';
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!pss->is_register)
+			return -1;
+		return handle_register(wsi, pss) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (pss->resp == NULL)
+			return 0;
+		if (lws_write(wsi, pss->resp + LWS_PRE, pss->resp_len, LWS_WRITE_HTTP_FINAL) !=
+		    (int)pss->resp_len)
+			return -1;
+		free(pss->resp);
+		pss->resp = NULL;
+		free(pss->body);
+		pss->body = NULL;
+		pss->len = 0;
+		if (lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (pss != NULL) {
+			free(pss->resp);
+			pss->resp = NULL;
+			free(pss->body);
+			pss->body = NULL;
+		}
+		return 0;
+	default:
+		/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE among others: never handled (CVE-2025-11677) */
+		return 0;
+	}
+}
+
+/* ---------------------------------------------------------------- websocket: agents */
+
+/* The upgrade: the right path, and a client certificate naming an allowed host. */
+static int filter_agent(struct lws *wsi, struct agent_pss *pss)
+{
+	char uri[64] = "", peer[64], err[256] = "", why[256] = "";
+	SSL *ssl = lws_get_ssl(wsi);
+	X509 *cert = NULL;
+	int r;
+
+	peer_name(wsi, peer, sizeof(peer));
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, "/v1/agent") != 0) {
+		logf_("agent upgrade from %s refused: path is not /v1/agent", peer);
+		return 1;
+	}
+	if (ssl != NULL)
+		cert = SSL_get1_peer_certificate(ssl);
+	if (cert == NULL) {
+		logf_("agent from %s refused: no client certificate", peer);
+		return 1;
+	}
+	r = ssm_ca_verify_host(ssm_ca_cert(B->ca), cert, SSL_get_peer_cert_chain(ssl), ssm_now(),
+			       NULL, NULL, pss->host_id, pss->serial, err, sizeof(err));
+	X509_free(cert);
+	if (r < 0) {
+		logf_("agent from %s refused: %s", peer, err);
+		return 1;
+	}
+	r = db_host_allowed(B->db, pss->host_id, pss->serial, why, sizeof(why));
+	if (r != 1) {
+		logf_("agent %s from %s refused: %s", pss->host_id, peer,
+		      r < 0 ? "database error" : why);
+		return 1;
+	}
+	return 0;
+}
+
+static void conn_remove(struct agent_conn *c)
+{
+	struct agent_conn **pp;
+
+	for (pp = &conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c);
+}
+
+static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct agent_pss *pss = user;
+	struct agent_conn *c = pss ? pss->conn : NULL;
+	int ev;
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		return client_cert_verify(user, (int)len);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_agent(wsi, pss);
+	case LWS_CALLBACK_ESTABLISHED:
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return -1;
+		c->wsi = wsi;
+		memcpy(c->host_id, pss->host_id, sizeof(c->host_id));
+		memcpy(c->serial, pss->serial, sizeof(c->serial));
+		peer_name(wsi, c->peer, sizeof(c->peer));
+		ssm_link_init(&c->link, SSM_ROLE_BROKER, BROKER_SOFTWARE, O->ping_after_ms,
+			      O->dead_after_ms, mono_ms());
+		c->next = conns;
+		conns = c;
+		pss->conn = c;
+		(void)db_host_contact(B->db, c->host_id, ssm_now());
+		logf_("agent %s connected from %s", c->host_id, c->peer);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (c == NULL)
+			return -1;
+		ev = ssm_link_rx(&c->link, in, len, lws_is_first_fragment(wsi),
+				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
+				 lws_frame_is_binary(wsi), mono_ms());
+		if (ev == SSM_LINK_EV_UP) {
+			c->linked = 1;
+			(void)db_host_contact(B->db, c->host_id, ssm_now());
+			logf_("agent %s linked (HELLO %s)", c->host_id, c->link.peer_software);
+		} else if (ev == SSM_LINK_EV_GOAWAY) {
+			logf_("agent %s said GOAWAY %s: %s", c->host_id,
+			      ssm_frame_code_name(c->link.peer_goaway_code),
+			      c->link.peer_goaway_reason);
+			return -1;
+		} else if (ev == SSM_LINK_EV_ERROR) {
+			logf_("agent %s: protocol error: %s", c->host_id, c->link.error);
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		uint8_t *p;
+		size_t n;
+
+		if (c == NULL)
+			return -1;
+		if (c->kill)
+			return -1;
+		p = ssm_link_tx_peek(&c->link, &n);
+		if (p != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_link_tx_pop(&c->link);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (ssm_link_done(&c->link)) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+					 (unsigned char *)"goaway", 6);
+			return -1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED:
+		if (c != NULL) {
+			(void)db_host_contact(B->db, c->host_id, ssm_now());
+			logf_("agent %s disconnected%s%s", c->host_id, c->link.error[0] ? ": " : "",
+			      c->link.error);
+			conn_remove(c);
+			pss->conn = NULL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "http", cb_http, sizeof(struct http_pss), 0, 0, NULL, 0 },
+	{ SSM_FRAME_SUBPROTOCOL, cb_agent, sizeof(struct agent_pss), SSM_FRAME_MAX, 0, NULL,
+	  SSM_FRAME_MAX },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* ---------------------------------------------------------------- the timer */
+
+static void revocation_check(int64_t now)
+{
+	int64_t v = db_data_version(B->db);
+	struct agent_conn *c;
+
+	/* another process (ssm-broker host revoke) committed, or a second passed */
+	if (v == last_version && now - last_full_check < 1000)
+		return;
+	last_version = v;
+	last_full_check = now;
+	for (c = conns; c; c = c->next) {
+		char why[256] = "";
+		if (c->link.state == SSM_LINK_CLOSING)
+			continue;
+		if (db_host_allowed(B->db, c->host_id, c->serial, why, sizeof(why)) == 0) {
+			logf_("agent %s: disconnecting: %s", c->host_id, why);
+			if (ssm_link_goaway(&c->link, SSM_CODE_REFUSED, 60000, why) < 0)
+				c->kill = 1;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	int64_t now = mono_ms();
+	struct agent_conn *c;
+
+	if (stop_signal && !stopping) {
+		stopping = 1;
+		stop_deadline = now + 1000;
+		logf_("stopping: GOAWAY to %s agents", conns ? "the" : "no");
+		for (c = conns; c; c = c->next) {
+			(void)ssm_link_goaway(&c->link, SSM_CODE_SHUTDOWN, 1000, "broker stopping");
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	if (stopping && (conns == NULL || now >= stop_deadline)) {
+		lws_cancel_service(ctx);
+		return; /* the loop sees stopping and ends */
+	}
+	revocation_check(now);
+	for (c = conns; c; c = c->next) {
+		int ev = ssm_link_tick(&c->link, now);
+		if (ev == SSM_LINK_EV_DEAD) {
+			logf_("agent %s: %s: closing", c->host_id, c->link.error);
+			c->kill = 1;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (c->link.q_n) {
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	fprintf(stderr, "ssm-broker: lws: %.*s\n", (int)n, line);
+}
+
+/* ADDR:PORT, [V6]:PORT */
+static int split_listen(const char *s, char *addr, size_t size, int *pport)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+	size_t n;
+
+	if (colon == NULL)
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535 || colon[1] == '\0')
+		return -EINVAL;
+	n = (size_t)(colon - s);
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n == 0 || n >= size)
+		return -EINVAL;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	*pport = (int)port;
+	return 0;
+}
+
+int broker_serve(struct broker *b, const struct serve_opts *o)
+{
+	struct lws_context_creation_info info;
+	char addr[128], host[256] = "";
+	const char *names[4];
+	size_t n = 0;
+	struct sigaction sa;
+	unsigned char buf4[16];
+	int port, v6;
+
+	B = b;
+	O = o;
+	if (split_listen(o->listen, addr, sizeof(addr), &port) < 0) {
+		ssm_log(LOG_ERR, "--listen %s: not ADDR:PORT", o->listen);
+		return -EINVAL;
+	}
+	v6 = inet_pton(AF_INET6, addr, buf4) == 1;
+	if (inet_pton(AF_INET, addr, buf4) != 1 && !v6) {
+		ssm_log(LOG_ERR, "--listen %s: ADDR must be an IP address", o->listen);
+		return -EINVAL;
+	}
+	/* the server certificate names the listening address, localhost and this host */
+	if (strcmp(addr, "0.0.0.0") != 0 && strcmp(addr, "::") != 0)
+		names[n++] = addr;
+	names[n++] = "localhost";
+	if (gethostname(host, sizeof(host) - 1) == 0 && host[0] && strcmp(host, "localhost") != 0)
+		names[n++] = host;
+	if (broker_server_cert(b, names, n) < 0)
+		return -EIO;
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = addr;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
+		       LWS_SERVER_OPTION_PEER_CERT_NOT_REQUIRED;
+	if (!v6)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.ssl_cert_filepath = b->server_cert;
+	info.ssl_private_key_filepath = b->server_key;
+	info.ssl_ca_filepath = b->ca_cert;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
+	info.alpn = "http/1.1";
+	info.timeout_secs = 10;
+	info.vhost_name = "ssm-broker";
+	ctx = lws_create_context(&info);
+	if (ctx == NULL) {
+		ssm_log(LOG_ERR, "cannot listen on %s (libwebsockets context failed)", o->listen);
+		return -EIO;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	logf_("listening on %s (state %s, issuer %s, CA %s)", o->listen, b->dir, b->issuer,
+	      b->ca_cert);
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+	while (!(stopping && (conns == NULL || mono_ms() >= stop_deadline))) {
+		if (lws_service(ctx, 0) < 0)
+			break;
+	}
+	lws_context_destroy(ctx);
+	ctx = NULL;
+	logf_("stopped");
+	return 0;
+}

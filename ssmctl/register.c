@@ -1,0 +1,373 @@
+/* register.c - `ssmctl register --broker URL --ca FILE --activation-id ID
+ * --activation-code CODE [--config PATH]` (SPEC section 8):
+ *
+ *   1. generate the host key (P-256, 0600, beside the configuration) and a CSR;
+ *   2. POST /v1/register over TLS, trusting only --ca (no system store), host name checked;
+ *   3. write the certificate, the broker's CA, its JWK Set, and the configuration keys
+ *      host_id, issuer, trusted_keys, host_tags, broker_url, broker_ca, host_certificate,
+ *      host_key (other keys kept), each file atomically; print the host id.
+ *
+ * TLS through OpenSSL directly (one request, blocking, bounded by a 30 s timeout); the
+ * response body through lib/enroll.c. */
+#include "config.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "ca.h"
+#include "enroll.h"
+#include "json.h"
+#include "jwk.h"
+#include "util.h"
+#include "ssmctl.h"
+
+#define REG_TIMEOUT_S 30
+#define REG_RESPONSE_MAX (SSM_ENROLL_BODY_MAX + 8192)
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void print_ssl_errors(void)
+{
+	unsigned long e;
+
+	while ((e = ERR_get_error()) != 0) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof(buf));
+		fprintf(stderr, "ssmctl:   %s\n", buf);
+	}
+}
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ssmctl: register: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* POST body to https://host:port/v1/register; *presp the response body, *pstatus the HTTP
+ * status.  0 or SSMCTL_REFUSED after printing why. */
+static int https_post(const char *host, int port, const char *ca_file, const char *body,
+		      int *pstatus, char **presp)
+{
+	char target[300], hdr[1024], *buf = NULL, *p;
+	SSL_CTX *ctx = NULL;
+	BIO *bio = NULL;
+	SSL *ssl = NULL;
+	size_t len = 0, blen = strlen(body);
+	int r = SSMCTL_REFUSED, n, fd;
+	struct timeval tv = { REG_TIMEOUT_S, 0 };
+	long verify;
+
+	*presp = NULL;
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto ssl_fail;
+	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+		r = fail(SSMCTL_USAGE, "%s: not a PEM CA certificate", ca_file);
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	bio = BIO_new_ssl_connect(ctx);
+	if (bio == NULL)
+		goto ssl_fail;
+	BIO_get_ssl(bio, &ssl);
+	BIO_set_conn_hostname(bio, target);
+	/* the broker's name: an IP SAN for an address, a DNS SAN otherwise; SNI for names */
+	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
+		if (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0))
+			goto ssl_fail;
+		SSL_set_tlsext_host_name(ssl, host);
+	}
+	{
+		static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+		SSL_set_alpn_protos(ssl, alpn, sizeof(alpn));
+	}
+	if (BIO_do_connect(bio) != 1) {
+		verify = SSL_get_verify_result(ssl);
+		if (verify != X509_V_OK)
+			r = fail(SSMCTL_REFUSED, "the broker's certificate is refused: %s (not "
+						 "issued for %s by the CA in %s)",
+				 X509_verify_cert_error_string(verify), host, ca_file);
+		else
+			r = fail(SSMCTL_REFUSED, "cannot connect to %s", target);
+		print_ssl_errors();
+		goto out;
+	}
+	fd = (int)BIO_get_fd(bio, NULL);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	n = snprintf(hdr, sizeof(hdr),
+		     "POST /v1/register HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssmctl/%s\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n",
+		     target, PACKAGE_VERSION, blen);
+	if (BIO_write(bio, hdr, n) != n || BIO_write(bio, body, (int)blen) != (int)blen ||
+	    BIO_flush(bio) != 1)
+		goto ssl_fail;
+	buf = malloc(REG_RESPONSE_MAX + 1);
+	if (buf == NULL)
+		goto out;
+	for (;;) {
+		int got;
+		if (len == REG_RESPONSE_MAX) {
+			r = fail(SSMCTL_REFUSED, "the broker's answer is larger than %d bytes",
+				 REG_RESPONSE_MAX);
+			goto out;
+		}
+		got = BIO_read(bio, buf + len, (int)(REG_RESPONSE_MAX - len));
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	/* HTTP/1.1 NNN ...\r\n headers \r\n\r\n body (Connection: close: the body is the rest) */
+	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || (p = strstr(buf, "\r\n\r\n")) == NULL) {
+		r = fail(SSMCTL_REFUSED, "the broker's answer is not HTTP/1.1");
+		goto out;
+	}
+	*pstatus = atoi(buf + 9);
+	*presp = strdup(p + 4);
+	r = *presp ? 0 : SSMCTL_REFUSED;
+	goto out;
+ssl_fail:
+	r = fail(SSMCTL_REFUSED, "TLS setup failed");
+	print_ssl_errors();
+out:
+	free(buf);
+	BIO_free_all(bio);
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+/* dir/name, or the value already in the configuration. */
+static int path_for(char *out, const cJSON *cfg, const char *key, const char *dir,
+		    const char *name)
+{
+	const cJSON *v = ssm_json_member(cfg, key);
+
+	if (cJSON_IsString(v) && v->valuestring[0] == '/')
+		return snprintf(out, PATH_MAX, "%s", v->valuestring) < PATH_MAX ? 0 : -1;
+	return snprintf(out, PATH_MAX, "%s/%s", dir, name) < PATH_MAX ? 0 : -1;
+}
+
+static int set_string(cJSON *cfg, const char *key, const char *value)
+{
+	cJSON *s = cJSON_CreateString(value);
+
+	if (s == NULL)
+		return -ENOMEM;
+	if (cJSON_HasObjectItem(cfg, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(cfg, key, s);
+	else
+		cJSON_AddItemToObject(cfg, key, s);
+	return 0;
+}
+
+static int write_str(const char *path, const char *s, unsigned mode)
+{
+	char err[512] = "";
+
+	if (ssm_ca_write_file(path, s, strlen(s), mode, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ssmctl: register: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int ssmctl_register(int argc, char **argv)
+{
+	const char *broker = NULL, *ca_file = NULL, *act_id = NULL, *act_code = NULL;
+	char host[SSM_ENROLL_HOST_MAX + 1], dir[PATH_MAX], tmp[PATH_MAX], err[512] = "";
+	char key_path[PATH_MAX], cert_path[PATH_MAX], ca_path[PATH_MAX], jwks_path[PATH_MAX];
+	char *csr = NULL, *key_pem = NULL, *body = NULL, *resp_body = NULL, *ca_pem = NULL,
+	     *cfg_s = NULL, *old = NULL;
+	struct ssm_enroll_response *resp = NULL;
+	struct ssm_jwks *jwks = NULL;
+	struct ssm_config *check = NULL;
+	cJSON *cfg = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *ca_cert = NULL, *cert = NULL;
+	int i, port, status = 0, ret = SSMCTL_USAGE, r;
+	size_t oldlen = 0;
+
+	for (i = 0; i < argc; i++) {
+		const char **dst = NULL;
+		if (strcmp(argv[i], "--broker") == 0)
+			dst = &broker;
+		else if (strcmp(argv[i], "--ca") == 0)
+			dst = &ca_file;
+		else if (strcmp(argv[i], "--activation-id") == 0)
+			dst = &act_id;
+		else if (strcmp(argv[i], "--activation-code") == 0)
+			dst = &act_code;
+		else if (strcmp(argv[i], "--config") == 0)
+			dst = &ssmctl_config_path;
+		if (dst == NULL || i + 1 >= argc)
+			return fail(SSMCTL_USAGE, "usage: ssmctl register --broker URL --ca FILE "
+						  "--activation-id ID --activation-code CODE "
+						  "[--config PATH]");
+		*dst = argv[++i];
+	}
+	if (!broker || !ca_file || !act_id || !act_code)
+		return fail(SSMCTL_USAGE, "--broker, --ca, --activation-id and --activation-code "
+					  "are all required");
+	if (ssm_enroll_url_parse(broker, host, sizeof(host), &port) < 0)
+		return fail(SSMCTL_USAGE, "--broker %.200s: not https://HOST[:PORT]", broker);
+	if (!ssm_enroll_id_valid(act_id) || !ssm_enroll_code_valid(act_code))
+		return fail(SSMCTL_USAGE, "the activation id or code has characters outside "
+					  "[A-Za-z0-9_-]");
+	if (ssmctl_config_path[0] != '/')
+		return fail(SSMCTL_USAGE, "--config must be an absolute path");
+	if (ssm_ca_read_cert(ca_file, &ca_cert, err, sizeof(err)) < 0)
+		return fail(SSMCTL_USAGE, "--ca: %s", err);
+	/* the existing configuration, if any: its other keys are kept */
+	r = ssm_read_file(ssmctl_config_path, SSM_CONFIG_MAX_SIZE, SSM_FILE_TRUSTED, &old, &oldlen,
+			  err, sizeof(err));
+	if (r == 0) {
+		if (ssm_json_parse_object(old, oldlen, &cfg, err, sizeof(err)) < 0) {
+			ret = fail(SSMCTL_USAGE, "%s: %s", ssmctl_config_path, err);
+			goto out;
+		}
+	} else if (r == -ENOENT) {
+		cfg = cJSON_CreateObject();
+	} else {
+		ret = fail(SSMCTL_USAGE, "%s", err);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", ssmctl_config_path);
+	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
+	if (cfg == NULL || path_for(key_path, cfg, "host_key", dir, "host.key") < 0 ||
+	    path_for(cert_path, cfg, "host_certificate", dir, "host.crt") < 0 ||
+	    path_for(ca_path, cfg, "broker_ca", dir, "broker-ca.pem") < 0 ||
+	    path_for(jwks_path, cfg, "trusted_keys", dir, "trusted_keys.jwks") < 0) {
+		ret = fail(SSMCTL_USAGE, "paths too long");
+		goto out;
+	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		ret = fail(SSMCTL_USAGE, "%s: %s", dir, strerror(errno));
+		goto out;
+	}
+	/* 1. the key never leaves this host; it is written only once the broker answered */
+	key = ssm_ca_keygen();
+	if (key == NULL || ssm_ca_csr_make(key, &csr) < 0 || ssm_ca_key_pem(key, &key_pem) < 0 ||
+	    (body = ssm_enroll_request_build(act_id, act_code, csr)) == NULL) {
+		ret = fail(SSMCTL_REFUSED, "out of memory");
+		goto out;
+	}
+	/* 2. */
+	ret = https_post(host, port, ca_file, body, &status, &resp_body);
+	if (ret != 0)
+		goto out;
+	if (status != 200) {
+		cJSON *e = NULL;
+		const char *msg = NULL;
+		if (ssm_json_parse_object(resp_body, strlen(resp_body), &e, NULL, 0) == 0)
+			(void)ssm_json_get_string(e, "error", &msg);
+		ret = fail(SSMCTL_REFUSED, "the broker refused (HTTP %d): %.300s", status,
+			   msg ? msg : "no reason given");
+		cJSON_Delete(e);
+		goto out;
+	}
+	ret = SSMCTL_REFUSED;
+	if (ssm_enroll_response_parse(resp_body, strlen(resp_body), &resp, err, sizeof(err)) < 0) {
+		fail(0, "the broker's answer is invalid: %s", err);
+		goto out;
+	}
+	if (ssm_jwks_parse(resp->jwks, strlen(resp->jwks), &jwks, err, sizeof(err)) < 0) {
+		fail(0, "the broker's JWK Set is invalid: %s", err);
+		goto out;
+	}
+	/* the certificate must be for our key, from the CA we trust, naming the id we got */
+	{
+		char id[SSM_HOST_ID_LEN + 1], serial[SSM_CA_SERIAL_MAX];
+		if (ssm_ca_parse_cert(resp->certificate, strlen(resp->certificate), &cert) < 0 ||
+		    X509_check_private_key(cert, key) != 1 ||
+		    ssm_ca_verify_host(ca_cert, cert, NULL, ssm_now(), NULL, NULL, id, serial, err,
+				       sizeof(err)) < 0 ||
+		    strcmp(id, resp->host_id) != 0) {
+			fail(0, "the broker's certificate for this host is not valid: %s",
+			     err[0] ? err : "not for this key or this host id");
+			goto out;
+		}
+	}
+	/* 3. files, then the configuration that names them */
+	if (ssm_ca_cert_pem(ca_cert, &ca_pem) < 0 || write_str(key_path, key_pem, 0600) < 0 ||
+	    write_str(cert_path, resp->certificate, 0644) < 0 || write_str(ca_path, ca_pem, 0644) < 0 ||
+	    write_str(jwks_path, resp->jwks, 0644) < 0)
+		goto out;
+	if (set_string(cfg, "host_id", resp->host_id) < 0 ||
+	    set_string(cfg, "issuer", resp->issuer) < 0 ||
+	    set_string(cfg, "trusted_keys", jwks_path) < 0 ||
+	    set_string(cfg, "broker_url", broker) < 0 || set_string(cfg, "broker_ca", ca_path) < 0 ||
+	    set_string(cfg, "host_certificate", cert_path) < 0 ||
+	    set_string(cfg, "host_key", key_path) < 0)
+		goto out;
+	if (cJSON_HasObjectItem(cfg, "host_tags"))
+		cJSON_ReplaceItemInObjectCaseSensitive(cfg, "host_tags", cJSON_Duplicate(resp->tags, 1));
+	else
+		cJSON_AddItemToObject(cfg, "host_tags", cJSON_Duplicate(resp->tags, 1));
+	cfg_s = cJSON_Print(cfg);
+	if (cfg_s == NULL || ssm_config_parse(cfg_s, strlen(cfg_s), ssmctl_config_path, &check, err,
+					      sizeof(err)) < 0) {
+		fail(0, "the new configuration would be invalid: %s; %s unchanged", err,
+		     ssmctl_config_path);
+		goto out;
+	}
+	{
+		size_t n = strlen(cfg_s);
+		char *withnl = malloc(n + 2);
+		if (withnl == NULL)
+			goto out;
+		memcpy(withnl, cfg_s, n);
+		withnl[n] = '\n';
+		withnl[n + 1] = '\0';
+		r = write_str(ssmctl_config_path, withnl, 0644);
+		free(withnl);
+		if (r < 0)
+			goto out;
+	}
+	printf("%s\n", resp->host_id);
+	ret = SSMCTL_OK;
+out:
+	if (key_pem != NULL) {
+		OPENSSL_cleanse(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
+	if (body != NULL) {
+		OPENSSL_cleanse(body, strlen(body));
+		free(body);
+	}
+	free(csr);
+	free(resp_body);
+	free(ca_pem);
+	free(cfg_s);
+	free(old);
+	ssm_config_free(check);
+	ssm_jwks_free(jwks);
+	ssm_enroll_response_free(resp);
+	cJSON_Delete(cfg);
+	EVP_PKEY_free(key);
+	X509_free(ca_cert);
+	X509_free(cert);
+	return ret;
+}
