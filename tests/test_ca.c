@@ -149,6 +149,8 @@ static void test_server(const struct ssm_ca *ca, const struct ssm_ca *other)
 					 err, sizeof(err)) == -EACCES,
 		      "another CA");
 	}
+	X509_free(x);
+	x = NULL;
 	CHECK(ssm_ca_issue_server(ca, key, bad, 1, NOW, 365, &x, err, sizeof(err)) == -EINVAL &&
 		      x == NULL,
 	      "a name with a space refused");
