@@ -132,7 +132,10 @@ static void build_argv(struct shell *sh, char **argv, char *argv0, size_t argv0l
 			/* ssh HOST CMD: the profile runs first, in the same shell, and the
 			 * command only after it, as eval "$1": what the profile set up (a menu
 			 * that exits, exec sudo -u app, umask, cd, functions) holds for the
-			 * command too, and the command cannot change how the profile parses. */
+			 * command too, and the command cannot change how the profile parses.
+			 * The profile sees the command in SSM_COMMAND (session_child), so one
+			 * that ends in `exec bash -l` for interactive sessions can leave that
+			 * out when a command is waiting, or allow only some commands. */
 			size_t len = strlen(sh->doc->shell_profile) + 32;
 			char *script = malloc(len);
 			if (script == NULL)
@@ -221,7 +224,10 @@ static void session_child(struct shell *sh)
 	    (sh->lang[0] && env_add(env, &n, ENV_MAX, "LANG", sh->lang) < 0) ||
 	    (sh->doc->type == SSM_SESSION_STANDARD_STREAM
 	         ? env_add(env, &n, ENV_MAX, "SHELL", sh->user.shell) < 0
-	         : command_env(env, &n) < 0))
+	         : command_env(env, &n) < 0) ||
+	    (sh->doc->type == SSM_SESSION_STANDARD_STREAM && sh->command &&
+	     sh->doc->shell_profile && sh->doc->shell_profile[0] &&
+	     env_add(env, &n, ENV_MAX, "SSM_COMMAND", sh->command) < 0))
 		child_die("environment", ENOMEM);
 
 	build_argv(sh, argv, argv0, sizeof(argv0), &script);

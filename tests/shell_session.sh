@@ -100,6 +100,22 @@ ssm_check "-c after the profile: its variables, umask and directory" \
 ssm_check "-c after the profile: in the same shell (the profile's function)" \
 	sh -c "printf '%s\n' '$out' | grep -qx FN-FROM-PROFILE"
 ssm_check "-c after the profile: the command's exit status (5)" [ "$rc" = 5 ]
+# the profile sees the waiting command in SSM_COMMAND: one that execs an interactive shell
+# (AWS's usual "exec bash -l") leaves that out for commands, one that is a control allows
+# only some commands
+mkdoc Shell-ExecProf '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"shellProfile": {"linux": "cd /tmp && { [ -n \"${SSM_COMMAND+set}\" ] || exec bash -l; }"}}}'
+out=$(ssm_login ssmtu Shell-ExecProf - -- -c 'echo "RAN-IN=$(pwd)"' 2>&1 </dev/null)
+ssm_check "a profile that execs a login shell for interactive sessions lets a command run" \
+	sh -c "printf '%s\n' '$out' | grep -qx 'RAN-IN=/tmp'"
+mkdoc Shell-OnlyScp '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"shellProfile": {"linux": "case \"${SSM_COMMAND-}\" in \"echo allowed\") ;; *) echo REFUSED-BY-PROFILE; exit 3;; esac"}}}'
+out=$(ssm_login ssmtu Shell-OnlyScp - -- -c 'echo allowed' 2>&1 </dev/null)
+ssm_check "a profile that allows some commands: the allowed one runs" [ "$out" = allowed ]
+out=$(ssm_login ssmtu Shell-OnlyScp - -- -c 'echo allowed; id' 2>&1 </dev/null)
+rc=$?
+ssm_check "... another is refused by the profile (exit 3, nothing ran)" \
+	sh -c "[ $rc = 3 ] && [ '$out' = REFUSED-BY-PROFILE ]"
 mkdoc Shell-Menu '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
  "inputs": {"shellProfile": {"linux": "echo MENU-ONLY; exit 9"}}}'
 for cmd in 'echo BYPASSED' "'; echo BYPASSED; '" 'echo BYPASSED #' "\"; echo BYPASSED"; do
