@@ -446,9 +446,15 @@ static int cmd_ref(void *arg, const struct ssm_sh_ref *ref)
 	}
 	if ((r = ref_param(c->doc, ref->name, ref->namelen, &p, err, errlen)) < 0)
 		return r;
+	if (p->is_list && ref->command_name) {
+		ERR("{{ %s }} is a StringList as the command: the session user would choose the "
+		    "program and its arguments", p->name);
+		return -EINVAL;
+	}
 	if (p->is_list && ref->single) {
-		ERR("{{ %s }} is a StringList as an argument of test or [: its elements could "
-		    "become operators", p->name);
+		ERR("{{ %s }} is a StringList where one word is expected (an operand of test or "
+		    "[, or a wrapper's option value or operand): its elements would become "
+		    "operators or the command", p->name);
 		return -EINVAL;
 	}
 	if (p->is_list && ref->redirect) {

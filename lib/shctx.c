@@ -282,6 +282,7 @@ static int skip_dquote(struct lx *l)
 enum code_mode {
 	CODE_NONE = 0,
 	CODE_ALL,    /* every argument is code (eval, ...) */
+	CODE_SHELL,  /* a shell's options: a placeholder before its first operand is code */
 };
 
 enum case_state { CASE_SUBJECT = 1, CASE_IN, CASE_PATTERN, CASE_BODY };
@@ -297,6 +298,8 @@ struct word {
 	int unsafe;   /* some byte besides placeholders that is not plain safe text */
 	int assign;   /* starts with NAME= (before any placeholder or quoting) */
 	int eq_seen;
+	int glob;     /* an unquoted * ? [ or { (a command name with one is not known) */
+	int tilde;    /* a leading ~ not yet followed by / */
 	char lit[LIT_MAX]; /* the text of a plain word without placeholders */
 	size_t litlen;
 	int lit_overflow;
@@ -316,9 +319,13 @@ struct script {
 	int wrapper_operands;     /* operands of the wrapper still to come before its command */
 	int wrapper_optarg;       /* the next word is the value of a wrapper's option */
 	int nargs;                /* arguments of the current command so far */
+	int shell_optarg;         /* the next word is the value of a shell's option (-o x) */
+	int shell_opts_done;      /* a shell's -- was seen */
+	int dyn_arg;              /* an earlier argument may expand to any number of words */
+	int printf_fmt;           /* printf's first argument was a literal format */
+	int prefix;               /* an assignment or redirection came first: no reserved word */
 	int prev_ref;             /* the previous argument had a placeholder */
 	char prev_arg[LIT_MAX];   /* the previous argument's text when literal, else "" */
-	int after_time;           /* bash's time keyword: its options come before the command */
 	enum case_state cases[CASE_DEPTH];
 	int ncase;
 	int pat_start; /* at the first word of a case pattern list (where esac may end it) */
@@ -367,8 +374,15 @@ static void word_byte(struct script *s, unsigned char c, int quoting)
 		w->unsafe = 1;
 		return;
 	}
-	if (!safe_glue(c))
+	if (strchr("*?[{", c) != NULL)
+		w->glob = 1;
+	if (c == '~' && w->litlen == 0 && w->nrefs == 0) {
+		w->tilde = 1; /* ~/ and ~name/ expand before the rest: fine when / follows */
+	} else if (c == '/' && w->tilde) {
+		w->tilde = 0;
+	} else if (!safe_glue(c)) {
 		w->unsafe = 1;
+	}
 	if (w->litlen + 1 < LIT_MAX)
 		w->lit[w->litlen++] = (char)c;
 	else
@@ -395,21 +409,25 @@ static int in_list(const char *s, const char *const *list)
  * PS4), read/mapfile/unset/wait (variable names), [[ ]] (arithmetic operands), completion
  * and key-binding builtins (commands), bash's function and coproc keywords. */
 static const char *const code_all[] = {
-    "eval", ".", "source", "trap", "let", "declare", "typeset", "local", "export", "readonly",
-    "watch", "[[", "read", "mapfile", "readarray", "unset", "wait", "compgen", "complete",
-    "alias", "bind", "enable", "fc", "coproc", "function", "select", "getopts",
+    "trap", "let", "declare", "typeset", "local", "export", "readonly",
+    "watch", "read", "mapfile", "readarray", "unset", "wait", "compgen", "complete",
+    "bind", "enable", "fc", "coproc", "function", "select", "getopts", "jobs",
     "flock", "script", /* their -c may follow operands: every argument counts as code */
-    "su", "runuser", "busybox", "hash", NULL};
-static const char *const code_c[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh", "pdksh",
-                                     "zsh", "ash", "posh", "yash", "busybox", "su",
-                                     "runuser", "fish", "csh", "tcsh", NULL};
+    "su", "runuser", "busybox", "hash", "ssh", "fish", "csh", "tcsh", NULL};
+/* Commands that change how the rest of the template is read (aliases) or run text as
+ * code: refused as commands in a template with parameters, with or without a placeholder. */
+static const char *const refused_cmds[] = {"eval", ".", "source", "alias", "unalias", NULL};
+/* Shells whose first operand is a script (or, after -c, the code), the rest its arguments. */
+static const char *const script_shells[] = {"sh", "bash", "dash", "ksh", "ksh93", "mksh",
+                                            "pdksh", "zsh", "ash", "posh", "yash", "rbash",
+                                            NULL};
 static const char *const wrappers[] = {"sudo", "doas", "env", "exec", "command", "builtin",
                                        "nohup", "nice", "ionice", "chrt", "taskset", "timeout",
                                        "stdbuf", "setsid", "time", "xargs", "unbuffer",
-                                       "flock", "chroot", "setpriv", "unshare", "nsenter",
-                                       "systemd-run", "script", "su", "runuser", NULL};
+                                       "chroot", "setpriv", "unshare", "nsenter",
+                                       "systemd-run", NULL};
 static const char *const reserved_cmd[] = {"if", "then", "else", "elif", "do", "while",
-                                           "until", "{", "!", "time", NULL};
+                                           "until", "{", "!", NULL};
 static const char *const reserved_end[] = {"fi", "done", "}", NULL};
 
 /* The word's text after quote removal, as the shell will see it: 1, or 0 when it is not
@@ -435,33 +453,57 @@ static int word_text(const struct lx *l, const struct word *w, char *out, size_t
 	return 1;
 }
 
-/* A shell or something that runs a shell's code from its arguments: every argument of it
- * is code (its options are too many to follow: sh +e -c, bash -o posix -c, su root -c,
- * busybox sh -c, ssh HOST CMD, ...).  Any program whose name ends in "sh" counts. */
+/* A shell: one of the list, or a name like sh, bash, rbash, mksh, yash (r?[a-z]{0,3}sh);
+ * a script's name (deploy.sh: it has a dot) is not one. */
 static int is_shell(const char *b)
 {
-	size_t n = strlen(b);
+	size_t n = strlen(b), k;
 
-	return in_list(b, code_c) || (n >= 2 && strcmp(b + n - 2, "sh") == 0);
+	if (in_list(b, script_shells))
+		return 1;
+	if (n < 2 || n > 6 || strcmp(b + n - 2, "sh") != 0)
+		return 0;
+	for (k = 0; k < n; k++)
+		if (b[k] < 'a' || b[k] > 'z')
+			return 0;
+	return 1;
 }
 
-/* Wrappers' options that take a value as the next word (so that value is not taken for the
- * wrapped command), and how many operands come before the command (timeout DURATION, chrt
- * PRIORITY, taskset MASK). */
+/* What a wrapper's options are: those that take the next word as their value, flags that
+ * take none, flags that make the wrapped command a shell (sudo -s), and how many operands
+ * come before the command.  An option in none of the lists (a grouped -Hu, a long option
+ * not listed) makes every later placeholder of the command code: it may take the next
+ * word, and then the command is not where this lexer thinks. */
 static const struct wrapper_opts {
 	const char *name;
 	const char *const opts[12];
+	const char *const flags[16];
+	const char *const code_flags[5];
 	int operands;
 } wrapper_opts[] = {
-	{"sudo", {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "-R", NULL}, 0},
-	{"doas", {"-u", "-C", NULL}, 0},
-	{"env", {"-u", "-C", "--unset", "--chdir", NULL}, 0},
-	{"nice", {"-n", "--adjustment", NULL}, 0},
-	{"ionice", {"-c", "-n", "-p", "-P", "-u", NULL}, 0},
-	{"timeout", {"-s", "-k", "--signal", "--kill-after", NULL}, 1},
-	{"stdbuf", {"-i", "-o", "-e", NULL}, 0},
-	{"chrt", {NULL}, 1},
-	{"taskset", {NULL}, 1},
+	{"sudo", {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-T", "-U", "-R", NULL},
+	 {"-b", "-E", "-H", "-k", "-K", "-n", "-P", "-S", "--", NULL},
+	 {"-s", "-i", "--shell", "--login", NULL}, 0},
+	{"doas", {"-u", "-C", NULL}, {"-n", "--", NULL}, {"-s", NULL}, 0},
+	{"env", {"-u", "-C", "--unset", "--chdir", NULL},
+	 {"-i", "-0", "-v", "--ignore-environment", "--null", "--", NULL}, {NULL}, 0},
+	{"nice", {"-n", "--adjustment", NULL}, {"--", NULL}, {NULL}, 0},
+	{"ionice", {"-c", "-n", "-p", "-P", "-u", NULL}, {"-t", "--", NULL}, {NULL}, 0},
+	{"timeout", {"-s", "-k", "--signal", "--kill-after", NULL},
+	 {"--preserve-status", "--foreground", "-v", "--verbose", "--", NULL}, {NULL}, 1},
+	{"stdbuf", {"-i", "-o", "-e", NULL}, {"--", NULL}, {NULL}, 0},
+	{"chrt", {NULL}, {"-f", "-r", "-o", "-b", "-i", "-d", "-R", "--", NULL}, {NULL}, 1},
+	{"taskset", {NULL}, {"--", NULL}, {NULL}, 1},
+	{"time", {"-f", "-o", "--format", "--output", NULL},
+	 {"-p", "-a", "-q", "-v", "--portability", "--append", "--quiet", "--verbose", "--",
+	  NULL}, {NULL}, 0},
+	{"exec", {"-a", NULL}, {"-c", "-l", "--", NULL}, {NULL}, 0},
+	{"chroot", {NULL}, {"--", NULL}, {NULL}, 1},
+	{"nohup", {NULL}, {"--", NULL}, {NULL}, 0},
+	{"setsid", {NULL}, {"-f", "-w", "-c", "--fork", "--wait", "--ctty", "--", NULL},
+	 {NULL}, 0},
+	{"command", {NULL}, {"-p", "--", NULL}, {NULL}, 0},
+	{"builtin", {NULL}, {"--", NULL}, {NULL}, 0},
 };
 
 static const struct wrapper_opts *find_wrapper_opts(const char *b)
@@ -476,18 +518,26 @@ static const struct wrapper_opts *find_wrapper_opts(const char *b)
 
 /* The command (or a wrapper's command) is name, or NULL when it is chosen at run time:
  * how its arguments are read. */
-static void set_command(struct script *s, const char *name, int first)
+static int set_command(struct lx *l, struct script *s, const char *name, int first)
 {
 	const char *b;
 
 	s->wrapper_opts = NULL;
 	s->wrapper_operands = 0;
+	s->wrapper_optarg = 0;
 	s->wrapper = 0;
-	if (name == NULL) { /* "$cmd" {{ x }}: the program may be eval */
+	s->shell_optarg = 0;
+	s->shell_opts_done = 0;
+	if (name == NULL) { /* "$cmd" {{ x }}, da[s]h, {eval,}: the program may be eval */
 		s->code = CODE_ALL;
-		return;
+		return 0;
 	}
 	b = base_name(name);
+	if (in_list(b, refused_cmds)) {
+		ERR("%s is not supported as a command in a template with parameters (it runs text "
+		    "as code or changes how the rest of the template is read)", b);
+		return -EINVAL;
+	}
 	if (strcmp(b, "env") == 0)
 		s->kind = KIND_ENV;
 	else if (strcmp(b, "sudo") == 0 || strcmp(b, "doas") == 0)
@@ -498,8 +548,10 @@ static void set_command(struct script *s, const char *name, int first)
 		s->kind = KIND_TEST;
 	else
 		s->kind = KIND_OTHER;
-	if (in_list(b, code_all) || is_shell(b))
+	if (in_list(b, code_all))
 		s->code = CODE_ALL;
+	else if (is_shell(b))
+		s->code = CODE_SHELL;
 	else if (first)
 		s->code = CODE_NONE;
 	if (in_list(b, wrappers)) {
@@ -509,6 +561,7 @@ static void set_command(struct script *s, const char *name, int first)
 		s->wrapper_opts = wo;
 		s->wrapper_operands = wo ? wo->operands : 0;
 	}
+	return 0;
 }
 
 static int emit_word_refs(struct lx *l, struct word *w, enum ssm_sh_ctx forced, int command_name)
@@ -599,10 +652,14 @@ static int word_end(struct lx *l, struct script *s)
 			w->refs[k].redirect = 1;
 		return emit_word_refs(l, w, SSM_SH_WORD, 0);
 	}
-	/* an IO number: 2>file */
+	/* an IO number (2>file) or bash's {NAME}>file: a redirection, not a word */
 	if (lit && l->i < l->n && (l->t[l->i] == '<' || l->t[l->i] == '>') &&
-	    strspn(lit, "0123456789") == w->litlen)
+	    (strspn(lit, "0123456789") == w->litlen ||
+	     (w->litlen > 2 && lit[0] == '{' && lit[w->litlen - 1] == '}'))) {
+		if (s->cmdpos)
+			s->prefix = 1;
 		return 0;
+	}
 	if (s->ncase > 0) {
 		enum case_state *cs = &s->cases[s->ncase - 1];
 
@@ -615,7 +672,8 @@ static int word_end(struct lx *l, struct script *s)
 			s->pat_start = 1;
 			return emit_word_refs(l, w, SSM_SH_WORD, 0);
 		}
-		if ((*cs == CASE_PATTERN && s->pat_start) || (*cs == CASE_BODY && s->cmdpos)) {
+		if ((*cs == CASE_PATTERN && s->pat_start) ||
+		    (*cs == CASE_BODY && s->cmdpos && !s->prefix)) {
 			if (lit && strcmp(lit, "esac") == 0) {
 				s->ncase--;
 				s->cmdpos = 0;
@@ -628,16 +686,23 @@ static int word_end(struct lx *l, struct script *s)
 		}
 	}
 	if (s->cmdpos) {
-		if (w->assign)
+		size_t k = w->start;
+
+		/* NAME[subscript]=: an array element, whatever the subscript's quoting (bash) */
+		while (k < l->i && is_name_char((unsigned char)l->t[k]))
+			k++;
+		if (k > w->start && k < l->i && l->t[k] == '[' &&
+		    !(l->t[w->start] >= '0' && l->t[w->start] <= '9'))
+			w->assign = 1;
+		if (w->assign) {
+			s->prefix = 1; /* reserved words are not recognised after it */
 			return emit_word_refs(l, w, SSM_SH_ASSIGNMENT, 0);
-		if (lit && s->after_time && lit[0] == '-') /* time -p cmd */
-			return 0;
+		}
 		if (lit && strcmp(lit, "[[") == 0) /* bash evaluates -eq operands, -v names */
 			return refuse_syntax(l, "[[ ]] (use [ ])");
-		s->after_time = lit && strcmp(lit, "time") == 0;
-		if (lit && in_list(lit, reserved_cmd))
+		if (lit && !s->prefix && in_list(lit, reserved_cmd))
 			return 0;
-		if (lit && in_list(lit, reserved_end)) {
+		if (lit && !s->prefix && in_list(lit, reserved_end)) {
 			s->cmdpos = 0;
 			return 0;
 		}
@@ -650,7 +715,9 @@ static int word_end(struct lx *l, struct script *s)
 		s->env_split = 0;
 		s->wrapper_optarg = 0;
 		s->nargs = 0;
-		if (lit && strcmp(lit, "case") == 0) {
+		s->dyn_arg = 0;
+		s->printf_fmt = 0;
+		if (lit && !s->prefix && strcmp(lit, "case") == 0) {
 			if (s->ncase >= CASE_DEPTH) {
 				ERR("template nests case too deeply");
 				return -EINVAL;
@@ -658,7 +725,9 @@ static int word_end(struct lx *l, struct script *s)
 			s->cases[s->ncase++] = CASE_SUBJECT;
 			return 0;
 		}
-		set_command(s, name, 1);
+		if ((r = set_command(l, s, w->glob && !(lit && strcmp(lit, "[") == 0) ? NULL : name,
+		                     1)) != 0)
+			return r;
 		return emit_word_refs(l, w, SSM_SH_WORD, 1);
 	}
 	/* an argument */
@@ -672,8 +741,27 @@ static int word_end(struct lx *l, struct script *s)
 		snprintf(s->prev_arg, sizeof(s->prev_arg), "%s", name && !w->nrefs ? name : "");
 		s->nargs++;
 
-		if (s->code == CODE_ALL) {
+		if (s->code == CODE_SHELL) {
+			/* sh [options] [-c] OPERAND ARGS: a placeholder among the options or as the
+			 * first operand (the code after -c, or the script) is code; after a literal
+			 * first operand the rest are the script's arguments */
+			if (w->nrefs) {
+				ctx = SSM_SH_CODE;
+			} else if (s->shell_optarg) {
+				s->shell_optarg = 0;
+			} else if (name && strcmp(name, "--") == 0) {
+				s->shell_opts_done = 1;
+			} else if (name && !s->shell_opts_done && (name[0] == '-' || name[0] == '+')) {
+				if (strcmp(name + 1, "o") == 0 || strcmp(name + 1, "O") == 0 ||
+				    strcmp(name, "--rcfile") == 0 || strcmp(name, "--init-file") == 0)
+					s->shell_optarg = 1;
+			} else {
+				s->code = CODE_NONE; /* the first operand, a literal */
+			}
+		} else if (s->code == CODE_ALL) {
 			ctx = SSM_SH_CODE;
+		} else if (w->nrefs && s->dyn_arg && s->kind == KIND_TEST) {
+			ctx = SSM_SH_CODE; /* an earlier word may vanish or split: counts are lost */
 		} else if (w->nrefs) {
 			switch (s->kind) {
 			case KIND_ENV: /* env NAME=VALUE, env -S 'command line' (and all after it) */
@@ -687,8 +775,9 @@ static int word_end(struct lx *l, struct script *s)
 				if (w->assign)
 					ctx = SSM_SH_ASSIGNMENT;
 				break;
-			case KIND_PRINTF: /* the first argument is the format or -v (bash) */
-				if (first_arg || strcmp(prev, "-v") == 0)
+			case KIND_PRINTF: /* the first argument is the format or -v (bash): only after a
+					   * literal format are the rest plain arguments */
+				if (!s->printf_fmt)
 					ctx = SSM_SH_CODE;
 				break;
 			case KIND_TEST: /* test -v NAME (bash); two values in a row may be -v NAME */
@@ -701,6 +790,11 @@ static int word_end(struct lx *l, struct script *s)
 				break;
 			}
 		}
+		if (!w->nrefs && (name == NULL || w->glob))
+			s->dyn_arg = 1;
+		if (s->kind == KIND_PRINTF && first_arg && !w->nrefs && name && !w->glob &&
+		    name[0] != '-')
+			s->printf_fmt = 1;
 		if (s->kind == KIND_ENV && (s->env_split || strncmp(l->t + w->start, "-S", 2) == 0 ||
 		                            strncmp(l->t + w->start, "--split-string", 14) == 0)) {
 			/* env -S 'command line': everything after is a command line */
@@ -711,24 +805,44 @@ static int word_end(struct lx *l, struct script *s)
 		}
 		/* a wrapper's own options and operands, then the wrapped command */
 		if (s->wrapper && ctx == SSM_SH_WORD) {
+			const struct wrapper_opts *wo = s->wrapper_opts;
+
 			if (s->wrapper_optarg) {
 				s->wrapper_optarg = 0;
-			} else if (name && name[0] == '-') {
-				const struct wrapper_opts *wo = s->wrapper_opts;
+				for (k = 0; k < w->nrefs; k++)
+					w->refs[k].single = 1; /* one value, not a list */
+			} else if (!w->nrefs && name && name[0] == '-') {
+				int known = 0;
 
 				for (k = 0; wo && wo->opts[k]; k++)
 					if (strcmp(name, wo->opts[k]) == 0)
-						s->wrapper_optarg = 1;
+						known = s->wrapper_optarg = 1;
+				for (k = 0; wo && wo->flags[k]; k++)
+					if (strcmp(name, wo->flags[k]) == 0)
+						known = 1;
+				for (k = 0; wo && wo->code_flags[k]; k++)
+					if (strcmp(name, wo->code_flags[k]) == 0) {
+						known = 1;
+						s->code = CODE_ALL; /* sudo -s CMD: a shell runs CMD */
+						s->wrapper = 0;
+					}
+				if (!known) { /* it may take the next word: the command is unknown */
+					s->code = CODE_ALL;
+					s->wrapper = 0;
+				}
 			} else if (w->assign && (s->kind == KIND_ENV || s->kind == KIND_SUDO)) {
 				; /* NAME=VALUE (no placeholder in it: refused above otherwise) */
 			} else if (s->wrapper_operands > 0) {
 				s->wrapper_operands--;
+				for (k = 0; k < w->nrefs; k++)
+					w->refs[k].single = 1;
 			} else {
 				/* the wrapped command: a placeholder here picks the program */
 				command_name = w->nrefs > 0;
 				if ((r = emit_word_refs(l, w, ctx, command_name)) != 0)
 					return r;
-				set_command(s, w->nrefs ? NULL : name, 0);
+				if ((r = set_command(l, s, w->nrefs || w->glob ? NULL : name, 0)) != 0)
+					return r;
 				s->nargs = 0;
 				return 0;
 			}
@@ -859,9 +973,12 @@ static int operator(struct lx *l, struct script *s, int term)
 			l->i++;
 		}
 		s->redir_next = 1;
+		if (s->cmdpos)
+			s->prefix = 1;
 		return 0;
 	}
 	s->cmdpos = 1;
+	s->prefix = 0;
 	s->code = CODE_NONE;
 	s->wrapper = 0;
 	return 0;
@@ -884,6 +1001,8 @@ static int lex_script(struct lx *l, int term)
 				s.w.overflow = 1;
 				r = ref_in(l, SSM_SH_GLUED_UNSAFE);
 			} else {
+				if (s.w.tilde) /* ~{{ x }}: the value would be a user name */
+					s.w.unsafe = 1;
 				r = read_ref(l, &s.w.refs[s.w.nrefs++]);
 			}
 		} else if (c == ' ' || c == '\t') {
@@ -900,6 +1019,7 @@ static int lex_script(struct lx *l, int term)
 				r = heredoc_bodies(l, &s);
 			if (!(s.ncase && s.cases[s.ncase - 1] == CASE_PATTERN))
 				s.cmdpos = 1;
+			s.prefix = 0;
 			s.code = CODE_NONE;
 			s.wrapper = 0;
 		} else if (c == '#' && !s.w.active) {
