@@ -224,6 +224,8 @@ static size_t encode(const unsigned char *in, size_t len, char *out, size_t room
 			m = (uint64_t)__builtin_ctzll(m) >> 3;
 			p += m;
 			o += m;
+			if (oend - o < 8)
+				continue; /* the 8-byte stores below need 8 bytes of room */
 		}
 #endif
 		c = *p;
