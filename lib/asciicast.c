@@ -698,6 +698,7 @@ int ssm_rec_new(struct ssm_sink *sink, const struct ssm_rec_header *hdr, uint64_
 	}
 	rec->sink = sink;
 	rec->max_bytes = max_bytes;
+	sink->ceiling = max_bytes; /* no reservation past the cap (1 MiB per session otherwise) */
 	rec->start_ns = mono_start_ns;
 	rec->last_sync_ns = mono_start_ns;
 	rec->buf = malloc(REC_BUFSZ);

@@ -83,7 +83,7 @@ static int tee_flush(struct ssm_sink *sink)
 static int tee_reserve(struct ssm_sink *sink, uint64_t upto)
 {
 	struct sink_tee *t = (struct sink_tee *)sink;
-	size_t i;
+	size_t i, required = 0;
 
 	if (t->err)
 		return t->err;
@@ -93,11 +93,15 @@ static int tee_reserve(struct ssm_sink *sink, uint64_t upto)
 
 		if (m->dropped || !m->required)
 			continue;
+		required++;
+		m->sink->ceiling = sink->ceiling;
 		r = ssm_sink_reserve(m->sink, upto);
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	/* no required member: nothing guarantees the bytes, so no reservation either (the
+	 * recorder then writes before it passes output on) */
+	return required ? 0 : -EOPNOTSUPP;
 }
 
 static int tee_close(struct ssm_sink *sink)

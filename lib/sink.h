@@ -31,6 +31,9 @@ struct ssm_sink_ops {
 
 struct ssm_sink {
 	const struct ssm_sink_ops *ops;
+	/* the most bytes this sink will be handed (0: no bound), set by its recorder from the
+	 * transcript size cap: a reservation never reaches past it */
+	uint64_t ceiling;
 };
 
 static inline int ssm_sink_write(struct ssm_sink *s, const char *buf, size_t len)

@@ -114,6 +114,8 @@ static int file_reserve(struct ssm_sink *sink, uint64_t upto)
 	target = end + RESERVE_STEP;
 	if (target > limit)
 		target = limit;
+	if (sink->ceiling && target > f->start + sink->ceiling) /* the transcript's size cap */
+		target = end > f->start + sink->ceiling ? end : f->start + sink->ceiling;
 	if (target > INT64_MAX)
 		return -EFBIG;
 	for (;;) {

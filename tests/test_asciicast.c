@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "asciicast.h"
@@ -1004,6 +1005,37 @@ static void test_tick(void)
 }
 
 /* ------------------------------------------------------------------ totals */
+/* With a size cap, the file sink never reserves past it (a reservation is held for the whole
+ * session: 1 MiB a session beyond a 20 KB cap would let many small sessions pin the disk). */
+static void test_reserve_ceiling(void)
+{
+	char path[] = "/tmp/test_asciicast_ceil.XXXXXX";
+	struct ssm_sink *sink;
+	struct ssm_rec *rec;
+	struct stat st;
+	int fd, dup_fd, r;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		abort();
+	dup_fd = dup(fd);
+	CHECK(ssm_sink_file_new(fd, &sink) == 0, "file sink");
+	CHECK(ssm_rec_new(sink, &test_hdr, 20000, T0, &rec) == 0, "rec");
+	r = ssm_rec_reserve(rec, 100);
+	if (r == -EOPNOTSUPP) {
+		printf("SKIP reserve ceiling: no fallocate on /tmp\n");
+	} else {
+		CHECK(r == 0, "reserve: %d", r);
+		CHECK(fstat(dup_fd, &st) == 0 && (uint64_t)st.st_blocks * 512 <= 20000 + 8192,
+		      "reserved %lld bytes of blocks with a 20000-byte cap",
+		      (long long)st.st_blocks * 512);
+	}
+	CHECK(ssm_rec_close(rec, NULL, NULL) == 0, "close");
+	ssm_rec_free(rec);
+	close(dup_fd);
+	unlink(path);
+}
+
 static void test_file_sha(void)
 {
 	char path[] = "/tmp/test_asciicast.XXXXXX";
@@ -1167,6 +1199,23 @@ static void test_tee(void)
 	mem_fini(&b);
 
 	CHECK(ssm_sink_tee_new(sinks, required, 0, &tee) == -EINVAL, "empty tee refused");
+
+	/* no required member: no reservation (output must then be written before it is
+	 * passed on), never a promise nothing keeps */
+	{
+		int none[2] = {0, 0};
+
+		mem_init(&a);
+		mem_init(&b);
+		sinks[0] = &a.base;
+		sinks[1] = &b.base;
+		CHECK(ssm_sink_tee_new(sinks, none, 2, &tee) == 0, "tee of optional sinks");
+		CHECK(ssm_sink_reserve(tee, 100) == -EOPNOTSUPP,
+		      "a tee without a required member reserves nothing");
+		ssm_sink_destroy(tee);
+		mem_fini(&a);
+		mem_fini(&b);
+	}
 	ssm_log_set_handler(NULL, NULL);
 }
 
@@ -1183,6 +1232,7 @@ int main(void)
 	test_disk_fills();
 	test_tick();
 	test_file_sha();
+	test_reserve_ceiling();
 	test_errors();
 	test_tee();
 	return check_done("test_asciicast");
