@@ -57,6 +57,14 @@ cJSON *db_host_list(sqlite3 *db);
 /* PRAGMA data_version: changes when another connection committed. */
 int64_t db_data_version(sqlite3 *db);
 
+/* users.c: users, groups, policies (the administration commands; argv[0] is "user",
+ * "group" or "policy"), and what login needs. */
+int broker_users_main(int argc, char **argv);
+int users_schema_ensure(sqlite3 *db);
+int users_name_valid(const char *name, size_t max);
+/* 1 if pw matches the stored crypt(3) hash, 0 if not, -ENOMEM */
+int users_check_password(const char *pw, const char *stored);
+
 /* serve.c */
 struct serve_opts {
 	const char *listen; /* ADDR:PORT */

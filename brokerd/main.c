@@ -4,6 +4,7 @@
  *   ssm-broker activation create [--state-dir DIR] --limit N --expires DURATION [--tag K=V]...
  *   ssm-broker host list [--state-dir DIR] [--json]
  *   ssm-broker host revoke [--state-dir DIR] ID
+ *   ssm-broker user|group|policy ... (brokerd/users.c)
  *
  * Exit 0 ok, 1 refused or failed, 2 usage or configuration error. */
 #include "brokerd.h"
@@ -24,7 +25,12 @@ static void usage(FILE *f)
 	      "       ssm-broker activation create [--state-dir DIR] --limit N --expires DURATION\n"
 	      "                  [--tag KEY=VALUE]...\n"
 	      "       ssm-broker host list [--state-dir DIR] [--json]\n"
-	      "       ssm-broker host revoke [--state-dir DIR] ID\n",
+	      "       ssm-broker host revoke [--state-dir DIR] ID\n"
+	      "       ssm-broker user add [--state-dir DIR] NAME [--group G]... [--totp]\n"
+	      "       ssm-broker user list [--state-dir DIR] [--json]\n"
+	      "       ssm-broker user passwd|del [--state-dir DIR] NAME\n"
+	      "       ssm-broker group add [--state-dir DIR] NAME\n"
+	      "       ssm-broker policy attach [--state-dir DIR] --user NAME|--group NAME FILE\n",
 	      f);
 }
 
@@ -283,5 +289,8 @@ int main(int argc, char **argv)
 		return cmd_activation(argc - 2, argv + 2);
 	if (strcmp(argv[1], "host") == 0)
 		return cmd_host(argc - 2, argv + 2);
+	if (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "group") == 0 ||
+	    strcmp(argv[1], "policy") == 0)
+		return broker_users_main(argc - 1, argv + 1);
 	return usage_error("unknown command", argv[1]);
 }
