@@ -257,6 +257,16 @@ else
 fi
 mv "$T"/src/*.deb "$T"/src/*.changes "$T"/src/*.buildinfo "$T/debs/v1/"
 echo "packages: $(cd "$T/debs/v1" && ls *.deb | tr '\n' ' ')"
+if dpkg -c "$T"/debs/v1/ssmsession-broker_*.deb 2>/dev/null | grep -q ' ./usr/sbin/ssm-broker$'; then
+	ok "ssmsession-broker holds /usr/sbin/ssm-broker"
+else
+	bad "ssmsession-broker holds /usr/sbin/ssm-broker"
+fi
+if dpkg -c "$T"/debs/v1/ssmsession-host_*.deb | grep -q 'ssm-broker'; then
+	bad "ssmsession-host holds no broker file"
+else
+	ok "ssmsession-host holds no broker file"
+fi
 if lintian --fail-on error,warning "$T"/debs/v1/*.changes >"$T/lintian.out" 2>&1; then
 	ok "lintian --fail-on error,warning: $(grep -c '^[EW]:' "$T/lintian.out") errors and warnings"
 else
