@@ -65,6 +65,13 @@ int users_name_valid(const char *name, size_t max);
 /* 1 if pw matches the stored crypt(3) hash, 0 if not, -ENOMEM */
 int users_check_password(const char *pw, const char *stored);
 
+/* login.c: POST /v1/login.  0 with *presp (the credential), or an HTTP status (401, 429,
+ * 500) with msg for the client. */
+#define BROKER_CREDENTIAL_TTL 3600
+struct ssm_login_request;
+int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, cJSON **presp,
+		char *msg, size_t msglen);
+
 /* serve.c */
 struct serve_opts {
 	const char *listen; /* ADDR:PORT */

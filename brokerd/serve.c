@@ -1,7 +1,8 @@
 /* serve.c - `ssm-broker serve`: one libwebsockets context owns the loop (Debian's 4.1 has no
- * external poll).  HTTPS POST /v1/register (no client certificate needed) and the websocket
- * GET /v1/agent, subprotocol ssmsession.1, which requires a client certificate this
- * broker's CA issued to a registered, non-revoked host (docs/PROTOCOL.md section 1).
+ * external poll).  HTTPS POST /v1/register and POST /v1/login (brokerd/login.c; neither
+ * needs a client certificate) and the websocket GET /v1/agent, subprotocol ssmsession.1,
+ * which requires a client certificate this broker's CA issued to a registered, non-revoked
+ * host (docs/PROTOCOL.md section 1).
  *
  * Never handles LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (CVE-2025-11677); ALPN http/1.1 only; no
  * websocket extensions. */
@@ -16,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include "frame.h"
 #include "link.h"
 #include "log.h"
+#include "login.h"
 #include "util.h"
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
@@ -38,7 +41,7 @@ struct agent_conn {
 };
 
 struct http_pss {
-	int is_register;
+	int is_register, is_login;
 	char *body;
 	size_t len;
 	int too_large;
@@ -165,6 +168,39 @@ static int handle_register(struct lws *wsi, struct http_pss *pss)
 	return respond(wsi, pss, 200, resp);
 }
 
+/* POST /v1/login (brokerd/login.c) */
+static int handle_login(struct lws *wsi, struct http_pss *pss)
+{
+	struct ssm_login_request *req;
+	char err[256] = "", msg[512] = "", peer[64];
+	cJSON *resp = NULL;
+	int status;
+
+	peer_name(wsi, peer, sizeof(peer));
+	if (pss->too_large)
+		return respond_error(wsi, pss, 413, "request too large");
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return -1;
+	if (ssm_login_request_parse(pss->body ? pss->body : "", pss->len, req, err,
+				    sizeof(err)) < 0) {
+		logf_("login from %s refused: %s", peer, err);
+		snprintf(msg, sizeof(msg), "bad request: %s", err);
+		status = 400;
+	} else {
+		status = users_login(B->db, req, ssm_now(), &resp, msg, sizeof(msg));
+		logf_("login of %s from %s %s: %s", req->user, peer,
+		      status ? "refused" : "accepted", msg);
+	}
+	OPENSSL_cleanse(req, sizeof(*req));
+	free(req);
+	if (pss->body != NULL)
+		OPENSSL_cleanse(pss->body, pss->len);
+	if (status != 0)
+		return respond_error(wsi, pss, status, status == 500 ? "internal error" : msg);
+	return respond(wsi, pss, 200, resp);
+}
+
 static int client_cert_verify(void *x509_ctx, int preverify_ok)
 {
 	X509_STORE_CTX *sctx = x509_ctx;
@@ -206,11 +242,21 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				pss->too_large = 1;
 			return 0; /* the body follows */
 		}
+		if (strcmp((const char *)in, "/v1/login") == 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+			pss->is_login = 1;
+			if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+				return respond_error(wsi, pss, 411, "Content-Length required") ? -1
+												 : 0;
+			if (strtoul(buf, NULL, 10) > SSM_LOGIN_BODY_MAX)
+				pss->too_large = 1;
+			return 0;
+		}
 		return respond_error(wsi, pss, 404, "not found") ? -1 : 0;
 	case LWS_CALLBACK_HTTP_BODY:
-		if (!pss->is_register || pss->too_large)
+		if ((!pss->is_register && !pss->is_login) || pss->too_large)
 			return pss->too_large ? -1 : 0;
-		if (len > SSM_ENROLL_BODY_MAX - pss->len) {
+		if (len > (pss->is_login ? SSM_LOGIN_BODY_MAX : SSM_ENROLL_BODY_MAX) - pss->len) {
 			pss->too_large = 1;
 			return -1;
 		} else {
@@ -224,6 +270,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		}
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss->is_login)
+			return handle_login(wsi, pss) ? -1 : 0;
 		if (!pss->is_register)
 			return -1;
 		return handle_register(wsi, pss) ? -1 : 0;
