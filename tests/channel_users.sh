@@ -5,7 +5,10 @@
 # password and an unknown user refused alike, a TOTP user refused without a code and with a
 # wrong one, accepted with the right one (computed here: RFC 6238 with python3's hmac),
 # the same code refused a second time, bad requests refused with 400, and the per-user
-# rate limit (5 failures a minute, then 429 even with the right password).
+# rate limit (5 failures a minute, then 429 even with the right password); then the client,
+# `ssm login` (password and TOTP code on standard input): the credential file 0600 in a 0700
+# directory, a wrong password one line and no file, the code asked for, a readable
+# directory refused, another CA refused.
 set -u
 srcdir=${srcdir:-.}
 . "$srcdir/tests/lib.sh"
@@ -118,6 +121,30 @@ ssm_check "  too many failed logins" says "too many failed logins"
 login alice 'correct horse'
 ssm_check "alice is not slowed down by dave's failures" status 200
 ssm_check "the broker logs logins without passwords" sh -c "grep -q 'login of alice' '$T/broker.log' && ! grep -q 'horse' '$T/broker.log'"
+# the client: ssm login (password and TOTP code on standard input, not a terminal)
+SSM=$PWD/client/ssm
+CF=$T/cfg/ssmsession/credentials
+ssm_check "ssm login as alice" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg' $IN '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >'$T/ssm.out' 2>'$T/ssm.err'"
+ssm_check "  says who and until when" grep -q "logged in to $URL as alice until .* (MFA: no)" "$T/ssm.out"
+ssm_check "  the credential file is 0600" [ "$(stat -c %a "$CF")" = 600 ]
+ssm_check "  in a 0700 directory" [ "$(stat -c %a "$T/cfg/ssmsession")" = 700 ]
+ssm_check "  holding a credential the broker issued" sh -c "h=\$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"credential\"])' '$CF' | tr -d '\n' | sha256sum | cut -d' ' -f1); python3 -c 'import sqlite3,sys; sys.exit(0 if sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM credentials WHERE hash=? AND user_name=?\", (sys.argv[2], \"alice\")).fetchone()[0] == 1 else 1)' '$ST/broker.db' \$h"
+ssm_check_not "ssm login with a wrong password fails" sh -c "printf 'wrong horse\n' | XDG_CONFIG_HOME='$T/cfg2' $IN '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >/dev/null 2>'$T/ssm.err'"
+ssm_check "  one line: wrong user name or password" sh -c "[ \$(wc -l <'$T/ssm.err') = 1 ] && grep -q 'wrong user name or password' '$T/ssm.err'"
+ssm_check "  and writes no credential" test ! -e "$T/cfg2/ssmsession/credentials"
+# erin: a TOTP user of her own (carol's failures above count against her for a minute)
+printf 'erin password\n' | "$BROKER" user add erin --totp --state-dir "$ST" >"$T/erin"
+ESECRET=$(sed -n 's/^totp_secret: //p' "$T/erin")
+ssm_check "ssm login as erin: the TOTP code asked and given" sh -c "printf 'erin password\n%s\n' \$(python3 '$T/totp.py' '$ESECRET') | XDG_CONFIG_HOME='$T/cfg3' $IN '$SSM' login --broker $URL --ca '$ST/ca.crt' --user erin >'$T/ssm.out' 2>'$T/ssm.err'"
+ssm_check "  MFA: yes" grep -q "as erin until .* (MFA: yes)" "$T/ssm.out"
+ssm_check_not "ssm login as erin without a code fails" sh -c "printf 'erin password\n' | XDG_CONFIG_HOME='$T/cfg4' $IN '$SSM' login --broker $URL --ca '$ST/ca.crt' --user erin >/dev/null 2>'$T/ssm.err'"
+ssm_check "  saying a TOTP code is needed" grep -q "needs a TOTP code" "$T/ssm.err"
+mkdir -p "$T/cfg5/ssmsession" && chmod 0755 "$T/cfg5/ssmsession"
+ssm_check_not "a credential directory others can read is refused" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg5' $IN '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >/dev/null 2>'$T/ssm.err'"
+ssm_check "  saying so" grep -q "refusing it" "$T/ssm.err"
+ssm_check_not "ssm login with another CA fails" sh -c "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout '$T/x.key' -out '$T/x.crt' -days 1 2>/dev/null && printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg6' $IN '$SSM' login --broker $URL --ca '$T/x.crt' --user alice >/dev/null 2>'$T/ssm.err'"
+ssm_check "  the broker's certificate refused" grep -q "certificate is refused" "$T/ssm.err"
+
 kill "$BPID" 2>/dev/null
 wait "$BPID" 2>/dev/null
 ssm_check "no sanitizer report from the broker" sh -c "! grep -Eq 'Sanitizer|runtime error' '$T/broker.log'"

@@ -1,0 +1,430 @@
+/* ssm.c - the users' client (SPEC section 9), the verbs of `aws ssm`.  This slice:
+ *
+ *   ssm login --broker URL --ca FILE [--user NAME]
+ *
+ * reads the password from the terminal with echo off (or one line of standard input when it
+ * is not a terminal), POSTs it to URL/v1/login over TLS trusting only FILE (no system store,
+ * the broker's name checked), asks for the TOTP code when the broker says the user needs
+ * one, and caches the credential in $XDG_CONFIG_HOME/ssmsession/credentials (or
+ * ~/.config/ssmsession/credentials): mode 0600 in a 0700 directory, written atomically.
+ * A directory not the user's or writable by others is refused.
+ *
+ * Exit 0 ok, 1 refused or failed, 2 usage error; an error is one line on standard error. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <termios.h>
+#include <unistd.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "json.h"
+#include "login.h"
+#include "util.h"
+
+#define TIMEOUT_S 30
+#define RESPONSE_MAX 65536
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ssm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+/* https://HOST[:PORT] (no path), IPv6 in brackets */
+static int parse_url(const char *url, char *host, size_t size, int *pport)
+{
+	const char *h, *end, *colon;
+	char *e;
+	long port = 443;
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0)
+		return -EINVAL;
+	h = url + 8;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (end == NULL)
+			return -EINVAL;
+		n = (size_t)(end - h - 1);
+		h++;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] != '\0' && end[1] != ':')
+			return -EINVAL;
+	} else {
+		colon = strchr(h, ':');
+		n = colon ? (size_t)(colon - h) : strlen(h);
+	}
+	if (colon) {
+		port = strtol(colon + 1, &e, 10);
+		if (colon[1] == '\0' || *e != '\0' || port < 1 || port > 65535)
+			return -EINVAL;
+	}
+	if (n == 0 || n >= size || memchr(h, '/', n) || memchr(h, '@', n))
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*pport = (int)port;
+	return 0;
+}
+
+static void print_ssl_errors(void)
+{
+	unsigned long e;
+
+	while ((e = ERR_get_error()) != 0) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof(buf));
+		fprintf(stderr, "ssm:   %s\n", buf);
+	}
+}
+
+/* POST body to https://host:port/path; 0 with *pstatus and *presp, or 1 after saying why */
+static int https_post(const char *host, int port, const char *ca_file, const char *path,
+		      const char *body, int *pstatus, char **presp)
+{
+	static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+	char target[300], hdr[1024], *buf = NULL, *p;
+	SSL_CTX *ctx = NULL;
+	BIO *bio = NULL;
+	SSL *ssl = NULL;
+	size_t len = 0, blen = strlen(body);
+	int r = 1, n, fd;
+	struct timeval tv = { TIMEOUT_S, 0 };
+	long verify;
+
+	*presp = NULL;
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto ssl_fail;
+	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
+		r = fail(2, "%s: not a PEM CA certificate", ca_file);
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	bio = BIO_new_ssl_connect(ctx);
+	if (bio == NULL)
+		goto ssl_fail;
+	BIO_get_ssl(bio, &ssl);
+	BIO_set_conn_hostname(bio, target);
+	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
+		if (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0))
+			goto ssl_fail;
+		SSL_set_tlsext_host_name(ssl, host);
+	}
+	SSL_set_alpn_protos(ssl, alpn, sizeof(alpn));
+	if (BIO_do_connect(bio) != 1) {
+		verify = SSL_get_verify_result(ssl);
+		if (verify != X509_V_OK)
+			r = fail(1, "the broker's certificate is refused: %s (not issued for %s by "
+				    "the CA in %s)",
+				 X509_verify_cert_error_string(verify), host, ca_file);
+		else
+			r = fail(1, "cannot connect to %s", target);
+		print_ssl_errors();
+		goto out;
+	}
+	fd = (int)BIO_get_fd(bio, NULL);
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+	n = snprintf(hdr, sizeof(hdr),
+		     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
+		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		     "Connection: close\r\n\r\n",
+		     path, target, PACKAGE_VERSION, blen);
+	if (BIO_write(bio, hdr, n) != n || BIO_write(bio, body, (int)blen) != (int)blen ||
+	    BIO_flush(bio) != 1)
+		goto ssl_fail;
+	buf = malloc(RESPONSE_MAX + 1);
+	if (buf == NULL)
+		goto out;
+	for (;;) {
+		int got;
+		if (len == RESPONSE_MAX) {
+			r = fail(1, "the broker's answer is larger than %d bytes", RESPONSE_MAX);
+			goto out;
+		}
+		got = BIO_read(bio, buf + len, (int)(RESPONSE_MAX - len));
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || (p = strstr(buf, "\r\n\r\n")) == NULL) {
+		r = fail(1, "the broker's answer is not HTTP/1.1");
+		goto out;
+	}
+	*pstatus = atoi(buf + 9);
+	*presp = strdup(p + 4);
+	r = *presp ? 0 : 1;
+	goto out;
+ssl_fail:
+	r = fail(1, "TLS setup failed");
+	print_ssl_errors();
+out:
+	free(buf);
+	BIO_free_all(bio);
+	SSL_CTX_free(ctx);
+	return r;
+}
+
+/* One line from standard input, echo off when it is a terminal.  0, or -1 (nothing). */
+static int read_secret(const char *prompt, char *out, size_t size)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO), restore = 0;
+	size_t n = 0;
+	ssize_t r;
+	char c;
+
+	if (tty) {
+		fputs(prompt, stderr);
+		fflush(stderr);
+		if (tcgetattr(STDIN_FILENO, &old) == 0) {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			quiet.c_lflag |= ECHONL;
+			restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		}
+	}
+	while (n + 1 < size) {
+		r = read(STDIN_FILENO, &c, 1); /* byte by byte: the next line is the TOTP code's */
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n')
+			break;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '\r')
+		out[--n] = '\0';
+	if (restore)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+	return n > 0 ? 0 : -1;
+}
+
+/* $XDG_CONFIG_HOME/ssmsession or ~/.config/ssmsession, made 0700 if missing; refused when
+ * it is not ours or others may write or read it. */
+static int cache_dir(char *out, size_t size)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char base[PATH_MAX];
+	struct stat st;
+
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(base, sizeof(base), "%s", xdg);
+	else if (home != NULL && home[0] == '/')
+		snprintf(base, sizeof(base), "%s/.config", home);
+	else {
+		struct passwd *pw = getpwuid(getuid());
+		if (pw == NULL || pw->pw_dir == NULL)
+			return fail(1, "no home directory to keep the credential in");
+		snprintf(base, sizeof(base), "%s/.config", pw->pw_dir);
+	}
+	if ((size_t)snprintf(out, size, "%s/ssmsession", base) >= size)
+		return fail(1, "%s: path too long", base);
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		return fail(1, "%s: %s", base, strerror(errno));
+	if (mkdir(out, 0700) != 0 && errno != EEXIST)
+		return fail(1, "%s: %s", out, strerror(errno));
+	if (lstat(out, &st) != 0)
+		return fail(1, "%s: %s", out, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+		return fail(1, "%s: not a directory of yours with mode 0700: refusing it", out);
+	return 0;
+}
+
+static int save_credential(const cJSON *cred)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], tmp[PATH_MAX + 32];
+	char *s = NULL;
+	int fd = -1, r = 1;
+
+	if (cache_dir(dir, sizeof(dir)) != 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.credentials.%ld", dir, (long)getpid());
+	s = cJSON_Print(cred);
+	if (s == NULL)
+		return fail(1, "out of memory");
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fail(1, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0600) != 0 || ssm_write_all(fd, s, strlen(s)) < 0 ||
+	    ssm_write_all(fd, "\n", 1) < 0 || fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		fail(1, "%s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		fail(1, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+	return r;
+}
+
+static int cmd_login(int argc, char **argv)
+{
+	const char *broker = NULL, *ca = NULL, *user = NULL;
+	char host[256], pw[SSM_LOGIN_PASSWORD_MAX + 2], code[32] = "", ca_abs[PATH_MAX], uname[65];
+	char *body = NULL, *resp = NULL, jerr[256];
+	cJSON *req = NULL, *ans = NULL, *cache = NULL;
+	const char *msg, *cred, *expires;
+	int i, port, status = 0, r = 1, mfa;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--broker") == 0 && i + 1 < argc)
+			broker = argv[++i];
+		else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc)
+			ca = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			user = argv[++i];
+		else
+			return fail(2, "usage: ssm login --broker URL --ca FILE [--user NAME]");
+	}
+	if (broker == NULL || ca == NULL)
+		return fail(2, "usage: ssm login --broker URL --ca FILE [--user NAME]");
+	if (parse_url(broker, host, sizeof(host), &port) < 0)
+		return fail(2, "--broker: https://HOST[:PORT], not %s", broker);
+	if (realpath(ca, ca_abs) == NULL)
+		return fail(2, "--ca %s: %s", ca, strerror(errno));
+	if (user == NULL) {
+		struct passwd *p = getpwuid(getuid());
+		if (p == NULL || strlen(p->pw_name) >= sizeof(uname))
+			return fail(2, "--user NAME is needed");
+		snprintf(uname, sizeof(uname), "%s", p->pw_name);
+		user = uname;
+	}
+	if (read_secret("Password: ", pw, sizeof(pw)) < 0)
+		return fail(1, "no password given");
+	req = cJSON_CreateObject();
+	if (req == NULL || !cJSON_AddStringToObject(req, "user", user) ||
+	    !cJSON_AddStringToObject(req, "password", pw))
+		goto oom;
+	for (;;) {
+		free(body);
+		body = cJSON_PrintUnformatted(req);
+		if (body == NULL)
+			goto oom;
+		free(resp);
+		resp = NULL;
+		if ((r = https_post(host, port, ca_abs, "/v1/login", body, &status, &resp)) != 0)
+			goto out;
+		r = 1;
+		cJSON_Delete(ans);
+		ans = NULL;
+		if (ssm_json_parse_object(resp, strlen(resp), &ans, jerr, sizeof(jerr)) < 0) {
+			fail(1, "the broker's answer (HTTP %d) is not a JSON object", status);
+			goto out;
+		}
+		if (status == 200)
+			break;
+		if (ssm_json_get_string(ans, "error", &msg) < 0)
+			msg = "no reason given";
+		if (status == 401 && strstr(msg, "needs a TOTP code") != NULL &&
+		    ssm_json_member(req, "totp") == NULL) {
+			if (read_secret("TOTP code: ", code, sizeof(code)) < 0) {
+				fail(1, "login refused: %s", msg);
+				goto out;
+			}
+			if (!cJSON_AddStringToObject(req, "totp", code))
+				goto oom;
+			continue;
+		}
+		fail(1, "login refused (HTTP %d): %s", status, msg);
+		goto out;
+	}
+	if (ssm_json_get_string(ans, "credential", &cred) < 0 ||
+	    ssm_json_get_string(ans, "expires", &expires) < 0 ||
+	    ssm_json_get_bool(ans, "mfa", &mfa) < 0 ||
+	    !ssm_str_charset(cred, 43, 43, ssm_is_b64url_char)) {
+		fail(1, "the broker's answer has no valid credential");
+		goto out;
+	}
+	cache = cJSON_CreateObject();
+	if (cache == NULL || !cJSON_AddStringToObject(cache, "broker", broker) ||
+	    !cJSON_AddStringToObject(cache, "ca", ca_abs) ||
+	    !cJSON_AddStringToObject(cache, "user", user) ||
+	    !cJSON_AddStringToObject(cache, "credential", cred) ||
+	    !cJSON_AddStringToObject(cache, "expires", expires) ||
+	    !cJSON_AddBoolToObject(cache, "mfa", mfa))
+		goto oom;
+	if (save_credential(cache) != 0)
+		goto out;
+	printf("logged in to %s as %s until %s (MFA: %s)\n", broker, user, expires,
+	       mfa ? "yes" : "no");
+	r = 0;
+	goto out;
+oom:
+	fail(1, "out of memory");
+	r = 1;
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	OPENSSL_cleanse(code, sizeof(code));
+	if (body != NULL) {
+		OPENSSL_cleanse(body, strlen(body));
+		free(body);
+	}
+	if (resp != NULL) {
+		OPENSSL_cleanse(resp, strlen(resp));
+		free(resp);
+	}
+	if (req != NULL) {
+		const cJSON *m = ssm_json_member(req, "password");
+		if (cJSON_IsString(m) && m->valuestring != NULL)
+			OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
+	}
+	cJSON_Delete(req);
+	cJSON_Delete(ans);
+	cJSON_Delete(cache);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		puts("usage: ssm login --broker URL --ca FILE [--user NAME]");
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("ssm %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "login") == 0)
+		return cmd_login(argc - 2, argv + 2);
+	return fail(2, "usage: ssm login --broker URL --ca FILE [--user NAME] (the other verbs "
+		       "are not there yet)");
+}
