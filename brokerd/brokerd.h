@@ -71,6 +71,14 @@ int users_check_password(const char *pw, const char *stored);
 struct ssm_login_request;
 int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, cJSON **presp,
 		char *msg, size_t msglen);
+/* The user behind "Bearer CREDENTIAL" (not expired) may do action on resource under the IAM
+ * policies attached to them and their groups, with aws:username, aws:userid,
+ * aws:PrincipalType, aws:MultiFactorAuthPresent, aws:CurrentTime, aws:EpochTime.  0 (the
+ * user's name in user_out), or 401 (no or a bad credential), 403 (denied: msg in AWS's
+ * words), 500; msg says why. */
+int users_authorize(sqlite3 *db, const char *authorization, const char *action,
+		    const char *resource, int64_t now, char *user_out, size_t user_size,
+		    char *msg, size_t msglen);
 
 /* serve.c */
 struct serve_opts {

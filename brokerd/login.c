@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "b64url.h"
+#include "iam.h"
 #include "log.h"
 #include "login.h"
 #include "totp.h"
@@ -230,5 +231,136 @@ out:
 	}
 	free(hash);
 	free(uid);
+	return status;
+}
+
+/* ---------------------------------------------------------------- bearer credentials */
+
+static int load_policies(sqlite3 *db, const char *user, struct ssm_iam_policy ***ppols,
+			 size_t *pn, char *msg, size_t msglen)
+{
+	sqlite3_stmt *st = prep(db, "SELECT name, document FROM policies WHERE"
+				    " (kind = 'user' AND owner = ?1) OR (kind = 'group' AND owner IN"
+				    " (SELECT group_name FROM group_members WHERE user_name = ?1))"
+				    " ORDER BY kind, owner, name");
+	struct ssm_iam_policy **pols = NULL, **np;
+	size_t n = 0;
+	char err[256];
+
+	*ppols = NULL;
+	*pn = 0;
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *doc = (const char *)sqlite3_column_text(st, 1);
+		struct ssm_iam_policy *p = NULL;
+		if (ssm_iam_policy_parse(doc, (size_t)sqlite3_column_bytes(st, 1), name, &p, err,
+					 sizeof(err)) < 0) {
+			/* stored only once parsed: a policy that no longer parses denies */
+			snprintf(msg, msglen, "the stored policy %s does not parse: %s", name, err);
+			goto fail;
+		}
+		np = realloc(pols, (n + 1) * sizeof(*pols));
+		if (np == NULL) {
+			ssm_iam_policy_free(p);
+			goto fail;
+		}
+		pols = np;
+		pols[n++] = p;
+	}
+	sqlite3_finalize(st);
+	*ppols = pols;
+	*pn = n;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	while (n > 0)
+		ssm_iam_policy_free(pols[--n]);
+	free(pols);
+	return -EIO;
+}
+
+int users_authorize(sqlite3 *db, const char *authorization, const char *action,
+		    const char *resource, int64_t now, char *user_out, size_t user_size,
+		    char *msg, size_t msglen)
+{
+	sqlite3_stmt *st = NULL;
+	struct ssm_iam_policy **pols = NULL;
+	struct ssm_iam_request req;
+	struct ssm_iam_result res;
+	char hash[65], user[65] = "", uid[32] = "", err[256] = "", ts[32];
+	const char *cred;
+	cJSON *ctx = NULL;
+	size_t npols = 0, i;
+	int mfa = 0, status = 500;
+
+	if (users_schema_ensure(db) < 0 ||
+	    sqlite3_exec(db, login_schema, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(msg, msglen, "database error");
+		return 500;
+	}
+	if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0 ||
+	    !ssm_str_charset(authorization + 7, 43, 43, ssm_is_b64url_char)) {
+		snprintf(msg, msglen, "a bearer credential is required (ssm login)");
+		return 401;
+	}
+	cred = authorization + 7;
+	ssm_sha256_hex(cred, strlen(cred), hash);
+	st = prep(db, "SELECT c.user_name, c.mfa, u.id FROM credentials c JOIN users u"
+		      " ON u.name = c.user_name WHERE c.hash = ?1 AND c.expires > ?2");
+	if (st == NULL)
+		goto dberr;
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		snprintf(msg, msglen, "the credential is unknown or expired (ssm login)");
+		return 401;
+	}
+	snprintf(user, sizeof(user), "%s", (const char *)sqlite3_column_text(st, 0));
+	mfa = sqlite3_column_int(st, 1);
+	snprintf(uid, sizeof(uid), "%s", (const char *)sqlite3_column_text(st, 2));
+	sqlite3_finalize(st);
+	snprintf(user_out, user_size, "%s", user);
+	if (load_policies(db, user, &pols, &npols, msg, msglen) < 0) {
+		if (msg[0] == '\0')
+			snprintf(msg, msglen, "cannot load the user's policies");
+		return 500;
+	}
+	ssm_rfc3339(now, ts);
+	ctx = cJSON_CreateObject();
+	if (ctx == NULL || !cJSON_AddStringToObject(ctx, "aws:username", user) ||
+	    !cJSON_AddStringToObject(ctx, "aws:userid", uid) ||
+	    !cJSON_AddStringToObject(ctx, "aws:PrincipalType", "User") ||
+	    !cJSON_AddBoolToObject(ctx, "aws:MultiFactorAuthPresent", mfa) ||
+	    !cJSON_AddStringToObject(ctx, "aws:CurrentTime", ts) ||
+	    !cJSON_AddNumberToObject(ctx, "aws:EpochTime", (double)now)) {
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
+	req.action = action;
+	req.resource = resource;
+	req.context = ctx;
+	if (ssm_iam_evaluate((const struct ssm_iam_policy *const *)pols, npols, &req, &res, err,
+			     sizeof(err)) < 0) {
+		snprintf(msg, msglen, "policy evaluation failed: %s", err);
+		goto out;
+	}
+	if (res.decision != SSM_IAM_ALLOW) {
+		ssm_iam_explain(user, action, &res, msg, msglen);
+		status = 403;
+		goto out;
+	}
+	status = 0;
+	goto out;
+dberr:
+	snprintf(msg, msglen, "database error");
+out:
+	cJSON_Delete(ctx);
+	for (i = 0; i < npols; i++)
+		ssm_iam_policy_free(pols[i]);
+	free(pols);
 	return status;
 }

@@ -201,6 +201,61 @@ static int handle_login(struct lws *wsi, struct http_pss *pss)
 	return respond(wsi, pss, 200, resp);
 }
 
+/* GET /v1/instances: DescribeInstanceInformation, for a user whose policies allow
+ * ssm:DescribeInstanceInformation (brokerd/login.c: users_authorize) */
+static int handle_instances(struct lws *wsi, struct http_pss *pss)
+{
+	char auth[256] = "", msg[1024] = "", user[65] = "", peer[64], ts[32];
+	cJSON *hosts, *h, *out, *list;
+	struct agent_conn *c;
+	int status;
+
+	peer_name(wsi, peer, sizeof(peer));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(auth) ||
+	    lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		auth[0] = '\0';
+	status = users_authorize(B->db, auth[0] ? auth : NULL, "ssm:DescribeInstanceInformation",
+				 "*", ssm_now(), user, sizeof(user), msg, sizeof(msg));
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if (status != 0) {
+		logf_("DescribeInstanceInformation from %s%s%s refused: %s", peer,
+		      user[0] ? " by " : "", user, msg);
+		return respond_error(wsi, pss, status, status == 500 ? "internal error" : msg);
+	}
+	hosts = db_host_list(B->db);
+	out = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(out, "InstanceInformationList");
+	if (hosts == NULL || list == NULL) {
+		cJSON_Delete(hosts);
+		cJSON_Delete(out);
+		return respond_error(wsi, pss, 500, "internal error");
+	}
+	cJSON_ArrayForEach(h, hosts) {
+		const char *id = cJSON_GetObjectItem(h, "id")->valuestring;
+		const cJSON *lc = cJSON_GetObjectItem(h, "last_contact");
+		const char *ping = "ConnectionLost";
+		cJSON *o = cJSON_CreateObject();
+		for (c = conns; c != NULL; c = c->next)
+			if (c->linked && !c->kill && strcmp(c->host_id, id) == 0)
+				ping = "Online";
+		if (cJSON_IsTrue(cJSON_GetObjectItem(h, "revoked")))
+			ping = "Inactive";
+		cJSON_AddStringToObject(o, "InstanceId", id);
+		cJSON_AddStringToObject(o, "PingStatus", ping);
+		if (cJSON_IsNumber(lc)) {
+			ssm_rfc3339((int64_t)lc->valuedouble, ts);
+			cJSON_AddStringToObject(o, "LastPingDateTime", ts);
+		}
+		ssm_rfc3339((int64_t)cJSON_GetObjectItem(h, "registered")->valuedouble, ts);
+		cJSON_AddStringToObject(o, "RegistrationDate", ts);
+		cJSON_AddStringToObject(o, "ResourceType", "ManagedInstance");
+		cJSON_AddItemToArray(list, o);
+	}
+	cJSON_Delete(hosts);
+	logf_("DescribeInstanceInformation by %s from %s", user, peer);
+	return respond(wsi, pss, 200, out);
+}
+
 static int client_cert_verify(void *x509_ctx, int preverify_ok)
 {
 	X509_STORE_CTX *sctx = x509_ctx;
@@ -252,6 +307,9 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				pss->too_large = 1;
 			return 0;
 		}
+		if (strcmp((const char *)in, "/v1/instances") == 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+			return handle_instances(wsi, pss) ? -1 : 0;
 		return respond_error(wsi, pss, 404, "not found") ? -1 : 0;
 	case LWS_CALLBACK_HTTP_BODY:
 		if ((!pss->is_register && !pss->is_login) || pss->too_large)

@@ -97,16 +97,17 @@ static void print_ssl_errors(void)
 	}
 }
 
-/* POST body to https://host:port/path; 0 with *pstatus and *presp, or 1 after saying why */
-static int https_post(const char *host, int port, const char *ca_file, const char *path,
-		      const char *body, int *pstatus, char **presp)
+/* POST body (or GET when body is NULL) to https://host:port/path, with "Authorization:
+ * Bearer CRED" when cred is set; 0 with *pstatus and *presp, or 1 after saying why */
+static int https_request(const char *host, int port, const char *ca_file, const char *path,
+			 const char *cred, const char *body, int *pstatus, char **presp)
 {
 	static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
 	char target[300], hdr[1024], *buf = NULL, *p;
 	SSL_CTX *ctx = NULL;
 	BIO *bio = NULL;
 	SSL *ssl = NULL;
-	size_t len = 0, blen = strlen(body);
+	size_t len = 0, blen = body ? strlen(body) : 0;
 	int r = 1, n, fd;
 	struct timeval tv = { TIMEOUT_S, 0 };
 	long verify;
@@ -148,14 +149,24 @@ static int https_post(const char *host, int port, const char *ca_file, const cha
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
-	n = snprintf(hdr, sizeof(hdr),
-		     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     path, target, PACKAGE_VERSION, blen);
-	if (BIO_write(bio, hdr, n) != n || BIO_write(bio, body, (int)blen) != (int)blen ||
-	    BIO_flush(bio) != 1)
+	if (body != NULL)
+		n = snprintf(hdr, sizeof(hdr),
+			     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+			     "Connection: close\r\n\r\n",
+			     path, target, PACKAGE_VERSION, blen);
+	else
+		n = snprintf(hdr, sizeof(hdr),
+			     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
+			     "%s%s%sConnection: close\r\n\r\n",
+			     path, target, PACKAGE_VERSION, cred ? "Authorization: Bearer " : "",
+			     cred ? cred : "", cred ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(hdr) || BIO_write(bio, hdr, n) != n ||
+	    (blen > 0 && BIO_write(bio, body, (int)blen) != (int)blen) || BIO_flush(bio) != 1) {
+		OPENSSL_cleanse(hdr, sizeof(hdr));
 		goto ssl_fail;
+	}
+	OPENSSL_cleanse(hdr, sizeof(hdr));
 	buf = malloc(RESPONSE_MAX + 1);
 	if (buf == NULL)
 		goto out;
@@ -341,7 +352,8 @@ static int cmd_login(int argc, char **argv)
 			goto oom;
 		free(resp);
 		resp = NULL;
-		if ((r = https_post(host, port, ca_abs, "/v1/login", body, &status, &resp)) != 0)
+		if ((r = https_request(host, port, ca_abs, "/v1/login", NULL, body, &status,
+					&resp)) != 0)
 			goto out;
 		r = 1;
 		cJSON_Delete(ans);
@@ -413,10 +425,100 @@ out:
 	return r;
 }
 
+/* The cached credential: refused unless a regular file of the user's that no one else may
+ * read or write.  0 with *pcache, or 1 after saying why. */
+static int load_credential(cJSON **pcache)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], err[256];
+	char buf[8192];
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	*pcache = NULL;
+	if (cache_dir(dir, sizeof(dir)) != 0)
+		return 1;
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return fail(1, "%s: %s (ssm login first)", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077)) {
+		close(fd);
+		return fail(1, "%s: not a file of yours with mode 0600: refusing to use it", path);
+	}
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	if (ssm_json_parse_object(buf, len, pcache, err, sizeof(err)) < 0) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return fail(1, "%s: %s", path, err);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+static int cmd_describe_instance_information(int argc, char **argv)
+{
+	const char *broker, *ca, *cred, *msg;
+	cJSON *cache = NULL, *ans = NULL;
+	char host[256], *resp = NULL, *s, err[256];
+	int port, status = 0, r = 1;
+
+	(void)argv;
+	if (argc != 0)
+		return fail(2, "usage: ssm describe-instance-information");
+	if (load_credential(&cache) != 0)
+		return 1;
+	if (ssm_json_get_string(cache, "broker", &broker) < 0 ||
+	    ssm_json_get_string(cache, "ca", &ca) < 0 ||
+	    ssm_json_get_string(cache, "credential", &cred) < 0 ||
+	    parse_url(broker, host, sizeof(host), &port) < 0 ||
+	    !ssm_str_charset(cred, 43, 43, ssm_is_b64url_char)) {
+		fail(1, "the cached credential is damaged (ssm login again)");
+		goto out;
+	}
+	if (https_request(host, port, ca, "/v1/instances", cred, NULL, &status, &resp) != 0)
+		goto out;
+	if (ssm_json_parse_object(resp, strlen(resp), &ans, err, sizeof(err)) < 0) {
+		fail(1, "the broker's answer (HTTP %d) is not a JSON object", status);
+		goto out;
+	}
+	if (status != 200) {
+		if (ssm_json_get_string(ans, "error", &msg) < 0)
+			msg = "no reason given";
+		fail(1, "An error occurred (%s) when calling the DescribeInstanceInformation "
+			"operation: %s",
+		     status == 403 ? "AccessDeniedException" :
+		     status == 401 ? "UnrecognizedClientException" : "InternalServerError",
+		     msg);
+		goto out;
+	}
+	s = cJSON_Print(ans);
+	if (s == NULL)
+		goto out;
+	printf("%s\n", s);
+	free(s);
+	r = 0;
+out:
+	free(resp);
+	cJSON_Delete(ans);
+	if (cache != NULL) {
+		const cJSON *m = ssm_json_member(cache, "credential");
+		if (cJSON_IsString(m) && m->valuestring != NULL)
+			OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
+	}
+	cJSON_Delete(cache);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		puts("usage: ssm login --broker URL --ca FILE [--user NAME]");
+		puts("usage: ssm login --broker URL --ca FILE [--user NAME]\n"
+		     "       ssm describe-instance-information");
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -425,6 +527,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "login") == 0)
 		return cmd_login(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "describe-instance-information") == 0)
+		return cmd_describe_instance_information(argc - 2, argv + 2);
 	return fail(2, "usage: ssm login --broker URL --ca FILE [--user NAME] (the other verbs "
 		       "are not there yet)");
 }

@@ -145,6 +145,34 @@ ssm_check "  saying so" grep -q "refusing it" "$T/ssm.err"
 ssm_check_not "ssm login with another CA fails" sh -c "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=x -keyout '$T/x.key' -out '$T/x.crt' -days 1 2>/dev/null && printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg6' $IN '$SSM' login --broker $URL --ca '$T/x.crt' --user alice >/dev/null 2>'$T/ssm.err'"
 ssm_check "  the broker's certificate refused" grep -q "certificate is refused" "$T/ssm.err"
 
+# ssm describe-instance-information: GET /v1/instances, the user's policies evaluated
+pol() { # NAME EFFECT [CONDITION-JSON]
+	printf '{"Version": "2012-10-17", "Statement": [{"Effect": "%s", "Action": "ssm:DescribeInstanceInformation", "Resource": "*"%s}]}\n' "$2" "${3:+, \"Condition\": $3}" >"$T/$1.json"
+}
+pol Describe Allow
+pol DescribeMFA Allow '{"Bool": {"aws:MultiFactorAuthPresent": "true"}}'
+pol NoDescribe Deny
+dii() { XDG_CONFIG_HOME="$T/$1" $IN "$SSM" describe-instance-information >"$T/dii.out" 2>"$T/dii.err"; }
+ssm_check_not "alice, no policy: describe-instance-information denied" dii cfg
+ssm_check "  AccessDeniedException, no policy allows" grep -q "AccessDeniedException.*because no identity-based policy allows the ssm:DescribeInstanceInformation action" "$T/dii.err"
+"$BROKER" policy attach --user alice "$T/DescribeMFA.json" --state-dir "$ST" >/dev/null
+ssm_check_not "alice (no MFA), a policy that needs MFA: denied" dii cfg
+"$BROKER" policy attach --user erin "$T/DescribeMFA.json" --state-dir "$ST" >/dev/null
+ssm_check "erin (MFA), the same policy: allowed" dii cfg3
+ssm_check "  an InstanceInformationList (no hosts)" python3 -c 'import json,sys; assert json.load(open(sys.argv[1])) == {"InstanceInformationList": []}' "$T/dii.out"
+"$BROKER" policy attach --user alice "$T/Describe.json" --state-dir "$ST" >/dev/null
+ssm_check "alice with an Allow: allowed" dii cfg
+"$BROKER" policy attach --user alice "$T/NoDescribe.json" --state-dir "$ST" >/dev/null
+ssm_check_not "alice with an explicit Deny too: denied" dii cfg
+ssm_check "  with an explicit deny in NoDescribe" grep -q "explicit deny.*NoDescribe" "$T/dii.err"
+chmod 0640 "$CF"
+ssm_check_not "a group-readable credential file is refused" dii cfg
+ssm_check "  saying so" grep -q "refusing to use it" "$T/dii.err"
+chmod 0600 "$CF"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["credential"]="A"*43; open(sys.argv[1],"w").write(json.dumps(d))' "$CF"
+ssm_check_not "a credential the broker never issued is refused" dii cfg
+ssm_check "  unknown or expired" grep -q "unknown or expired" "$T/dii.err"
+
 kill "$BPID" 2>/dev/null
 wait "$BPID" 2>/dev/null
 ssm_check "no sanitizer report from the broker" sh -c "! grep -Eq 'Sanitizer|runtime error' '$T/broker.log'"
