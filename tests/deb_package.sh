@@ -262,10 +262,15 @@ if dpkg -c "$T"/debs/v1/ssmsession-broker_*.deb 2>/dev/null | grep -q ' ./usr/sb
 else
 	bad "ssmsession-broker holds /usr/sbin/ssm-broker"
 fi
-if dpkg -c "$T"/debs/v1/ssmsession-host_*.deb | grep -q 'ssm-broker'; then
-	bad "ssmsession-host holds no broker file"
+if dpkg -c "$T"/debs/v1/ssmsession-client_*.deb 2>/dev/null | grep -q ' ./usr/bin/ssm$'; then
+	ok "ssmsession-client holds /usr/bin/ssm"
 else
-	ok "ssmsession-host holds no broker file"
+	bad "ssmsession-client holds /usr/bin/ssm"
+fi
+if dpkg -c "$T"/debs/v1/ssmsession-host_*.deb | grep -qE 'ssm-broker|/usr/bin/ssm$'; then
+	bad "ssmsession-host holds no broker or client file"
+else
+	ok "ssmsession-host holds no broker or client file"
 fi
 if lintian --fail-on error,warning "$T"/debs/v1/*.changes >"$T/lintian.out" 2>&1; then
 	ok "lintian --fail-on error,warning: $(grep -c '^[EW]:' "$T/lintian.out") errors and warnings"
