@@ -87,4 +87,7 @@ struct serve_opts {
 };
 int broker_serve(struct broker *b, const struct serve_opts *o);
 
+/* db.c: a prepared statement, or NULL after logging the database's error */
+sqlite3_stmt *brokerd_prep(sqlite3 *db, const char *sql);
+
 #endif

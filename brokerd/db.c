@@ -61,7 +61,7 @@ int db_open(const char *path, sqlite3 **pdb)
 	return 0;
 }
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
+sqlite3_stmt *brokerd_prep(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
@@ -74,7 +74,7 @@ static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
 
 int db_meta_get(sqlite3 *db, const char *key, char *val, size_t size)
 {
-	sqlite3_stmt *st = prep(db, "SELECT value FROM meta WHERE key = ?1");
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT value FROM meta WHERE key = ?1");
 	int r = -ENOENT;
 
 	if (st == NULL)
@@ -90,7 +90,7 @@ int db_meta_get(sqlite3 *db, const char *key, char *val, size_t size)
 
 int db_meta_set(sqlite3 *db, const char *key, const char *val)
 {
-	sqlite3_stmt *st = prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)");
+	sqlite3_stmt *st = brokerd_prep(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)");
 	int r;
 
 	if (st == NULL)
@@ -135,7 +135,7 @@ int db_activation_create(sqlite3 *db, int64_t limit, int64_t expires, const cJSO
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	ssm_sha256_hex(code, strlen(code), hash);
 	tags_s = cJSON_PrintUnformatted(tags);
-	st = prep(db, "INSERT INTO activations(id, code_hash, reg_limit, used, expires, tags,"
+	st = brokerd_prep(db, "INSERT INTO activations(id, code_hash, reg_limit, used, expires, tags,"
 		      " created) VALUES(?1, ?2, ?3, 0, ?4, ?5, ?6)");
 	if (st == NULL || tags_s == NULL)
 		goto out;
@@ -162,7 +162,7 @@ static int exec(sqlite3 *db, const char *sql)
 
 static int host_exists(sqlite3 *db, const char *id)
 {
-	sqlite3_stmt *st = prep(db, "SELECT 1 FROM hosts WHERE id = ?1");
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT 1 FROM hosts WHERE id = ?1");
 	int r;
 
 	if (st == NULL)
@@ -194,7 +194,7 @@ int db_register(struct broker *b, const struct ssm_enroll_request *req, int64_t 
 	if (exec(b->db, "BEGIN IMMEDIATE") < 0)
 		FAIL(500, "database busy");
 	in_tx = 1;
-	st = prep(b->db, "SELECT code_hash, reg_limit, used, expires, tags FROM activations"
+	st = brokerd_prep(b->db, "SELECT code_hash, reg_limit, used, expires, tags FROM activations"
 			 " WHERE id = ?1");
 	if (st == NULL)
 		FAIL(500, "database error");
@@ -233,9 +233,9 @@ int db_register(struct broker *b, const struct ssm_enroll_request *req, int64_t 
 	if (ssm_ca_issue_host(b->ca, req->csr, strlen(req->csr), host_id, now, BROKER_HOST_DAYS,
 			      &cert, serial, err, sizeof(err)) < 0)
 		FAIL(400, "%s", err);
-	ins = prep(b->db, "INSERT INTO hosts(id, tags, cert_serial, registered, last_contact,"
+	ins = brokerd_prep(b->db, "INSERT INTO hosts(id, tags, cert_serial, registered, last_contact,"
 			  " revoked, activation_id) VALUES(?1, ?2, ?3, ?4, NULL, 0, ?5)");
-	upd = prep(b->db, "UPDATE activations SET used = used + 1 WHERE id = ?1");
+	upd = brokerd_prep(b->db, "UPDATE activations SET used = used + 1 WHERE id = ?1");
 	if (ins == NULL || upd == NULL)
 		FAIL(500, "database error");
 	{
@@ -284,8 +284,8 @@ out:
 
 int db_host_allowed(sqlite3 *db, const char *id, const char *serial, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = prep(db, "SELECT cert_serial, revoked FROM hosts WHERE id = ?1");
-	sqlite3_stmt *rc = prep(db, "SELECT 1 FROM revoked_certs WHERE serial = ?1");
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT cert_serial, revoked FROM hosts WHERE id = ?1");
+	sqlite3_stmt *rc = brokerd_prep(db, "SELECT 1 FROM revoked_certs WHERE serial = ?1");
 	int r = -1;
 
 	if (st == NULL || rc == NULL)
@@ -316,7 +316,7 @@ out:
 
 int db_host_contact(sqlite3 *db, const char *id, int64_t now)
 {
-	sqlite3_stmt *st = prep(db, "UPDATE hosts SET last_contact = ?2 WHERE id = ?1");
+	sqlite3_stmt *st = brokerd_prep(db, "UPDATE hosts SET last_contact = ?2 WHERE id = ?1");
 	int r;
 
 	if (st == NULL)
@@ -335,8 +335,8 @@ int db_host_revoke(sqlite3 *db, const char *id)
 
 	if (exec(db, "BEGIN IMMEDIATE") < 0)
 		return -EIO;
-	st = prep(db, "UPDATE hosts SET revoked = ?2 WHERE id = ?1 AND revoked = 0");
-	ins = prep(db, "INSERT OR IGNORE INTO revoked_certs(serial, host_id, revoked)"
+	st = brokerd_prep(db, "UPDATE hosts SET revoked = ?2 WHERE id = ?1 AND revoked = 0");
+	ins = brokerd_prep(db, "INSERT OR IGNORE INTO revoked_certs(serial, host_id, revoked)"
 		       " SELECT cert_serial, id, ?2 FROM hosts WHERE id = ?1");
 	if (st == NULL || ins == NULL)
 		goto out;
@@ -359,7 +359,7 @@ out:
 
 cJSON *db_host_list(sqlite3 *db)
 {
-	sqlite3_stmt *st = prep(db, "SELECT id, tags, cert_serial, registered, last_contact,"
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT id, tags, cert_serial, registered, last_contact,"
 				    " revoked, activation_id FROM hosts ORDER BY id");
 	cJSON *arr = cJSON_CreateArray();
 
@@ -392,7 +392,7 @@ cJSON *db_host_list(sqlite3 *db)
 
 int64_t db_data_version(sqlite3 *db)
 {
-	sqlite3_stmt *st = prep(db, "PRAGMA data_version");
+	sqlite3_stmt *st = brokerd_prep(db, "PRAGMA data_version");
 	int64_t v = -1;
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)

@@ -36,20 +36,9 @@ static const char login_schema[] =
 	" issued INTEGER NOT NULL,"
 	" expires INTEGER NOT NULL);";
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		ssm_log(LOG_ERR, "database: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return st;
-}
-
 static int64_t failures(sqlite3 *db, const char *user, int64_t now)
 {
-	sqlite3_stmt *st = prep(db, "SELECT count(*) FROM login_failures WHERE user_name = ?1"
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT count(*) FROM login_failures WHERE user_name = ?1"
 				    " AND at > ?2");
 	int64_t n = -1;
 
@@ -65,7 +54,7 @@ static int64_t failures(sqlite3 *db, const char *user, int64_t now)
 
 static void record_failure(sqlite3 *db, const char *user, int64_t now)
 {
-	sqlite3_stmt *st = prep(db, "INSERT INTO login_failures(user_name, at) VALUES(?1, ?2)");
+	sqlite3_stmt *st = brokerd_prep(db, "INSERT INTO login_failures(user_name, at) VALUES(?1, ?2)");
 
 	if (st != NULL) {
 		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -73,7 +62,7 @@ static void record_failure(sqlite3 *db, const char *user, int64_t now)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 	}
-	st = prep(db, "DELETE FROM login_failures WHERE at <= ?1");
+	st = brokerd_prep(db, "DELETE FROM login_failures WHERE at <= ?1");
 	if (st != NULL) {
 		sqlite3_bind_int64(st, 1, now - LOGIN_FAILURE_WINDOW);
 		sqlite3_step(st);
@@ -109,7 +98,7 @@ int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, c
 			 req->user);
 		return 429;
 	}
-	st = prep(db, "SELECT pw_hash, totp_secret, totp_last_step, id FROM users WHERE name = ?1");
+	st = brokerd_prep(db, "SELECT pw_hash, totp_secret, totp_last_step, id FROM users WHERE name = ?1");
 	if (st == NULL) {
 		snprintf(msg, msglen, "database error");
 		return 500;
@@ -166,7 +155,7 @@ int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, c
 			goto out;
 		}
 		/* claim the step: a concurrent login with the same code loses here */
-		st = prep(db, "UPDATE users SET totp_last_step = ?2 WHERE name = ?1"
+		st = brokerd_prep(db, "UPDATE users SET totp_last_step = ?2 WHERE name = ?1"
 			      " AND totp_last_step < ?2");
 		if (st == NULL)
 			goto dberr;
@@ -190,7 +179,7 @@ int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, c
 	}
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	ssm_sha256_hex(cred, strlen(cred), cred_hash);
-	st = prep(db, "INSERT INTO credentials(hash, user_name, mfa, issued, expires)"
+	st = brokerd_prep(db, "INSERT INTO credentials(hash, user_name, mfa, issued, expires)"
 		      " VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (st == NULL)
 		goto dberr;
@@ -239,7 +228,7 @@ out:
 static int load_policies(sqlite3 *db, const char *user, struct ssm_iam_policy ***ppols,
 			 size_t *pn, char *msg, size_t msglen)
 {
-	sqlite3_stmt *st = prep(db, "SELECT name, document FROM policies WHERE"
+	sqlite3_stmt *st = brokerd_prep(db, "SELECT name, document FROM policies WHERE"
 				    " (kind = 'user' AND owner = ?1) OR (kind = 'group' AND owner IN"
 				    " (SELECT group_name FROM group_members WHERE user_name = ?1))"
 				    " ORDER BY kind, owner, name");
@@ -308,7 +297,7 @@ int users_authorize(sqlite3 *db, const char *authorization, const char *action,
 	}
 	cred = authorization + 7;
 	ssm_sha256_hex(cred, strlen(cred), hash);
-	st = prep(db, "SELECT c.user_name, c.mfa, u.id FROM credentials c JOIN users u"
+	st = brokerd_prep(db, "SELECT c.user_name, c.mfa, u.id FROM credentials c JOIN users u"
 		      " ON u.name = c.user_name WHERE c.hash = ?1 AND c.expires > ?2");
 	if (st == NULL)
 		goto dberr;

@@ -74,20 +74,9 @@ int users_name_valid(const char *name, size_t max)
 	return name != NULL && ssm_str_charset(name, 1, max, iam_name_char);
 }
 
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		ssm_log(LOG_ERR, "database: %s", sqlite3_errmsg(db));
-		return NULL;
-	}
-	return st;
-}
-
 static int exists(sqlite3 *db, const char *sql, const char *name)
 {
-	sqlite3_stmt *st = prep(db, sql);
+	sqlite3_stmt *st = brokerd_prep(db, sql);
 	int r;
 
 	if (st == NULL)
@@ -110,7 +99,7 @@ static int group_exists(sqlite3 *db, const char *name)
 
 static int exec1(sqlite3 *db, const char *sql, const char *a, const char *b)
 {
-	sqlite3_stmt *st = prep(db, sql);
+	sqlite3_stmt *st = brokerd_prep(db, sql);
 	int r;
 
 	if (st == NULL)
@@ -308,7 +297,7 @@ static int user_add(const char *dir, const char *name, char **groups, size_t ngr
 	}
 	if (exec1(b->db, "BEGIN IMMEDIATE", NULL, NULL) < 0)
 		goto out;
-	st = prep(b->db, "INSERT INTO users(name, id, pw_hash, totp_secret, created)"
+	st = brokerd_prep(b->db, "INSERT INTO users(name, id, pw_hash, totp_secret, created)"
 			 " VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (st == NULL)
 		goto rollback;
@@ -407,7 +396,7 @@ out:
 
 static cJSON *names(sqlite3 *db, const char *sql, const char *arg)
 {
-	sqlite3_stmt *st = prep(db, sql);
+	sqlite3_stmt *st = brokerd_prep(db, sql);
 	cJSON *arr = cJSON_CreateArray();
 
 	if (st == NULL || arr == NULL) {
@@ -450,7 +439,7 @@ static int user_list(const char *dir, int json)
 		cJSON_Delete(arr);
 		return 2;
 	}
-	st = prep(b->db, "SELECT name, id, totp_secret IS NOT NULL, created FROM users ORDER BY name");
+	st = brokerd_prep(b->db, "SELECT name, id, totp_secret IS NOT NULL, created FROM users ORDER BY name");
 	if (st == NULL || arr == NULL)
 		goto out;
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -508,7 +497,7 @@ static int group_add(const char *dir, const char *name)
 			r > 0 ? "that group exists already" : "database error");
 		goto out;
 	}
-	st = prep(b->db, "INSERT INTO groups(name, created) VALUES(?1, ?2)");
+	st = brokerd_prep(b->db, "INSERT INTO groups(name, created) VALUES(?1, ?2)");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -576,7 +565,7 @@ static int policy_attach(const char *dir, int is_group, const char *owner, const
 			r < 0 ? "" : is_group ? "group " : "user ", r < 0 ? "" : owner);
 		goto out;
 	}
-	st = prep(b->db, "INSERT OR REPLACE INTO policies(kind, owner, name, document, attached)"
+	st = brokerd_prep(b->db, "INSERT OR REPLACE INTO policies(kind, owner, name, document, attached)"
 			 " VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (st == NULL)
 		goto out;

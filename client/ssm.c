@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "https.h"
 #include "json.h"
 #include "login.h"
 #include "util.h"
@@ -86,118 +87,22 @@ static int parse_url(const char *url, char *host, size_t size, int *pport)
 	return 0;
 }
 
-static void print_ssl_errors(void)
-{
-	unsigned long e;
-
-	while ((e = ERR_get_error()) != 0) {
-		char buf[256];
-		ERR_error_string_n(e, buf, sizeof(buf));
-		fprintf(stderr, "ssm:   %s\n", buf);
-	}
-}
-
 /* POST body (or GET when body is NULL) to https://host:port/path, with "Authorization:
- * Bearer CRED" when cred is set; 0 with *pstatus and *presp, or 1 after saying why */
+ * Bearer CRED" when cred is set; 0 with *pstatus and *presp, or 1 (2: an unusable CA file)
+ * after saying why (lib/https.c) */
 static int https_request(const char *host, int port, const char *ca_file, const char *path,
 			 const char *cred, const char *body, int *pstatus, char **presp)
 {
-	static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-	char target[300], hdr[1024], *buf = NULL, *p;
-	SSL_CTX *ctx = NULL;
-	BIO *bio = NULL;
-	SSL *ssl = NULL;
-	size_t len = 0, blen = body ? strlen(body) : 0;
-	int r = 1, n, fd;
-	struct timeval tv = { TIMEOUT_S, 0 };
-	long verify;
+	struct ssm_https_req req = {
+		.host = host, .port = port, .ca_file = ca_file, .path = path, .bearer = cred,
+		.body = body, .agent = "ssm", .max_answer = RESPONSE_MAX, .timeout_s = TIMEOUT_S,
+	};
+	char err[512];
+	int r = ssm_https_request(&req, pstatus, presp, err, sizeof(err));
 
-	*presp = NULL;
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-		goto ssl_fail;
-	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
-		r = fail(2, "%s: not a PEM CA certificate", ca_file);
-		goto out;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-	bio = BIO_new_ssl_connect(ctx);
-	if (bio == NULL)
-		goto ssl_fail;
-	BIO_get_ssl(bio, &ssl);
-	BIO_set_conn_hostname(bio, target);
-	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
-		if (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0))
-			goto ssl_fail;
-		SSL_set_tlsext_host_name(ssl, host);
-	}
-	SSL_set_alpn_protos(ssl, alpn, sizeof(alpn));
-	if (BIO_do_connect(bio) != 1) {
-		verify = SSL_get_verify_result(ssl);
-		if (verify != X509_V_OK)
-			r = fail(1, "the broker's certificate is refused: %s (not issued for %s by "
-				    "the CA in %s)",
-				 X509_verify_cert_error_string(verify), host, ca_file);
-		else
-			r = fail(1, "cannot connect to %s", target);
-		print_ssl_errors();
-		goto out;
-	}
-	fd = (int)BIO_get_fd(bio, NULL);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
-	if (body != NULL)
-		n = snprintf(hdr, sizeof(hdr),
-			     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
-			     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-			     "Connection: close\r\n\r\n",
-			     path, target, PACKAGE_VERSION, blen);
-	else
-		n = snprintf(hdr, sizeof(hdr),
-			     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssm/%s\r\n"
-			     "%s%s%sConnection: close\r\n\r\n",
-			     path, target, PACKAGE_VERSION, cred ? "Authorization: Bearer " : "",
-			     cred ? cred : "", cred ? "\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(hdr) || BIO_write(bio, hdr, n) != n ||
-	    (blen > 0 && BIO_write(bio, body, (int)blen) != (int)blen) || BIO_flush(bio) != 1) {
-		OPENSSL_cleanse(hdr, sizeof(hdr));
-		goto ssl_fail;
-	}
-	OPENSSL_cleanse(hdr, sizeof(hdr));
-	buf = malloc(RESPONSE_MAX + 1);
-	if (buf == NULL)
-		goto out;
-	for (;;) {
-		int got;
-		if (len == RESPONSE_MAX) {
-			r = fail(1, "the broker's answer is larger than %d bytes", RESPONSE_MAX);
-			goto out;
-		}
-		got = BIO_read(bio, buf + len, (int)(RESPONSE_MAX - len));
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	buf[len] = '\0';
-	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || (p = strstr(buf, "\r\n\r\n")) == NULL) {
-		r = fail(1, "the broker's answer is not HTTP/1.1");
-		goto out;
-	}
-	*pstatus = atoi(buf + 9);
-	*presp = strdup(p + 4);
-	r = *presp ? 0 : 1;
-	goto out;
-ssl_fail:
-	r = fail(1, "TLS setup failed");
-	print_ssl_errors();
-out:
-	free(buf);
-	BIO_free_all(bio);
-	SSL_CTX_free(ctx);
-	return r;
+	if (r == 0)
+		return 0;
+	return fail(r == -EINVAL ? 2 : 1, "%s", err);
 }
 
 /* One line from standard input, echo off when it is a terminal.  0, or -1 (nothing). */

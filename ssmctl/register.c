@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "https.h"
 #include "ca.h"
 #include "enroll.h"
 #include "json.h"
@@ -37,17 +38,6 @@
 #define REG_RESPONSE_MAX (SSM_ENROLL_BODY_MAX + 8192)
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void print_ssl_errors(void)
-{
-	unsigned long e;
-
-	while ((e = ERR_get_error()) != 0) {
-		char buf[256];
-		ERR_error_string_n(e, buf, sizeof(buf));
-		fprintf(stderr, "ssmctl:   %s\n", buf);
-	}
-}
 
 static int fail(int code, const char *fmt, ...)
 {
@@ -62,101 +52,21 @@ static int fail(int code, const char *fmt, ...)
 }
 
 /* POST body to https://host:port/v1/register; *presp the response body, *pstatus the HTTP
- * status.  0 or SSMCTL_REFUSED after printing why. */
+ * status.  0 or SSMCTL_REFUSED (SSMCTL_USAGE: an unusable CA file) after printing why. */
 static int https_post(const char *host, int port, const char *ca_file, const char *body,
 		      int *pstatus, char **presp)
 {
-	char target[300], hdr[1024], *buf = NULL, *p;
-	SSL_CTX *ctx = NULL;
-	BIO *bio = NULL;
-	SSL *ssl = NULL;
-	size_t len = 0, blen = strlen(body);
-	int r = SSMCTL_REFUSED, n, fd;
-	struct timeval tv = { REG_TIMEOUT_S, 0 };
-	long verify;
+	struct ssm_https_req req = {
+		.host = host, .port = port, .ca_file = ca_file, .path = "/v1/register",
+		.body = body, .agent = "ssmctl", .max_answer = REG_RESPONSE_MAX,
+		.timeout_s = REG_TIMEOUT_S,
+	};
+	char err[512];
+	int r = ssm_https_request(&req, pstatus, presp, err, sizeof(err));
 
-	*presp = NULL;
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
-		goto ssl_fail;
-	if (SSL_CTX_load_verify_file(ctx, ca_file) != 1) {
-		r = fail(SSMCTL_USAGE, "%s: not a PEM CA certificate", ca_file);
-		goto out;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	snprintf(target, sizeof(target), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-	bio = BIO_new_ssl_connect(ctx);
-	if (bio == NULL)
-		goto ssl_fail;
-	BIO_get_ssl(bio, &ssl);
-	BIO_set_conn_hostname(bio, target);
-	/* the broker's name: an IP SAN for an address, a DNS SAN otherwise; SNI for names */
-	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
-		if (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), host, 0))
-			goto ssl_fail;
-		SSL_set_tlsext_host_name(ssl, host);
-	}
-	{
-		static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-		SSL_set_alpn_protos(ssl, alpn, sizeof(alpn));
-	}
-	if (BIO_do_connect(bio) != 1) {
-		verify = SSL_get_verify_result(ssl);
-		if (verify != X509_V_OK)
-			r = fail(SSMCTL_REFUSED, "the broker's certificate is refused: %s (not "
-						 "issued for %s by the CA in %s)",
-				 X509_verify_cert_error_string(verify), host, ca_file);
-		else
-			r = fail(SSMCTL_REFUSED, "cannot connect to %s", target);
-		print_ssl_errors();
-		goto out;
-	}
-	fd = (int)BIO_get_fd(bio, NULL);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	}
-	n = snprintf(hdr, sizeof(hdr),
-		     "POST /v1/register HTTP/1.1\r\nHost: %s\r\nUser-Agent: ssmctl/%s\r\n"
-		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		     "Connection: close\r\n\r\n",
-		     target, PACKAGE_VERSION, blen);
-	if (BIO_write(bio, hdr, n) != n || BIO_write(bio, body, (int)blen) != (int)blen ||
-	    BIO_flush(bio) != 1)
-		goto ssl_fail;
-	buf = malloc(REG_RESPONSE_MAX + 1);
-	if (buf == NULL)
-		goto out;
-	for (;;) {
-		int got;
-		if (len == REG_RESPONSE_MAX) {
-			r = fail(SSMCTL_REFUSED, "the broker's answer is larger than %d bytes",
-				 REG_RESPONSE_MAX);
-			goto out;
-		}
-		got = BIO_read(bio, buf + len, (int)(REG_RESPONSE_MAX - len));
-		if (got <= 0)
-			break;
-		len += (size_t)got;
-	}
-	buf[len] = '\0';
-	/* HTTP/1.1 NNN ...\r\n headers \r\n\r\n body (Connection: close: the body is the rest) */
-	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || (p = strstr(buf, "\r\n\r\n")) == NULL) {
-		r = fail(SSMCTL_REFUSED, "the broker's answer is not HTTP/1.1");
-		goto out;
-	}
-	*pstatus = atoi(buf + 9);
-	*presp = strdup(p + 4);
-	r = *presp ? 0 : SSMCTL_REFUSED;
-	goto out;
-ssl_fail:
-	r = fail(SSMCTL_REFUSED, "TLS setup failed");
-	print_ssl_errors();
-out:
-	free(buf);
-	BIO_free_all(bio);
-	SSL_CTX_free(ctx);
-	return r;
+	if (r == 0)
+		return 0;
+	return fail(r == -EINVAL ? SSMCTL_USAGE : SSMCTL_REFUSED, "%s", err);
 }
 
 /* dir/name, or the value already in the configuration. */
