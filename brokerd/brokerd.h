@@ -79,6 +79,94 @@ int users_login(sqlite3 *db, const struct ssm_login_request *req, int64_t now, c
 int users_authorize(sqlite3 *db, const char *authorization, const char *action,
 		    const char *resource, int64_t now, char *user_out, size_t user_size,
 		    char *msg, size_t msglen);
+/* The pieces of users_authorize, for requests with more than one resource or context key
+ * (brokerd/sessions.c): the user behind "Bearer CREDENTIAL" (0, or 401/500 with msg); their
+ * policies and their groups' (0 or -EIO with msg; free each with ssm_iam_policy_free, then
+ * the array); the global condition keys (aws:username, aws:userid, aws:PrincipalType,
+ * aws:MultiFactorAuthPresent, aws:CurrentTime, aws:EpochTime), NULL without memory. */
+struct users_principal {
+	char user[65];
+	char uid[32];
+	int mfa;
+};
+struct ssm_iam_policy;
+int users_credential(sqlite3 *db, const char *authorization, int64_t now,
+		     struct users_principal *p, char *msg, size_t msglen);
+int users_load_policies(sqlite3 *db, const char *user, struct ssm_iam_policy ***ppols,
+			size_t *pn, char *msg, size_t msglen);
+cJSON *users_context(const struct users_principal *p, int64_t now);
+/* users.c: the OS user a broker user's sessions run as (`ssm-broker user set-run-as`, like
+ * AWS's SSMSessionRunAs principal tag): 0 with out, -ENOENT when none is set, -EIO. */
+int users_run_as(sqlite3 *db, const char *user, char *out, size_t size);
+
+/* documents.c: the session documents the broker knows (their bytes: a token carries their
+ * SHA-256), `ssm-broker document put|list|delete` (argv[0] is "document"). */
+int broker_documents_main(int argc, char **argv);
+int documents_schema_ensure(sqlite3 *db);
+/* The stored bytes of document name (malloc'ed, NUL-terminated, *plen bytes), their SHA-256
+ * (64 lowercase hex) and session type.  0, -ENOENT, -EIO, -ENOMEM. */
+int db_document_get(sqlite3 *db, const char *name, char **pcontent, size_t *plen,
+		    char sha256[65], char session_type[32]);
+
+/* sessions.c: sessions (AWS StartSession, TerminateSession, DescribeSessions), in the table
+ * sessions(sid, owner, target, document, session_type, run_as, params, state, reason,
+ * created, started, ended, attach_hash, host_token); state is Pending (started, no client
+ * attached yet), Connected, Terminated or Failed. */
+#define BROKER_REGION "us-east-1"     /* the ARNs' region and account (IAM resources) */
+#define BROKER_ACCOUNT "123456789012"
+#define BROKER_ATTACH_WINDOW 60        /* seconds to attach after StartSession; the host
+					* token's lifetime too */
+int sessions_schema_ensure(sqlite3 *db);
+struct broker_session {
+	char sid[129], owner[129], target[32], document[129], session_type[32], run_as[33];
+	char *host_token; /* malloc'ed */
+};
+void broker_session_free(struct broker_session *s); /* the token cleansed and freed */
+/* A client attaches to a session it started: one-shot.  The session must be Pending, owned
+ * by user, created less than BROKER_ATTACH_WINDOW seconds before now, and the SHA-256 of
+ * secret (StartSession's TokenValue) must equal its attach_hash (CRYPTO_memcmp).  Then it
+ * is Connected (started = now; its host token and attach hash are cleared from the
+ * database) and out holds it.  0; -ENOENT no such session; -EACCES refused (why says
+ * which rule; a session past its window is marked Failed); -EIO database error. */
+int db_session_attach(sqlite3 *db, const char *sid, const char *secret, const char *user,
+		      int64_t now, struct broker_session *out, char *why, size_t whylen);
+/* A session ends: state "Terminated" or "Failed", with reason (may be NULL).  A session
+ * that has already ended keeps its first end.  0, -ENOENT, -EINVAL (bad state), -EIO. */
+int db_session_end(sqlite3 *db, const char *sid, const char *state, const char *reason,
+		   int64_t now);
+/* DescribeSessions: state "Active" (Pending and Connected) or "History" (Terminated and
+ * Failed), all owners or one.  An array of AWS Session objects (SessionId, Target, Status
+ * Connecting|Connected|Terminated|Failed, StartDate, EndDate, Owner, DocumentName, Reason),
+ * newest first; NULL on a bad state or a database error.  Pending sessions past their
+ * attach window are marked Failed first. */
+cJSON *db_session_list(sqlite3 *db, const char *state, const char *owner_or_null);
+/* The HTTP routes (serve.c dispatches; every one needs the bearer credential):
+ *   POST /v1/sessions                  StartSession
+ *   POST /v1/sessions/SID/terminate    TerminateSession
+ *   GET  /v1/sessions?state=Active|History   DescribeSessions
+ * Returns the HTTP status: 200 with *presp (and msg a line for the broker's log), or an
+ * error status with msg "Code: text" (AccessDeniedException, ValidationException,
+ * InvalidParameters, InvalidDocument, TargetNotConnected, DoesNotExist, ...). */
+#define BROKER_SESSIONS_BODY_MAX 16384
+struct broker_http_request {
+	const char *method;        /* "GET" or "POST" */
+	const char *path;          /* without the query */
+	const char *query;         /* "state=Active" or NULL */
+	const char *authorization; /* the Authorization header or NULL */
+	const char *peer;          /* the client's address (aws:SourceIp) */
+	const char *host;          /* the Host header or NULL */
+	const char *listen;        /* the broker's ADDR:PORT */
+	const char *body;          /* POST body (NULL: none) */
+	size_t len;
+	int too_large;             /* the body was larger than BROKER_SESSIONS_BODY_MAX */
+};
+int broker_sessions_http(struct broker *b, const struct broker_http_request *req,
+			 cJSON **presp, char *msg, size_t msglen);
+/* serve.c (the relay): 1 if host_id's agent is linked now; ask the relay to end a session
+ * (0 or -ENOENT when it holds no such session).  sessions.c has weak defaults (connected;
+ * nothing to end) for builds without the relay. */
+int broker_agent_connected(const char *host_id);
+int broker_session_terminate(const char *sid, const char *reason);
 
 /* serve.c */
 struct serve_opts {

@@ -225,8 +225,8 @@ out:
 
 /* ---------------------------------------------------------------- bearer credentials */
 
-static int load_policies(sqlite3 *db, const char *user, struct ssm_iam_policy ***ppols,
-			 size_t *pn, char *msg, size_t msglen)
+int users_load_policies(sqlite3 *db, const char *user, struct ssm_iam_policy ***ppols,
+			size_t *pn, char *msg, size_t msglen)
 {
 	sqlite3_stmt *st = brokerd_prep(db, "SELECT name, document FROM policies WHERE"
 				    " (kind = 'user' AND owner = ?1) OR (kind = 'group' AND owner IN"
@@ -271,20 +271,14 @@ fail:
 	return -EIO;
 }
 
-int users_authorize(sqlite3 *db, const char *authorization, const char *action,
-		    const char *resource, int64_t now, char *user_out, size_t user_size,
-		    char *msg, size_t msglen)
+int users_credential(sqlite3 *db, const char *authorization, int64_t now,
+		     struct users_principal *p, char *msg, size_t msglen)
 {
-	sqlite3_stmt *st = NULL;
-	struct ssm_iam_policy **pols = NULL;
-	struct ssm_iam_request req;
-	struct ssm_iam_result res;
-	char hash[65], user[65] = "", uid[32] = "", err[256] = "", ts[32];
+	sqlite3_stmt *st;
+	char hash[65];
 	const char *cred;
-	cJSON *ctx = NULL;
-	size_t npols = 0, i;
-	int mfa = 0, status = 500;
 
+	memset(p, 0, sizeof(*p));
 	if (users_schema_ensure(db) < 0 ||
 	    sqlite3_exec(db, login_schema, NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(msg, msglen, "database error");
@@ -299,8 +293,10 @@ int users_authorize(sqlite3 *db, const char *authorization, const char *action,
 	ssm_sha256_hex(cred, strlen(cred), hash);
 	st = brokerd_prep(db, "SELECT c.user_name, c.mfa, u.id FROM credentials c JOIN users u"
 		      " ON u.name = c.user_name WHERE c.hash = ?1 AND c.expires > ?2");
-	if (st == NULL)
-		goto dberr;
+	if (st == NULL) {
+		snprintf(msg, msglen, "database error");
+		return 500;
+	}
 	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now);
 	if (sqlite3_step(st) != SQLITE_ROW) {
@@ -308,24 +304,56 @@ int users_authorize(sqlite3 *db, const char *authorization, const char *action,
 		snprintf(msg, msglen, "the credential is unknown or expired (ssm login)");
 		return 401;
 	}
-	snprintf(user, sizeof(user), "%s", (const char *)sqlite3_column_text(st, 0));
-	mfa = sqlite3_column_int(st, 1);
-	snprintf(uid, sizeof(uid), "%s", (const char *)sqlite3_column_text(st, 2));
+	snprintf(p->user, sizeof(p->user), "%s", (const char *)sqlite3_column_text(st, 0));
+	p->mfa = sqlite3_column_int(st, 1);
+	snprintf(p->uid, sizeof(p->uid), "%s", (const char *)sqlite3_column_text(st, 2));
 	sqlite3_finalize(st);
-	snprintf(user_out, user_size, "%s", user);
-	if (load_policies(db, user, &pols, &npols, msg, msglen) < 0) {
+	return 0;
+}
+
+cJSON *users_context(const struct users_principal *p, int64_t now)
+{
+	cJSON *ctx = cJSON_CreateObject();
+	char ts[32];
+
+	ssm_rfc3339(now, ts);
+	if (ctx == NULL || !cJSON_AddStringToObject(ctx, "aws:username", p->user) ||
+	    !cJSON_AddStringToObject(ctx, "aws:userid", p->uid) ||
+	    !cJSON_AddStringToObject(ctx, "aws:PrincipalType", "User") ||
+	    !cJSON_AddBoolToObject(ctx, "aws:MultiFactorAuthPresent", p->mfa) ||
+	    !cJSON_AddStringToObject(ctx, "aws:CurrentTime", ts) ||
+	    !cJSON_AddNumberToObject(ctx, "aws:EpochTime", (double)now)) {
+		cJSON_Delete(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int users_authorize(sqlite3 *db, const char *authorization, const char *action,
+		    const char *resource, int64_t now, char *user_out, size_t user_size,
+		    char *msg, size_t msglen)
+{
+	struct ssm_iam_policy **pols = NULL;
+	struct ssm_iam_request req;
+	struct ssm_iam_result res;
+	struct users_principal p;
+	char err[256] = "";
+	cJSON *ctx = NULL;
+	size_t npols = 0, i;
+	int status;
+
+	status = users_credential(db, authorization, now, &p, msg, msglen);
+	if (status != 0)
+		return status;
+	status = 500;
+	snprintf(user_out, user_size, "%s", p.user);
+	if (users_load_policies(db, p.user, &pols, &npols, msg, msglen) < 0) {
 		if (msg[0] == '\0')
 			snprintf(msg, msglen, "cannot load the user's policies");
 		return 500;
 	}
-	ssm_rfc3339(now, ts);
-	ctx = cJSON_CreateObject();
-	if (ctx == NULL || !cJSON_AddStringToObject(ctx, "aws:username", user) ||
-	    !cJSON_AddStringToObject(ctx, "aws:userid", uid) ||
-	    !cJSON_AddStringToObject(ctx, "aws:PrincipalType", "User") ||
-	    !cJSON_AddBoolToObject(ctx, "aws:MultiFactorAuthPresent", mfa) ||
-	    !cJSON_AddStringToObject(ctx, "aws:CurrentTime", ts) ||
-	    !cJSON_AddNumberToObject(ctx, "aws:EpochTime", (double)now)) {
+	ctx = users_context(&p, now);
+	if (ctx == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		goto out;
 	}
@@ -338,14 +366,11 @@ int users_authorize(sqlite3 *db, const char *authorization, const char *action,
 		goto out;
 	}
 	if (res.decision != SSM_IAM_ALLOW) {
-		ssm_iam_explain(user, action, &res, msg, msglen);
+		ssm_iam_explain(p.user, action, &res, msg, msglen);
 		status = 403;
 		goto out;
 	}
 	status = 0;
-	goto out;
-dberr:
-	snprintf(msg, msglen, "database error");
 out:
 	cJSON_Delete(ctx);
 	for (i = 0; i < npols; i++)

@@ -5,6 +5,7 @@
  *   ssm-broker host list [--state-dir DIR] [--json]
  *   ssm-broker host revoke [--state-dir DIR] ID
  *   ssm-broker user|group|policy ... (brokerd/users.c)
+ *   ssm-broker document put|list|delete ... (brokerd/documents.c)
  *
  * Exit 0 ok, 1 refused or failed, 2 usage or configuration error. */
 #include "brokerd.h"
@@ -29,8 +30,12 @@ static void usage(FILE *f)
 	      "       ssm-broker user add [--state-dir DIR] NAME [--group G]... [--totp]\n"
 	      "       ssm-broker user list [--state-dir DIR] [--json]\n"
 	      "       ssm-broker user passwd|del [--state-dir DIR] NAME\n"
+	      "       ssm-broker user set-run-as [--state-dir DIR] NAME OSUSER|--clear\n"
 	      "       ssm-broker group add [--state-dir DIR] NAME\n"
-	      "       ssm-broker policy attach [--state-dir DIR] --user NAME|--group NAME FILE\n",
+	      "       ssm-broker policy attach [--state-dir DIR] --user NAME|--group NAME FILE\n"
+	      "       ssm-broker document put [--state-dir DIR] NAME FILE\n"
+	      "       ssm-broker document list [--state-dir DIR] [--json]\n"
+	      "       ssm-broker document delete [--state-dir DIR] NAME\n",
 	      f);
 }
 
@@ -292,5 +297,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "user") == 0 || strcmp(argv[1], "group") == 0 ||
 	    strcmp(argv[1], "policy") == 0)
 		return broker_users_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "document") == 0)
+		return broker_documents_main(argc - 1, argv + 1);
 	return usage_error("unknown command", argv[1]);
 }

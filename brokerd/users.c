@@ -5,6 +5,7 @@
  *   ssm-broker user list [--json]
  *   ssm-broker user passwd NAME                        (the new password on standard input)
  *   ssm-broker user del NAME
+ *   ssm-broker user set-run-as NAME OSUSER|--clear     (the OS user of NAME's sessions)
  *   ssm-broker group add NAME
  *   ssm-broker policy attach --user NAME|--group NAME FILE
  *
@@ -22,6 +23,7 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include "../lib/config.h" /* ssm_config_user_name_valid (autoconf's config.h shares the name) */
 #include "iam.h"
 #include "log.h"
 #include "totp.h"
@@ -48,7 +50,9 @@ static const char users_schema[] =
 	" name TEXT NOT NULL,"
 	" document TEXT NOT NULL,"            /* the policy's JSON text, as attached */
 	" attached INTEGER NOT NULL,"
-	" PRIMARY KEY(kind, owner, name));";
+	" PRIMARY KEY(kind, owner, name));"
+	/* the OS user a user's sessions run as (AWS: the SSMSessionRunAs principal tag) */
+	"CREATE TABLE IF NOT EXISTS user_run_as(user_name TEXT PRIMARY KEY, os_user TEXT NOT NULL);";
 
 int users_schema_ensure(sqlite3 *db)
 {
@@ -382,12 +386,61 @@ static int user_del(const char *dir, const char *name)
 	if (exec1(b->db, "DELETE FROM group_members WHERE user_name = ?1", name, NULL) < 0 ||
 	    exec1(b->db, "DELETE FROM policies WHERE kind = 'user' AND owner = ?1", name, NULL) <
 		    0 ||
+	    exec1(b->db, "DELETE FROM user_run_as WHERE user_name = ?1", name, NULL) < 0 ||
 	    exec1(b->db, "DELETE FROM users WHERE name = ?1", name, NULL) < 0 ||
 	    exec1(b->db, "COMMIT", NULL, NULL) < 0) {
 		exec1(b->db, "ROLLBACK", NULL, NULL);
 		goto out;
 	}
 	printf("deleted the user %s\n", name);
+	ret = 0;
+out:
+	broker_close(b);
+	return ret;
+}
+
+int users_run_as(sqlite3 *db, const char *user, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (users_schema_ensure(db) < 0)
+		return -EIO;
+	st = brokerd_prep(db, "SELECT os_user FROM user_run_as WHERE user_name = ?1");
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* os_user NULL: clear */
+static int user_set_run_as(const char *dir, const char *name, const char *os_user)
+{
+	struct broker *b = NULL;
+	int r, ret = 1;
+
+	if (open_state(dir, &b) < 0)
+		return 2;
+	if ((r = user_exists(b->db, name)) <= 0) {
+		fprintf(stderr, "ssm-broker: %s%s\n", r < 0 ? "database error" : "no user ",
+			r < 0 ? "" : name);
+		goto out;
+	}
+	if (os_user == NULL) {
+		if (exec1(b->db, "DELETE FROM user_run_as WHERE user_name = ?1", name, NULL) < 0)
+			goto out;
+		printf("sessions of %s run as ssm-user (or the document's runAsDefaultUser)\n", name);
+	} else {
+		if (exec1(b->db, "INSERT OR REPLACE INTO user_run_as(user_name, os_user)"
+				 " VALUES(?1, ?2)",
+			  name, os_user) < 0)
+			goto out;
+		printf("sessions of %s run as %s\n", name, os_user);
+	}
 	ret = 0;
 out:
 	broker_close(b);
@@ -457,6 +510,13 @@ static int user_list(const char *dir, int json)
 				      names(b->db, "SELECT name FROM policies WHERE kind = 'user'"
 						   " AND owner = ?1 ORDER BY name",
 					    name));
+		{
+			char ru[64];
+			if (users_run_as(b->db, name, ru, sizeof(ru)) == 0)
+				cJSON_AddStringToObject(u, "run_as", ru);
+			else
+				cJSON_AddNullToObject(u, "run_as");
+		}
 		cJSON_AddItemToArray(arr, u);
 	}
 	if (json) {
@@ -593,10 +653,12 @@ int broker_users_main(int argc, char **argv)
 		   *file = NULL, *owner = NULL;
 	char **groups;
 	size_t ngroups = 0;
-	int i, r, json = 0, totp = 0, is_group = 0, ret;
+	const char *os_user = NULL;
+	int i, r, json = 0, totp = 0, is_group = 0, ret, clear = 0;
 
 	if (argc < 2)
-		return uerr("user add|list|passwd|del, group add, policy attach: see ssm-broker(8)",
+		return uerr("user add|list|passwd|del|set-run-as, group add, policy attach: see "
+			    "ssm-broker(8)",
 			    NULL);
 	verb = argv[1];
 	groups = calloc((size_t)argc, sizeof(*groups));
@@ -615,6 +677,11 @@ int broker_users_main(int argc, char **argv)
 			totp = 1;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--clear") == 0 && strcmp(verb, "set-run-as") == 0) {
+			clear = 1;
+		} else if (argv[i][0] != '-' && name != NULL && os_user == NULL &&
+			   strcmp(verb, "set-run-as") == 0) {
+			os_user = argv[i];
 		} else if ((strcmp(argv[i], "--user") == 0 || strcmp(argv[i], "--group") == 0) &&
 			   i + 1 < argc && owner == NULL) {
 			is_group = argv[i][2] == 'g';
@@ -638,6 +705,16 @@ int broker_users_main(int argc, char **argv)
 			ret = user_passwd(dir, name);
 		else if (strcmp(verb, "del") == 0 && !totp && !ngroups)
 			ret = user_del(dir, name);
+		else if (strcmp(verb, "set-run-as") == 0 && !totp && !ngroups &&
+			 (os_user != NULL) != clear) {
+			if (os_user != NULL && !ssm_config_user_name_valid(os_user)) {
+				free(groups);
+				return uerr("OSUSER: 1..32 of [A-Za-z0-9_.-], not starting with - or ."
+					    " and not all digits:",
+					    os_user);
+			}
+			ret = user_set_run_as(dir, name, os_user);
+		}
 		else
 			goto usage;
 	} else if (strcmp(what, "group") == 0 && strcmp(verb, "add") == 0 && name && !json &&
@@ -662,7 +739,8 @@ badname:
 usage:
 	free(groups);
 	return uerr("usage: ssm-broker user add NAME [--group G]... [--totp] | user list [--json] |"
-		    " user passwd NAME | user del NAME | group add NAME |"
+		    " user passwd NAME | user del NAME | user set-run-as NAME OSUSER|--clear |"
+		    " group add NAME |"
 		    " policy attach --user NAME|--group NAME FILE  [--state-dir DIR]",
 		    NULL);
 }
