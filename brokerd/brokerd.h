@@ -159,6 +159,8 @@ struct broker_http_request {
 	const char *body;          /* POST body (NULL: none) */
 	size_t len;
 	int too_large;             /* the body was larger than BROKER_SESSIONS_BODY_MAX */
+	char *user_out;            /* out (may be NULL): the user of the credential, for the log */
+	size_t user_size;
 };
 int broker_sessions_http(struct broker *b, const struct broker_http_request *req,
 			 cJSON **presp, char *msg, size_t msglen);

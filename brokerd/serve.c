@@ -41,7 +41,7 @@ struct agent_conn {
 };
 
 struct http_pss {
-	int is_register, is_login;
+	int is_register, is_login, is_sessions;
 	char *body;
 	size_t len;
 	int too_large;
@@ -256,6 +256,37 @@ static int handle_instances(struct lws *wsi, struct http_pss *pss)
 	return respond(wsi, pss, 200, out);
 }
 
+/* /v1/sessions: StartSession, TerminateSession, DescribeSessions (brokerd/sessions.c) */
+static int handle_sessions(struct lws *wsi, struct http_pss *pss)
+{
+	char auth[256] = "", host[256] = "", path[256] = "", query[128] = "", msg[1536] = "",
+	     user[65] = "", peer[64];
+	int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0, status;
+	struct broker_http_request req = { post ? "POST" : "GET", path, NULL, NULL, peer, host,
+					   O->listen, pss->body, pss->len, pss->too_large, user,
+					   sizeof(user) };
+	cJSON *resp = NULL;
+
+	peer_name(wsi, peer, sizeof(peer));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof(auth) &&
+	    lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+		req.authorization = auth;
+	if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) < 0)
+		host[0] = '\0';
+	if (lws_hdr_copy(wsi, path, sizeof(path), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) < 0)
+		path[0] = '\0';
+	if (lws_hdr_copy_fragment(wsi, query, sizeof(query), WSI_TOKEN_HTTP_URI_ARGS, 0) > 0 &&
+	    lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, 1) <= 0)
+		req.query = query;
+	status = broker_sessions_http(B, &req, &resp, msg, sizeof(msg));
+	OPENSSL_cleanse(auth, sizeof(auth));
+	logf_("%s %s from %s%s%s: %d %s", req.method, path, peer, user[0] ? " by " : "", user,
+	      status, msg);
+	if (status != 200)
+		return respond_error(wsi, pss, status, status == 500 ? "internal error" : msg);
+	return respond(wsi, pss, 200, resp);
+}
+
 static int client_cert_verify(void *x509_ctx, int preverify_ok)
 {
 	X509_STORE_CTX *sctx = x509_ctx;
@@ -310,9 +341,24 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		if (strcmp((const char *)in, "/v1/instances") == 0 &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
 			return handle_instances(wsi, pss) ? -1 : 0;
+		if (strncmp((const char *)in, "/v1/sessions", 12) == 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+			pss->is_sessions = 1;
+			if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+				return respond_error(wsi, pss, 411, "Content-Length required") ? -1
+												 : 0;
+			return 0; /* the body follows; a larger one than allowed is dropped */
+		}
+		if (strncmp((const char *)in, "/v1/sessions", 12) == 0 &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+			return handle_sessions(wsi, pss) ? -1 : 0;
 		return respond_error(wsi, pss, 404, "not found") ? -1 : 0;
 	case LWS_CALLBACK_HTTP_BODY:
-		if ((!pss->is_register && !pss->is_login) || pss->too_large)
+		if (pss->is_sessions && (pss->too_large || len > BROKER_SESSIONS_BODY_MAX - pss->len)) {
+			pss->too_large = 1; /* answered 413 at the end of the body */
+			return 0;
+		}
+		if ((!pss->is_register && !pss->is_login && !pss->is_sessions) || pss->too_large)
 			return pss->too_large ? -1 : 0;
 		if (len > (pss->is_login ? SSM_LOGIN_BODY_MAX : SSM_ENROLL_BODY_MAX) - pss->len) {
 			pss->too_large = 1;
@@ -330,6 +376,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (pss->is_login)
 			return handle_login(wsi, pss) ? -1 : 0;
+		if (pss->is_sessions)
+			return handle_sessions(wsi, pss) ? -1 : 0;
 		if (!pss->is_register)
 			return -1;
 		return handle_register(wsi, pss) ? -1 : 0;
