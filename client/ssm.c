@@ -1,6 +1,11 @@
-/* ssm.c - the users' client (SPEC section 9), the verbs of `aws ssm`.  This slice:
+/* ssm.c - the users' client (SPEC section 9), the verbs of `aws ssm`:
  *
  *   ssm login --broker URL --ca FILE [--user NAME]
+ *   ssm describe-instance-information
+ *   ssm start-session --target ID [--document-name NAME] [--parameters JSON|SHORTHAND]
+ *                     [--reason TEXT]
+ *   ssm terminate-session --session-id SID
+ *   ssm describe-sessions --state Active|History [--output json|text]
  *
  * reads the password from the terminal with echo off (or one line of standard input when it
  * is not a terminal), POSTs it to URL/v1/login over TLS trusting only FILE (no system store,
@@ -29,6 +34,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "client.h"
+#include "cliparams.h"
 #include "https.h"
 #include "json.h"
 #include "login.h"
@@ -365,28 +372,76 @@ static int load_credential(cJSON **pcache)
 	return 0;
 }
 
-static int cmd_describe_instance_information(int argc, char **argv)
-{
-	const char *broker, *ca, *cred, *msg;
-	cJSON *cache = NULL, *ans = NULL;
-	char host[256], *resp = NULL, *s, err[256];
-	int port, status = 0, r = 1;
+/* ---------------------------------------------------------------- sessions */
 
-	(void)argv;
-	if (argc != 0)
-		return fail(2, "usage: ssm describe-instance-information");
-	if (load_credential(&cache) != 0)
-		return 1;
-	if (ssm_json_get_string(cache, "broker", &broker) < 0 ||
-	    ssm_json_get_string(cache, "ca", &ca) < 0 ||
-	    ssm_json_get_string(cache, "credential", &cred) < 0 ||
-	    parse_url(broker, host, sizeof(host), &port) < 0 ||
-	    !ssm_str_charset(cred, 43, 43, ssm_is_b64url_char)) {
-		fail(1, "the cached credential is damaged (ssm login again)");
-		goto out;
+/* Until client/stream.c links in: StartSession works, the stream does not. */
+__attribute__((weak)) int ssm_stream_run(const struct ssm_stream_args *a)
+{
+	(void)a;
+	fputs("ssm: streaming not available yet\n", stderr);
+	return 1;
+}
+
+/* The cached credential and one request to the broker with it.  0 with *pans (the answer,
+ * a JSON object with HTTP status 200), or 1 after one line on standard error, in the AWS
+ * CLI's words for a refusal: "An error occurred (CODE) when calling the OP operation: ..."
+ * (the broker's messages start "CODE: "). */
+struct call {
+	cJSON *cache;
+	const char *ca, *cred;
+};
+
+static void call_done(struct call *c)
+{
+	if (c->cache != NULL) {
+		const cJSON *m = ssm_json_member(c->cache, "credential");
+		if (cJSON_IsString(m) && m->valuestring != NULL)
+			OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
 	}
-	if (https_request(host, port, ca, "/v1/instances", cred, NULL, &status, &resp) != 0)
-		goto out;
+	cJSON_Delete(c->cache);
+	memset(c, 0, sizeof(*c));
+}
+
+/* the error codes the broker's session routes give (brokerd/sessions.c) */
+static int known_code(const char *s, size_t n)
+{
+	static const char *const codes[] = { "AccessDeniedException", "ValidationException",
+					     "InvalidParameters", "InvalidDocument",
+					     "TargetNotConnected", "DoesNotExist",
+					     "InternalServerError" };
+	size_t i;
+
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strlen(codes[i]) == n && strncmp(s, codes[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+static int broker_call(struct call *c, const char *op, const char *path, const char *body,
+		       cJSON **pans)
+{
+	const char *broker, *msg;
+	char host[256], *resp = NULL, err[256], code[64];
+	cJSON *ans = NULL;
+	int port, status = 0, r = 1;
+	size_t n;
+
+	*pans = NULL;
+	if (c->cache == NULL) {
+		if (load_credential(&c->cache) != 0)
+			return 1;
+		if (ssm_json_get_string(c->cache, "broker", &broker) < 0 ||
+		    ssm_json_get_string(c->cache, "ca", &c->ca) < 0 ||
+		    ssm_json_get_string(c->cache, "credential", &c->cred) < 0 ||
+		    parse_url(broker, host, sizeof(host), &port) < 0 ||
+		    !ssm_str_charset(c->cred, 43, 43, ssm_is_b64url_char))
+			return fail(1, "the cached credential is damaged (ssm login again)");
+	}
+	if (ssm_json_get_string(c->cache, "broker", &broker) < 0 ||
+	    parse_url(broker, host, sizeof(host), &port) < 0)
+		return fail(1, "the cached credential is damaged (ssm login again)");
+	if (https_request(host, port, c->ca, path, c->cred, body, &status, &resp) != 0)
+		return 1;
 	if (ssm_json_parse_object(resp, strlen(resp), &ans, err, sizeof(err)) < 0) {
 		fail(1, "the broker's answer (HTTP %d) is not a JSON object", status);
 		goto out;
@@ -394,28 +449,238 @@ static int cmd_describe_instance_information(int argc, char **argv)
 	if (status != 200) {
 		if (ssm_json_get_string(ans, "error", &msg) < 0)
 			msg = "no reason given";
-		fail(1, "An error occurred (%s) when calling the DescribeInstanceInformation "
-			"operation: %s",
-		     status == 403 ? "AccessDeniedException" :
-		     status == 401 ? "UnrecognizedClientException" : "InternalServerError",
-		     msg);
+		n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+		if (n > 0 && n < sizeof(code) && strncmp(msg + n, ": ", 2) == 0 &&
+		    known_code(msg, n)) {
+			snprintf(code, sizeof(code), "%.*s", (int)n, msg);
+			msg += n + 2;
+		} else {
+			snprintf(code, sizeof(code), "%s",
+				 status == 403 ? "AccessDeniedException" :
+				 status == 401 ? "UnrecognizedClientException" :
+				 status == 500 ? "InternalServerError" : "ValidationException");
+		}
+		fail(1, "An error occurred (%s) when calling the %s operation: %s", code, op, msg);
 		goto out;
 	}
-	s = cJSON_Print(ans);
-	if (s == NULL)
-		goto out;
-	printf("%s\n", s);
-	free(s);
+	*pans = ans;
+	ans = NULL;
 	r = 0;
 out:
-	free(resp);
+	if (resp != NULL) {
+		OPENSSL_cleanse(resp, strlen(resp));
+		free(resp);
+	}
 	cJSON_Delete(ans);
-	if (cache != NULL) {
-		const cJSON *m = ssm_json_member(cache, "credential");
+	return r;
+}
+
+static int print_json(const cJSON *o)
+{
+	char *s = cJSON_Print(o);
+
+	if (s == NULL)
+		return fail(1, "out of memory");
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+static int cmd_start_session(int argc, char **argv)
+{
+	const char *target = NULL, *document = NULL, *params_text = NULL, *reason = NULL;
+	const char *sid, *secret, *url, *type;
+	struct ssm_stream_args sa;
+	struct call c = { 0 };
+	cJSON *req = NULL, *params = NULL, *ans = NULL;
+	const cJSON *lp;
+	char err[512], *body = NULL, *end;
+	int i, r = 1;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--target") == 0 && i + 1 < argc && target == NULL)
+			target = argv[++i];
+		else if (strcmp(argv[i], "--document-name") == 0 && i + 1 < argc && !document)
+			document = argv[++i];
+		else if (strcmp(argv[i], "--parameters") == 0 && i + 1 < argc && !params_text)
+			params_text = argv[++i];
+		else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc && reason == NULL)
+			reason = argv[++i];
+		else
+			return fail(2, "usage: ssm start-session --target ID [--document-name NAME] "
+				       "[--parameters JSON|NAME=VALUE,...] [--reason TEXT]");
+	}
+	if (target == NULL)
+		return fail(2, "start-session: --target ID is required");
+	if (params_text != NULL && ssm_cli_params_parse(params_text, &params, err, sizeof(err)) < 0)
+		return fail(2, "%s", err);
+	req = cJSON_CreateObject();
+	if (req == NULL || !cJSON_AddStringToObject(req, "Target", target) ||
+	    (document && !cJSON_AddStringToObject(req, "DocumentName", document)) ||
+	    (reason && !cJSON_AddStringToObject(req, "Reason", reason))) {
+		fail(1, "out of memory");
+		goto out;
+	}
+	if (params != NULL) {
+		cJSON_AddItemToObject(req, "Parameters", params);
+		params = NULL;
+	}
+	body = cJSON_PrintUnformatted(req);
+	if (body == NULL) {
+		fail(1, "out of memory");
+		goto out;
+	}
+	if (broker_call(&c, "StartSession", "/v1/sessions", body, &ans) != 0)
+		goto out;
+	if (ssm_json_get_string(ans, "SessionId", &sid) < 0 ||
+	    ssm_json_get_string(ans, "TokenValue", &secret) < 0 ||
+	    ssm_json_get_string(ans, "StreamUrl", &url) < 0 ||
+	    ssm_json_get_string(ans, "SessionType", &type) < 0 ||
+	    strncmp(url, "wss://", 6) != 0) {
+		fail(1, "the broker's StartSession answer lacks SessionId, TokenValue, StreamUrl "
+			"or SessionType");
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.stream_url = url;
+	sa.session_id = sid;
+	sa.token_value = secret;
+	sa.session_type = type;
+	sa.document = document ? document : "SSM-SessionManagerRunShell";
+	sa.ca_file = c.ca;
+	sa.bearer = c.cred;
+	sa.local_port = -1;
+	lp = ssm_json_member(ssm_json_member(req, "Parameters"), "localPortNumber");
+	if (strcmp(type, "Port") == 0 && cJSON_IsArray(lp) && cJSON_GetArraySize(lp) == 1 &&
+	    cJSON_IsString(cJSON_GetArrayItem(lp, 0))) {
+		const char *v = cJSON_GetArrayItem(lp, 0)->valuestring;
+		long port = strtol(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || port < 0 || port > 65535) {
+			fail(2, "--parameters: localPortNumber must be 0..65535");
+			goto out;
+		}
+		sa.local_port = port;
+	}
+	fprintf(stderr, "\nStarting session with SessionId: %s\n", sid);
+	r = ssm_stream_run(&sa);
+out:
+	if (ans != NULL) {
+		const cJSON *m = ssm_json_member(ans, "TokenValue");
 		if (cJSON_IsString(m) && m->valuestring != NULL)
 			OPENSSL_cleanse(m->valuestring, strlen(m->valuestring));
 	}
-	cJSON_Delete(cache);
+	free(body);
+	cJSON_Delete(params);
+	cJSON_Delete(req);
+	cJSON_Delete(ans);
+	call_done(&c);
+	return r;
+}
+
+/* USER-[a-z0-9]{8,32}, checked here only so that it can go into a path */
+static int sid_plausible(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 10 && n <= 100 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-") == n;
+}
+
+static int cmd_terminate_session(int argc, char **argv)
+{
+	const char *sid = NULL;
+	struct call c = { 0 };
+	cJSON *ans = NULL;
+	char path[160];
+	int r;
+
+	if (argc == 2 && strcmp(argv[0], "--session-id") == 0)
+		sid = argv[1];
+	else
+		return fail(2, "usage: ssm terminate-session --session-id SID");
+	if (!sid_plausible(sid))
+		return fail(2, "--session-id: not a session id (USER-[a-z0-9]{8,32})");
+	snprintf(path, sizeof(path), "/v1/sessions/%s/terminate", sid);
+	r = broker_call(&c, "TerminateSession", path, "{}", &ans);
+	if (r == 0)
+		r = print_json(ans);
+	cJSON_Delete(ans);
+	call_done(&c);
+	return r;
+}
+
+/* --output text, as the AWS CLI writes it: a SESSIONS line per session, the values in the
+ * order of their sorted keys, tab-separated */
+static void print_sessions_text(const cJSON *list)
+{
+	static const char *const keys[] = { "DocumentName", "EndDate", "Owner", "Reason",
+					    "SessionId", "StartDate", "Status", "Target" };
+	const cJSON *s, *v;
+	size_t i;
+
+	cJSON_ArrayForEach(s, list) {
+		fputs("SESSIONS", stdout);
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			v = ssm_json_member(s, keys[i]);
+			if (cJSON_IsString(v))
+				printf("\t%s", v->valuestring);
+		}
+		putchar('\n');
+	}
+}
+
+static int cmd_describe_instance_information(int argc, char **argv)
+{
+	struct call c = { 0 };
+	cJSON *ans = NULL;
+	int r;
+
+	(void)argv;
+	if (argc != 0)
+		return fail(2, "usage: ssm describe-instance-information");
+	r = broker_call(&c, "DescribeInstanceInformation", "/v1/instances", NULL, &ans);
+	if (r == 0)
+		r = print_json(ans);
+	cJSON_Delete(ans);
+	call_done(&c);
+	return r;
+}
+
+static int cmd_describe_sessions(int argc, char **argv)
+{
+	const char *state = NULL, *output = "json";
+	struct call c = { 0 };
+	cJSON *ans = NULL;
+	const cJSON *list;
+	char path[64];
+	int i, r;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc)
+			state = argv[++i];
+		else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc)
+			output = argv[++i];
+		else
+			return fail(2, "usage: ssm describe-sessions --state Active|History "
+				       "[--output json|text]");
+	}
+	if (state == NULL || (strcmp(state, "Active") != 0 && strcmp(state, "History") != 0))
+		return fail(2, "describe-sessions: --state Active or --state History");
+	if (strcmp(output, "json") != 0 && strcmp(output, "text") != 0)
+		return fail(2, "describe-sessions: --output json or text");
+	snprintf(path, sizeof(path), "/v1/sessions?state=%s", state);
+	r = broker_call(&c, "DescribeSessions", path, NULL, &ans);
+	if (r == 0) {
+		list = ssm_json_member(ans, "Sessions");
+		if (!cJSON_IsArray(list))
+			r = fail(1, "the broker's answer has no Sessions list");
+		else if (strcmp(output, "text") == 0)
+			print_sessions_text(list);
+		else
+			r = print_json(ans);
+	}
+	cJSON_Delete(ans);
+	call_done(&c);
 	return r;
 }
 
@@ -423,7 +688,11 @@ int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		puts("usage: ssm login --broker URL --ca FILE [--user NAME]\n"
-		     "       ssm describe-instance-information");
+		     "       ssm describe-instance-information\n"
+		     "       ssm start-session --target ID [--document-name NAME]\n"
+		     "                         [--parameters JSON|NAME=VALUE,...] [--reason TEXT]\n"
+		     "       ssm terminate-session --session-id SID\n"
+		     "       ssm describe-sessions --state Active|History [--output json|text]");
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -434,6 +703,12 @@ int main(int argc, char **argv)
 		return cmd_login(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "describe-instance-information") == 0)
 		return cmd_describe_instance_information(argc - 2, argv + 2);
-	return fail(2, "usage: ssm login --broker URL --ca FILE [--user NAME] (the other verbs "
-		       "are not there yet)");
+	if (argc >= 2 && strcmp(argv[1], "start-session") == 0)
+		return cmd_start_session(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "terminate-session") == 0)
+		return cmd_terminate_session(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "describe-sessions") == 0)
+		return cmd_describe_sessions(argc - 2, argv + 2);
+	return fail(2, "usage: ssm login|describe-instance-information|start-session|"
+		       "terminate-session|describe-sessions ... (ssm --help)");
 }
