@@ -80,14 +80,19 @@ int ssm_link_goaway(struct ssm_link *l, uint16_t code, uint64_t retry_ms, const 
 	return queue(l, &f);
 }
 
-static int protocol_error(struct ssm_link *l, const char *what, const char *detail)
+static int link_error(struct ssm_link *l, uint16_t code, const char *what, const char *detail)
 {
 	char reason[SSM_FRAME_REASON_MAX + 1];
 
 	snprintf(reason, sizeof(reason), "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
 	snprintf(l->error, sizeof(l->error), "%s", reason);
-	(void)ssm_link_goaway(l, SSM_CODE_PROTOCOL, 1000, reason);
+	(void)ssm_link_goaway(l, code, 1000, reason);
 	return SSM_LINK_EV_ERROR;
+}
+
+static int protocol_error(struct ssm_link *l, const char *what, const char *detail)
+{
+	return link_error(l, SSM_CODE_PROTOCOL, what, detail);
 }
 
 static void copy_str(char *dst, size_t size, const struct ssm_frame_str *s)
@@ -160,6 +165,18 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 	}
 	if (l->state == SSM_LINK_RESUME_WAIT)
 		return protocol_error(l, "before RESUME_DONE:", ssm_frame_type_name(f.type));
+	if (l->chan_rx != NULL) {
+		char err[SSM_FRAME_REASON_MAX + 1] = "";
+
+		r = l->chan_rx(l->chan_ctx, &f, err, sizeof(err));
+		if (r < 0)
+			return link_error(l,
+					  r <= SSM_FRAME_E_FLOW_GAP && r >= SSM_FRAME_E_FLOW_GRANT
+					      ? SSM_CODE_FLOW
+					      : SSM_CODE_PROTOCOL,
+					  err[0] ? err : ssm_frame_strerror(r), NULL);
+		return SSM_LINK_EV_NONE;
+	}
 	/* channel frames: no channel is ever opened on this version of the link; an OPEN of a
 	 * kind the peer may open is refused, anything else names a channel never opened */
 	if (f.type == SSM_FRAME_OPEN && l->role == SSM_ROLE_BROKER &&

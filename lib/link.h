@@ -58,6 +58,12 @@ struct ssm_link {
 	/* why this side is closing (protocol error, GOAWAY it sent) */
 	char error[SSM_FRAME_REASON_MAX + 1];
 	uint64_t pings_sent, pongs_received;
+	/* Channel frames (OPEN..TERMINATE) once the link is up go to chan_rx when it is set
+	 * (ssm_mux_attach sets it, after ssm_link_init, which zeroes it); a negative result ends
+	 * the link with GOAWAY (code flow for the SSM_FRAME_E_FLOW_* codes, protocol otherwise)
+	 * and err as the reason.  NULL: every channel frame is refused as before. */
+	int (*chan_rx)(void *ctx, const struct ssm_frame *f, char *err, size_t errlen);
+	void *chan_ctx;
 };
 
 /* Start a connection: role is this side's (agent or broker; the peer must be the other), the

@@ -1,0 +1,1457 @@
+/* mux.c - channels and streams over one link (docs/PROTOCOL.md sections 3, 4, 5, 8), see
+ * mux.h.
+ *
+ * Layout: channels in a hash table by id, each with an array of its open streams (stream 0
+ * first).  Every stream has an ssm_flow (both directions), a send ring holding the bytes
+ * acked..written (grown from 64 KiB by doubling up to SSM_MUX_SEND_MAX, allocated when
+ * first written, freed when everything was acknowledged), and a receive ring of exactly the
+ * window this side granted (allocated when the first byte arrives).  Both rings are indexed
+ * by absolute stream offset modulo their capacity.
+ *
+ * Sending: one FIFO of control messages (encoded frames; an ACK or an EOF is a node embedded
+ * in its stream and encoded when it reaches the head, so an ACK carries the newest values
+ * and a stream has at most one queued), then DATA round-robin over the streams with
+ * written-but-unsent bytes.  Each stream owns a reserved CLOSE node from its creation, so
+ * closing (or answering the peer's CLOSE) never needs memory.
+ *
+ * Forgetting: a closed stream or channel leaves the lookup structures at once and goes to a
+ * graveyard, freed only when no callback is running (the program may close from inside a
+ * callback while mux.c still holds pointers to the object the event is about). */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "mux.h"
+
+#define SEND_MIN (64u * 1024)
+#define DATA_MAX SSM_FRAME_BODY_MAX /* payload of one DATA frame */
+#define CLOSE_MAX (SSM_FRAME_HEADER + 4 + SSM_FRAME_REASON_MAX)
+
+enum { Q_FRAME = 1, Q_ACK, Q_EOF };
+
+struct stream;
+
+struct qnode {
+	struct qnode *prev, *next;
+	struct stream *s; /* Q_ACK, Q_EOF: the owner */
+	uint8_t *data;    /* Q_FRAME: the encoded frame, right after the node */
+	size_t len;
+	uint8_t kind;
+	uint8_t linked;
+	uint8_t counted; /* counts against SSM_MUX_CTL_MAX */
+};
+
+struct chan;
+
+struct stream {
+	uint32_t id;
+	struct chan *c;
+	void *user;
+	struct ssm_flow fl;
+	unsigned mine : 1;     /* this side opened it */
+	unsigned accepted : 1; /* ACCEPT sent (peer's stream) or received (ours) */
+	unsigned dead : 1;
+	unsigned blocked : 1;    /* a short write, or write_room said 0: EV_WRITABLE due */
+	unsigned eof_wanted : 1; /* ssm_mux_write_eof was called */
+	unsigned eof_queued : 1;
+	unsigned in_rr : 1;
+	unsigned has_exit : 1;      /* stream 0: the peer's EXIT arrived */
+	unsigned exit_given : 1;    /* ... and SSM_MUX_EV_EXIT was given */
+	unsigned exit_sent : 1;     /* stream 0: this side queued EXIT */
+	unsigned terminated : 1;    /* stream 0: this side queued TERMINATE */
+	/* sending: bytes fl.send_acked..written are in sbuf */
+	uint8_t *sbuf;
+	size_t scap;
+	uint64_t written;
+	/* receiving: bytes rd..fl.recv_next are in rbuf (capacity: window) */
+	uint8_t *rbuf;
+	uint32_t window;
+	uint64_t rd;
+	struct qnode ack_node, eof_node;
+	struct qnode *close_node; /* reserved for this stream's CLOSE (stream 0: the channel's) */
+	struct stream *rr_prev, *rr_next;
+	struct stream *grave;
+	struct ssm_frame exit_f;
+	char exit_detail[SSM_FRAME_REASON_MAX];
+};
+
+struct chan {
+	uint32_t id;
+	uint8_t kind;
+	unsigned mine : 1;
+	unsigned allow_streams : 1;
+	unsigned dead : 1;
+	uint32_t last_local_stream, max_peer_stream;
+	struct stream *s0;  /* stream 0: lives as long as the channel */
+	struct stream **st; /* the open streams, s0 included */
+	size_t nst, cap;
+	struct chan *hnext;
+	struct chan *grave;
+};
+
+struct ssm_mux {
+	enum ssm_frame_role role, peer;
+	ssm_mux_cb cb;
+	void *ctx;
+	struct chan **ht;
+	size_t nb; /* buckets, a power of two */
+	size_t nchan;
+	uint32_t last_local_chan, max_peer_chan;
+	struct qnode *qh, *qt;
+	size_t ctl_n;
+	struct stream *rr_head, *rr_tail;
+	struct chan *grave_c;
+	struct stream *grave_s;
+	unsigned depth; /* callbacks running */
+	size_t tx_len;  /* a peeked message waiting for ssm_mux_tx_pop */
+	uint8_t tx[SSM_LINK_PRE + SSM_FRAME_MAX];
+	uint8_t scratch[SSM_FRAME_MAX];
+};
+
+/* ---- names ---- */
+
+const char *ssm_mux_strerror(int err)
+{
+	switch (err) {
+	case SSM_MUX_E_ID:
+		return "channel or stream id of the wrong parity or not above the previous one";
+	case SSM_MUX_E_NOT_OPEN:
+		return "no such channel or stream was ever opened";
+	case SSM_MUX_E_KIND:
+		return "a channel or stream this peer may not open";
+	case SSM_MUX_E_STATE:
+		return "frame out of order for the stream's state";
+	case SSM_MUX_E_SIDE:
+		return "control frame from the wrong side or on the wrong kind of channel";
+	case SSM_MUX_E_QUEUE:
+		return "send queue full";
+	case SSM_MUX_E_TYPE:
+		return "not a channel frame here";
+	}
+	return ssm_frame_strerror(err);
+}
+
+int ssm_mux_err_is_flow(int err)
+{
+	return err <= SSM_FRAME_E_FLOW_GAP && err >= SSM_FRAME_E_FLOW_GRANT;
+}
+
+/* ---- rings (absolute offsets modulo the capacity) ---- */
+
+static void ring_put(uint8_t *buf, size_t cap, uint64_t off, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		size_t pos = (size_t)(off % cap), k = cap - pos < n ? cap - pos : n;
+		memcpy(buf + pos, p, k);
+		p += k;
+		off += k;
+		n -= k;
+	}
+}
+
+static void ring_get(const uint8_t *buf, size_t cap, uint64_t off, uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		size_t pos = (size_t)(off % cap), k = cap - pos < n ? cap - pos : n;
+		memcpy(p, buf + pos, k);
+		p += k;
+		off += k;
+		n -= k;
+	}
+}
+
+/* ---- the send queue ---- */
+
+static void q_link(struct ssm_mux *m, struct qnode *n)
+{
+	n->next = NULL;
+	n->prev = m->qt;
+	if (m->qt)
+		m->qt->next = n;
+	else
+		m->qh = n;
+	m->qt = n;
+	n->linked = 1;
+	if (n->counted)
+		m->ctl_n++;
+}
+
+static void q_unlink(struct ssm_mux *m, struct qnode *n)
+{
+	if (!n->linked)
+		return;
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		m->qh = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		m->qt = n->prev;
+	n->prev = n->next = NULL;
+	n->linked = 0;
+	if (n->counted)
+		m->ctl_n--;
+}
+
+static struct qnode *frame_node_alloc(size_t size)
+{
+	struct qnode *n = calloc(1, sizeof(*n) + size);
+
+	if (n == NULL)
+		return NULL;
+	n->kind = Q_FRAME;
+	n->data = (uint8_t *)(n + 1);
+	return n;
+}
+
+/* Encode f into a new node and queue it.  0, SSM_MUX_E_QUEUE (queue full, counted frames
+ * only, or out of memory), or the codec's refusal of f. */
+static int q_frame(struct ssm_mux *m, const struct ssm_frame *f, int counted)
+{
+	struct qnode *n;
+	size_t len;
+	int r;
+
+	if (counted && m->ctl_n >= SSM_MUX_CTL_MAX)
+		return SSM_MUX_E_QUEUE;
+	if ((r = ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len)) < 0)
+		return r;
+	if ((n = frame_node_alloc(len)) == NULL)
+		return SSM_MUX_E_QUEUE;
+	memcpy(n->data, m->scratch, len);
+	n->len = len;
+	n->counted = (uint8_t)(counted != 0);
+	q_link(m, n);
+	return 0;
+}
+
+static void close_frame(struct ssm_frame *f, uint32_t ch, uint32_t st, uint16_t code,
+			const char *reason)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = SSM_FRAME_CLOSE;
+	f->channel = ch;
+	f->stream = st;
+	f->u.close.code = code;
+	f->u.close.reason = ssm_frame_str(reason);
+	if (f->u.close.reason.len > SSM_FRAME_REASON_MAX)
+		f->u.close.reason.len = SSM_FRAME_REASON_MAX;
+}
+
+/* Queue the CLOSE of s (its reserved node: never fails); a reason the codec refuses (not
+ * UTF-8, control characters, cut inside a character) is sent empty. */
+static void q_close_reserved(struct ssm_mux *m, struct stream *s, uint16_t code,
+			     const char *reason)
+{
+	struct qnode *n = s->close_node;
+	struct ssm_frame f;
+
+	if (n == NULL)
+		return;
+	if (code > SSM_CODE_LAST)
+		code = SSM_CODE_INTERNAL;
+	close_frame(&f, s->c->id, s->id, code, reason);
+	if (ssm_frame_encode(&f, n->data, CLOSE_MAX, &n->len) != 0) {
+		f.u.close.reason = ssm_frame_str(NULL);
+		if (ssm_frame_encode(&f, n->data, CLOSE_MAX, &n->len) != 0)
+			return;
+	}
+	s->close_node = NULL;
+	q_link(m, n);
+}
+
+/* ---- round-robin list of streams with bytes to send ---- */
+
+static void rr_add(struct ssm_mux *m, struct stream *s)
+{
+	if (s->in_rr)
+		return;
+	s->rr_next = NULL;
+	s->rr_prev = m->rr_tail;
+	if (m->rr_tail)
+		m->rr_tail->rr_next = s;
+	else
+		m->rr_head = s;
+	m->rr_tail = s;
+	s->in_rr = 1;
+}
+
+static void rr_del(struct ssm_mux *m, struct stream *s)
+{
+	if (!s->in_rr)
+		return;
+	if (s->rr_prev)
+		s->rr_prev->rr_next = s->rr_next;
+	else
+		m->rr_head = s->rr_next;
+	if (s->rr_next)
+		s->rr_next->rr_prev = s->rr_prev;
+	else
+		m->rr_tail = s->rr_prev;
+	s->rr_prev = s->rr_next = NULL;
+	s->in_rr = 0;
+}
+
+/* ---- channels and streams ---- */
+
+static size_t hash_id(const struct ssm_mux *m, uint32_t id)
+{
+	return (size_t)((id * UINT32_C(2654435761)) >> 7) & (m->nb - 1);
+}
+
+static struct chan *chan_get(const struct ssm_mux *m, uint32_t id)
+{
+	struct chan *c;
+
+	for (c = m->ht[hash_id(m, id)]; c; c = c->hnext)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void ht_grow(struct ssm_mux *m)
+{
+	size_t nb = m->nb * 2, i;
+	struct chan **ht = calloc(nb, sizeof(*ht)), *c, *next;
+	struct chan **old = m->ht;
+	size_t oldnb = m->nb;
+
+	if (ht == NULL)
+		return; /* longer chains, still correct */
+	m->ht = ht;
+	m->nb = nb;
+	for (i = 0; i < oldnb; i++)
+		for (c = old[i]; c; c = next) {
+			size_t h = hash_id(m, c->id);
+			next = c->hnext;
+			c->hnext = ht[h];
+			ht[h] = c;
+		}
+	free(old);
+}
+
+static void ht_insert(struct ssm_mux *m, struct chan *c)
+{
+	size_t h;
+
+	if (m->nchan + 1 > m->nb)
+		ht_grow(m);
+	h = hash_id(m, c->id);
+	c->hnext = m->ht[h];
+	m->ht[h] = c;
+	m->nchan++;
+}
+
+static void ht_remove(struct ssm_mux *m, struct chan *c)
+{
+	struct chan **pp;
+
+	for (pp = &m->ht[hash_id(m, c->id)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == c) {
+			*pp = c->hnext;
+			c->hnext = NULL;
+			m->nchan--;
+			return;
+		}
+}
+
+static struct stream *stream_get(const struct chan *c, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nst; i++)
+		if (c->st[i]->id == id)
+			return c->st[i];
+	return NULL;
+}
+
+static struct stream *stream_new(struct chan *c, uint32_t id, int mine)
+{
+	struct stream *s;
+
+	if (c->nst == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 4;
+		struct stream **st = realloc(c->st, cap * sizeof(*st));
+		if (st == NULL)
+			return NULL;
+		c->st = st;
+		c->cap = cap;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if ((s->close_node = frame_node_alloc(CLOSE_MAX)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	s->id = id;
+	s->c = c;
+	s->mine = (unsigned)(mine != 0);
+	ssm_flow_init(&s->fl);
+	s->ack_node.kind = Q_ACK;
+	s->ack_node.s = s;
+	s->eof_node.kind = Q_EOF;
+	s->eof_node.s = s;
+	c->st[c->nst++] = s;
+	return s;
+}
+
+static void stream_free(struct stream *s)
+{
+	free(s->sbuf);
+	free(s->rbuf);
+	free(s->close_node);
+	free(s);
+}
+
+/* A channel with its stream 0, not yet in the table. */
+static struct chan *chan_new(uint32_t id, uint8_t kind, int mine)
+{
+	struct chan *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->id = id;
+	c->kind = kind;
+	c->mine = (unsigned)(mine != 0);
+	if ((c->s0 = stream_new(c, 0, mine)) == NULL) {
+		free(c->st);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void chan_free(struct chan *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nst; i++)
+		stream_free(c->st[i]);
+	free(c->st);
+	free(c);
+}
+
+/* Forget s (not stream 0 of a live channel): out of every list, to the graveyard. */
+static void stream_forget(struct ssm_mux *m, struct stream *s)
+{
+	struct chan *c = s->c;
+	size_t i;
+
+	s->dead = 1;
+	q_unlink(m, &s->ack_node);
+	q_unlink(m, &s->eof_node);
+	rr_del(m, s);
+	for (i = 0; i < c->nst; i++)
+		if (c->st[i] == s) {
+			c->st[i] = c->st[--c->nst];
+			break;
+		}
+	s->grave = m->grave_s;
+	m->grave_s = s;
+}
+
+static void chan_forget(struct ssm_mux *m, struct chan *c)
+{
+	while (c->nst > 0)
+		stream_forget(m, c->st[c->nst - 1]);
+	c->dead = 1;
+	ht_remove(m, c);
+	c->grave = m->grave_c;
+	m->grave_c = c;
+}
+
+static struct stream *stream0(const struct chan *c)
+{
+	return c->s0;
+}
+
+/* Free the graveyard once no callback runs. */
+static void reap(struct ssm_mux *m)
+{
+	if (m->depth > 0)
+		return;
+	while (m->grave_s) {
+		struct stream *s = m->grave_s;
+		m->grave_s = s->grave;
+		stream_free(s);
+	}
+	while (m->grave_c) {
+		struct chan *c = m->grave_c;
+		m->grave_c = c->grave;
+		chan_free(c); /* its streams went to grave_s: st is empty */
+	}
+}
+
+static struct stream *find_open(const struct ssm_mux *m, uint32_t ch, uint32_t st)
+{
+	struct chan *c;
+
+	if (ch == 0 || (c = chan_get(m, ch)) == NULL)
+		return NULL;
+	return stream_get(c, st);
+}
+
+static int local_odd(const struct ssm_mux *m)
+{
+	return m->role != SSM_ROLE_BROKER;
+}
+
+/* kinds the peer may open (PROTOCOL.md sections 4 and 8) */
+static int peer_may_open(const struct ssm_mux *m, uint8_t kind)
+{
+	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_AGENT)
+		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT;
+	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_CLIENT)
+		return kind == SSM_KIND_SESSION;
+	if (m->role == SSM_ROLE_AGENT)
+		return kind == SSM_KIND_SESSION;
+	return 0; /* a client opens, it is never opened to */
+}
+
+static int self_may_open(const struct ssm_mux *m, uint8_t kind)
+{
+	if (m->role == SSM_ROLE_AGENT)
+		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT;
+	if (m->role == SSM_ROLE_CLIENT)
+		return kind == SSM_KIND_SESSION;
+	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_AGENT)
+		return kind == SSM_KIND_SESSION;
+	return 0;
+}
+
+/* ---- events ---- */
+
+static void emit(struct ssm_mux *m, enum ssm_mux_ev_type type, struct chan *c,
+		 struct stream *s, const struct ssm_frame *f, uint16_t code, const char *reason)
+{
+	struct ssm_mux_ev ev;
+
+	if (m->cb == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.channel = c->id;
+	ev.stream = s ? s->id : 0;
+	ev.user = s ? s->user : NULL;
+	ev.f = f;
+	ev.code = code;
+	ev.reason = reason ? reason : "";
+	m->depth++;
+	m->cb(m->ctx, &ev);
+	m->depth--;
+}
+
+/* ---- sending side ---- */
+
+static uint64_t room_of(const struct stream *s)
+{
+	uint64_t win, buf;
+
+	if (s->dead || !s->accepted || s->eof_wanted)
+		return 0;
+	win = s->fl.send_limit > s->written ? s->fl.send_limit - s->written : 0;
+	buf = SSM_MUX_SEND_MAX - (s->written - s->fl.send_acked);
+	return win < buf ? win : buf;
+}
+
+/* make room for need bytes (acked..written plus the new ones); 0 or -1 */
+static int sbuf_reserve(struct stream *s, size_t need)
+{
+	size_t cap = s->scap ? s->scap : SEND_MIN;
+	uint8_t *nb;
+	uint64_t o, end;
+
+	if (need <= s->scap)
+		return 0;
+	while (cap < need && cap < SSM_MUX_SEND_MAX)
+		cap *= 2;
+	if (cap < need)
+		return -1;
+	if ((nb = malloc(cap)) == NULL)
+		return -1;
+	/* move acked..written to their places in the larger ring */
+	for (o = s->fl.send_acked, end = s->written; o < end;) {
+		size_t sp = (size_t)(o % s->scap), dp = (size_t)(o % cap);
+		size_t k = (size_t)(end - o);
+		if (k > s->scap - sp)
+			k = s->scap - sp;
+		if (k > cap - dp)
+			k = cap - dp;
+		memcpy(nb + dp, s->sbuf + sp, k);
+		o += k;
+	}
+	free(s->sbuf);
+	s->sbuf = nb;
+	s->scap = cap;
+	return 0;
+}
+
+/* everything written was sent and EOF is due: queue it (behind the DATA) */
+static void maybe_eof(struct ssm_mux *m, struct stream *s)
+{
+	if (s->eof_wanted && !s->eof_queued && s->fl.send_high == s->written) {
+		s->eof_queued = 1;
+		q_link(m, &s->eof_node);
+	}
+}
+
+/* ---- receiving side ---- */
+
+static size_t readable_of(const struct stream *s)
+{
+	return (size_t)(s->fl.recv_next - s->rd);
+}
+
+static void maybe_ack(struct ssm_mux *m, struct stream *s)
+{
+	if (s->ack_node.linked || s->dead || s->rd <= s->fl.recv_acked)
+		return;
+	if (s->rd == s->fl.recv_next || s->rd - s->fl.recv_acked >= s->window / 2)
+		q_link(m, &s->ack_node);
+}
+
+/* ---- rx ---- */
+
+static int fail(char *err, size_t errlen, const struct ssm_frame *f, int code, const char *what)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s on channel %u stream %u: %s", ssm_frame_type_name(f->type),
+			 (unsigned)f->channel, (unsigned)f->stream,
+			 what ? what : ssm_mux_strerror(code));
+	return code;
+}
+
+/* Was this channel id ever opened (by either side)? */
+static int chan_id_used(const struct ssm_mux *m, uint32_t id)
+{
+	if ((int)(id & 1u) == local_odd(m))
+		return id <= m->last_local_chan;
+	return id <= m->max_peer_chan;
+}
+
+static int stream_id_used(const struct chan *c, uint32_t id)
+{
+	if ((int)(id & 1u) == (int)c->mine)
+		return id <= c->last_local_stream;
+	return id <= c->max_peer_stream;
+}
+
+/* The open (channel, stream) of f: 1 and *pc, *ps; 0 for a closed id (drop the frame); or
+ * SSM_MUX_E_NOT_OPEN. */
+static int lookup(struct ssm_mux *m, const struct ssm_frame *f, struct chan **pc,
+		  struct stream **ps)
+{
+	struct chan *c = chan_get(m, f->channel);
+
+	if (c == NULL)
+		return chan_id_used(m, f->channel) ? 0 : SSM_MUX_E_NOT_OPEN;
+	if ((*ps = stream_get(c, f->stream)) == NULL)
+		return f->stream != 0 && stream_id_used(c, f->stream) ? 0 : SSM_MUX_E_NOT_OPEN;
+	*pc = c;
+	return 1;
+}
+
+static int rx_open(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
+{
+	struct chan *c;
+	struct stream *s;
+	struct ssm_frame cf;
+	int r;
+
+	if ((int)(f->channel & 1u) == local_odd(m))
+		return fail(err, errlen, f, SSM_MUX_E_ID, "channel id of this side's parity");
+	if (f->channel <= m->max_peer_chan)
+		return fail(err, errlen, f, SSM_MUX_E_ID, "channel id not above the previous one");
+	m->max_peer_chan = f->channel;
+	if (!peer_may_open(m, f->u.open.kind))
+		return fail(err, errlen, f, SSM_MUX_E_KIND, "a kind this peer may not open");
+	if (m->nchan >= SSM_FRAME_CHANNELS_MAX) {
+		close_frame(&cf, f->channel, 0, SSM_CODE_LIMIT, "too many channels");
+		if ((r = q_frame(m, &cf, 1)) < 0)
+			return fail(err, errlen, f, SSM_MUX_E_QUEUE, "send queue full");
+		return 0;
+	}
+	if ((c = chan_new(f->channel, f->u.open.kind, 0)) == NULL) {
+		close_frame(&cf, f->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		if (q_frame(m, &cf, 1) < 0)
+			return fail(err, errlen, f, SSM_MUX_E_QUEUE, "out of memory");
+		return 0;
+	}
+	s = c->st[0];
+	if ((r = ssm_flow_init_send(&s->fl, 0, f->value)) < 0) {
+		chan_free(c);
+		return fail(err, errlen, f, r, NULL);
+	}
+	ht_insert(m, c);
+	emit(m, SSM_MUX_EV_OPEN, c, s, f, 0, NULL);
+	return 0;
+}
+
+static int rx_stream_open(struct ssm_mux *m, const struct ssm_frame *f, char *err,
+			  size_t errlen)
+{
+	struct chan *c = chan_get(m, f->channel);
+	struct stream *s, *s0;
+	struct ssm_frame cf;
+	int r;
+
+	if (c == NULL)
+		return chan_id_used(m, f->channel)
+			   ? 0
+			   : fail(err, errlen, f, SSM_MUX_E_NOT_OPEN, "no such channel");
+	if (c->kind != SSM_KIND_SESSION || !c->allow_streams)
+		return fail(err, errlen, f, SSM_MUX_E_KIND, "the channel takes no streams");
+	if ((s0 = stream0(c)) == NULL || !s0->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before the channel's ACCEPT");
+	if ((int)(f->stream & 1u) == (int)c->mine)
+		return fail(err, errlen, f, SSM_MUX_E_ID, "stream id of this side's parity");
+	if (f->stream <= c->max_peer_stream)
+		return fail(err, errlen, f, SSM_MUX_E_ID, "stream id not above the previous one");
+	c->max_peer_stream = f->stream;
+	if (c->nst >= SSM_FRAME_STREAMS_MAX) {
+		close_frame(&cf, f->channel, f->stream, SSM_CODE_LIMIT, "too many streams");
+		if (q_frame(m, &cf, 1) < 0)
+			return fail(err, errlen, f, SSM_MUX_E_QUEUE, "send queue full");
+		return 0;
+	}
+	if ((s = stream_new(c, f->stream, 0)) == NULL) {
+		close_frame(&cf, f->channel, f->stream, SSM_CODE_INTERNAL, "out of memory");
+		if (q_frame(m, &cf, 1) < 0)
+			return fail(err, errlen, f, SSM_MUX_E_QUEUE, "out of memory");
+		return 0;
+	}
+	if ((r = ssm_flow_init_send(&s->fl, 0, f->value)) < 0) {
+		stream_forget(m, s);
+		return fail(err, errlen, f, r, NULL);
+	}
+	emit(m, SSM_MUX_EV_STREAM_OPEN, c, s, f, 0, NULL);
+	return 0;
+}
+
+/* A local failure receiving on s (out of memory): close it (the channel for stream 0) with
+ * code internal, and tell the program. */
+static void fail_stream(struct ssm_mux *m, struct chan *c, struct stream *s, const char *why)
+{
+	q_close_reserved(m, s, SSM_CODE_INTERNAL, why);
+	if (s->id == 0)
+		chan_forget(m, c);
+	else
+		stream_forget(m, s);
+	emit(m, SSM_MUX_EV_CLOSED, c, s, NULL, SSM_CODE_INTERNAL, why);
+}
+
+static void give_exit(struct ssm_mux *m, struct chan *c, struct stream *s)
+{
+	if (s->has_exit && !s->exit_given && s->fl.recv_next >= s->exit_f.offset) {
+		s->exit_given = 1;
+		emit(m, SSM_MUX_EV_EXIT, c, s, &s->exit_f, 0, NULL);
+	}
+}
+
+static int rx_data(struct ssm_mux *m, struct chan *c, struct stream *s,
+		   const struct ssm_frame *f, char *err, size_t errlen)
+{
+	uint64_t at = s->fl.recv_next;
+	size_t len = f->u.data.len;
+	int r;
+
+	if (!s->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before ACCEPT");
+	if (s->has_exit && f->offset + len > s->exit_f.offset && f->offset + len > at)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "beyond the EXIT's offset");
+	if (s->rbuf == NULL && s->window > 0 && f->offset + len > at &&
+	    (s->rbuf = malloc(s->window)) == NULL) {
+		/* check the frame first: a flow error is the peer's, not ours */
+		struct ssm_flow probe = s->fl;
+		if ((r = ssm_flow_on_data(&probe, f->offset, len)) < 0)
+			return fail(err, errlen, f, r, NULL);
+		if (r == 0)
+			return 0;
+		fail_stream(m, c, s, "out of memory");
+		return 0;
+	}
+	if ((r = ssm_flow_on_data(&s->fl, f->offset, len)) < 0)
+		return fail(err, errlen, f, r, NULL);
+	if (r == 0)
+		return 0; /* a duplicate */
+	ring_put(s->rbuf, s->window, at, f->u.data.p, len);
+	emit(m, SSM_MUX_EV_READABLE, c, s, f, 0, NULL);
+	if (!s->dead)
+		give_exit(m, c, s);
+	return 0;
+}
+
+static int rx_ack(struct ssm_mux *m, struct chan *c, struct stream *s,
+		  const struct ssm_frame *f, char *err, size_t errlen)
+{
+	uint64_t before, freed = 0;
+	int r;
+
+	if (!s->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before ACCEPT");
+	before = room_of(s);
+	if ((r = ssm_flow_on_ack(&s->fl, f->offset, f->value, &freed)) < 0)
+		return fail(err, errlen, f, r, NULL);
+	if (s->fl.send_acked == s->written && s->sbuf != NULL) {
+		free(s->sbuf); /* everything delivered: the ring is allocated again when needed */
+		s->sbuf = NULL;
+		s->scap = 0;
+	}
+	if ((before == 0 || s->blocked) && room_of(s) > 0) {
+		s->blocked = 0;
+		emit(m, SSM_MUX_EV_WRITABLE, c, s, f, 0, NULL);
+	}
+	return 0;
+}
+
+static int rx_eof(struct ssm_mux *m, struct chan *c, struct stream *s,
+		  const struct ssm_frame *f, char *err, size_t errlen)
+{
+	int r;
+
+	if (!s->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before ACCEPT");
+	if (s->has_exit && f->offset != s->exit_f.offset)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "not at the EXIT's offset");
+	if ((r = ssm_flow_on_eof(&s->fl, f->offset)) < 0)
+		return fail(err, errlen, f, r, NULL);
+	if (r == 1)
+		emit(m, SSM_MUX_EV_EOF, c, s, f, 0, NULL);
+	return 0;
+}
+
+static int rx_accept(struct ssm_mux *m, struct chan *c, struct stream *s,
+		     const struct ssm_frame *f, char *err, size_t errlen)
+{
+	int r;
+
+	if (!s->mine)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "for a stream this side did not open");
+	if (s->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "a second ACCEPT");
+	if (f->offset != 0 && (c->kind == SSM_KIND_SESSION || s->id != 0))
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "a base offset on a session stream");
+	if ((r = ssm_flow_init_send(&s->fl, f->offset, f->value)) < 0)
+		return fail(err, errlen, f, r, NULL);
+	s->written = f->offset;
+	s->accepted = 1;
+	emit(m, SSM_MUX_EV_ACCEPT, c, s, f, 0, NULL);
+	return 0;
+}
+
+static int rx_close(struct ssm_mux *m, struct chan *c, struct stream *s,
+		    const struct ssm_frame *f)
+{
+	char reason[SSM_FRAME_REASON_MAX + 1];
+	size_t n = f->u.close.reason.len < SSM_FRAME_REASON_MAX ? f->u.close.reason.len
+								  : SSM_FRAME_REASON_MAX;
+
+	if (n > 0)
+		memcpy(reason, f->u.close.reason.p, n);
+	reason[n] = '\0';
+	q_close_reserved(m, s, f->u.close.code, NULL); /* the answer: same code */
+	if (s->id == 0)
+		chan_forget(m, c);
+	else
+		stream_forget(m, s);
+	emit(m, SSM_MUX_EV_CLOSED, c, s, f, f->u.close.code, reason);
+	return 0;
+}
+
+static int rx_exit(struct ssm_mux *m, struct chan *c, struct stream *s,
+		   const struct ssm_frame *f, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (c->kind != SSM_KIND_SESSION || !c->mine || s->id != 0)
+		return fail(err, errlen, f, SSM_MUX_E_SIDE, "EXIT is the channel acceptor's");
+	if (!s->accepted)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before ACCEPT");
+	if (s->has_exit)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "a second EXIT");
+	if (f->offset < s->fl.recv_next)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "offset below the bytes received");
+	if ((s->fl.flags & SSM_FLOW_RECV_EOF) && f->offset != s->fl.recv_eof)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "offset beyond the EOF");
+	s->has_exit = 1;
+	s->exit_f = *f;
+	n = f->u.exit.detail.len < sizeof(s->exit_detail) ? f->u.exit.detail.len
+							  : sizeof(s->exit_detail);
+	if (n > 0)
+		memcpy(s->exit_detail, f->u.exit.detail.p, n);
+	s->exit_f.u.exit.detail.p = s->exit_detail;
+	s->exit_f.u.exit.detail.len = n;
+	give_exit(m, c, s);
+	return 0;
+}
+
+static int rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
+{
+	struct chan *c = NULL;
+	struct stream *s = NULL;
+	int r;
+
+	if (f->channel == 0 || f->type < SSM_FRAME_OPEN || f->type == SSM_FRAME_RESUME)
+		return fail(err, errlen, f, SSM_MUX_E_TYPE, NULL);
+	if (f->type == SSM_FRAME_OPEN)
+		return rx_open(m, f, err, errlen);
+	if (f->type == SSM_FRAME_STREAM_OPEN)
+		return rx_stream_open(m, f, err, errlen);
+	r = lookup(m, f, &c, &s);
+	if (r < 0)
+		return fail(err, errlen, f, r, f->stream ? "no such stream" : "no such channel");
+	if (r == 0)
+		return 0; /* closed: it crossed our CLOSE */
+	switch (f->type) {
+	case SSM_FRAME_ACCEPT:
+		return rx_accept(m, c, s, f, err, errlen);
+	case SSM_FRAME_DATA:
+		return rx_data(m, c, s, f, err, errlen);
+	case SSM_FRAME_ACK:
+		return rx_ack(m, c, s, f, err, errlen);
+	case SSM_FRAME_EOF:
+		return rx_eof(m, c, s, f, err, errlen);
+	case SSM_FRAME_CLOSE:
+		return rx_close(m, c, s, f);
+	case SSM_FRAME_RESIZE:
+	case SSM_FRAME_TERMINATE:
+		if (c->kind != SSM_KIND_SESSION || c->mine || s->id != 0)
+			return fail(err, errlen, f, SSM_MUX_E_SIDE, "only from the channel's opener");
+		emit(m, f->type == SSM_FRAME_RESIZE ? SSM_MUX_EV_RESIZE : SSM_MUX_EV_TERMINATE, c, s,
+		     f, 0, NULL);
+		return 0;
+	case SSM_FRAME_EXIT:
+		return rx_exit(m, c, s, f, err, errlen);
+	}
+	return fail(err, errlen, f, SSM_MUX_E_TYPE, NULL);
+}
+
+int ssm_mux_rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
+{
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (m == NULL || f == NULL)
+		return SSM_FRAME_E_INVAL;
+	r = rx(m, f, err, errlen);
+	reap(m);
+	return r;
+}
+
+static int link_chan_rx(void *ctx, const struct ssm_frame *f, char *err, size_t errlen)
+{
+	return ssm_mux_rx(ctx, f, err, errlen);
+}
+
+void ssm_mux_attach(struct ssm_mux *m, struct ssm_link *l)
+{
+	l->chan_rx = link_chan_rx;
+	l->chan_ctx = m;
+}
+
+/* ---- life ---- */
+
+int ssm_mux_new(struct ssm_mux **pm, enum ssm_frame_role role, enum ssm_frame_role peer,
+		ssm_mux_cb cb, void *ctx)
+{
+	struct ssm_mux *m;
+
+	*pm = NULL;
+	if (!((role == SSM_ROLE_BROKER && (peer == SSM_ROLE_AGENT || peer == SSM_ROLE_CLIENT)) ||
+	      ((role == SSM_ROLE_AGENT || role == SSM_ROLE_CLIENT) && peer == SSM_ROLE_BROKER)))
+		return -EINVAL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return -ENOMEM;
+	m->nb = 64;
+	if ((m->ht = calloc(m->nb, sizeof(*m->ht))) == NULL) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->role = role;
+	m->peer = peer;
+	m->cb = cb;
+	m->ctx = ctx;
+	*pm = m;
+	return 0;
+}
+
+static void drop_queue(struct ssm_mux *m)
+{
+	while (m->qh) {
+		struct qnode *n = m->qh;
+		q_unlink(m, n);
+		if (n->kind == Q_FRAME)
+			free(n);
+		else if (n->kind == Q_EOF)
+			n->s->eof_queued = 0; /* not sent: the stream is going anyway */
+	}
+	while (m->rr_head)
+		rr_del(m, m->rr_head);
+	m->tx_len = 0;
+}
+
+void ssm_mux_free(struct ssm_mux *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	drop_queue(m);
+	for (i = 0; i < m->nb; i++)
+		while (m->ht[i])
+			chan_forget(m, m->ht[i]);
+	m->depth = 0;
+	reap(m);
+	free(m->ht);
+	free(m);
+}
+
+void ssm_mux_reset(struct ssm_mux *m, uint16_t code, const char *reason)
+{
+	struct chan *old = m->grave_c, *c;
+	size_t i;
+
+	drop_queue(m);
+	for (i = 0; i < m->nb; i++)
+		while (m->ht[i])
+			chan_forget(m, m->ht[i]);
+	/* the channels just forgotten sit in front of the graveyard, up to old; callbacks
+	 * free nothing (depth), channels they forget go in front of these */
+	for (c = m->grave_c; c != old; c = c->grave)
+		emit(m, SSM_MUX_EV_CLOSED, c, c->s0, NULL, code, reason);
+	/* a connection without resumption ends the link: the peer may start its ids over (a
+	 * broker that lost the connection lost its state); this side never reuses its own */
+	m->max_peer_chan = 0;
+	reap(m);
+}
+
+size_t ssm_mux_channels(const struct ssm_mux *m)
+{
+	return m->nchan;
+}
+
+/* ---- the program's side ---- */
+
+uint32_t ssm_mux_open(struct ssm_mux *m, const struct ssm_frame *open, uint32_t window,
+		      void *user)
+{
+	struct ssm_frame f;
+	struct chan *c;
+	uint32_t id;
+
+	if (m == NULL || open == NULL || !self_may_open(m, open->u.open.kind))
+		return 0;
+	if (open->u.open.kind == SSM_KIND_SESSION ? window < 1 || window > SSM_FRAME_WINDOW_MAX
+						  : window != 0)
+		return 0;
+	if (m->nchan >= SSM_FRAME_CHANNELS_MAX || m->ctl_n >= SSM_MUX_CTL_MAX)
+		return 0;
+	if (m->last_local_chan == 0)
+		id = local_odd(m) ? 1 : 2;
+	else if (m->last_local_chan > UINT32_MAX - 2)
+		return 0;
+	else
+		id = m->last_local_chan + 2;
+	f = *open;
+	f.type = SSM_FRAME_OPEN;
+	f.flags = 0;
+	f.channel = id;
+	f.stream = 0;
+	f.offset = 0;
+	f.value = window;
+	if ((c = chan_new(id, open->u.open.kind, 1)) == NULL)
+		return 0;
+	if (ssm_flow_init_recv(&c->st[0]->fl, 0, window) < 0 || q_frame(m, &f, 1) < 0) {
+		chan_free(c);
+		return 0;
+	}
+	c->st[0]->window = window;
+	c->st[0]->user = user;
+	m->last_local_chan = id;
+	ht_insert(m, c);
+	return id;
+}
+
+int ssm_mux_allow_streams(struct ssm_mux *m, uint32_t channel)
+{
+	struct chan *c = channel ? chan_get(m, channel) : NULL;
+
+	if (c == NULL || c->kind != SSM_KIND_SESSION)
+		return -1;
+	c->allow_streams = 1;
+	return 0;
+}
+
+uint32_t ssm_mux_stream_open(struct ssm_mux *m, uint32_t channel, const char *origin,
+			     uint32_t window, void *user)
+{
+	struct chan *c = channel ? chan_get(m, channel) : NULL;
+	struct stream *s, *s0;
+	struct ssm_frame f;
+	uint32_t id;
+
+	if (c == NULL || !c->allow_streams || (s0 = stream0(c)) == NULL || !s0->accepted)
+		return 0;
+	if (window < 1 || window > SSM_FRAME_WINDOW_MAX || c->nst >= SSM_FRAME_STREAMS_MAX)
+		return 0;
+	if (c->last_local_stream == 0)
+		id = c->mine ? 1 : 2;
+	else if (c->last_local_stream > UINT32_MAX - 2)
+		return 0;
+	else
+		id = c->last_local_stream + 2;
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_STREAM_OPEN;
+	f.channel = channel;
+	f.stream = id;
+	f.value = window;
+	f.u.stream_open.origin = ssm_frame_str(origin);
+	if ((s = stream_new(c, id, 1)) == NULL)
+		return 0;
+	if (ssm_flow_init_recv(&s->fl, 0, window) < 0 || q_frame(m, &f, 1) < 0) {
+		c->nst--; /* the last one: s */
+		stream_free(s);
+		return 0;
+	}
+	s->window = window;
+	s->user = user;
+	c->last_local_stream = id;
+	return id;
+}
+
+int ssm_mux_accept_at(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint64_t base,
+		      uint32_t window)
+{
+	struct stream *s = find_open(m, channel, stream);
+	struct ssm_frame f;
+
+	if (s == NULL || s->mine || s->accepted)
+		return -1;
+	if (window < 1 || window > SSM_FRAME_WINDOW_MAX || base > SSM_FRAME_OFFSET_MAX - window)
+		return -1;
+	if (base != 0 && (s->c->kind == SSM_KIND_SESSION || stream != 0))
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_ACCEPT;
+	f.channel = channel;
+	f.stream = stream;
+	f.offset = base;
+	f.value = base + window;
+	if (ssm_flow_init_recv(&s->fl, base, base + window) < 0 || q_frame(m, &f, 1) < 0)
+		return -1;
+	s->window = window;
+	s->rd = base;
+	s->accepted = 1;
+	return 0;
+}
+
+int ssm_mux_accept(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint32_t window)
+{
+	return ssm_mux_accept_at(m, channel, stream, 0, window);
+}
+
+int ssm_mux_close(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint16_t code,
+		  const char *reason)
+{
+	struct chan *c = channel ? chan_get(m, channel) : NULL;
+	struct stream *s = c ? stream_get(c, stream) : NULL;
+
+	if (s == NULL)
+		return -1;
+	q_close_reserved(m, s, code, reason);
+	if (stream == 0)
+		chan_forget(m, c);
+	else
+		stream_forget(m, s);
+	reap(m);
+	return 0;
+}
+
+void ssm_mux_set_user(struct ssm_mux *m, uint32_t channel, uint32_t stream, void *user)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	if (s != NULL)
+		s->user = user;
+}
+
+void *ssm_mux_user(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s ? s->user : NULL;
+}
+
+int ssm_mux_is_open(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	return find_open(m, channel, stream) != NULL;
+}
+
+size_t ssm_mux_write_room(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+	uint64_t room;
+
+	if (s == NULL)
+		return 0;
+	room = room_of(s);
+	if (room == 0 && s->accepted && !s->eof_wanted)
+		s->blocked = 1; /* the program will wait for EV_WRITABLE */
+	return room > SIZE_MAX ? SIZE_MAX : (size_t)room;
+}
+
+size_t ssm_mux_write(struct ssm_mux *m, uint32_t channel, uint32_t stream, const void *p,
+		     size_t len)
+{
+	struct stream *s = find_open(m, channel, stream);
+	uint64_t room;
+	size_t n, used;
+
+	if (s == NULL)
+		return 0;
+	room = room_of(s);
+	n = len < room ? len : (size_t)room;
+	used = (size_t)(s->written - s->fl.send_acked);
+	if (n > 0 && sbuf_reserve(s, used + n) < 0)
+		n = s->scap > used ? s->scap - used : 0; /* out of memory: what still fits */
+	if (n > 0) {
+		ring_put(s->sbuf, s->scap, s->written, p, n);
+		s->written += n;
+		rr_add(m, s);
+	}
+	if (n < len && s->accepted && !s->eof_wanted)
+		s->blocked = 1;
+	return n;
+}
+
+int ssm_mux_write_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	if (s == NULL || !s->accepted || s->eof_wanted)
+		return -1;
+	s->eof_wanted = 1;
+	maybe_eof(m, s);
+	return 0;
+}
+
+uint64_t ssm_mux_unacked(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s && s->accepted ? s->written - s->fl.send_acked : 0;
+}
+
+uint64_t ssm_mux_written(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s ? s->written : 0;
+}
+
+size_t ssm_mux_readable(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s ? readable_of(s) : 0;
+}
+
+size_t ssm_mux_read(struct ssm_mux *m, uint32_t channel, uint32_t stream, void *buf,
+		    size_t len)
+{
+	struct stream *s = find_open(m, channel, stream);
+	size_t n;
+
+	if (s == NULL)
+		return 0;
+	n = readable_of(s);
+	if (n > len)
+		n = len;
+	if (n == 0)
+		return 0;
+	ring_get(s->rbuf, s->window, s->rd, buf, n);
+	s->rd += n;
+	maybe_ack(m, s);
+	return n;
+}
+
+const uint8_t *ssm_mux_read_peek(struct ssm_mux *m, uint32_t channel, uint32_t stream,
+				 size_t *plen)
+{
+	struct stream *s = find_open(m, channel, stream);
+	size_t n, pos;
+
+	*plen = 0;
+	if (s == NULL || (n = readable_of(s)) == 0)
+		return NULL;
+	pos = (size_t)(s->rd % s->window);
+	if (n > s->window - pos)
+		n = s->window - pos;
+	*plen = n;
+	return s->rbuf + pos;
+}
+
+void ssm_mux_read_consume(struct ssm_mux *m, uint32_t channel, uint32_t stream, size_t n)
+{
+	struct stream *s = find_open(m, channel, stream);
+	size_t avail;
+
+	if (s == NULL)
+		return;
+	avail = readable_of(s);
+	s->rd += n < avail ? n : avail;
+	maybe_ack(m, s);
+}
+
+int ssm_mux_read_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s && (s->fl.flags & SSM_FLOW_RECV_EOF) && readable_of(s) == 0;
+}
+
+/* stream 0 of a SESSION channel that this side opened (opener) or accepted (!opener) */
+static struct stream *session0(struct ssm_mux *m, uint32_t channel, int opener)
+{
+	struct chan *c = channel ? chan_get(m, channel) : NULL;
+
+	if (c == NULL || c->kind != SSM_KIND_SESSION || (int)c->mine != opener)
+		return NULL;
+	return stream0(c);
+}
+
+int ssm_mux_resize(struct ssm_mux *m, uint32_t channel, uint16_t cols, uint16_t rows)
+{
+	struct stream *s = session0(m, channel, 1);
+	struct ssm_frame f;
+
+	if (s == NULL)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_RESIZE;
+	f.channel = channel;
+	f.u.resize.cols = cols;
+	f.u.resize.rows = rows;
+	return q_frame(m, &f, 1) < 0 ? -1 : 0;
+}
+
+int ssm_mux_terminate(struct ssm_mux *m, uint32_t channel, const char *reason)
+{
+	struct stream *s = session0(m, channel, 1);
+	struct ssm_frame f;
+
+	if (s == NULL)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_TERMINATE;
+	f.channel = channel;
+	f.u.terminate.reason = ssm_frame_str(reason);
+	if (f.u.terminate.reason.len > SSM_FRAME_REASON_MAX)
+		f.u.terminate.reason.len = SSM_FRAME_REASON_MAX;
+	if (q_frame(m, &f, 1) < 0)
+		return -1;
+	s->terminated = 1;
+	return 0;
+}
+
+int ssm_mux_exit(struct ssm_mux *m, uint32_t channel, uint8_t how, uint8_t status,
+		 uint8_t end_reason, const char *detail)
+{
+	struct stream *s = session0(m, channel, 0);
+	struct ssm_frame f;
+
+	if (s == NULL || !s->accepted || s->exit_sent)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_EXIT;
+	f.channel = channel;
+	f.offset = s->written;
+	f.u.exit.how = how;
+	f.u.exit.status = status;
+	f.u.exit.reason = end_reason;
+	f.u.exit.detail = ssm_frame_str(detail);
+	if (f.u.exit.detail.len > SSM_FRAME_REASON_MAX)
+		f.u.exit.detail.len = SSM_FRAME_REASON_MAX;
+	if (q_frame(m, &f, 1) < 0)
+		return -1;
+	s->exit_sent = 1;
+	return 0;
+}
+
+/* ---- tx ---- */
+
+static int encode_simple(struct ssm_mux *m, uint8_t type, const struct stream *s,
+			 uint64_t offset, uint64_t value)
+{
+	struct ssm_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = type;
+	f.channel = s->c->id;
+	f.stream = s->id;
+	f.offset = offset;
+	f.value = value;
+	return ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len);
+}
+
+uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
+{
+	struct qnode *n;
+	struct stream *s;
+	uint64_t off;
+
+	while (m->tx_len == 0 && (n = m->qh) != NULL) {
+		q_unlink(m, n);
+		s = n->s;
+		switch (n->kind) {
+		case Q_FRAME:
+			memcpy(m->tx + SSM_LINK_PRE, n->data, n->len);
+			m->tx_len = n->len;
+			free(n);
+			break;
+		case Q_ACK:
+			/* what the program read, and a window from there */
+			if (ssm_flow_grant(&s->fl, s->rd, s->rd + s->window) == 0 &&
+			    encode_simple(m, SSM_FRAME_ACK, s, s->rd, s->rd + s->window) != 0)
+				m->tx_len = 0;
+			break;
+		case Q_EOF:
+			if (ssm_flow_send_eof(&s->fl, &off) == 0 &&
+			    encode_simple(m, SSM_FRAME_EOF, s, off, 0) != 0)
+				m->tx_len = 0;
+			break;
+		}
+	}
+	while (m->tx_len == 0 && (s = m->rr_head) != NULL) {
+		uint64_t unsent = s->written - s->fl.send_high;
+		size_t len = unsent < DATA_MAX ? (size_t)unsent : DATA_MAX;
+
+		rr_del(m, s);
+		if (len == 0 || ssm_flow_send(&s->fl, len, &off) != 0 ||
+		    ssm_frame_data_header(m->tx + SSM_LINK_PRE, s->c->id, s->id, off, len) != 0)
+			continue;
+		ring_get(s->sbuf, s->scap, off, m->tx + SSM_LINK_PRE + SSM_FRAME_HEADER, len);
+		m->tx_len = SSM_FRAME_HEADER + len;
+		if (s->written > s->fl.send_high)
+			rr_add(m, s); /* to the back: round-robin */
+		else
+			maybe_eof(m, s);
+	}
+	if (m->tx_len == 0)
+		return NULL;
+	*plen = m->tx_len;
+	return m->tx + SSM_LINK_PRE;
+}
+
+void ssm_mux_tx_pop(struct ssm_mux *m)
+{
+	m->tx_len = 0;
+}
+
+int ssm_mux_tx_pending(const struct ssm_mux *m)
+{
+	return m->tx_len > 0 || m->qh != NULL || m->rr_head != NULL;
+}

@@ -1,0 +1,905 @@
+/* test_mux.c - the channel/stream multiplexer (lib/mux.c, docs/PROTOCOL.md sections 3-5, 8):
+ * two muxes wired back to back through their send queues (broker and agent, broker and
+ * client), then a table of hostile frames fed to ssm_mux_rx, each row asserting the exact
+ * result and the events it gave. */
+#include "config.h"
+#include <stdint.h>
+#include <string.h>
+#include "check.h"
+#include "mux.h"
+
+#define NEV 32
+
+struct side {
+	struct ssm_mux *m;
+	const char *name;
+	int counts[16];
+	struct {
+		int type;
+		uint32_t ch, st;
+		uint16_t code;
+		uint64_t off;
+		void *user;
+	} last[NEV];
+	int nev;          /* events since the last clear */
+	int auto_accept;  /* accept OPEN / STREAM_OPEN at once with window */
+	uint32_t window;
+	int close_on;     /* close the event's channel (stream 0) from inside this event */
+	int close_rc[2];  /* ... and what that close, then a second one, returned */
+	int close_stream_on; /* close the event's stream from inside this event */
+	int sent[64];
+	int err;
+	char errmsg[300];
+};
+
+static void on_ev(void *ctx, const struct ssm_mux_ev *ev)
+{
+	struct side *s = ctx;
+
+	s->counts[ev->type]++;
+	if (s->nev < NEV) {
+		s->last[s->nev].type = ev->type;
+		s->last[s->nev].ch = ev->channel;
+		s->last[s->nev].st = ev->stream;
+		s->last[s->nev].code = ev->code;
+		s->last[s->nev].off = ev->f ? ev->f->offset : 0;
+		s->last[s->nev].user = ev->user;
+	}
+	s->nev++;
+	if (s->auto_accept && ev->type == SSM_MUX_EV_OPEN)
+		(void)ssm_mux_accept(s->m, ev->channel, 0, s->window);
+	if (s->auto_accept && ev->type == SSM_MUX_EV_STREAM_OPEN)
+		(void)ssm_mux_accept(s->m, ev->channel, ev->stream, s->window);
+	if (s->close_on == (int)ev->type) {
+		s->close_rc[0] = ssm_mux_close(s->m, ev->channel, 0, SSM_CODE_REFUSED, "in callback");
+		/* a second close of the same channel: already forgotten */
+		s->close_rc[1] = ssm_mux_close(s->m, ev->channel, 0, SSM_CODE_OK, "");
+	}
+	if (s->close_stream_on == (int)ev->type && ev->stream != 0)
+		CHECK(ssm_mux_close(s->m, ev->channel, ev->stream, SSM_CODE_OK, "") == 0,
+		      "stream close from inside the event");
+}
+
+static void side_init(struct side *s, const char *name, enum ssm_frame_role role,
+		      enum ssm_frame_role peer)
+{
+	memset(s, 0, sizeof(*s));
+	s->name = name;
+	s->window = 1000;
+	CHECK(ssm_mux_new(&s->m, role, peer, on_ev, s) == 0, "%s: new", name);
+}
+
+static void clear(struct side *s)
+{
+	memset(s->counts, 0, sizeof(s->counts));
+	s->nev = 0;
+}
+
+/* one message from a to b: 1 moved, 0 none, <0 b's error */
+static int pump1(struct side *a, struct side *b)
+{
+	uint8_t buf[SSM_FRAME_MAX];
+	struct ssm_frame f;
+	uint8_t *p;
+	size_t n;
+	int r;
+
+	if ((p = ssm_mux_tx_peek(a->m, &n)) == NULL)
+		return 0;
+	CHECK(n <= sizeof(buf), "message size");
+	memcpy(buf, p, n);
+	CHECK(ssm_mux_tx_peek(a->m, &n) == p, "peek is stable");
+	ssm_mux_tx_pop(a->m);
+	r = ssm_frame_decode(buf, n, &f);
+	CHECK(r == 0, "%s sent a frame that does not decode: %d", a->name, r);
+	if (r != 0)
+		return r;
+	a->sent[f.type & 63]++;
+	r = ssm_mux_rx(b->m, &f, b->errmsg, sizeof(b->errmsg));
+	if (r < 0) {
+		b->err = r;
+		return r;
+	}
+	return 1;
+}
+
+static int pump(struct side *a, struct side *b)
+{
+	int r, moved = 0;
+
+	while ((r = pump1(a, b)) > 0)
+		moved++;
+	return r < 0 ? r : moved;
+}
+
+/* both ways until quiet; 0 or the first error */
+static int wire(struct side *a, struct side *b)
+{
+	int x, y;
+
+	do {
+		if ((x = pump(a, b)) < 0)
+			return x;
+		if ((y = pump(b, a)) < 0)
+			return y;
+	} while (x > 0 || y > 0);
+	return 0;
+}
+
+static struct ssm_frame open_frame(uint8_t kind)
+{
+	struct ssm_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_OPEN;
+	f.u.open.kind = kind;
+	f.u.open.sid = ssm_frame_str(kind == SSM_KIND_AUDIT ? "audit.1733350000.42" : "s-1");
+	if (kind != SSM_KIND_AUDIT)
+		f.u.open.document = ssm_frame_str("SSM-SessionManagerRunShell");
+	if (kind == SSM_KIND_SESSION) {
+		f.u.open.token = ssm_frame_str("aaa.bbb.ccc");
+		f.u.open.term = ssm_frame_str("xterm");
+		f.u.open.cols = 80;
+		f.u.open.rows = 24;
+	}
+	return f;
+}
+
+static uint8_t pat(uint64_t off, unsigned seed)
+{
+	return (uint8_t)((off * 131u + seed) ^ (off >> 9));
+}
+
+/* a writes total pattern bytes on (ch, st), b reads them in chunks of rd: the bytes arrive
+ * intact; returns how many times a's write was short */
+static int transfer(struct side *a, uint32_t ach, struct side *b, uint32_t bch, uint32_t st,
+		    uint64_t total, size_t rd, unsigned seed)
+{
+	static uint8_t buf[70000];
+	uint64_t w = 0, r = 0, base_w = ssm_mux_written(a->m, ach, st);
+	int shorts = 0, bad = 0, rounds = 0;
+
+	if (rd > sizeof(buf))
+		rd = sizeof(buf);
+
+	while (r < total && rounds++ < 1000000) {
+		size_t n, i, got;
+		/* write until the window or the buffer says no */
+		while (w < total) {
+			size_t room = ssm_mux_write_room(a->m, ach, st);
+			n = (size_t)(total - w < sizeof(buf) ? total - w : sizeof(buf));
+			for (i = 0; i < n; i++)
+				buf[i] = pat(base_w + w + i, seed);
+			got = ssm_mux_write(a->m, ach, st, buf, n);
+			CHECK(got == (n < room ? n : room), "write takes min(len, room)");
+			w += got;
+			if (got < n) {
+				shorts++;
+				break;
+			}
+		}
+		if (wire(a, b) < 0) {
+			CHECK(0, "transfer: error %s", b->errmsg);
+			return -1;
+		}
+		while ((got = ssm_mux_read(b->m, bch, st, buf, rd)) > 0) {
+			for (i = 0; i < got; i++)
+				if (buf[i] != pat(base_w + r + i, seed))
+					bad++;
+			r += got;
+		}
+		if (wire(a, b) < 0)
+			return -1;
+	}
+	CHECK(r == total && bad == 0, "transfer: %llu of %llu bytes, %d bad", (unsigned long long)r,
+	      (unsigned long long)total, bad);
+	return shorts;
+}
+
+/* ---- the session path: broker and agent ---- */
+
+static void test_session(void)
+{
+	struct side br, ag;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION);
+	uint32_t ch;
+	uint8_t buf[4096];
+	size_t n;
+	int tag = 7;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	ch = ssm_mux_open(br.m, &o, 1000, &tag);
+	CHECK(ch == 2, "the broker's first channel is 2 (got %u)", ch);
+	CHECK(ssm_mux_write_room(br.m, ch, 0) == 0, "no room before ACCEPT");
+	CHECK(ssm_mux_user(br.m, ch, 0) == &tag, "user pointer");
+	CHECK(pump(&br, &ag) == 1 && ag.counts[SSM_MUX_EV_OPEN] == 1 && ag.last[0].ch == 2,
+	      "agent got OPEN");
+	CHECK(ssm_mux_channels(ag.m) == 1 && ssm_mux_is_open(ag.m, 2, 0), "agent has it");
+	CHECK(ssm_mux_write_room(ag.m, 2, 0) == 0, "no room before accepting");
+	CHECK(ssm_mux_accept(ag.m, 2, 0, 500) == 0, "agent accepts (window 500)");
+	CHECK(ssm_mux_accept(ag.m, 2, 0, 500) == -1, "a second accept");
+	CHECK(ssm_mux_write_room(ag.m, 2, 0) == 1000, "agent may send the broker's window");
+	CHECK(pump(&ag, &br) == 1 && br.counts[SSM_MUX_EV_ACCEPT] == 1 &&
+	          br.last[0].user == &tag,
+	      "broker got ACCEPT with its user pointer");
+	CHECK(ssm_mux_write_room(br.m, ch, 0) == 500, "broker room is the agent's window");
+
+	/* back-pressure: 1500 offered, 500 taken; room 0; the agent reads 300 (>= half a
+	 * window: ACK), the broker gets WRITABLE */
+	memset(buf, 'x', sizeof(buf));
+	CHECK(ssm_mux_write(br.m, ch, 0, buf, 1500) == 500, "short write");
+	CHECK(ssm_mux_write_room(br.m, ch, 0) == 0, "room 0");
+	CHECK(ssm_mux_unacked(br.m, ch, 0) == 500, "500 unacked");
+	clear(&ag);
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_READABLE] == 1, "READABLE");
+	CHECK(ssm_mux_readable(ag.m, 2, 0) == 500, "500 readable");
+	CHECK(ssm_mux_read(ag.m, 2, 0, buf, 100) == 100 && !ssm_mux_tx_pending(ag.m),
+	      "100 read: no ACK yet");
+	CHECK(ssm_mux_read(ag.m, 2, 0, buf, 200) == 200 && ssm_mux_tx_pending(ag.m),
+	      "300 read: ACK queued");
+	clear(&br);
+	CHECK(wire(&br, &ag) == 0 && br.counts[SSM_MUX_EV_WRITABLE] == 1, "WRITABLE");
+	CHECK(ssm_mux_write_room(br.m, ch, 0) == 300, "room 300");
+	CHECK(ssm_mux_unacked(br.m, ch, 0) == 200, "200 unacked");
+	{
+		const uint8_t *p = ssm_mux_read_peek(ag.m, 2, 0, &n);
+		CHECK(p != NULL && n == 200, "peek the rest");
+		ssm_mux_read_consume(ag.m, 2, 0, n);
+	}
+	CHECK(wire(&br, &ag) == 0 && ssm_mux_unacked(br.m, ch, 0) == 0 &&
+	          ssm_mux_write_room(br.m, ch, 0) == 500,
+	      "empty buffer: everything acked");
+
+	/* bulk both ways, windows much smaller than the data: rings wrap */
+	CHECK(transfer(&br, ch, &ag, 2, 0, 200000, 77, 1) > 0, "broker to agent, back-pressured");
+	CHECK(transfer(&ag, 2, &br, ch, 0, 300000, 333, 2) > 0, "agent to broker, back-pressured");
+	CHECK(ssm_mux_written(ag.m, 2, 0) == 300000, "agent wrote 300000");
+
+	/* RESIZE and TERMINATE: opener (broker) only; EXIT: acceptor (agent) only */
+	CHECK(ssm_mux_resize(ag.m, 2, 100, 40) == -1, "agent cannot RESIZE");
+	CHECK(ssm_mux_terminate(ag.m, 2, "x") == -1, "agent cannot TERMINATE");
+	CHECK(ssm_mux_exit(br.m, ch, SSM_EXIT_EXITED, 0, SSM_END_EXIT, "") == -1,
+	      "broker cannot EXIT");
+	clear(&ag);
+	CHECK(ssm_mux_resize(br.m, ch, 100, 40) == 0, "broker RESIZE");
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_RESIZE] == 1, "agent got RESIZE");
+
+	/* EXIT after output: control frames go first, the EXIT waits for the bytes */
+	CHECK(ssm_mux_write(ag.m, 2, 0, "bye\n", 4) == 4, "last output");
+	CHECK(ssm_mux_write_eof(ag.m, 2, 0) == 0, "EOF after it");
+	CHECK(ssm_mux_write_eof(ag.m, 2, 0) == -1, "a second EOF");
+	CHECK(ssm_mux_write_room(ag.m, 2, 0) == 0, "no room after EOF");
+	CHECK(ssm_mux_exit(ag.m, 2, SSM_EXIT_EXITED, 3, SSM_END_EXIT, "done") == 0, "EXIT");
+	CHECK(ssm_mux_exit(ag.m, 2, SSM_EXIT_EXITED, 3, SSM_END_EXIT, "done") == -1,
+	      "a second EXIT");
+	clear(&br);
+	CHECK(pump1(&ag, &br) == 1 && ag.sent[SSM_FRAME_EXIT] == 1 && br.nev == 0,
+	      "EXIT went first, held back");
+	CHECK(pump1(&ag, &br) == 1 && ag.sent[SSM_FRAME_DATA] > 0 && br.nev == 2 &&
+	          br.last[0].type == SSM_MUX_EV_READABLE && br.last[1].type == SSM_MUX_EV_EXIT &&
+	          br.last[1].off == 300004,
+	      "the DATA, then EXIT at 300004");
+	CHECK(pump1(&ag, &br) == 1 && br.counts[SSM_MUX_EV_EOF] == 1, "then EOF");
+	CHECK(!ssm_mux_read_eof(br.m, ch, 0), "EOF not yet read");
+	CHECK(ssm_mux_read(br.m, ch, 0, buf, sizeof(buf)) == 4 && memcmp(buf, "bye\n", 4) == 0,
+	      "last output read");
+	CHECK(ssm_mux_read_eof(br.m, ch, 0), "read_eof");
+
+	/* the broker closes: the agent gets CLOSED, its answer is dropped by the broker */
+	clear(&ag);
+	clear(&br);
+	CHECK(ssm_mux_close(br.m, ch, 0, SSM_CODE_OK, "bye") == 0, "broker closes");
+	CHECK(!ssm_mux_is_open(br.m, ch, 0) && ssm_mux_channels(br.m) == 0, "forgotten");
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_CLOSED] == 1 &&
+	          ag.last[0].code == SSM_CODE_OK && br.nev == 0 && ag.sent[SSM_FRAME_CLOSE] == 1,
+	      "agent CLOSED, answered, answer dropped");
+	CHECK(ssm_mux_channels(ag.m) == 0, "agent forgot it");
+
+	/* a second channel: ids increase; crossing CLOSEs give no events */
+	ch = ssm_mux_open(br.m, &o, 1000, NULL);
+	CHECK(ch == 4, "next id 4");
+	ag.auto_accept = 1;
+	CHECK(wire(&br, &ag) == 0 && ssm_mux_write_room(br.m, ch, 0) == 1000, "accepted");
+	clear(&ag);
+	clear(&br);
+	CHECK(ssm_mux_close(br.m, ch, 0, SSM_CODE_OK, "") == 0 &&
+	          ssm_mux_close(ag.m, ch, 0, SSM_CODE_INTERNAL, "") == 0,
+	      "both close");
+	CHECK(wire(&br, &ag) == 0 && ag.nev == 0 && br.nev == 0 && !ssm_mux_tx_pending(br.m) &&
+	          !ssm_mux_tx_pending(ag.m),
+	      "crossing CLOSEs: no event, no answer");
+
+	/* a large window: the send ring grows past 64 KiB */
+	ag.window = 4u * 1024 * 1024;
+	ch = ssm_mux_open(br.m, &o, 2u * 1024 * 1024, NULL);
+	CHECK(wire(&br, &ag) == 0 && ssm_mux_write_room(br.m, ch, 0) == 4u * 1024 * 1024,
+	      "4 MiB room");
+	CHECK(transfer(&br, ch, &ag, ch, 0, 9000000, 65536, 3) >= 0, "9 MB through a 4 MiB window");
+	CHECK(transfer(&ag, ch, &br, ch, 0, 5000000, 100000, 4) >= 0, "5 MB back");
+
+	/* TERMINATE, then the reset closes what is left, one CLOSED each */
+	clear(&ag);
+	CHECK(ssm_mux_terminate(br.m, ch, "TerminateSession") == 0, "TERMINATE");
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_TERMINATE] == 1, "agent TERMINATE");
+	(void)ssm_mux_open(br.m, &o, 1000, NULL);
+	clear(&br);
+	CHECK(ssm_mux_tx_pending(br.m), "an OPEN queued");
+	ssm_mux_reset(br.m, SSM_CODE_TIMEOUT, "connection lost");
+	CHECK(br.counts[SSM_MUX_EV_CLOSED] == 2 && br.last[0].code == SSM_CODE_TIMEOUT &&
+	          ssm_mux_channels(br.m) == 0 && !ssm_mux_tx_pending(br.m),
+	      "reset: 2 CLOSED, queue empty");
+	CHECK(ssm_mux_open(br.m, &o, 1000, NULL) == 10, "ids are not reused after reset");
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+}
+
+/* ---- close from inside callbacks ---- */
+
+static void test_close_in_callback(void)
+{
+	struct side br, ag;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION);
+	uint32_t ch;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	/* refusal inside EV_OPEN: the broker gets CLOSED refused */
+	ag.close_on = SSM_MUX_EV_OPEN;
+	ch = ssm_mux_open(br.m, &o, 1000, NULL);
+	CHECK(wire(&br, &ag) == 0 && br.counts[SSM_MUX_EV_CLOSED] == 1 &&
+	          br.last[0].code == SSM_CODE_REFUSED && ssm_mux_channels(br.m) == 0 &&
+	          ag.close_rc[0] == 0 && ag.close_rc[1] == -1 && ssm_mux_channels(ag.m) == 0,
+	      "refused in the OPEN callback");
+	/* close inside EV_READABLE while EOF and EXIT follow in the same batch */
+	ag.close_on = 0;
+	ag.auto_accept = 1;
+	ch = ssm_mux_open(br.m, &o, 1000, NULL);
+	CHECK(wire(&br, &ag) == 0, "accepted");
+	ag.close_on = SSM_MUX_EV_READABLE;
+	CHECK(ssm_mux_write(br.m, ch, 0, "abc", 3) == 3 && ssm_mux_write_eof(br.m, ch, 0) == 0,
+	      "data and EOF");
+	CHECK(ssm_mux_write(br.m, ch, 0, "abc", 3) == 0, "no write after EOF");
+	clear(&ag);
+	clear(&br);
+	ag.close_rc[0] = ag.close_rc[1] = 99;
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_READABLE] == 1 &&
+	          ag.counts[SSM_MUX_EV_EOF] == 0 && br.counts[SSM_MUX_EV_CLOSED] == 1 &&
+	          ag.close_rc[0] == 0 && ag.close_rc[1] == -1,
+	      "closed inside READABLE: the EOF after it dropped");
+	/* close inside EV_CLOSED (the peer's): nothing left to close */
+	ag.close_on = 0;
+	ch = ssm_mux_open(br.m, &o, 1000, NULL);
+	CHECK(wire(&br, &ag) == 0, "accepted");
+	ag.close_on = SSM_MUX_EV_CLOSED;
+	clear(&ag);
+	clear(&br);
+	CHECK(ssm_mux_close(br.m, ch, 0, SSM_CODE_OK, "") == 0, "close");
+	ag.close_rc[0] = ag.close_rc[1] = 99;
+	CHECK(wire(&br, &ag) == 0 && ag.counts[SSM_MUX_EV_CLOSED] == 1 && ag.close_rc[0] == -1 &&
+	          ag.close_rc[1] == -1 && br.counts[SSM_MUX_EV_CLOSED] == 0,
+	      "close inside the peer's CLOSED: already gone, answered once");
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+}
+
+/* ---- a Port session: streams ---- */
+
+static void test_streams(void)
+{
+	struct side cl, br;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION), f;
+	uint32_t ch, st, st2, i;
+	uint8_t buf[64];
+
+	side_init(&cl, "client", SSM_ROLE_CLIENT, SSM_ROLE_BROKER);
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
+	o.u.open.cols = o.u.open.rows = 0;
+	o.u.open.term = ssm_frame_str(NULL);
+	ch = ssm_mux_open(cl.m, &o, 1000, NULL);
+	CHECK(ch == 1, "client's first channel 1");
+	CHECK(ssm_mux_stream_open(cl.m, ch, "x", 100, NULL) == 0, "no stream without allow");
+	CHECK(ssm_mux_allow_streams(cl.m, ch) == 0, "client allows");
+	CHECK(ssm_mux_stream_open(cl.m, ch, "x", 100, NULL) == 0, "no stream before ACCEPT");
+	br.auto_accept = 1;
+	br.window = 100;
+	CHECK(wire(&cl, &br) == 0 && ssm_mux_allow_streams(br.m, ch) == 0, "accepted, allowed");
+	st = ssm_mux_stream_open(cl.m, ch, "127.0.0.1:5555", 100, &buf);
+	CHECK(st == 1, "first stream 1");
+	clear(&br);
+	clear(&cl);
+	CHECK(wire(&cl, &br) == 0 && br.counts[SSM_MUX_EV_STREAM_OPEN] == 1 &&
+	          br.last[0].st == 1 && cl.counts[SSM_MUX_EV_ACCEPT] == 1,
+	      "STREAM_OPEN, ACCEPT");
+	CHECK(transfer(&cl, ch, &br, ch, st, 5000, 33, 5) > 0, "stream 1 client to broker");
+	CHECK(transfer(&br, ch, &cl, ch, st, 5000, 7, 6) > 0, "stream 1 broker to client");
+	st2 = ssm_mux_stream_open(br.m, ch, "", 100, NULL);
+	CHECK(st2 == 2, "broker's first stream 2");
+	cl.auto_accept = 1;
+	cl.window = 100;
+	CHECK(wire(&cl, &br) == 0 && ssm_mux_write_room(br.m, ch, st2) == 100, "stream 2 accepted");
+	/* EOF on one stream, the other keeps going */
+	CHECK(ssm_mux_write_eof(cl.m, ch, st) == 0 && wire(&cl, &br) == 0 &&
+	          ssm_mux_read_eof(br.m, ch, st) && !ssm_mux_read_eof(br.m, ch, st2),
+	      "EOF on stream 1 only");
+	/* a stream CLOSE: the peer gets CLOSED for that stream, the channel stays */
+	clear(&br);
+	CHECK(ssm_mux_close(cl.m, ch, st, SSM_CODE_OK, "") == 0 && wire(&cl, &br) == 0 &&
+	          br.counts[SSM_MUX_EV_CLOSED] == 1 && br.last[0].st == st &&
+	          ssm_mux_is_open(br.m, ch, 0) && !ssm_mux_is_open(br.m, ch, st),
+	      "stream closed");
+	/* 256 streams: stream 0, stream 2 and 254 more of the client's */
+	for (i = 0; i < 254; i++)
+		if (ssm_mux_stream_open(cl.m, ch, "", 10, NULL) == 0)
+			break;
+	CHECK(i == 254, "254 more streams (%u)", i);
+	CHECK(ssm_mux_stream_open(cl.m, ch, "", 10, NULL) == 0, "the 257th refused locally");
+	CHECK(wire(&cl, &br) == 0, "all accepted");
+	/* a peer going beyond: CLOSE limit on that stream, no event */
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_STREAM_OPEN;
+	f.channel = ch;
+	f.stream = 1001;
+	f.value = 10;
+	clear(&br);
+	CHECK(ssm_mux_rx(br.m, &f, NULL, 0) == 0 && br.nev == 0, "257th STREAM_OPEN: no event");
+	{
+		uint8_t *p;
+		size_t n;
+		struct ssm_frame c;
+		p = ssm_mux_tx_peek(br.m, &n);
+		CHECK(p && ssm_frame_decode(p, n, &c) == 0 && c.type == SSM_FRAME_CLOSE &&
+		          c.stream == 1001 && c.u.close.code == SSM_CODE_LIMIT,
+		      "CLOSE limit on stream 1001");
+	}
+	ssm_mux_tx_pop(br.m); /* the client never sent that STREAM_OPEN: not for its eyes */
+	/* closing stream 0 closes all streams: one event */
+	clear(&br);
+	CHECK(ssm_mux_close(cl.m, ch, 0, SSM_CODE_OK, "") == 0 && wire(&cl, &br) == 0 &&
+	          br.nev == 1 && br.counts[SSM_MUX_EV_CLOSED] == 1 && ssm_mux_channels(br.m) == 0,
+	      "channel close: one event");
+	ssm_mux_free(cl.m);
+	ssm_mux_free(br.m);
+}
+
+/* ---- 1024 channels ---- */
+
+static void test_channel_limit(void)
+{
+	struct side br, ag;
+	struct ssm_frame o = open_frame(SSM_KIND_AUDIT), f;
+	uint32_t i, ch = 0;
+	uint8_t *p;
+	size_t n;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	br.auto_accept = 1;
+	br.window = 64;
+	for (i = 0; i < 1024; i++)
+		if ((ch = ssm_mux_open(ag.m, &o, 0, NULL)) == 0)
+			break;
+	CHECK(i == 1024 && ch == 2047, "1024 channels (%u, last %u)", i, ch);
+	CHECK(ssm_mux_open(ag.m, &o, 0, NULL) == 0, "the 1025th refused locally");
+	CHECK(wire(&ag, &br) == 0 && ssm_mux_channels(br.m) == 1024 &&
+	          br.counts[SSM_MUX_EV_OPEN] == 1024,
+	      "broker has 1024");
+	/* every channel carries a little: the hash table finds them all */
+	for (i = 1; i <= 2047; i += 2)
+		CHECK(ssm_mux_write(ag.m, i, 0, "log\n", 4) == 4, "write on %u", i);
+	CHECK(wire(&ag, &br) == 0, "delivered");
+	for (i = 1; i <= 2047; i += 2)
+		if (ssm_mux_readable(br.m, i, 0) != 4)
+			break;
+	CHECK(i > 2047, "1024 channels with 4 bytes each");
+	/* an agent that opens one more: CLOSE limit, no event */
+	f = o;
+	f.channel = 2049;
+	clear(&br);
+	CHECK(ssm_mux_rx(br.m, &f, NULL, 0) == 0 && br.nev == 0, "1025th OPEN: no event");
+	p = ssm_mux_tx_peek(br.m, &n);
+	CHECK(p && ssm_frame_decode(p, n, &f) == 0 && f.type == SSM_FRAME_CLOSE &&
+	          f.channel == 2049 && f.u.close.code == SSM_CODE_LIMIT,
+	      "CLOSE limit");
+	/* the agent's answer (it never opened 2049: it is an unknown id of its own parity) */
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+}
+
+/* ---- the send queue bound: a peer flooding frames we must answer ---- */
+
+static void test_queue_flood(void)
+{
+	struct side br;
+	struct ssm_frame f = open_frame(SSM_KIND_AUDIT);
+	uint32_t i;
+	int r = 0;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	/* 1024 channels the program never answers, then OPENs answered CLOSE limit */
+	for (i = 0; i < 1024 + SSM_MUX_CTL_MAX + 10 && r == 0; i++) {
+		f.channel = 2 * i + 1;
+		r = ssm_mux_rx(br.m, &f, br.errmsg, sizeof(br.errmsg));
+	}
+	CHECK(r == SSM_MUX_E_QUEUE && i == 1024 + SSM_MUX_CTL_MAX + 1,
+	      "queue full after %u OPENs: %d %s", i, r, br.errmsg);
+	ssm_mux_free(br.m);
+}
+
+/* ---- hostile frames ---- */
+
+/* The setup every row starts from (fresh muxes each row):
+ *   channel 2: broker's SESSION to the agent, accepted (agent window 100, broker 100);
+ *              10 bytes each way, read and acknowledged;
+ *   channel 4: broker's SESSION, closed by the broker (a closed id);
+ *   channel 6: broker's SESSION, the agent has not answered;
+ *   channel 1: agent's TRANSCRIPT, accepted by the broker (window 100);
+ *   channel 3: agent's AUDIT, not answered by the broker. */
+struct pair {
+	struct side br, ag;
+};
+
+static void pair_setup(struct pair *p)
+{
+	struct ssm_frame s = open_frame(SSM_KIND_SESSION), t = open_frame(SSM_KIND_TRANSCRIPT),
+			 a = open_frame(SSM_KIND_AUDIT);
+	uint8_t buf[16];
+
+	side_init(&p->br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&p->ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	p->ag.window = p->br.window = 100;
+	CHECK(ssm_mux_open(p->br.m, &s, 100, NULL) == 2, "ch 2");
+	CHECK(ssm_mux_open(p->br.m, &s, 100, NULL) == 4, "ch 4");
+	CHECK(ssm_mux_open(p->br.m, &s, 100, NULL) == 6, "ch 6");
+	CHECK(ssm_mux_open(p->ag.m, &t, 0, NULL) == 1, "ch 1");
+	CHECK(ssm_mux_open(p->ag.m, &a, 0, NULL) == 3, "ch 3");
+	CHECK(wire(&p->br, &p->ag) == 0, "opens");
+	CHECK(ssm_mux_accept(p->ag.m, 2, 0, 100) == 0 && ssm_mux_accept(p->ag.m, 4, 0, 100) == 0 &&
+	          ssm_mux_accept(p->br.m, 1, 0, 100) == 0,
+	      "accepts");
+	CHECK(wire(&p->br, &p->ag) == 0, "accepted");
+	CHECK(ssm_mux_close(p->br.m, 4, 0, SSM_CODE_OK, "") == 0, "close 4");
+	CHECK(ssm_mux_write(p->br.m, 2, 0, "0123456789", 10) == 10 &&
+	          ssm_mux_write(p->ag.m, 2, 0, "0123456789", 10) == 10,
+	      "10 bytes each way");
+	CHECK(wire(&p->br, &p->ag) == 0, "delivered");
+	CHECK(ssm_mux_read(p->br.m, 2, 0, buf, 16) == 10 && ssm_mux_read(p->ag.m, 2, 0, buf, 16) == 10,
+	      "read");
+	CHECK(wire(&p->br, &p->ag) == 0 && ssm_mux_unacked(p->br.m, 2, 0) == 0 &&
+	          ssm_mux_unacked(p->ag.m, 2, 0) == 0,
+	      "acked");
+	clear(&p->br);
+	clear(&p->ag);
+}
+
+static void pair_free(struct pair *p)
+{
+	ssm_mux_free(p->br.m);
+	ssm_mux_free(p->ag.m);
+}
+
+enum { AG, BR };
+
+static const uint8_t payload[200];
+
+struct row {
+	int line;
+	int victim;
+	uint8_t type, kind;
+	uint32_t ch, st;
+	uint64_t off, val;
+	size_t len;
+	int want;     /* ssm_mux_rx's result */
+	int want_ev;  /* the one event expected, 0 none */
+};
+
+#define R(...) {__LINE__, __VA_ARGS__}
+static const struct row rows[] = {
+    /* OPEN: parity, order, kinds (the agent may be opened SESSION only, the broker by an
+     * agent TRANSCRIPT and AUDIT only) */
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_SESSION, 7, 0, 0, 100, 0, SSM_MUX_E_ID, 0),
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_SESSION, 2, 0, 0, 100, 0, SSM_MUX_E_ID, 0),
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_SESSION, 6, 0, 0, 100, 0, SSM_MUX_E_ID, 0),
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_TRANSCRIPT, 8, 0, 0, 0, 0, SSM_MUX_E_KIND, 0),
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_SESSION, 8, 0, 0, 100, 0, 0, SSM_MUX_EV_OPEN),
+    R(AG, SSM_FRAME_OPEN, SSM_KIND_SESSION, 1000, 0, 0, 100, 0, 0, SSM_MUX_EV_OPEN),
+    R(BR, SSM_FRAME_OPEN, SSM_KIND_SESSION, 5, 0, 0, 100, 0, SSM_MUX_E_KIND, 0),
+    R(BR, SSM_FRAME_OPEN, SSM_KIND_TRANSCRIPT, 8, 0, 0, 0, 0, SSM_MUX_E_ID, 0),
+    R(BR, SSM_FRAME_OPEN, SSM_KIND_TRANSCRIPT, 3, 0, 0, 0, 0, SSM_MUX_E_ID, 0),
+    R(BR, SSM_FRAME_OPEN, SSM_KIND_AUDIT, 1, 0, 0, 0, 0, SSM_MUX_E_ID, 0),
+    R(BR, SSM_FRAME_OPEN, SSM_KIND_AUDIT, 5, 0, 0, 0, 0, 0, SSM_MUX_EV_OPEN),
+    /* DATA: window, gap, overlap, duplicate; the agent received 10 of a 100 window */
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 10, 0, 90, 0, SSM_MUX_EV_READABLE),
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 10, 0, 101, SSM_FRAME_E_FLOW_WINDOW, 0),
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 11, 0, 1, SSM_FRAME_E_FLOW_GAP, 0),
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 5, 0, 10, SSM_FRAME_E_FLOW_OVERLAP, 0),
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 0, 0, 10, 0, 0),
+    R(AG, SSM_FRAME_DATA, 0, 2, 0, 5, 0, 5, 0, 0),
+    /* DATA before ACCEPT (the broker's channel 6 is not accepted by the agent) */
+    R(BR, SSM_FRAME_DATA, 0, 6, 0, 0, 0, 1, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_DATA, 0, 6, 0, 0, 0, 1, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_EOF, 0, 6, 0, 0, 0, 0, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_ACK, 0, 6, 0, 0, 100, 0, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_DATA, 0, 3, 0, 0, 0, 1, SSM_MUX_E_STATE, 0),
+    /* the broker sends no DATA on a TRANSCRIPT: the agent granted 0 */
+    R(AG, SSM_FRAME_DATA, 0, 1, 0, 0, 0, 1, SSM_FRAME_E_FLOW_WINDOW, 0),
+    R(BR, SSM_FRAME_DATA, 0, 1, 0, 0, 0, 100, 0, SSM_MUX_EV_READABLE),
+    /* ACK: ahead, backwards, window backwards; a repeated one is fine */
+    R(AG, SSM_FRAME_ACK, 0, 2, 0, 11, 111, 0, SSM_FRAME_E_FLOW_ACK_AHEAD, 0),
+    R(AG, SSM_FRAME_ACK, 0, 2, 0, 5, 105, 0, SSM_FRAME_E_FLOW_ACK_BACK, 0),
+    R(AG, SSM_FRAME_ACK, 0, 2, 0, 10, 109, 0, SSM_FRAME_E_FLOW_WINDOW_BACK, 0),
+    R(AG, SSM_FRAME_ACK, 0, 2, 0, 10, 110, 0, 0, 0),
+    R(AG, SSM_FRAME_ACK, 0, 2, 0, 10, 500, 0, 0, 0),
+    /* EOF at the wrong offset */
+    R(AG, SSM_FRAME_EOF, 0, 2, 0, 5, 0, 0, SSM_FRAME_E_FLOW_EOF, 0),
+    R(AG, SSM_FRAME_EOF, 0, 2, 0, 20, 0, 0, SSM_FRAME_E_FLOW_GAP, 0),
+    R(AG, SSM_FRAME_EOF, 0, 2, 0, 10, 0, 0, 0, SSM_MUX_EV_EOF),
+    /* never opened (error) and closed (dropped) ids */
+    R(AG, SSM_FRAME_DATA, 0, 8, 0, 0, 0, 1, SSM_MUX_E_NOT_OPEN, 0),
+    R(AG, SSM_FRAME_DATA, 0, 5, 0, 0, 0, 1, SSM_MUX_E_NOT_OPEN, 0),
+    R(AG, SSM_FRAME_CLOSE, 0, 8, 0, 0, 0, 0, SSM_MUX_E_NOT_OPEN, 0),
+    R(AG, SSM_FRAME_DATA, 0, 2, 1, 0, 0, 1, SSM_MUX_E_NOT_OPEN, 0),
+    R(BR, SSM_FRAME_DATA, 0, 4, 0, 0, 0, 1, 0, 0),
+    R(BR, SSM_FRAME_CLOSE, 0, 4, 0, 0, 0, 0, 0, 0),
+    R(BR, SSM_FRAME_EXIT, 0, 4, 0, 0, 0, 0, 0, 0),
+    R(AG, SSM_FRAME_DATA, 0, 4, 0, 0, 0, 1, 0, 0),
+    R(AG, SSM_FRAME_CLOSE, 0, 2, 0, 0, 0, 0, 0, SSM_MUX_EV_CLOSED),
+    /* RESIZE/TERMINATE from the opener only, EXIT from the acceptor only, SESSION only */
+    R(AG, SSM_FRAME_RESIZE, 0, 2, 0, 0, 0, 0, 0, SSM_MUX_EV_RESIZE),
+    R(AG, SSM_FRAME_TERMINATE, 0, 2, 0, 0, 0, 0, 0, SSM_MUX_EV_TERMINATE),
+    R(AG, SSM_FRAME_RESIZE, 0, 6, 0, 0, 0, 0, 0, SSM_MUX_EV_RESIZE),
+    R(BR, SSM_FRAME_RESIZE, 0, 2, 0, 0, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(BR, SSM_FRAME_TERMINATE, 0, 2, 0, 0, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(AG, SSM_FRAME_EXIT, 0, 2, 0, 10, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(BR, SSM_FRAME_RESIZE, 0, 1, 0, 0, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(AG, SSM_FRAME_RESIZE, 0, 1, 0, 0, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(BR, SSM_FRAME_EXIT, 0, 1, 0, 0, 0, 0, SSM_MUX_E_SIDE, 0),
+    R(BR, SSM_FRAME_EXIT, 0, 2, 0, 10, 0, 0, 0, SSM_MUX_EV_EXIT),
+    R(BR, SSM_FRAME_EXIT, 0, 2, 0, 50, 0, 0, 0, 0),
+    R(BR, SSM_FRAME_EXIT, 0, 2, 0, 5, 0, 0, SSM_MUX_E_STATE, 0),
+    R(BR, SSM_FRAME_EXIT, 0, 6, 0, 0, 0, 0, SSM_MUX_E_STATE, 0),
+    /* STREAM_OPEN outside a Port session */
+    R(AG, SSM_FRAME_STREAM_OPEN, 0, 2, 2, 0, 100, 0, SSM_MUX_E_KIND, 0),
+    R(BR, SSM_FRAME_STREAM_OPEN, 0, 1, 1, 0, 100, 0, SSM_MUX_E_KIND, 0),
+    R(BR, SSM_FRAME_STREAM_OPEN, 0, 4, 2, 0, 100, 0, 0, 0),
+    R(BR, SSM_FRAME_STREAM_OPEN, 0, 10, 2, 0, 100, 0, SSM_MUX_E_NOT_OPEN, 0),
+    /* ACCEPT: of a stream this side did not open, a second one, a base on a session */
+    R(AG, SSM_FRAME_ACCEPT, 0, 2, 0, 0, 100, 0, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_ACCEPT, 0, 1, 0, 0, 100, 0, SSM_MUX_E_STATE, 0),
+    R(BR, SSM_FRAME_ACCEPT, 0, 2, 0, 0, 100, 0, SSM_MUX_E_STATE, 0),
+    R(BR, SSM_FRAME_ACCEPT, 0, 6, 0, 5, 105, 0, SSM_MUX_E_STATE, 0),
+    R(BR, SSM_FRAME_ACCEPT, 0, 6, 0, 0, 100, 0, 0, SSM_MUX_EV_ACCEPT),
+    R(AG, SSM_FRAME_ACCEPT, 0, 3, 0, 5000, 5100, 0, 0, SSM_MUX_EV_ACCEPT),
+    /* RESUME is the link's business (no resumption yet) */
+    R(AG, SSM_FRAME_RESUME, 0, 2, 0, 0, 0, 0, SSM_MUX_E_TYPE, 0),
+};
+
+static int rx_row(struct side *v, const struct row *r, int *pnev)
+{
+	struct ssm_frame f, g;
+	uint8_t buf[SSM_FRAME_MAX];
+	size_t n;
+	int rc;
+
+	*pnev = 0;
+	f = open_frame(r->kind ? r->kind : SSM_KIND_SESSION);
+	f.type = r->type;
+	f.channel = r->ch;
+	f.stream = r->st;
+	f.offset = r->off;
+	f.value = r->val;
+	switch (r->type) {
+	case SSM_FRAME_OPEN:
+		break;
+	case SSM_FRAME_DATA:
+		memset(&f.u, 0, sizeof(f.u));
+		f.u.data.p = payload;
+		f.u.data.len = r->len;
+		break;
+	case SSM_FRAME_CLOSE:
+		memset(&f.u, 0, sizeof(f.u));
+		f.u.close.code = SSM_CODE_OK;
+		f.u.close.reason = ssm_frame_str("bye");
+		break;
+	case SSM_FRAME_RESIZE:
+		memset(&f.u, 0, sizeof(f.u));
+		f.u.resize.cols = 100;
+		f.u.resize.rows = 30;
+		break;
+	case SSM_FRAME_EXIT:
+		memset(&f.u, 0, sizeof(f.u));
+		f.u.exit.how = SSM_EXIT_EXITED;
+		f.u.exit.reason = SSM_END_EXIT;
+		break;
+	default:
+		memset(&f.u, 0, sizeof(f.u));
+		break;
+	}
+	/* every row is a valid frame for the codec: only the mux refuses it */
+	rc = ssm_frame_encode(&f, buf, sizeof(buf), &n);
+	CHECK_ROW(r->line, rc == 0, "row frame does not encode: %s", ssm_frame_strerror(rc));
+	if (rc != 0 || ssm_frame_decode(buf, n, &g) != 0)
+		return 99;
+	clear(v);
+	rc = ssm_mux_rx(v->m, &g, v->errmsg, sizeof(v->errmsg));
+	*pnev = v->nev;
+	return rc;
+}
+
+static void test_hostile(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct pair p;
+		struct side *v;
+		int rc, nev;
+
+		pair_setup(&p);
+		v = r->victim == AG ? &p.ag : &p.br;
+		rc = rx_row(v, r, &nev);
+		CHECK_ROW(r->line, rc == r->want, "%s got %d (%s), want %d", v->name, rc,
+			  v->errmsg, r->want);
+		CHECK_ROW(r->line, rc == 0 || v->errmsg[0] != '\0', "an error says why");
+		if (r->want_ev)
+			CHECK_ROW(r->line, nev == 1 && v->last[0].type == r->want_ev,
+				  "events %d, first %d, want %d", nev, v->last[0].type, r->want_ev);
+		else
+			CHECK_ROW(r->line, nev == 0, "%d events, want none", nev);
+		pair_free(&p);
+	}
+}
+
+/* sequences the table cannot express */
+static void test_hostile_sequences(void)
+{
+	struct pair p;
+	struct ssm_frame f;
+	char err[200];
+
+	/* EXIT ahead of the data: held until the bytes arrive, then DATA beyond it refused */
+	pair_setup(&p);
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_EXIT;
+	f.channel = 2;
+	f.offset = 15;
+	f.u.exit.how = SSM_EXIT_SIGNALED;
+	f.u.exit.status = 9;
+	f.u.exit.reason = SSM_END_TERMINATED;
+	f.u.exit.detail = ssm_frame_str("killed");
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == 0 && p.br.nev == 0, "EXIT held");
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == SSM_MUX_E_STATE, "a second EXIT");
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_DATA;
+	f.channel = 2;
+	f.offset = 10;
+	f.u.data.p = payload;
+	f.u.data.len = 3;
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == 0 && p.br.nev == 1, "3 bytes: READABLE");
+	f.offset = 13;
+	f.u.data.len = 3;
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == SSM_MUX_E_STATE,
+	      "DATA beyond EXIT's offset");
+	f.u.data.len = 2;
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == 0 && p.br.nev == 3 &&
+	          p.br.last[2].type == SSM_MUX_EV_EXIT && p.br.last[2].off == 15,
+	      "the last 2 bytes: READABLE, EXIT");
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_EOF;
+	f.channel = 2;
+	f.offset = 15;
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == 0 && p.br.nev == 4, "EOF at 15");
+	pair_free(&p);
+
+	/* duplicate EOF is dropped, DATA after EOF refused */
+	pair_setup(&p);
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_EOF;
+	f.channel = 2;
+	f.offset = 10;
+	CHECK(ssm_mux_rx(p.ag.m, &f, err, sizeof(err)) == 0 && p.ag.nev == 1, "EOF");
+	CHECK(ssm_mux_rx(p.ag.m, &f, err, sizeof(err)) == 0 && p.ag.nev == 1, "EOF again");
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_DATA;
+	f.channel = 2;
+	f.offset = 10;
+	f.u.data.p = payload;
+	f.u.data.len = 1;
+	CHECK(ssm_mux_rx(p.ag.m, &f, err, sizeof(err)) == SSM_FRAME_E_FLOW_AFTER_EOF,
+	      "DATA after EOF");
+	pair_free(&p);
+
+	/* the link hands channel frames to the mux; a flow error becomes GOAWAY flow */
+	{
+		struct side ag;
+		struct ssm_link l, b;
+		uint8_t buf[SSM_FRAME_MAX], *q;
+		size_t n;
+		int r;
+
+		side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+		ag.auto_accept = 1;
+		ssm_link_init(&l, SSM_ROLE_AGENT, "a", 0, 0, 0);
+		ssm_link_init(&b, SSM_ROLE_BROKER, "b", 0, 0, 0);
+		ssm_mux_attach(ag.m, &l);
+		while ((q = ssm_link_tx_peek(&l, &n)) != NULL) {
+			ssm_link_rx(&b, q, n, 1, 1, 1, 0);
+			ssm_link_tx_pop(&l);
+		}
+		while ((q = ssm_link_tx_peek(&b, &n)) != NULL) {
+			ssm_link_rx(&l, q, n, 1, 1, 1, 0);
+			ssm_link_tx_pop(&b);
+		}
+		CHECK(l.state == SSM_LINK_UP, "link up");
+		f = open_frame(SSM_KIND_SESSION);
+		f.channel = 2;
+		f.value = 100;
+		CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0, "encode OPEN");
+		CHECK(ssm_link_rx(&l, buf, n, 1, 1, 1, 0) == 0 && ag.counts[SSM_MUX_EV_OPEN] == 1,
+		      "OPEN through the link");
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_DATA;
+		f.channel = 2;
+		f.offset = 5;
+		f.u.data.p = payload;
+		f.u.data.len = 1;
+		CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0, "encode DATA");
+		r = ssm_link_rx(&l, buf, n, 1, 1, 1, 0);
+		q = ssm_link_tx_peek(&l, &n);
+		CHECK(r == SSM_LINK_EV_ERROR && q && ssm_frame_decode(q, n, &f) == 0 &&
+		          f.type == SSM_FRAME_GOAWAY && f.u.close.code == SSM_CODE_FLOW,
+		      "a gap: GOAWAY flow (%s)", l.error);
+		/* a protocol error: GOAWAY protocol */
+		ssm_link_init(&l, SSM_ROLE_AGENT, "a", 0, 0, 0);
+		ssm_mux_reset(ag.m, SSM_CODE_TIMEOUT, "");
+		ssm_mux_attach(ag.m, &l);
+		l.state = SSM_LINK_UP;
+		l.q_n = 0;
+		f = open_frame(SSM_KIND_SESSION);
+		f.channel = 3; /* the agent's parity */
+		f.value = 100;
+		CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0, "encode OPEN");
+		r = ssm_link_rx(&l, buf, n, 1, 1, 1, 0);
+		q = ssm_link_tx_peek(&l, &n);
+		CHECK(r == SSM_LINK_EV_ERROR && q && ssm_frame_decode(q, n, &f) == 0 &&
+		          f.type == SSM_FRAME_GOAWAY && f.u.close.code == SSM_CODE_PROTOCOL &&
+		          strstr(l.error, "OPEN on channel 3") != NULL,
+		      "wrong parity: GOAWAY protocol (%s)", l.error);
+		ssm_mux_free(ag.m);
+	}
+
+	/* the client is never opened to */
+	{
+		struct side cl;
+		side_init(&cl, "client", SSM_ROLE_CLIENT, SSM_ROLE_BROKER);
+		f = open_frame(SSM_KIND_SESSION);
+		f.channel = 2;
+		f.value = 100;
+		CHECK(ssm_mux_rx(cl.m, &f, err, sizeof(err)) == SSM_MUX_E_KIND, "OPEN to a client");
+		CHECK(ssm_mux_open(cl.m, &(struct ssm_frame){.u.open.kind = SSM_KIND_AUDIT}, 0,
+				   NULL) == 0,
+		      "a client opens SESSION only");
+		ssm_mux_free(cl.m);
+	}
+	/* bad roles */
+	{
+		struct ssm_mux *m;
+		CHECK(ssm_mux_new(&m, SSM_ROLE_AGENT, SSM_ROLE_CLIENT, NULL, NULL) < 0 && m == NULL,
+		      "agent-client refused");
+		CHECK(ssm_mux_new(&m, SSM_ROLE_BROKER, SSM_ROLE_BROKER, NULL, NULL) < 0,
+		      "broker-broker refused");
+	}
+}
+
+int main(void)
+{
+	test_session();
+	test_close_in_callback();
+	test_streams();
+	test_channel_limit();
+	test_queue_flood();
+	test_hostile();
+	test_hostile_sequences();
+	return check_done("test_mux");
+}
