@@ -22,10 +22,12 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "agent.h"
 #include "ca.h"
 #include "enroll.h"
 #include "frame.h"
 #include "link.h"
+#include "mux.h"
 #include "log.h"
 #include "util.h"
 
@@ -35,6 +37,8 @@ _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define TICK_US (250 * 1000)
+#define RAW_PROTOCOL "ssm-agent-raw"
+#define PAM_SERVICE "ssm-session"
 
 static struct ssm_config *cfg;
 static char broker_host[SSM_ENROLL_HOST_MAX + 1];
@@ -42,6 +46,7 @@ static int broker_port;
 static struct lws_context *ctx;
 static struct lws *wsi_cur;
 static struct ssm_link link_;
+static struct ssm_mux *mux;
 static int connected, name_checked;
 static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
 static lws_sorted_usec_list_t tick_sul;
@@ -58,6 +63,7 @@ static int64_t mono_ms(void)
 }
 
 static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void want_write(void);
 static void logf_(const char *fmt, ...)
 {
 	char ts[32];
@@ -154,6 +160,10 @@ static void link_closed(const char *why)
 	logf_("disconnected: %s", why);
 	connected = 0;
 	wsi_cur = NULL;
+	/* no resumption yet: the sessions of this connection end with it */
+	agent_sessions_link_lost();
+	ssm_mux_reset(mux, SSM_CODE_TIMEOUT, "connection to the broker lost");
+	agent_deliver_link_lost();
 	if (!stopping)
 		schedule_reconnect(hint);
 }
@@ -178,6 +188,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		connected = 1;
 		ssm_link_init(&link_, SSM_ROLE_AGENT, AGENT_SOFTWARE, ping_after_ms, dead_after_ms,
 			      mono_ms());
+		ssm_mux_attach(mux, &link_);
 		logf_("connected to %s:%d, HELLO sent", broker_host, broker_port);
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -209,6 +220,13 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
+		if (link_.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(mux, &n)) != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_mux_tx_pop(mux);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		if (ssm_link_done(&link_))
 			return -1;
 		return 0;
@@ -225,12 +243,22 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
 static const struct lws_protocols protocols[] = {
 	{ SSM_FRAME_SUBPROTOCOL, cb, 0, SSM_FRAME_MAX, 0, NULL, SSM_FRAME_MAX },
+	{ RAW_PROTOCOL, agent_raw_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
+
+static void want_write(void)
+{
+	if (connected && wsi_cur)
+		lws_callback_on_writable(wsi_cur);
+}
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = mono_ms();
+
+	agent_sessions_tick();
+	agent_deliver_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
 
 	if (stop_signal && !stopping) {
 		stopping = 1;
@@ -248,7 +276,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			logf_("%s: closing the connection", link_.error);
 			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		} else if (link_.q_n) {
+		} else if (link_.q_n || ssm_mux_tx_pending(mux)) {
 			lws_callback_on_writable(wsi_cur);
 		}
 	} else if (wsi_cur == NULL && next_connect_ms && now >= next_connect_ms) {
@@ -341,6 +369,7 @@ int main(int argc, char **argv)
 	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
 	info.alpn = "http/1.1";
 	info.timeout_secs = 10; /* connect and TLS handshake */
+	info.vhost_name = "ssm-agent";
 	ctx = lws_create_context(&info);
 	if (ctx == NULL) {
 		fprintf(stderr, "ssm-agent: cannot set up TLS with %s, %s and %s\n",
@@ -352,6 +381,28 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (ssm_mux_new(&mux, SSM_ROLE_AGENT, SSM_ROLE_BROKER, agent_mux_event, NULL) < 0) {
+		fprintf(stderr, "ssm-agent: out of memory\n");
+		return 2;
+	}
+	{
+		struct agent_env env;
+
+		memset(&env, 0, sizeof(env));
+		env.mux = mux;
+		env.vhost = lws_get_vhost_by_name(ctx, "ssm-agent");
+		env.raw_protocol = RAW_PROTOCOL;
+		env.pam_service = PAM_SERVICE;
+		env.broker_host = broker_host;
+		env.want_write = want_write;
+		env.log = logf_;
+		if (env.vhost == NULL) {
+			fprintf(stderr, "ssm-agent: libwebsockets has no vhost to adopt sessions\n");
+			return 2;
+		}
+		agent_sessions_init(&env);
+		agent_deliver_init(&env, cfg);
+	}
 	logf_("host %s, broker %s", cfg->host_id, cfg->broker_url);
 	connect_now();
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
@@ -365,7 +416,10 @@ int main(int argc, char **argv)
 		while (connected && link_.q_n && mono_ms() < until)
 			lws_service(ctx, 0);
 	}
+	agent_sessions_link_lost();
+	ssm_mux_reset(mux, SSM_CODE_SHUTDOWN, "agent stopping");
 	lws_context_destroy(ctx);
+	ssm_mux_free(mux);
 	ssm_config_free(cfg);
 	logf_("stopped");
 	return 0;

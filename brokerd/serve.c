@@ -7,6 +7,7 @@
  * Never handles LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (CVE-2025-11677); ALPN http/1.1 only; no
  * websocket extensions. */
 #include "brokerd.h"
+#include "conn.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -30,15 +31,6 @@ _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
 #define TICK_US (250 * 1000)
 
-struct agent_conn {
-	struct lws *wsi;
-	char host_id[SSM_HOST_ID_LEN + 1];
-	char serial[SSM_CA_SERIAL_MAX];
-	char peer[64];
-	struct ssm_link link;
-	int linked, kill;
-	struct agent_conn *next;
-};
 
 struct http_pss {
 	int is_register, is_login, is_sessions;
@@ -50,15 +42,17 @@ struct http_pss {
 };
 
 struct agent_pss {
-	struct agent_conn *conn;
+	struct conn *conn;
+	int is_client;
 	char host_id[SSM_HOST_ID_LEN + 1];
 	char serial[SSM_CA_SERIAL_MAX];
+	char user[65];
 };
 
 static struct broker *B;
 static const struct serve_opts *O;
 static struct lws_context *ctx;
-static struct agent_conn *conns;
+static struct conn *conns;
 static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
 static int stopping;
@@ -207,7 +201,7 @@ static int handle_instances(struct lws *wsi, struct http_pss *pss)
 {
 	char auth[256] = "", msg[1024] = "", user[65] = "", peer[64], ts[32];
 	cJSON *hosts, *h, *out, *list;
-	struct agent_conn *c;
+	struct conn *c;
 	int status;
 
 	peer_name(wsi, peer, sizeof(peer));
@@ -236,7 +230,7 @@ static int handle_instances(struct lws *wsi, struct http_pss *pss)
 		const char *ping = "ConnectionLost";
 		cJSON *o = cJSON_CreateObject();
 		for (c = conns; c != NULL; c = c->next)
-			if (c->linked && !c->kill && strcmp(c->host_id, id) == 0)
+			if (!c->is_client && c->linked && !c->kill && strcmp(c->host_id, id) == 0)
 				ping = "Online";
 		if (cJSON_IsTrue(cJSON_GetObjectItem(h, "revoked")))
 			ping = "Inactive";
@@ -412,6 +406,28 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 /* ---------------------------------------------------------------- websocket: agents */
 
+/* A user's client: a valid bearer credential (what it may do is decided per session: the
+ * attach secret of StartSession, which already applied the user's policies). */
+static int filter_client(struct lws *wsi, struct agent_pss *pss, const char *peer)
+{
+	char auth[256] = "", msg[512] = "";
+	int status;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(auth) ||
+	    lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		auth[0] = '\0';
+	pss->user[0] = '\0';
+	status = users_authorize(B->db, auth[0] ? auth : NULL, "ssm:StartSession", "*", ssm_now(),
+				 pss->user, sizeof(pss->user), msg, sizeof(msg));
+	OPENSSL_cleanse(auth, sizeof(auth));
+	if ((status != 0 && status != 403) || pss->user[0] == '\0') {
+		logf_("client from %s refused: %s", peer, msg);
+		return 1;
+	}
+	pss->is_client = 1;
+	return 0;
+}
+
 /* The upgrade: the right path, and a client certificate naming an allowed host. */
 static int filter_agent(struct lws *wsi, struct agent_pss *pss)
 {
@@ -421,9 +437,13 @@ static int filter_agent(struct lws *wsi, struct agent_pss *pss)
 	int r;
 
 	peer_name(wsi, peer, sizeof(peer));
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) > 0 &&
+	    strcmp(uri, "/v1/client") == 0)
+		return filter_client(wsi, pss, peer);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
 	    strcmp(uri, "/v1/agent") != 0) {
-		logf_("agent upgrade from %s refused: path is not /v1/agent", peer);
+		logf_("websocket upgrade from %s refused: path is neither /v1/agent nor /v1/client",
+		      peer);
 		return 1;
 	}
 	if (ssl != NULL)
@@ -448,9 +468,9 @@ static int filter_agent(struct lws *wsi, struct agent_pss *pss)
 	return 0;
 }
 
-static void conn_remove(struct agent_conn *c)
+static void conn_remove(struct conn *c)
 {
-	struct agent_conn **pp;
+	struct conn **pp;
 
 	for (pp = &conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
@@ -464,7 +484,7 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    size_t len)
 {
 	struct agent_pss *pss = user;
-	struct agent_conn *c = pss ? pss->conn : NULL;
+	struct conn *c = pss ? pss->conn : NULL;
 	int ev;
 
 	switch (reason) {
@@ -477,14 +497,27 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		if (c == NULL)
 			return -1;
 		c->wsi = wsi;
+		c->is_client = pss->is_client;
 		memcpy(c->host_id, pss->host_id, sizeof(c->host_id));
 		memcpy(c->serial, pss->serial, sizeof(c->serial));
+		memcpy(c->user, pss->user, sizeof(c->user));
 		peer_name(wsi, c->peer, sizeof(c->peer));
 		ssm_link_init(&c->link, SSM_ROLE_BROKER, BROKER_SOFTWARE, O->ping_after_ms,
 			      O->dead_after_ms, mono_ms());
+		if (c->is_client)
+			c->link.peer_role = SSM_ROLE_CLIENT;
+		if (relay_conn_setup(c) < 0) {
+			free(c);
+			return -1;
+		}
 		c->next = conns;
 		conns = c;
 		pss->conn = c;
+		if (c->is_client) {
+			logf_("client of %s connected from %s", c->user, c->peer);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		(void)db_host_contact(B->db, c->host_id, ssm_now());
 		logf_("agent %s connected from %s", c->host_id, c->peer);
 		lws_callback_on_writable(wsi);
@@ -495,7 +528,9 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		ev = ssm_link_rx(&c->link, in, len, lws_is_first_fragment(wsi),
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
 				 lws_frame_is_binary(wsi), mono_ms());
-		if (ev == SSM_LINK_EV_UP) {
+		if (ev == SSM_LINK_EV_UP && c->is_client) {
+			c->linked = 1;
+		} else if (ev == SSM_LINK_EV_UP) {
 			c->linked = 1;
 			(void)db_host_contact(B->db, c->host_id, ssm_now());
 			logf_("agent %s linked (HELLO %s)", c->host_id, c->link.peer_software);
@@ -525,6 +560,13 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
+		if (c->link.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(c->mux, &n)) != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_mux_tx_pop(c->mux);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		if (ssm_link_done(&c->link)) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					 (unsigned char *)"goaway", 6);
@@ -534,6 +576,14 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 	case LWS_CALLBACK_CLOSED:
 		if (c != NULL) {
+			relay_conn_gone(c);
+			if (c->is_client) {
+				logf_("client of %s disconnected%s%s", c->user,
+				      c->link.error[0] ? ": " : "", c->link.error);
+				conn_remove(c);
+				pss->conn = NULL;
+				return 0;
+			}
 			(void)db_host_contact(B->db, c->host_id, ssm_now());
 			logf_("agent %s disconnected%s%s", c->host_id, c->link.error[0] ? ": " : "",
 			      c->link.error);
@@ -558,7 +608,7 @@ static const struct lws_protocols protocols[] = {
 static void revocation_check(int64_t now)
 {
 	int64_t v = db_data_version(B->db);
-	struct agent_conn *c;
+	struct conn *c;
 
 	/* another process (ssm-broker host revoke) committed, or a second passed */
 	if (v == last_version && now - last_full_check < 1000)
@@ -567,7 +617,7 @@ static void revocation_check(int64_t now)
 	last_full_check = now;
 	for (c = conns; c; c = c->next) {
 		char why[256] = "";
-		if (c->link.state == SSM_LINK_CLOSING)
+		if (c->is_client || c->link.state == SSM_LINK_CLOSING)
 			continue;
 		if (db_host_allowed(B->db, c->host_id, c->serial, why, sizeof(why)) == 0) {
 			logf_("agent %s: disconnecting: %s", c->host_id, why);
@@ -581,7 +631,7 @@ static void revocation_check(int64_t now)
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = mono_ms();
-	struct agent_conn *c;
+	struct conn *c;
 
 	if (stop_signal && !stopping) {
 		stopping = 1;
@@ -597,13 +647,14 @@ static void tick(lws_sorted_usec_list_t *sul)
 		return; /* the loop sees stopping and ends */
 	}
 	revocation_check(now);
+	relay_tick();
 	for (c = conns; c; c = c->next) {
 		int ev = ssm_link_tick(&c->link, now);
 		if (ev == SSM_LINK_EV_DEAD) {
 			logf_("agent %s: %s: closing", c->host_id, c->link.error);
 			c->kill = 1;
 			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		} else if (c->link.q_n) {
+		} else if (c->link.q_n || ssm_mux_tx_pending(c->mux)) {
 			lws_callback_on_writable(c->wsi);
 		}
 	}
@@ -710,6 +761,7 @@ int broker_serve(struct broker *b, const struct serve_opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	logf_("listening on %s (state %s, issuer %s, CA %s)", o->listen, b->dir, b->issuer,
 	      b->ca_cert);
+	relay_init(b, &conns, logf_);
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 	while (!(stopping && (conns == NULL || mono_ms() >= stop_deadline))) {
 		if (lws_service(ctx, 0) < 0)

@@ -1,0 +1,36 @@
+/* agent.h - the parts of ssm-agent: the connection (ssm-agent.c) and the session channels
+ * (sessions.c), which run the logins through session_priv.c. */
+#ifndef SSM_AGENT_H
+#define SSM_AGENT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <libwebsockets.h>
+#include "log.h"
+#include "mux.h"
+
+struct agent_env {
+	struct ssm_mux *mux;
+	struct lws_vhost *vhost;    /* for adopting descriptors */
+	const char *raw_protocol;   /* the protocol name of agent_raw_cb */
+	const char *pam_service;    /* "ssm-session" */
+	const char *broker_host;    /* PAM_RHOST */
+	void (*want_write)(void);   /* ask for a writeable callback on the link */
+	void (*log)(const char *fmt, ...) SSM_PRINTF(1, 2);
+};
+
+void agent_sessions_init(const struct agent_env *env);
+void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev);
+int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len);
+void agent_sessions_link_lost(void);
+void agent_sessions_tick(void);
+size_t agent_sessions_count(void);
+
+/* deliver.c: transcripts to the broker (TRANSCRIPT channels) */
+struct ssm_config;
+void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg);
+int agent_deliver_event(const struct ssm_mux_ev *ev); /* 1 if it was a delivery's */
+void agent_deliver_tick(int64_t now_ms, int link_up);
+void agent_deliver_link_lost(void);
+
+#endif

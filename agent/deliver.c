@@ -1,0 +1,346 @@
+/* deliver.c - the host's transcripts to the broker (SPEC section 8; docs/PROTOCOL.md
+ * section 4, TRANSCRIPT channels).
+ *
+ * Every transcript ssm-shell's recorder writes (log_dir/sessions/SID.cast, root's, 0640:
+ * the session user can neither read nor change it), whatever the login path (the channel,
+ * sshd, login), is delivered on a TRANSCRIPT channel while it grows.  The broker's ACCEPT
+ * says how many bytes it already holds durably; delivery continues from there, so an agent
+ * or broker restart neither loses nor repeats a byte.  The broker acknowledges a byte only
+ * once it is durable, and the file on the host is the spool: nothing is deleted here (the
+ * host's logrotate or retention policy decides), so an unacknowledged byte is never lost.
+ * The channel ends (EOF, then CLOSE) once the session is over (its recorder no longer
+ * registered as live) and every byte was acknowledged.
+ *
+ * The document name comes from the session_start event of the host's audit log (the
+ * recorder's transcript header does not name it); "unknown" when there is none. */
+#include "config.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "agent.h"
+#include "record.h"
+
+#define MAX_OPEN 32         /* transcript channels at once */
+#define SCAN_EVERY_MS 1000
+#define CHUNK 65536
+
+struct tdel {
+	char sid[SSM_FRAME_SID_MAX + 1];
+	int fd;
+	uint32_t ch;
+	int accepted, eof_sent;
+	uint64_t off;         /* file offset of the next byte to send */
+	struct tdel *next;
+};
+
+struct done {
+	char sid[SSM_FRAME_SID_MAX + 1];
+	struct done *next;
+};
+
+static struct agent_env E;
+static const struct ssm_config *C;
+static struct tdel *dels;
+static struct done *done_list; /* delivered completely (this agent's lifetime) */
+static int64_t last_scan;
+static cJSON *docs;            /* sid -> document, from audit session_start events */
+static off_t audit_off;
+static ino_t audit_ino;
+
+void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg)
+{
+	E = *env;
+	C = cfg;
+	docs = cJSON_CreateObject();
+}
+
+static int is_done(const char *sid)
+{
+	struct done *d;
+
+	for (d = done_list; d; d = d->next)
+		if (strcmp(d->sid, sid) == 0)
+			return 1;
+	return 0;
+}
+
+static void mark_done(const char *sid)
+{
+	struct done *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return;
+	snprintf(d->sid, sizeof(d->sid), "%s", sid);
+	d->next = done_list;
+	done_list = d;
+}
+
+static struct tdel *find_ch(uint32_t ch)
+{
+	struct tdel *t;
+
+	for (t = dels; t; t = t->next)
+		if (t->ch == ch)
+			return t;
+	return NULL;
+}
+
+static int open_count(void)
+{
+	int n = 0;
+	struct tdel *t;
+
+	for (t = dels; t; t = t->next)
+		n++;
+	return n;
+}
+
+static void drop(struct tdel *t)
+{
+	struct tdel **pp;
+
+	for (pp = &dels; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
+
+/* New session_start lines of audit.jsonl: remember each sid's document. */
+static void read_audit(void)
+{
+	char path[4096], buf[8192];
+	struct stat st;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/audit.jsonl", C->log_dir) >= (int)sizeof(path))
+		return;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	if (fstat(fileno(f), &st) != 0) {
+		fclose(f);
+		return;
+	}
+	if (st.st_ino != audit_ino || st.st_size < audit_off) {
+		audit_ino = st.st_ino;
+		audit_off = 0;
+	}
+	if (fseeko(f, audit_off, SEEK_SET) == 0) {
+		while (fgets(buf, sizeof(buf), f) != NULL) {
+			size_t n = strlen(buf);
+			cJSON *o, *ev, *sid, *doc;
+
+			if (n == 0 || buf[n - 1] != '\n')
+				break; /* a line still being written: read it next time */
+			audit_off += (off_t)n;
+			if (strstr(buf, "\"session_start\"") == NULL)
+				continue;
+			o = cJSON_ParseWithLength(buf, n);
+			ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+			sid = cJSON_GetObjectItemCaseSensitive(o, "sid");
+			doc = cJSON_GetObjectItemCaseSensitive(o, "doc");
+			if (cJSON_IsString(ev) && strcmp(ev->valuestring, "session_start") == 0 &&
+			    cJSON_IsString(sid) && cJSON_IsString(doc) &&
+			    cJSON_GetObjectItemCaseSensitive(docs, sid->valuestring) == NULL &&
+			    cJSON_GetArraySize(docs) < 100000)
+				cJSON_AddStringToObject(docs, sid->valuestring, doc->valuestring);
+			cJSON_Delete(o);
+		}
+	}
+	fclose(f);
+}
+
+static int name_ok(const char *s, size_t min, size_t max, const char *extra)
+{
+	size_t n = strlen(s), i;
+
+	if (n < min || n > max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(extra, c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+static void start(const char *sid)
+{
+	char path[4096];
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(docs, sid);
+	const char *doc = cJSON_IsString(d) && name_ok(d->valuestring, SSM_FRAME_DOC_MIN,
+						       SSM_FRAME_DOC_MAX, "_.-")
+				  ? d->valuestring
+				  : "unknown";
+	struct ssm_frame o;
+	struct tdel *t;
+
+	if (snprintf(path, sizeof(path), "%s/sessions/%s.cast", C->log_dir, sid) >=
+	    (int)sizeof(path))
+		return;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return;
+	snprintf(t->sid, sizeof(t->sid), "%s", sid);
+	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (t->fd < 0) {
+		free(t);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.u.open.kind = SSM_KIND_TRANSCRIPT;
+	o.u.open.sid = ssm_frame_str(sid);
+	o.u.open.document = ssm_frame_str(doc);
+	t->ch = ssm_mux_open(E.mux, &o, 0, t);
+	if (t->ch == 0) {
+		close(t->fd);
+		free(t);
+		return;
+	}
+	t->next = dels;
+	dels = t;
+}
+
+/* A transcript whose recorder is gone: nothing will be appended any more. */
+static int finished(const char *sid)
+{
+	pid_t pid;
+
+	return ssm_live_lookup(C->run_dir, sid, &pid) == -ENOENT;
+}
+
+static void pump(struct tdel *t)
+{
+	uint8_t buf[CHUNK];
+	int rounds = 0;
+
+	if (!t->accepted || t->eof_sent)
+		goto check_end;
+	while (rounds++ < 16) {
+		size_t room = ssm_mux_write_room(E.mux, t->ch, 0);
+		ssize_t n;
+
+		if (room == 0)
+			break;
+		n = pread(t->fd, buf, room < sizeof(buf) ? room : sizeof(buf), (off_t)t->off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			struct stat st;
+			/* at the end of the file: the end of the transcript once its session is
+			 * over (checked after reading, so nothing appended before the end is
+			 * missed: read again once more below) */
+			if (n == 0 && finished(t->sid) && fstat(t->fd, &st) == 0 &&
+			    (uint64_t)st.st_size == t->off &&
+			    ssm_mux_write_eof(E.mux, t->ch, 0) == 0)
+				t->eof_sent = 1;
+			break;
+		}
+		t->off += (uint64_t)ssm_mux_write(E.mux, t->ch, 0, buf, (size_t)n);
+	}
+check_end:
+	if (t->eof_sent && ssm_mux_unacked(E.mux, t->ch, 0) == 0) {
+		/* every byte durable at the broker */
+		(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
+		E.log("transcript %s delivered (%llu bytes)", t->sid, (unsigned long long)t->off);
+		mark_done(t->sid);
+		drop(t);
+	}
+}
+
+static void scan(void)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	read_audit();
+	if (snprintf(path, sizeof(path), "%s/sessions", C->log_dir) >= (int)sizeof(path))
+		return;
+	d = opendir(path);
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && open_count() < MAX_OPEN) {
+		char sid[SSM_FRAME_SID_MAX + 1];
+		size_t n = strlen(de->d_name);
+		struct tdel *t;
+		int open_already = 0;
+
+		if (n <= 5 || n - 5 > SSM_FRAME_SID_MAX || strcmp(de->d_name + n - 5, ".cast") != 0)
+			continue;
+		memcpy(sid, de->d_name, n - 5);
+		sid[n - 5] = '\0';
+		if (!name_ok(sid, 1, SSM_FRAME_SID_MAX, "_+=,.@-") || is_done(sid))
+			continue;
+		for (t = dels; t; t = t->next)
+			if (strcmp(t->sid, sid) == 0)
+				open_already = 1;
+		if (!open_already)
+			start(sid);
+	}
+	closedir(d);
+}
+
+/* mux events of TRANSCRIPT channels; 1 if the event was one of ours */
+int agent_deliver_event(const struct ssm_mux_ev *ev)
+{
+	struct tdel *t = find_ch(ev->channel);
+
+	if (t == NULL || ev->user != t)
+		return 0;
+	switch (ev->type) {
+	case SSM_MUX_EV_ACCEPT:
+		t->accepted = 1;
+		t->off = ev->f ? ev->f->offset : 0;
+		pump(t);
+		break;
+	case SSM_MUX_EV_WRITABLE:
+		pump(t);
+		break;
+	case SSM_MUX_EV_CLOSED:
+		E.log("transcript %s: the broker closed its delivery: %s%s%s", t->sid,
+		      ssm_frame_code_name(ev->code), ev->reason && ev->reason[0] ? ": " : "",
+		      ev->reason ? ev->reason : "");
+		t->ch = 0;
+		drop(t);
+		break;
+	default:
+		break;
+	}
+	E.want_write();
+	return 1;
+}
+
+void agent_deliver_tick(int64_t now_ms, int link_up)
+{
+	struct tdel *t, *next;
+
+	if (!link_up)
+		return;
+	if (now_ms - last_scan >= SCAN_EVERY_MS) {
+		last_scan = now_ms;
+		scan();
+	}
+	for (t = dels; t; t = next) {
+		next = t->next;
+		pump(t);
+	}
+}
+
+/* The connection ended: the mux reset closed the channels (their events dropped them). */
+void agent_deliver_link_lost(void)
+{
+	while (dels)
+		drop(dels);
+}

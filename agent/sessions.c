@@ -1,0 +1,524 @@
+/* sessions.c - the agent's session channels (docs/PROTOCOL.md sections 4 and 5; SPEC 8).
+ *
+ * The broker opens a SESSION channel with the session's signed token; the agent starts the
+ * login through the PAM service ssm-session in a session parent process (session_priv.c:
+ * pam_ssmsession judges the token exactly as for any other login) and answers ACCEPT once
+ * the shell runs, or CLOSE refused with PAM's reason.  Then the pty (or, without a terminal,
+ * a socket pair) is relayed to stream 0 of the channel: the agent reads the pty only while
+ * the broker's window has room, so a slow user stops the shell's output instead of losing
+ * it; input is written to the pty only as fast as the pty takes it, and acknowledged (the
+ * window reopened) only once written.
+ *
+ * Descriptors: the session's pty master and control socket are the agent's (nonblocking);
+ * libwebsockets polls a dup() of each, adopted as a raw file, only to say when they are
+ * ready.  Reads and writes always use the agent's own descriptor, so a hang-up that makes
+ * libwebsockets close its copy never loses output still buffered in the pty. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <libwebsockets.h>
+#include <cjson/cJSON.h>
+#include "agent.h"
+#include "jws.h"
+#include "mux.h"
+#include "session_priv.h"
+
+#define SESSION_WINDOW (1024u * 1024) /* our grant for the user's input */
+#define IO_CHUNK 16384
+
+struct asess {
+	uint32_t ch;
+	char sid[SSM_FRAME_SID_MAX + 1];
+	struct ssm_asess s;
+	struct lws *io_wsi, *ctl_wsi;
+	int started;        /* the session parent said ok */
+	int channel_open;   /* the channel is still open on our side */
+	int io_eof;         /* no more output will come from the pty/socket */
+	int io_hup;         /* lws dropped its copy of io_fd */
+	int ctl_eof;        /* the session parent closed its end (it exited) */
+	int exited;         /* "exit" came */
+	int exit_sent;
+	int in_eof_done;    /* the user's EOF was passed on (socket: SHUT_WR) */
+	int terminate_asked;
+	uint8_t how, status;
+	struct asess *next;
+};
+
+static struct agent_env E;
+static struct asess *sessions;
+
+void agent_sessions_init(const struct agent_env *env)
+{
+	E = *env;
+}
+
+static void release(struct asess *a)
+{
+	struct asess **pp;
+
+	if (a->io_wsi) {
+		lws_set_opaque_user_data(a->io_wsi, NULL);
+		lws_set_timeout(a->io_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		a->io_wsi = NULL;
+	}
+	if (a->ctl_wsi) {
+		lws_set_opaque_user_data(a->ctl_wsi, NULL);
+		lws_set_timeout(a->ctl_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		a->ctl_wsi = NULL;
+	}
+	if (a->s.io_fd >= 0)
+		close(a->s.io_fd);
+	if (a->s.ctl_fd >= 0)
+		close(a->s.ctl_fd);
+	for (pp = &sessions; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	free(a);
+}
+
+/* Free once both the channel and the session parent are gone. */
+static void maybe_release(struct asess *a)
+{
+	if (!a->channel_open && a->ctl_eof)
+		release(a);
+}
+
+static void end_session(struct asess *a, const char *why)
+{
+	if (a->ctl_eof || a->terminate_asked)
+		return;
+	a->terminate_asked = 1;
+	E.log("session %s: ending it: %s", a->sid, why);
+	(void)ssm_asess_terminate(&a->s);
+}
+
+static struct lws *adopt(int fd, struct asess *a)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	lws_sock_file_fd_type u;
+	struct lws *w;
+
+	if (d < 0)
+		return NULL;
+	u.filefd = d;
+	w = lws_adopt_descriptor_vhost(E.vhost, LWS_ADOPT_RAW_FILE_DESC, u, E.raw_protocol,
+				       NULL);
+	if (w == NULL) {
+		close(d);
+		return NULL;
+	}
+	lws_set_opaque_user_data(w, a);
+	return w;
+}
+
+/* The token's run_as, read without trusting it: PAM verifies the token for exactly this
+ * user, so a token that lies about it only names a login PAM will refuse. */
+static int token_user(const struct ssm_frame_str *t, char *user, size_t size)
+{
+	char *tok = malloc(t->len + 1);
+	struct ssm_jws *jws = NULL;
+	char err[128];
+	const cJSON *ra;
+	int r = -1;
+
+	if (tok == NULL)
+		return -1;
+	memcpy(tok, t->p, t->len);
+	tok[t->len] = '\0';
+	if (ssm_jws_parse(tok, t->len, &jws, err, sizeof(err)) == 0) {
+		ra = cJSON_GetObjectItemCaseSensitive(jws->claims, "run_as");
+		if (cJSON_IsString(ra) && strlen(ra->valuestring) > 0 &&
+		    strlen(ra->valuestring) < size) {
+			snprintf(user, size, "%s", ra->valuestring);
+			r = 0;
+		}
+		ssm_jws_free(jws);
+	}
+	explicit_bzero(tok, t->len);
+	free(tok);
+	return r;
+}
+
+static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
+{
+	size_t n = s->len < size - 1 ? s->len : size - 1;
+
+	memcpy(dst, s->p, n);
+	dst[n] = '\0';
+}
+
+static void on_open(const struct ssm_mux_ev *ev)
+{
+	const struct ssm_frame *f = ev->f;
+	struct ssm_asess_req req;
+	char user[64], doc[SSM_FRAME_DOC_MAX + 1], term[SSM_FRAME_TERM_MAX + 1], err[256] = "";
+	char *token;
+	struct asess *a;
+
+	if (f->u.open.kind != SSM_KIND_SESSION) {
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED, "not a session");
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		return;
+	}
+	a->ch = ev->channel;
+	a->s.io_fd = a->s.ctl_fd = -1;
+	str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
+	str_copy(doc, sizeof(doc), &f->u.open.document);
+	str_copy(term, sizeof(term), &f->u.open.term);
+	if (token_user(&f->u.open.token, user, sizeof(user)) < 0) {
+		E.log("session %s refused: the token names no run_as user", a->sid);
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED,
+				    "the token is not a session token");
+		free(a);
+		return;
+	}
+	token = malloc(f->u.open.token.len + 1);
+	if (token == NULL) {
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		free(a);
+		return;
+	}
+	memcpy(token, f->u.open.token.p, f->u.open.token.len);
+	token[f->u.open.token.len] = '\0';
+	memset(&req, 0, sizeof(req));
+	req.user = user;
+	req.token = token;
+	req.token_len = f->u.open.token.len;
+	req.sid = a->sid;
+	req.document = doc;
+	req.term = term[0] ? term : NULL;
+	req.cols = f->u.open.cols;
+	req.rows = f->u.open.rows;
+	req.service = E.pam_service;
+	req.rhost = E.broker_host;
+	if (ssm_asess_start(&req, &a->s, err, sizeof(err)) < 0) {
+		explicit_bzero(token, f->u.open.token.len);
+		free(token);
+		E.log("session %s: cannot start: %s", a->sid, err);
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "cannot start");
+		free(a);
+		return;
+	}
+	explicit_bzero(token, f->u.open.token.len);
+	free(token);
+	a->channel_open = 1;
+	a->next = sessions;
+	sessions = a;
+	ssm_mux_set_user(E.mux, a->ch, 0, a);
+	a->ctl_wsi = adopt(a->s.ctl_fd, a);
+	a->io_wsi = adopt(a->s.io_fd, a);
+	if (a->ctl_wsi == NULL || a->io_wsi == NULL) {
+		E.log("session %s: cannot watch its descriptors", a->sid);
+		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL, "agent error");
+		a->channel_open = 0;
+		end_session(a, "agent error");
+		return;
+	}
+	/* no output is read before the ACCEPT */
+	lws_rx_flow_control(a->io_wsi, 0);
+	E.log("session %s: login of %s for %s (%s) started, pid %ld", a->sid, user, doc,
+	      a->s.has_tty ? "terminal" : "no terminal", (long)a->s.pid);
+}
+
+/* Output: pty or socket to stream 0, as far as the window lets. */
+static void pump_out(struct asess *a)
+{
+	uint8_t buf[IO_CHUNK];
+	int rounds = 0;
+
+	while (a->started && a->channel_open && !a->io_eof && rounds++ < 8) {
+		size_t room = ssm_mux_write_room(E.mux, a->ch, 0);
+		ssize_t n;
+
+		if (room == 0)
+			break;
+		n = read(a->s.io_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n > 0) {
+			(void)ssm_mux_write(E.mux, a->ch, 0, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* after the exit, nothing more is waiting: the output is complete */
+			if (a->exited)
+				a->io_eof = 1;
+			break;
+		}
+		a->io_eof = 1; /* 0: socket EOF; EIO: the pty's last holder closed it */
+	}
+	if (a->io_wsi && a->io_eof) {
+		/* a socket at EOF or a hung-up pty stays readable: stop watching it */
+		lws_set_opaque_user_data(a->io_wsi, NULL);
+		lws_set_timeout(a->io_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		a->io_wsi = NULL;
+		a->io_hup = 1;
+	} else if (a->io_wsi) {
+		lws_rx_flow_control(a->io_wsi,
+				    a->started && ssm_mux_write_room(E.mux, a->ch, 0) > 0);
+	}
+	if (a->exited && a->io_eof && a->channel_open && !a->exit_sent) {
+		uint8_t reason = a->terminate_asked ? SSM_END_TERMINATED : SSM_END_EXIT;
+		uint8_t how = a->how, status = a->status;
+		char detail[80];
+
+		if (how == SSM_EXIT_SIGNALED && (status < 1 || status > 64))
+			how = SSM_EXIT_NONE;
+		if (how == SSM_EXIT_NONE) {
+			status = 0;
+			if (reason == SSM_END_EXIT)
+				reason = SSM_END_ERROR;
+		}
+		if (reason == SSM_END_TERMINATED)
+			snprintf(detail, sizeof(detail), "session terminated");
+		else
+			detail[0] = '\0';
+		if (ssm_mux_exit(E.mux, a->ch, how, status, reason, detail) == 0)
+			a->exit_sent = 1;
+		E.log("session %s: ended (%s %u)", a->sid,
+		      how == SSM_EXIT_EXITED ? "status" : how == SSM_EXIT_SIGNALED ? "signal" : "none",
+		      status);
+	}
+	E.want_write();
+}
+
+/* Input: stream 0 to the pty or socket, as fast as it takes it. */
+static void pump_in(struct asess *a)
+{
+	for (;;) {
+		size_t n;
+		const uint8_t *p;
+		ssize_t w;
+
+		if (!a->channel_open || a->io_hup)
+			return;
+		p = ssm_mux_read_peek(E.mux, a->ch, 0, &n);
+		if (p == NULL || n == 0)
+			break;
+		w = write(a->s.io_fd, p, n);
+		if (w > 0) {
+			ssm_mux_read_consume(E.mux, a->ch, 0, (size_t)w);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (a->io_wsi)
+				lws_callback_on_writable(a->io_wsi);
+			return;
+		}
+		/* the session is going away: drop the input (the window stays shut) */
+		return;
+	}
+	if (ssm_mux_read_eof(E.mux, a->ch, 0) && !a->in_eof_done) {
+		a->in_eof_done = 1;
+		if (!a->s.has_tty)
+			(void)shutdown(a->s.io_fd, SHUT_WR);
+	}
+	E.want_write();
+}
+
+static void on_ctl(struct asess *a)
+{
+	struct ssm_asess_msg m;
+	int r;
+
+	for (;;) {
+		r = ssm_asess_ctl_read(a->s.ctl_fd, &m);
+		if (r == 0)
+			return; /* nothing more now */
+		if (r < 0) {
+			a->ctl_eof = 1;
+			if (!a->exited) {
+				/* the session parent is gone without a word */
+				a->exited = 1;
+				a->how = SSM_EXIT_NONE;
+				a->status = 0;
+				if (!a->started && a->channel_open) {
+					(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL,
+							    "the login process failed");
+					a->channel_open = 0;
+				}
+			}
+			if (a->channel_open)
+				pump_out(a);
+			maybe_release(a);
+			return;
+		}
+		switch (m.type) {
+		case SSM_ASESS_MSG_OK:
+			a->started = 1;
+			if (ssm_mux_accept(E.mux, a->ch, 0, SESSION_WINDOW) < 0) {
+				end_session(a, "cannot accept the channel");
+				break;
+			}
+			E.log("session %s: shell pid %ld", a->sid, (long)m.pid);
+			pump_out(a);
+			break;
+		case SSM_ASESS_MSG_REFUSED:
+		case SSM_ASESS_MSG_ERROR:
+			E.log("session %s: login %s: %s", a->sid,
+			      m.type == SSM_ASESS_MSG_REFUSED ? "refused" : "failed", m.text);
+			if (a->channel_open) {
+				(void)ssm_mux_close(E.mux, a->ch, 0,
+						    m.type == SSM_ASESS_MSG_REFUSED
+							    ? SSM_CODE_REFUSED
+							    : SSM_CODE_INTERNAL,
+						    m.text);
+				a->channel_open = 0;
+			}
+			break;
+		case SSM_ASESS_MSG_EXIT:
+			a->exited = 1;
+			a->how = (uint8_t)m.how;
+			a->status = (uint8_t)m.status;
+			pump_out(a);
+			break;
+		default:
+			break;
+		}
+		E.want_write();
+	}
+}
+
+void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev)
+{
+	struct asess *a = ev->user;
+
+	(void)ctx;
+	if (ev->type != SSM_MUX_EV_OPEN && agent_deliver_event(ev))
+		return;
+	switch (ev->type) {
+	case SSM_MUX_EV_OPEN:
+		on_open(ev);
+		break;
+	case SSM_MUX_EV_READABLE:
+	case SSM_MUX_EV_EOF:
+		if (a)
+			pump_in(a);
+		break;
+	case SSM_MUX_EV_WRITABLE:
+		if (a)
+			pump_out(a);
+		break;
+	case SSM_MUX_EV_RESIZE:
+		if (a && a->s.has_tty) {
+			struct winsize ws;
+			memset(&ws, 0, sizeof(ws));
+			ws.ws_col = ev->f->u.resize.cols;
+			ws.ws_row = ev->f->u.resize.rows;
+			(void)ioctl(a->s.io_fd, TIOCSWINSZ, &ws);
+		}
+		break;
+	case SSM_MUX_EV_TERMINATE:
+		if (a)
+			end_session(a, "terminated at the broker");
+		break;
+	case SSM_MUX_EV_CLOSED:
+		if (a) {
+			a->channel_open = 0;
+			if (!a->exit_sent)
+				end_session(a, ev->reason && ev->reason[0] ? ev->reason
+									  : "channel closed");
+			maybe_release(a);
+		}
+		break;
+	default:
+		break;
+	}
+	E.want_write();
+}
+
+/* libwebsockets callbacks of the adopted descriptors */
+int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len)
+{
+	struct asess *a = lws_get_opaque_user_data(wsi);
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (a == NULL)
+			return 0;
+		if (wsi == a->ctl_wsi)
+			on_ctl(a);
+		else if (wsi == a->io_wsi)
+			pump_out(a);
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (a != NULL && wsi == a->io_wsi)
+			pump_in(a);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (a == NULL)
+			return 0;
+		if (wsi == a->io_wsi) {
+			a->io_wsi = NULL;
+			a->io_hup = 1;
+			pump_out(a); /* what the pty still holds */
+		} else if (wsi == a->ctl_wsi) {
+			a->ctl_wsi = NULL;
+			on_ctl(a); /* the last messages, then EOF */
+			if (!a->ctl_eof) {
+				/* lws saw a hang-up: the session parent is gone */
+				a->ctl_eof = 1;
+				maybe_release(a);
+			}
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void agent_sessions_link_lost(void)
+{
+	struct asess *a;
+
+	/* the mux reset closes every channel (SSM_MUX_EV_CLOSED) and so ends each session:
+	 * without resumption, a session does not outlive its connection */
+	for (a = sessions; a; a = a->next)
+		if (a->channel_open)
+			end_session(a, "connection to the broker lost");
+}
+
+void agent_sessions_tick(void)
+{
+	struct asess *a, *next;
+	int st;
+
+	while (waitpid(-1, &st, WNOHANG) > 0)
+		;
+	for (a = sessions; a; a = next) {
+		next = a->next;
+		if (a->started && a->channel_open && !a->io_eof)
+			pump_out(a);
+	}
+}
+
+size_t agent_sessions_count(void)
+{
+	size_t n = 0;
+	struct asess *a;
+
+	for (a = sessions; a; a = a->next)
+		n++;
+	return n;
+}

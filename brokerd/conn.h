@@ -1,0 +1,37 @@
+/* conn.h - one websocket connection at the broker: an agent's (/v1/agent, mutual TLS) or a
+ * user's client (/v1/client, bearer credential), with its link and its channels. */
+#ifndef SSM_BROKERD_CONN_H
+#define SSM_BROKERD_CONN_H
+#include <libwebsockets.h>
+#include "brokerd.h"
+#include "link.h"
+#include "mux.h"
+
+struct conn {
+	struct lws *wsi;
+	int is_client;
+	char host_id[SSM_HOST_ID_LEN + 1]; /* agents: from the verified certificate */
+	char serial[SSM_CA_SERIAL_MAX];
+	char user[65];                     /* clients: from the bearer credential */
+	char peer[64];
+	struct ssm_link link;
+	struct ssm_mux *mux;
+	int linked, kill;
+	struct conn *next;
+};
+
+/* the first member of every channel's user pointer at the broker */
+enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2 };
+
+/* transcripts.c: TRANSCRIPT channels from agents */
+void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...));
+void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev);
+int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev); /* 1 if it was one */
+
+/* relay.c: session channels between clients and agents (docs/PROTOCOL.md section 5 rule 6) */
+void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...));
+int relay_conn_setup(struct conn *c); /* the mux, attached to c->link; 0 or -1 */
+void relay_conn_gone(struct conn *c); /* every channel of c closes; the mux is freed */
+void relay_tick(void);
+
+#endif

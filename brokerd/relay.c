@@ -1,0 +1,412 @@
+/* relay.c - the broker's part of a session: a client's SESSION channel joined to a SESSION
+ * channel it opens on the target host's agent link (docs/PROTOCOL.md sections 4 and 5).
+ *
+ * The client opens its channel with the session id and the attach secret StartSession
+ * returned (brokerd/sessions.c); the broker checks them (one use, the owner, 60 s), opens
+ * the channel to the agent with the signed host token and the client's terminal, and
+ * answers the client with the agent's ACCEPT or CLOSE.  Bytes then move between the two
+ * channels' buffers only as fast as the receiving side's window allows, so the slowest end
+ * sets the pace and the broker holds at most one window per direction: the agent's output
+ * is read from the agent side only while the client side has room.  EXIT is passed on once
+ * every byte before it was; TERMINATE (TerminateSession) goes to the agent; when either end
+ * goes away the other channel is closed and the session ends in the database. */
+#include "conn.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+#define RELAY_WINDOW (1024u * 1024)
+
+struct relay {
+	int tag; /* RELAY_TAG_SESSION */
+	char sid[SSM_FRAME_SID_MAX + 1];
+	char target[32];
+	struct conn *client, *agent;
+	uint32_t cch, ach;  /* the client's and the agent's channel (0: not open) */
+	int accepted;
+	int have_exit, exit_sent;
+	uint8_t how, status, reason;
+	char detail[SSM_FRAME_REASON_MAX + 1];
+	int c_eof, a_eof;   /* EOF passed on: client->agent, agent->client */
+	int ended;          /* recorded in the database */
+	struct relay *next;
+};
+
+static struct broker *B;
+static struct conn **Conns;
+static void (*logf_)(const char *fmt, ...);
+static struct relay *relays;
+
+void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...))
+{
+	B = b;
+	Conns = conns;
+	logf_ = log;
+	transcripts_init(b, log);
+}
+
+static void wake(struct relay *r)
+{
+	if (r->client && r->client->wsi)
+		lws_callback_on_writable(r->client->wsi);
+	if (r->agent && r->agent->wsi)
+		lws_callback_on_writable(r->agent->wsi);
+}
+
+static void record_end(struct relay *r, const char *state, const char *why)
+{
+	if (r->ended)
+		return;
+	r->ended = 1;
+	(void)db_session_end(B->db, r->sid, state, why, ssm_now());
+	logf_("session %s on %s: %s (%s)", r->sid, r->target, state, why);
+}
+
+static void maybe_free(struct relay *r)
+{
+	struct relay **pp;
+
+	if (r->cch || r->ach)
+		return;
+	for (pp = &relays; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	free(r);
+}
+
+/* agent -> client: output, EOF, then EXIT */
+static void pump_down(struct relay *r)
+{
+	const uint8_t *p;
+	size_t n, room, w;
+
+	if (!r->cch || !r->ach || !r->accepted)
+		return;
+	while ((p = ssm_mux_read_peek(r->agent->mux, r->ach, 0, &n)) != NULL && n > 0) {
+		room = ssm_mux_write_room(r->client->mux, r->cch, 0);
+		if (room == 0)
+			break;
+		w = ssm_mux_write(r->client->mux, r->cch, 0, p, n < room ? n : room);
+		if (w == 0)
+			break;
+		ssm_mux_read_consume(r->agent->mux, r->ach, 0, w);
+	}
+	if (!r->a_eof && ssm_mux_read_eof(r->agent->mux, r->ach, 0) &&
+	    ssm_mux_write_eof(r->client->mux, r->cch, 0) == 0)
+		r->a_eof = 1;
+	if (r->have_exit && !r->exit_sent && ssm_mux_readable(r->agent->mux, r->ach, 0) == 0) {
+		if (ssm_mux_exit(r->client->mux, r->cch, r->how, r->status, r->reason, r->detail) ==
+		    0)
+			r->exit_sent = 1;
+	}
+	wake(r);
+}
+
+/* client -> agent: input and EOF */
+static void pump_up(struct relay *r)
+{
+	const uint8_t *p;
+	size_t n, room, w;
+
+	if (!r->cch || !r->ach || !r->accepted)
+		return;
+	while ((p = ssm_mux_read_peek(r->client->mux, r->cch, 0, &n)) != NULL && n > 0) {
+		room = ssm_mux_write_room(r->agent->mux, r->ach, 0);
+		if (room == 0)
+			break;
+		w = ssm_mux_write(r->agent->mux, r->ach, 0, p, n < room ? n : room);
+		if (w == 0)
+			break;
+		ssm_mux_read_consume(r->client->mux, r->cch, 0, w);
+	}
+	if (!r->c_eof && ssm_mux_read_eof(r->client->mux, r->cch, 0) &&
+	    ssm_mux_write_eof(r->agent->mux, r->ach, 0) == 0)
+		r->c_eof = 1;
+	wake(r);
+}
+
+static struct conn *agent_of(const char *host_id)
+{
+	struct conn *c;
+
+	for (c = *Conns; c; c = c->next)
+		if (!c->is_client && c->linked && !c->kill && c->link.state == SSM_LINK_UP &&
+		    strcmp(c->host_id, host_id) == 0)
+			return c;
+	return NULL;
+}
+
+int broker_agent_connected(const char *host_id)
+{
+	return agent_of(host_id) != NULL;
+}
+
+int broker_session_terminate(const char *sid, const char *reason)
+{
+	struct relay *r;
+
+	for (r = relays; r; r = r->next)
+		if (strcmp(r->sid, sid) == 0 && r->ach) {
+			if (ssm_mux_terminate(r->agent->mux, r->ach,
+					      reason && reason[0] ? reason : "TerminateSession") < 0)
+				return -1;
+			logf_("session %s: TERMINATE sent to %s", r->sid, r->target);
+			wake(r);
+			return 1;
+		}
+	return 0;
+}
+
+static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
+{
+	size_t n = s->len < size - 1 ? s->len : size - 1;
+
+	memcpy(dst, s->p, n);
+	dst[n] = '\0';
+}
+
+/* A client's OPEN: sid and attach secret from StartSession. */
+static void client_open(struct conn *c, const struct ssm_mux_ev *ev)
+{
+	const struct ssm_frame *f = ev->f;
+	char sid[SSM_FRAME_SID_MAX + 1], why[256] = "";
+	char *secret;
+	struct broker_session bs;
+	struct ssm_frame o;
+	struct relay *r;
+	struct conn *a;
+	int rc;
+
+	str_copy(sid, sizeof(sid), &f->u.open.sid);
+	secret = malloc(f->u.open.token.len + 1);
+	if (secret == NULL) {
+		(void)ssm_mux_close(c->mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		return;
+	}
+	memcpy(secret, f->u.open.token.p, f->u.open.token.len);
+	secret[f->u.open.token.len] = '\0';
+	memset(&bs, 0, sizeof(bs));
+	rc = db_session_attach(B->db, sid, secret, c->user, ssm_now(), &bs, why, sizeof(why));
+	explicit_bzero(secret, f->u.open.token.len);
+	free(secret);
+	if (rc != 0) {
+		logf_("session %s: attach by %s from %s refused: %s", sid, c->user, c->peer, why);
+		(void)ssm_mux_close(c->mux, ev->channel, 0, SSM_CODE_REFUSED,
+				    why[0] ? why : "no such session to attach to");
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		broker_session_free(&bs);
+		(void)ssm_mux_close(c->mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		return;
+	}
+	r->tag = RELAY_TAG_SESSION;
+	snprintf(r->sid, sizeof(r->sid), "%s", bs.sid);
+	snprintf(r->target, sizeof(r->target), "%s", bs.target);
+	r->client = c;
+	r->cch = ev->channel;
+	r->next = relays;
+	relays = r;
+	ssm_mux_set_user(c->mux, r->cch, 0, r);
+	a = agent_of(bs.target);
+	if (a == NULL) {
+		(void)ssm_mux_close(c->mux, r->cch, 0, SSM_CODE_REFUSED,
+				    "TargetNotConnected: the host has no link to the broker");
+		r->cch = 0;
+		record_end(r, "Failed", "TargetNotConnected");
+		broker_session_free(&bs);
+		maybe_free(r);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.u.open.kind = SSM_KIND_SESSION;
+	o.u.open.cols = f->u.open.cols;
+	o.u.open.rows = f->u.open.rows;
+	o.u.open.term = f->u.open.term;
+	o.u.open.sid = ssm_frame_str(bs.sid);
+	o.u.open.document = ssm_frame_str(bs.document);
+	o.u.open.token = ssm_frame_str(bs.host_token);
+	r->agent = a;
+	r->ach = ssm_mux_open(a->mux, &o, RELAY_WINDOW, r);
+	if (bs.host_token)
+		explicit_bzero(bs.host_token, strlen(bs.host_token));
+	broker_session_free(&bs);
+	if (r->ach == 0) {
+		(void)ssm_mux_close(c->mux, r->cch, 0, SSM_CODE_LIMIT,
+				    "the host's link has no room for another session");
+		r->cch = 0;
+		record_end(r, "Failed", "no channel on the host's link");
+		maybe_free(r);
+		return;
+	}
+	logf_("session %s: %s attached from %s, opening it on %s", r->sid, c->user, c->peer,
+	      r->target);
+	wake(r);
+}
+
+static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
+{
+	struct relay *r = ev->user;
+
+	if (ev->type == SSM_MUX_EV_OPEN) {
+		client_open(c, ev);
+		return;
+	}
+	if (r == NULL || ev->stream != 0)
+		return;
+	switch (ev->type) {
+	case SSM_MUX_EV_READABLE:
+	case SSM_MUX_EV_EOF:
+		pump_up(r);
+		break;
+	case SSM_MUX_EV_WRITABLE:
+		pump_down(r);
+		break;
+	case SSM_MUX_EV_RESIZE:
+		if (r->ach && r->accepted)
+			(void)ssm_mux_resize(r->agent->mux, r->ach, ev->f->u.resize.cols,
+					     ev->f->u.resize.rows);
+		break;
+	case SSM_MUX_EV_TERMINATE:
+		/* the owner ending their own session */
+		if (r->ach)
+			(void)ssm_mux_terminate(r->agent->mux, r->ach, "ended by the client");
+		break;
+	case SSM_MUX_EV_CLOSED:
+		r->cch = 0;
+		if (r->ach) {
+			/* after EXIT, the normal end; before it, the user went away */
+			(void)ssm_mux_close(r->agent->mux, r->ach, 0,
+					    r->exit_sent ? SSM_CODE_OK : SSM_CODE_SHUTDOWN,
+					    r->exit_sent ? "" : "the client went away");
+			r->ach = 0;
+		}
+		record_end(r, "Terminated", r->exit_sent ? "exit" : "client disconnected");
+		wake(r);
+		maybe_free(r);
+		break;
+	default:
+		break;
+	}
+}
+
+static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
+{
+	struct relay *r = ev->user;
+
+	if (ev->type == SSM_MUX_EV_OPEN) {
+		/* the mux lets an agent open only TRANSCRIPT and AUDIT */
+		if (ev->f->u.open.kind == SSM_KIND_TRANSCRIPT)
+			transcripts_open(a, ev);
+		else
+			(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_REFUSED,
+					    "audit delivery is not supported by this broker yet");
+		return;
+	}
+	if (transcripts_event(a, ev))
+		return;
+	if (r == NULL || ev->stream != 0)
+		return;
+	switch (ev->type) {
+	case SSM_MUX_EV_ACCEPT:
+		r->accepted = 1;
+		if (r->cch && ssm_mux_accept(r->client->mux, r->cch, 0, RELAY_WINDOW) < 0) {
+			(void)ssm_mux_close(a->mux, r->ach, 0, SSM_CODE_INTERNAL, "relay error");
+			r->ach = 0;
+		}
+		logf_("session %s: started on %s", r->sid, r->target);
+		pump_down(r);
+		pump_up(r);
+		break;
+	case SSM_MUX_EV_READABLE:
+	case SSM_MUX_EV_EOF:
+		pump_down(r);
+		break;
+	case SSM_MUX_EV_WRITABLE:
+		pump_up(r);
+		break;
+	case SSM_MUX_EV_EXIT:
+		r->have_exit = 1;
+		r->how = ev->f->u.exit.how;
+		r->status = ev->f->u.exit.status;
+		r->reason = ev->f->u.exit.reason;
+		str_copy(r->detail, sizeof(r->detail), &ev->f->u.exit.detail);
+		pump_down(r);
+		break;
+	case SSM_MUX_EV_CLOSED:
+		r->ach = 0;
+		if (r->cch) {
+			if (r->exit_sent) {
+				/* the client answers our EXIT with its CLOSE */
+			} else {
+				(void)ssm_mux_close(r->client->mux, r->cch, 0,
+						    ev->code == SSM_CODE_OK ? SSM_CODE_INTERNAL
+									    : ev->code,
+						    ev->reason && ev->reason[0]
+							    ? ev->reason
+							    : "the host closed the session");
+				r->cch = 0;
+			}
+		}
+		record_end(r, r->accepted ? "Terminated" : "Failed",
+			   ev->reason && ev->reason[0] ? ev->reason : "closed by the host");
+		wake(r);
+		maybe_free(r);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_event(void *ctx, const struct ssm_mux_ev *ev)
+{
+	struct conn *c = ctx;
+
+	if (c->is_client)
+		client_event(c, ev);
+	else
+		agent_event(c, ev);
+}
+
+int relay_conn_setup(struct conn *c)
+{
+	if (ssm_mux_new(&c->mux, SSM_ROLE_BROKER, c->is_client ? SSM_ROLE_CLIENT : SSM_ROLE_AGENT,
+			on_event, c) < 0)
+		return -1;
+	ssm_mux_attach(c->mux, &c->link);
+	return 0;
+}
+
+void relay_conn_gone(struct conn *c)
+{
+	struct relay *r;
+
+	if (c->mux == NULL)
+		return;
+	/* no resumption yet: every session on this connection ends with it */
+	ssm_mux_reset(c->mux, SSM_CODE_TIMEOUT,
+		      c->is_client ? "the client's connection was lost"
+				   : "the host's connection was lost");
+	for (r = relays; r; r = r->next) {
+		if (r->client == c)
+			r->client = NULL;
+		if (r->agent == c)
+			r->agent = NULL;
+	}
+	ssm_mux_free(c->mux);
+	c->mux = NULL;
+}
+
+void relay_tick(void)
+{
+	struct relay *r;
+
+	for (r = relays; r; r = r->next) {
+		pump_down(r);
+		pump_up(r);
+	}
+}

@@ -1,0 +1,126 @@
+/* transcripts.c - the broker's end of TRANSCRIPT channels (docs/PROTOCOL.md section 4): a
+ * host delivers the transcript of one of its sessions; the broker stores it (tstore.h) and
+ * acknowledges each byte only once it is durable, so the host keeps whatever is not. */
+#include "conn.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tstore.h"
+
+#define TRANSCRIPT_WINDOW (1024u * 1024)
+
+struct tchan {
+	int tag; /* RELAY_TAG_TRANSCRIPT */
+	struct conn *agent;
+	uint32_t ch;
+	char sid[SSM_FRAME_SID_MAX + 1];
+	struct tstore_obj *obj;
+	int completed;
+};
+
+static struct broker *B;
+static void (*logf_)(const char *fmt, ...);
+
+void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...))
+{
+	B = b;
+	logf_ = log;
+}
+
+static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
+{
+	size_t n = s->len < size - 1 ? s->len : size - 1;
+
+	memcpy(dst, s->p, n);
+	dst[n] = '\0';
+}
+
+void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
+{
+	char doc[SSM_FRAME_DOC_MAX + 1], err[256] = "";
+	uint64_t size = 0;
+	int complete = 0, r;
+	struct tchan *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
+		return;
+	}
+	t->tag = RELAY_TAG_TRANSCRIPT;
+	t->agent = a;
+	t->ch = ev->channel;
+	str_copy(t->sid, sizeof(t->sid), &ev->f->u.open.sid);
+	str_copy(doc, sizeof(doc), &ev->f->u.open.document);
+	/* stored under the host's own id (from its certificate): a host can only ever write
+	 * its own transcripts */
+	r = tstore_open(B, a->host_id, t->sid, doc, &t->obj, &size, &complete, err, sizeof(err));
+	if (r < 0) {
+		logf_("transcript %s from %s refused: %s", t->sid, a->host_id, err);
+		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL,
+				    "the broker cannot store it");
+		free(t);
+		return;
+	}
+	t->completed = complete;
+	ssm_mux_set_user(a->mux, t->ch, 0, t);
+	if (ssm_mux_accept_at(a->mux, t->ch, 0, size, TRANSCRIPT_WINDOW) < 0) {
+		(void)ssm_mux_close(a->mux, t->ch, 0, SSM_CODE_INTERNAL, "accept failed");
+		tstore_close(t->obj);
+		free(t);
+		return;
+	}
+	lws_callback_on_writable(a->wsi);
+}
+
+static void take(struct tchan *t)
+{
+	const uint8_t *p;
+	size_t n;
+	int r;
+
+	/* each contiguous run: append, make durable, and only then acknowledge (consume); the
+	 * ACK goes out after this returns, never before the bytes are on disk */
+	while ((p = ssm_mux_read_peek(t->agent->mux, t->ch, 0, &n)) != NULL && n > 0) {
+		if ((r = tstore_append(t->obj, p, n)) < 0 || (r = tstore_sync(t->obj)) < 0)
+			goto fail;
+		ssm_mux_read_consume(t->agent->mux, t->ch, 0, n);
+	}
+	if (ssm_mux_read_eof(t->agent->mux, t->ch, 0) && !t->completed) {
+		if ((r = tstore_complete(t->obj)) < 0)
+			goto fail;
+		t->completed = 1;
+	}
+	lws_callback_on_writable(t->agent->wsi);
+	return;
+fail:
+	logf_("transcript %s from %s: cannot store: %s", t->sid, t->agent->host_id,
+	      strerror(-r));
+	(void)ssm_mux_close(t->agent->mux, t->ch, 0, SSM_CODE_INTERNAL,
+			    "the broker cannot store it");
+	tstore_close(t->obj);
+	free(t);
+}
+
+/* 1 if the event was a transcript channel's */
+int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev)
+{
+	struct tchan *t = ev->user;
+
+	if (t == NULL || t->tag != RELAY_TAG_TRANSCRIPT)
+		return 0;
+	switch (ev->type) {
+	case SSM_MUX_EV_READABLE:
+	case SSM_MUX_EV_EOF:
+		take(t);
+		break;
+	case SSM_MUX_EV_CLOSED:
+		if (ev->code == SSM_CODE_OK && t->completed)
+			logf_("transcript %s from %s stored", t->sid, a->host_id);
+		tstore_close(t->obj);
+		free(t);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}

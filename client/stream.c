@@ -1,0 +1,594 @@
+/* stream.c - `ssm start-session`'s stream: one wss connection to the broker's /v1/client
+ * (docs/PROTOCOL.md), one SESSION channel attached with the StartSession secret, and the
+ * user's terminal or standard input and output as its stream 0.
+ *
+ * With a terminal (Standard_Stream and InteractiveCommands sessions on a tty), the terminal
+ * is put in raw mode and restored on every way out (exit, error, signal); window changes
+ * are sent as RESIZE.  Without one (NonInteractiveCommands, Port sessions, or standard input
+ * not a tty: ssh's ProxyCommand), standard input and output are the byte stream, and the
+ * end of standard input is passed on as EOF.  The process exits with the session's status
+ * (128 + signal when the session was killed by one); an error is one line on standard
+ * error and status 255. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include "ca.h"
+#include "client.h"
+#include "log.h"
+#include "enroll.h"
+#include "link.h"
+#include "mux.h"
+
+_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
+
+#define CLIENT_SOFTWARE "ssm " PACKAGE_VERSION
+#define RAW_PROTOCOL "ssm-client-raw"
+#define WINDOW (1024u * 1024)
+#define TICK_US (100 * 1000)
+#define EXIT_ERROR 255
+
+static const struct ssm_stream_args *A;
+static struct lws_context *ctx;
+static struct lws *wsi_ws, *wsi_in, *wsi_out;
+static struct ssm_link link_;
+static struct ssm_mux *mux;
+static char host[SSM_ENROLL_HOST_MAX + 1], path[256];
+static int port, name_checked, connected, done, exit_code = EXIT_ERROR;
+static uint32_t ch;
+static int accepted, in_eof, in_eof_sent, have_exit, use_tty;
+static struct termios saved_tio;
+static int tio_saved, in_flags = -1, out_flags = -1;
+static volatile sig_atomic_t winch, stop_sig;
+static char refusal[512], bearer_hdr[128];
+static lws_sorted_usec_list_t tick_sul;
+static struct ssm_frame exit_frame;
+static char exit_detail[SSM_FRAME_REASON_MAX + 1];
+
+static void restore(void)
+{
+	if (tio_saved) {
+		(void)tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
+		tio_saved = 0;
+	}
+	if (in_flags >= 0) {
+		(void)fcntl(STDIN_FILENO, F_SETFL, in_flags);
+		in_flags = -1;
+	}
+	if (out_flags >= 0) {
+		(void)fcntl(STDOUT_FILENO, F_SETFL, out_flags);
+		out_flags = -1;
+	}
+}
+
+static void fail(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	restore();
+	if (done)
+		return;
+	fputs("ssm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit_code = EXIT_ERROR;
+	done = 1;
+}
+
+static void finish(int code)
+{
+	restore();
+	if (use_tty)
+		fprintf(stderr, "\r\nExiting session with sessionId: %s.\r\n", A->session_id);
+	exit_code = code;
+	done = 1;
+}
+
+static void want_write(void)
+{
+	if (connected && wsi_ws)
+		lws_callback_on_writable(wsi_ws);
+}
+
+static struct lws *adopt(int fd)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	lws_sock_file_fd_type u;
+	struct lws *w;
+
+	if (d < 0)
+		return NULL;
+	u.filefd = d;
+	w = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(ctx, "ssm"), LWS_ADOPT_RAW_FILE_DESC,
+				       u, RAW_PROTOCOL, NULL);
+	if (w == NULL)
+		close(d);
+	return w;
+}
+
+static void send_resize(void)
+{
+	struct winsize ws;
+
+	if (use_tty && accepted && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col &&
+	    ws.ws_row)
+		(void)ssm_mux_resize(mux, ch, ws.ws_col > 4096 ? 4096 : ws.ws_col,
+				     ws.ws_row > 4096 ? 4096 : ws.ws_row);
+}
+
+static void open_channel(void)
+{
+	struct ssm_frame o;
+	struct winsize ws;
+	const char *term = getenv("TERM");
+
+	memset(&o, 0, sizeof(o));
+	o.u.open.kind = SSM_KIND_SESSION;
+	o.u.open.sid = ssm_frame_str(A->session_id);
+	o.u.open.document = ssm_frame_str(A->document);
+	o.u.open.token = ssm_frame_str(A->token_value);
+	if (use_tty) {
+		if (term == NULL || term[0] == '\0' || strlen(term) > SSM_FRAME_TERM_MAX ||
+		    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") !=
+			    strlen(term))
+			term = "xterm";
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 || ws.ws_row == 0) {
+			ws.ws_col = 80;
+			ws.ws_row = 24;
+		}
+		o.u.open.term = ssm_frame_str(term);
+		o.u.open.cols = ws.ws_col > 4096 ? 4096 : ws.ws_col;
+		o.u.open.rows = ws.ws_row > 4096 ? 4096 : ws.ws_row;
+	}
+	ch = ssm_mux_open(mux, &o, WINDOW, NULL);
+	if (ch == 0)
+		fail("cannot open the session channel");
+}
+
+static void on_accept(void)
+{
+	int fl;
+
+	accepted = 1;
+	if (use_tty) {
+		struct termios t;
+		if (tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
+			t = saved_tio;
+			cfmakeraw(&t);
+			if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) == 0)
+				tio_saved = 1;
+		}
+	}
+	fl = fcntl(STDIN_FILENO, F_GETFL);
+	if (fl >= 0 && fcntl(STDIN_FILENO, F_SETFL, fl | O_NONBLOCK) == 0)
+		in_flags = fl;
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl >= 0 && fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0)
+		out_flags = fl;
+	wsi_in = adopt(STDIN_FILENO);
+	wsi_out = adopt(STDOUT_FILENO);
+	if (wsi_in == NULL || wsi_out == NULL) {
+		fail("cannot watch standard input and output");
+		return;
+	}
+	lws_rx_flow_control(wsi_out, 0); /* only its writability matters */
+}
+
+static void maybe_exit(void)
+{
+	int code;
+
+	if (!have_exit || ssm_mux_readable(mux, ch, 0) > 0)
+		return;
+	if (exit_detail[0] && !use_tty)
+		fprintf(stderr, "ssm: %s\n", exit_detail);
+	code = exit_frame.u.exit.how == SSM_EXIT_EXITED	     ? exit_frame.u.exit.status
+	       : exit_frame.u.exit.how == SSM_EXIT_SIGNALED ? 128 + exit_frame.u.exit.status
+							    : EXIT_ERROR;
+	(void)ssm_mux_close(mux, ch, 0, SSM_CODE_OK, "");
+	ch = 0;
+	want_write();
+	finish(code);
+}
+
+/* stream 0 to standard output */
+static void pump_out(void)
+{
+	const uint8_t *p;
+	size_t n;
+	ssize_t w;
+
+	while (ch && (p = ssm_mux_read_peek(mux, ch, 0, &n)) != NULL && n > 0) {
+		w = write(STDOUT_FILENO, p, n);
+		if (w > 0) {
+			ssm_mux_read_consume(mux, ch, 0, (size_t)w);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wsi_out)
+				lws_callback_on_writable(wsi_out);
+			return;
+		}
+		fail("cannot write to standard output: %s", strerror(errno));
+		return;
+	}
+	if (ch && ssm_mux_read_eof(mux, ch, 0) && !use_tty && !have_exit)
+		(void)fflush(stdout);
+	maybe_exit();
+	want_write();
+}
+
+/* standard input to stream 0 */
+static void pump_in(void)
+{
+	uint8_t buf[16384];
+
+	while (ch && accepted && !in_eof) {
+		size_t room = ssm_mux_write_room(mux, ch, 0);
+		ssize_t n;
+
+		if (room == 0)
+			break;
+		n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n > 0) {
+			(void)ssm_mux_write(mux, ch, 0, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		in_eof = 1;
+	}
+	if (in_eof && wsi_in) {
+		lws_set_timeout(wsi_in, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		wsi_in = NULL;
+	}
+	if (in_eof && !in_eof_sent && ch && ssm_mux_write_eof(mux, ch, 0) == 0)
+		in_eof_sent = 1;
+	if (wsi_in)
+		lws_rx_flow_control(wsi_in, ch && ssm_mux_write_room(mux, ch, 0) > 0);
+	want_write();
+}
+
+static void on_mux(void *c, const struct ssm_mux_ev *ev)
+{
+	(void)c;
+	if (ev->channel != ch || ch == 0)
+		return;
+	switch (ev->type) {
+	case SSM_MUX_EV_ACCEPT:
+		on_accept();
+		pump_in();
+		pump_out();
+		break;
+	case SSM_MUX_EV_READABLE:
+	case SSM_MUX_EV_EOF:
+		pump_out();
+		break;
+	case SSM_MUX_EV_WRITABLE:
+		pump_in();
+		break;
+	case SSM_MUX_EV_EXIT:
+		exit_frame = *ev->f;
+		snprintf(exit_detail, sizeof(exit_detail), "%.*s",
+			 (int)ev->f->u.exit.detail.len, ev->f->u.exit.detail.p);
+		have_exit = 1;
+		pump_out();
+		break;
+	case SSM_MUX_EV_CLOSED:
+		ch = 0;
+		fail("session %s: %s%s%s", A->session_id, ssm_frame_code_name(ev->code),
+		     ev->reason && ev->reason[0] ? ": " : "", ev->reason ? ev->reason : "");
+		break;
+	default:
+		break;
+	}
+	want_write();
+}
+
+static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
+{
+	if (!preverify_ok) {
+		snprintf(refusal, sizeof(refusal), "broker certificate refused: %s (not issued by "
+			 "the CA in %s)",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)), A->ca_file);
+		return 1;
+	}
+	if (X509_STORE_CTX_get_error_depth(sctx) == 0) {
+		if (!ssm_ca_cert_names(X509_STORE_CTX_get_current_cert(sctx), host)) {
+			X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
+			snprintf(refusal, sizeof(refusal),
+				 "broker certificate refused: it does not name %s", host);
+			return 1;
+		}
+		name_checked = 1;
+	}
+	return 0;
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len)
+{
+	int ev;
+
+	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+		return verify_broker(user, (int)len);
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
+		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+						 (const unsigned char *)bearer_hdr,
+						 (int)strlen(bearer_hdr), p, end))
+			return -1;
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		wsi_ws = NULL;
+		fail("cannot connect to the broker at %s:%d: %s", host, port,
+		     refusal[0] ? refusal : in ? (const char *)in : "connection failed");
+		return 0;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (!name_checked) {
+			fail("the broker's certificate was not checked against %s", host);
+			return -1;
+		}
+		connected = 1;
+		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, 0);
+		link_.last_rx_ms = 0;
+		ssm_mux_attach(mux, &link_);
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE: {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
+				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
+				 lws_frame_is_binary(wsi),
+				 (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (ev == SSM_LINK_EV_UP) {
+			open_channel();
+		} else if (ev == SSM_LINK_EV_GOAWAY) {
+			fail("the broker ended the connection: %s", link_.peer_goaway_reason);
+			return -1;
+		} else if (ev == SSM_LINK_EV_ERROR) {
+			fail("protocol error from the broker: %s", link_.error);
+		}
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_WRITEABLE: {
+		size_t n;
+		uint8_t *p = ssm_link_tx_peek(&link_, &n);
+
+		if (p != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_link_tx_pop(&link_);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (link_.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(mux, &n)) != NULL) {
+			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+				return -1;
+			ssm_mux_tx_pop(mux);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		if (ssm_link_done(&link_))
+			return -1;
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		connected = 0;
+		wsi_ws = NULL;
+		if (!done)
+			fail("the connection to the broker was lost%s%s",
+			     link_.error[0] ? ": " : "", link_.error);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		  size_t len)
+{
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi == wsi_in)
+			pump_in();
+		return 0;
+	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+		if (wsi == wsi_out)
+			pump_out();
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == wsi_in) {
+			wsi_in = NULL;
+			pump_in(); /* read what is left, then EOF */
+		} else if (wsi == wsi_out) {
+			wsi_out = NULL;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ SSM_FRAME_SUBPROTOCOL, cb_ws, 0, SSM_FRAME_MAX, 0, NULL, SSM_FRAME_MAX },
+	{ RAW_PROTOCOL, cb_raw, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+	struct timespec ts;
+	int64_t now;
+
+	(void)sul;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (stop_sig && !done) {
+		if (ch) {
+			(void)ssm_mux_close(mux, ch, 0, SSM_CODE_SHUTDOWN, "the client was stopped");
+			ch = 0;
+		}
+		fail("stopped by a signal");
+	}
+	if (winch) {
+		winch = 0;
+		send_resize();
+	}
+	if (connected && wsi_ws) {
+		if (link_.last_rx_ms == 0)
+			link_.last_rx_ms = now;
+		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
+			fail("the broker stopped answering: %s", link_.error);
+			lws_set_timeout(wsi_ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+		if (link_.q_n || ssm_mux_tx_pending(mux))
+			lws_callback_on_writable(wsi_ws);
+	}
+	if (ch && accepted) {
+		pump_in();
+		pump_out();
+	}
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+}
+
+static void on_winch(int sig)
+{
+	(void)sig;
+	winch = 1;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_sig = 1;
+}
+
+static void lws_log_emit(int level, const char *line)
+{
+	(void)level;
+	fprintf(stderr, "ssm: lws: %s", line);
+}
+
+/* wss://HOST[:PORT]/PATH */
+static int parse_url(const char *url)
+{
+	char https[sizeof(host) + 300];
+	const char *slash;
+
+	if (strncmp(url, "wss://", 6) != 0)
+		return -1;
+	slash = strchr(url + 6, '/');
+	if (slash == NULL || strlen(slash) >= sizeof(path) ||
+	    (size_t)(slash - url) + 2 > sizeof(https))
+		return -1;
+	snprintf(https, sizeof(https), "https://%.*s", (int)(slash - (url + 6)), url + 6);
+	if (ssm_enroll_url_parse(https, host, sizeof(host), &port) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s", slash);
+	return 0;
+}
+
+int ssm_stream_run(const struct ssm_stream_args *a)
+{
+	struct lws_context_creation_info info;
+	struct lws_client_connect_info ci;
+	struct sigaction sa;
+
+	A = a;
+	if (parse_url(a->stream_url) < 0) {
+		fprintf(stderr, "ssm: the broker returned a bad StreamUrl: %.200s\n", a->stream_url);
+		return EXIT_ERROR;
+	}
+	if (snprintf(bearer_hdr, sizeof(bearer_hdr), "Bearer %s", a->bearer) >=
+	    (int)sizeof(bearer_hdr)) {
+		fprintf(stderr, "ssm: the cached credential is malformed (ssm login)\n");
+		return EXIT_ERROR;
+	}
+	use_tty = (strcmp(a->session_type, "Standard_Stream") == 0 ||
+		   strcmp(a->session_type, "InteractiveCommands") == 0) &&
+		  isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	if (ssm_mux_new(&mux, SSM_ROLE_CLIENT, SSM_ROLE_BROKER, on_mux, NULL) < 0) {
+		fprintf(stderr, "ssm: out of memory\n");
+		return EXIT_ERROR;
+	}
+	lws_set_log_level(LLL_ERR, lws_log_emit);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = a->ca_file;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
+	info.alpn = "http/1.1";
+	info.timeout_secs = 10;
+	info.vhost_name = "ssm";
+	ctx = lws_create_context(&info);
+	if (ctx == NULL) {
+		fprintf(stderr, "ssm: cannot set up TLS with %s\n", a->ca_file);
+		ssm_mux_free(mux);
+		return EXIT_ERROR;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_winch;
+	sigaction(SIGWINCH, &sa, NULL);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	atexit(restore);
+
+	memset(&ci, 0, sizeof(ci));
+	ci.context = ctx;
+	ci.address = host;
+	ci.port = port;
+	ci.path = path;
+	ci.host = host;
+	ci.origin = host;
+	ci.protocol = SSM_FRAME_SUBPROTOCOL;
+	ci.alpn = "http/1.1";
+	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+	ci.pwsi = &wsi_ws;
+	if (lws_client_connect_via_info(&ci) == NULL && !done)
+		fail("cannot connect to the broker at %s:%d", host, port);
+	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
+	while (!done) {
+		if (lws_service(ctx, 0) < 0)
+			break;
+	}
+	/* let the CLOSE out */
+	{
+		int i;
+		for (i = 0; i < 20 && connected && (link_.q_n || ssm_mux_tx_pending(mux)); i++)
+			lws_service(ctx, 0);
+	}
+	restore();
+	lws_context_destroy(ctx);
+	ssm_mux_free(mux);
+	return exit_code;
+}
