@@ -7,6 +7,11 @@
 #include "session_req.h"
 #include "util.h"
 
+static int is_name_char(int c)
+{
+	return ssm_is_b64url_char(c) || c == '.';
+}
+
 static int from_json(const char *text, cJSON **pparams, char *err, size_t errlen)
 {
 	cJSON *in = NULL, *out = NULL, *p, *v, *arr;
@@ -24,6 +29,13 @@ static int from_json(const char *text, cJSON **pparams, char *err, size_t errlen
 	if (out == NULL)
 		goto oom;
 	cJSON_ArrayForEach(p, in) {
+		/* before a name is quoted in a message */
+		if (p->string == NULL || !ssm_str_charset(p->string, 1, 128, is_name_char)) {
+			ssm_errf(err, errlen,
+				 "--parameters: a parameter name must be 1..128 of [A-Za-z0-9_.-]");
+			r = -EINVAL;
+			goto out;
+		}
 		if (cJSON_IsString(p)) {
 			arr = cJSON_CreateArray();
 			v = cJSON_CreateString(p->valuestring);
@@ -192,6 +204,10 @@ static int from_shorthand(const char *text, cJSON **pparams, char *err, size_t e
 		       p.s[p.i] != '\t') {
 			if (k + 1 >= sizeof(key)) {
 				r = sh_fail(&p, "a parameter name longer than 128 characters");
+				goto out;
+			}
+			if (!is_name_char((unsigned char)p.s[p.i])) {
+				r = sh_fail(&p, "a parameter name must be 1..128 of [A-Za-z0-9_.-]");
 				goto out;
 			}
 			key[k++] = p.s[p.i++];

@@ -71,6 +71,8 @@ static const struct prow prows[] = {
 	{ __LINE__, "a=1\\", NULL, "'\\' at the end" },
 	{ __LINE__, "a b=1", NULL, "'=' expected" },
 	{ __LINE__, "a/b=1", NULL, "parameter name" },
+	{ __LINE__, "a\nb=1", NULL, "parameter name must be" },
+	{ __LINE__, "{\"a\\nb\":\"1\"}", NULL, "parameter name must be" },
 	{ __LINE__, "a=\t", "{\"a\":[\"\"]}", NULL },
 	{ __LINE__, "a=\x01", NULL, "control character" },
 	{ __LINE__, "a=\xff", NULL, "UTF-8" },
