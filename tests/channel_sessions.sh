@@ -172,7 +172,20 @@ wait $CPID 2>/dev/null
 ssm_check "  the session is in the history as Terminated" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' describe-sessions --state History | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"Sessions\"] if x[\"SessionId\"] == \"$SID\"]; assert s and s[0][\"Status\"] == \"Terminated\", s'"
 
-# ---- the agent killed: the session ends, the agent comes back by itself
+# ---- transcripts: every session's, delivered to the broker byte for byte
+same_transcripts() {
+	n=0
+	for f in "$T/log/sessions/"*.cast; do
+		b="$ST/transcripts/$HID/$(basename "$f")"
+		cmp -s "$f" "$b" || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -ge 5 ]
+}
+ssm_check "every transcript reaches the broker, byte for byte" ssm_wait_for 15 same_transcripts
+same_transcripts || ls -l "$T/log/sessions" "$ST/transcripts/$HID"
+ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*), sum(complete) FROM transcripts\").fetchone(); sys.exit(0 if r[0] >= 5 and r[0] == r[1] else 1)' '$ST/broker.db'"
+
 ssm_check "no listening socket on the host after all that" sh -c "[ -z \"\$($IH ss -Htuln)\" ]"
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
 
