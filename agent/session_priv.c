@@ -33,6 +33,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,6 +50,7 @@
 #define IO_FD 4
 #define TOKEN_MAX 16384      /* pam_ssmsession refuses more than 4096 anyway */
 #define KILL_AFTER_MS 1500   /* SIGTERM to the shell, then SIGKILL to its process group */
+#define LOGIN_GRACE_S 120    /* PAM must be done by then (sshd's LoginGraceTime) */
 #define ENV_MAX 128
 #define PATH_USER "/usr/local/bin:/usr/bin:/bin"
 #define PATH_ROOT "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -231,12 +233,26 @@ fail:
 	return PAM_CONV_ERR;
 }
 
+/* PAM said no: "refused", or "error" for what is the host's fault, not the login's */
 static void refused(struct sp *p, const char *step, int rc)
 {
+	const char *what = "refused";
+
+	switch (rc) {
+	case PAM_SYSTEM_ERR:
+	case PAM_BUF_ERR:
+	case PAM_ABORT:
+	case PAM_SERVICE_ERR:
+	case PAM_AUTHINFO_UNAVAIL:
+		what = "error";
+		break;
+	default:
+		break;
+	}
 	if (p->pam_msg[0])
-		say("refused %s: %s (%s)", step, pam_strerror(p->pamh, rc), p->pam_msg);
+		say("%s %s: %s (%s)", what, step, pam_strerror(p->pamh, rc), p->pam_msg);
 	else
-		say("refused %s: %s", step, pam_strerror(p->pamh, rc));
+		say("%s %s: %s", what, step, pam_strerror(p->pamh, rc));
 }
 
 static void copy_field(char *dst, size_t size, const char *src)
@@ -642,11 +658,18 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 	(void)signal(SIGPIPE, SIG_IGN);
 
 	/* nothing of the agent's environment; a new session without a terminal */
-	if (clearenv() != 0 || setenv("PATH", PATH_ROOT, 1) != 0 || setsid() < 0) {
+	if (clearenv() != 0 || setenv("PATH", PATH_ROOT, 1) != 0 || setsid() < 0 ||
+	    chdir("/") != 0) {
 		say("error environment: %s", strerror(errno));
 		_exit(1);
 	}
 	umask(022);
+	/* this process holds a copy of the agent's memory (its keys, other OPEN frames): no
+	 * core dump of it (execve gives the shell its own dumpable state) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		say("error prctl: %s", strerror(errno));
+		_exit(1);
+	}
 	openlog("ssm-agent", LOG_PID, LOG_AUTHPRIV);
 
 	memset(&p, 0, sizeof(p));
@@ -662,7 +685,10 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 		p.tty_rdev = st.st_rdev;
 	}
 
-	/* PAM: pam_ssmsession judges the token (auth), the account and the session */
+	/* PAM: pam_ssmsession judges the token (auth), the account and the session.  A PAM
+	 * that hangs must not keep a root process forever: SIGALRM's default action ends
+	 * this one (the agent sees EOF without a word) */
+	alarm(LOGIN_GRACE_S);
 	pc.conv = conv;
 	pc.appdata_ptr = &p;
 	rc = pam_start(r->service, r->user, &pc, &p.pamh);
@@ -747,6 +773,7 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 		finish(&p);
 	}
 	p.opened = 1;
+	alarm(0);
 	if (build_exec(&p) < 0) {
 		say("error out of memory");
 		finish(&p);

@@ -10,13 +10,16 @@
  *
  *   ok PID              the login shell runs as PID
  *   refused REASON      PAM refused the login (the step and PAM's words, never the token)
- *   error REASON        a host fault (no session)
- *   exit HOW STATUS     the shell ended: HOW 1 exited (STATUS 0..255), 2 signaled (1..127)
+ *   error REASON        a host fault (no session): also PAM's PAM_SYSTEM_ERR, PAM_BUF_ERR,
+ *                       PAM_ABORT, PAM_SERVICE_ERR, PAM_AUTHINFO_UNAVAIL
+ *   exit HOW STATUS     the shell ended: HOW 1 exited (STATUS 0..255), 2 signaled (1..64)
  *
  * then EOF once the session parent has closed the PAM session and exits (the caller reaps
  * it: s->pid).  To the session parent, the caller sends "terminate" (ssm_asess_terminate):
  * SIGTERM to the shell, SIGKILL to its process group 1.5 s later.  Closing ctl_fd (or the
- * agent dying) terminates the session the same way.
+ * agent dying), or SIGTERM to the session parent, terminates the session the same way.
+ * The session parent gives PAM 120 s (then it dies: EOF without a message); "terminate"
+ * sent before "ok" takes effect as soon as the shell runs.
  *
  * The caller must be single-threaded when it calls ssm_asess_start (the session parent
  * runs PAM in the forked copy without exec). */
@@ -67,7 +70,7 @@ enum ssm_asess_msg_type {
 struct ssm_asess_msg {
 	enum ssm_asess_msg_type type;
 	pid_t pid;                          /* OK: the login shell's pid */
-	int how, status;                    /* EXIT: 1 exited (0..255), 2 signaled (1..127) */
+	int how, status;                    /* EXIT: 1 exited (0..255), 2 signaled (1..64) */
 	char text[SSM_ASESS_MSG_MAX + 1];   /* REFUSED, ERROR: the reason (printable ASCII) */
 };
 

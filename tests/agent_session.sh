@@ -194,6 +194,19 @@ ssm_check "terminate: ssm-shell audited the end as terminated" sh -c \
 [ "$SSM_FAIL" = "$fails" ] || show term
 fails=$SSM_FAIL
 
+# the agent gone (its control socket closed): the same as terminate
+mint ssmts Sleep >"$T/tok.sleep2"
+start=$(date +%s%N)
+run ssmts Sleep "$T/tok.sleep2" ctleof --close-ctl-after-ms 300
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+ssm_check "control socket closed: the session parent ended the session and exited ($ms ms, 300 before)" \
+	sh -c "grep -q '^ok ' '$T/ctleof.err' && [ $ms -lt 2300 ]"
+ssm_check_not "control socket closed: no process of ssmts remains" pgrep -u ssmts
+ssm_check "control socket closed: audited as terminated" sh -c \
+	"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | tail -n 1 | grep -q '\"reason\":\"terminated\"'"
+[ "$SSM_FAIL" = "$fails" ] || show ctleof
+fails=$SSM_FAIL
+
 # 5. what the login shell itself gets (the probe user's shell is asess_run's probe)
 mint ssmtp Mark >"$T/tok.probe"
 run ssmtp Mark "$T/tok.probe" probe

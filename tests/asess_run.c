@@ -1,7 +1,8 @@
 /* asess_run - drive agent/session_priv.c as the agent would (tests/agent_session.sh).
  *
  * asess_run --user U --token-file F --sid S --document D [--term T --cols C --rows R]
- *           [--service NAME] [--rhost HOST] [--terminate-after-ms N] [--stdin-after TEXT]
+ *           [--service NAME] [--rhost HOST] [--terminate-after-ms N] [--close-ctl-after-ms N]
+ *           [--stdin-after TEXT]
  *
  * Starts the session with ssm_asess_start, relays standard input to the session and its
  * output to standard output, prints each control message on standard error ("ok PID",
@@ -9,7 +10,8 @@
  * (128 + signal when killed), 100 when refused, 101 on an error.  --stdin-after holds
  * standard input back until TEXT appeared in the session's output (a prompt: a terminal's
  * input typed before the shell took over the terminal would be lost in its vhangup).
- * --terminate-after-ms sends "terminate" N ms after "ok".
+ * --terminate-after-ms sends "terminate" N ms after "ok"; --close-ctl-after-ms closes the
+ * control socket N ms after "ok" (as a dying agent would) and waits for the session parent.
  *
  * Run as a login shell (argv[0] "-..."), it is a probe instead: it prints what the session
  * child gave it (argv[0], ids, groups, descriptors, signals, umask, terminal, directory,
@@ -44,7 +46,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: asess_run --user U --token-file F --sid S --document D "
 			"[--term T --cols C --rows R] [--service NAME] [--rhost HOST] "
-			"[--terminate-after-ms N] [--stdin-after TEXT]\n");
+			"[--terminate-after-ms N] [--close-ctl-after-ms N] [--stdin-after TEXT]\n");
 	exit(2);
 }
 
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 	const char *token_file = NULL, *stdin_after = NULL;
 	char err[256], seen[4096] = "", buf[16384];
 	size_t seen_len = 0;
-	long term_after = -1;
+	long term_after = -1, close_after = -1;
 	int64_t ok_at = -1;
 	int in_open = 1, io_open = 1, ctl_open = 1, result = 101, exit_result = 0, got_exit = 0, i, st;
 	int stdin_ok;
@@ -198,6 +200,8 @@ int main(int argc, char **argv)
 			req.rhost = v;
 		else if (strcmp(o, "--terminate-after-ms") == 0)
 			term_after = strtol(v, NULL, 10);
+		else if (strcmp(o, "--close-ctl-after-ms") == 0)
+			close_after = strtol(v, NULL, 10);
 		else if (strcmp(o, "--stdin-after") == 0)
 			stdin_after = v;
 		else
@@ -230,6 +234,20 @@ int main(int argc, char **argv)
 					fprintf(stderr, "asess_run: terminate: %s\n", strerror(errno));
 				term_after = -1;
 			} else {
+				timeout = (int)left;
+			}
+		}
+		if (ok_at >= 0 && close_after >= 0 && ctl_open) {
+			int64_t left = ok_at + close_after - now_ms();
+
+			if (left <= 0) {
+				close(s.ctl_fd);
+				s.ctl_fd = -1;
+				ctl_open = 0;
+				io_open = 0;
+				close_after = -1;
+				continue;
+			} else if (timeout < 0 || left < timeout) {
 				timeout = (int)left;
 			}
 		}
