@@ -788,8 +788,14 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 	}
 	say("ok %ld", (long)p.child);
 	rc = supervise(&p, sfd);
-	if (rc == -1)
+	if (rc == -1) {
+		/* cannot supervise it any more: it must not run on unsupervised */
 		say("error waiting for the shell: %s", strerror(errno));
+		(void)kill(-p.child, SIGKILL);
+		(void)kill(p.child, SIGKILL);
+		while (waitpid(p.child, &rc, 0) < 0 && errno == EINTR)
+			;
+	}
 	else if (WIFEXITED(rc))
 		say("exit 1 %d", WEXITSTATUS(rc));
 	else if (WIFSIGNALED(rc))
