@@ -34,6 +34,7 @@
 
 #define SESSION_WINDOW (1024u * 1024) /* our grant for the user's input */
 #define IO_CHUNK 16384
+#define SESSIONS_MAX 256              /* sessions at once: a broker cannot exhaust ptys */
 
 struct asess {
 	uint32_t ch;
@@ -123,8 +124,9 @@ static struct lws *adopt(int fd, struct asess *a)
 }
 
 /* The token's run_as, read without trusting it: PAM verifies the token for exactly this
- * user, so a token that lies about it only names a login PAM will refuse. */
-static int token_user(const struct ssm_frame_str *t, char *user, size_t size)
+ * user, so a token that lies about it only names a login PAM will refuse.  The OPEN's sid
+ * must be the token's (what the agent logs and the broker shows is what PAM judges). */
+static int token_user(const struct ssm_frame_str *t, const char *sid, char *user, size_t size)
 {
 	char *tok = malloc(t->len + 1);
 	struct ssm_jws *jws = NULL;
@@ -137,9 +139,12 @@ static int token_user(const struct ssm_frame_str *t, char *user, size_t size)
 	memcpy(tok, t->p, t->len);
 	tok[t->len] = '\0';
 	if (ssm_jws_parse(tok, t->len, &jws, err, sizeof(err)) == 0) {
+		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(jws->claims, "sid");
+
 		ra = cJSON_GetObjectItemCaseSensitive(jws->claims, "run_as");
 		if (cJSON_IsString(ra) && strlen(ra->valuestring) > 0 &&
-		    strlen(ra->valuestring) < size) {
+		    strlen(ra->valuestring) < size && cJSON_IsString(ts) &&
+		    strcmp(ts->valuestring, sid) == 0) {
 			snprintf(user, size, "%s", ra->valuestring);
 			r = 0;
 		}
@@ -170,6 +175,11 @@ static void on_open(const struct ssm_mux_ev *ev)
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED, "not a session");
 		return;
 	}
+	if (agent_sessions_count() >= SESSIONS_MAX) {
+		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_LIMIT,
+				    "the host runs too many sessions");
+		return;
+	}
 	a = calloc(1, sizeof(*a));
 	if (a == NULL) {
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
@@ -180,10 +190,11 @@ static void on_open(const struct ssm_mux_ev *ev)
 	str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
 	str_copy(doc, sizeof(doc), &f->u.open.document);
 	str_copy(term, sizeof(term), &f->u.open.term);
-	if (token_user(&f->u.open.token, user, sizeof(user)) < 0) {
-		E.log("session %s refused: the token names no run_as user", a->sid);
+	if (token_user(&f->u.open.token, a->sid, user, sizeof(user)) < 0) {
+		E.log("session %s refused: the token names no run_as user or another session",
+		      a->sid);
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED,
-				    "the token is not a session token");
+				    "the token is not this session's token");
 		free(a);
 		return;
 	}
