@@ -84,7 +84,7 @@ start() { # CRED TARGET [DOCUMENT [PARAMETERS-JSON]]
 $IN "$BROKER" serve --state-dir "$ST" --listen 127.0.0.1:8443 >"$T/broker.log" 2>&1 &
 BPID=$!
 PIDS="$PIDS $BPID"
-ssm_check "the broker starts" ssm_wait_for 10 grep -q "listening on 127.0.0.1:8443" "$T/broker.log"
+ssm_check "the broker starts" ssm_wait_for 10 grep -qs "listening on 127.0.0.1:8443" "$T/broker.log"
 
 # ---- documents
 ssm_check "document put SSM-SessionManagerRunShell" sh -c "'$BROKER' document put --state-dir '$ST' SSM-SessionManagerRunShell '$EX/SSM-SessionManagerRunShell.json' >'$T/put.out'"
