@@ -111,7 +111,8 @@ int ssm_mux_new(struct ssm_mux **pm, enum ssm_frame_role role, enum ssm_frame_ro
 void ssm_mux_free(struct ssm_mux *m);
 
 /* Attach to a link: sets l->chan_rx and l->chan_ctx so that ssm_link_rx hands every
- * channel frame (after RESUME_DONE) to ssm_mux_rx. */
+ * channel frame (after RESUME_DONE) to ssm_mux_rx.  ssm_link_init zeroes them: attach again
+ * after every ssm_link_init (each new connection). */
 void ssm_mux_attach(struct ssm_mux *m, struct ssm_link *l);
 
 /* One decoded channel frame (types OPEN..RESUME).  0, or a negative SSM_FRAME_E_* code
@@ -157,7 +158,9 @@ size_t ssm_mux_write(struct ssm_mux *m, uint32_t channel, uint32_t stream, const
 int ssm_mux_write_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 /* Bytes written but not yet acknowledged by the peer (0: everything delivered). */
 uint64_t ssm_mux_unacked(struct ssm_mux *m, uint32_t channel, uint32_t stream);
-/* Total bytes written on this side's direction (EXIT's offset for stream 0). */
+/* Total bytes written on this side's direction (EXIT's offset for stream 0), as an absolute
+ * offset: on a TRANSCRIPT/AUDIT channel it starts at the ACCEPT's base (ev->f->offset of
+ * SSM_MUX_EV_ACCEPT), so the first byte written is the byte at that offset. */
 uint64_t ssm_mux_written(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 
 /* Receiving: bytes waiting in the receive buffer. */
@@ -190,7 +193,10 @@ void ssm_mux_tx_pop(struct ssm_mux *m);
 int ssm_mux_tx_pending(const struct ssm_mux *m);
 
 /* The connection ended: every channel is closed with code/reason (one SSM_MUX_EV_CLOSED per
- * channel), queued frames are dropped, id counters are kept (ids are never reused). */
+ * channel), queued frames are dropped, id counters are kept (ids are never reused).  The
+ * peer's ids may start over on the next connection (without resumption a peer such as the
+ * broker, which frees its mux with the connection, loses its state): only this side's own
+ * counter is kept. */
 void ssm_mux_reset(struct ssm_mux *m, uint16_t code, const char *reason);
 /* Number of open channels. */
 size_t ssm_mux_channels(const struct ssm_mux *m);

@@ -331,6 +331,14 @@ static void test_session(void)
 	      "reset: 2 CLOSED, queue empty");
 	CHECK(ssm_mux_open(br.m, &o, 1000, NULL) == 10, "ids are not reused after reset");
 	ssm_mux_free(br.m);
+	/* the agent keeps its mux across connections; a new broker mux starts at 2 again */
+	ssm_mux_reset(ag.m, SSM_CODE_TIMEOUT, "connection lost");
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	clear(&ag);
+	CHECK(ssm_mux_open(br.m, &o, 1000, NULL) == 2 && wire(&br, &ag) == 0 &&
+	          ag.counts[SSM_MUX_EV_OPEN] == 1 && ssm_mux_write_room(br.m, 2, 0) > 0,
+	      "after a reset the peer's ids may start over (%s)", ag.errmsg);
+	ssm_mux_free(br.m);
 	ssm_mux_free(ag.m);
 }
 
