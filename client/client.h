@@ -12,6 +12,10 @@ struct ssm_stream_args {
 	const char *ca_file;      /* the broker's CA (from ssm login) */
 	const char *bearer;       /* the cached credential */
 	long local_port;          /* -1 unless a Port session with localPortNumber */
+	/* a further session like this one, for each further local connection (StartSession
+	 * again): 0 with *psid and *psecret malloc'ed, or -1 after one line on stderr */
+	int (*new_session)(void *ctx, char **psid, char **psecret);
+	void *new_session_ctx;
 };
 
 /* Run the session on this terminal or standard input/output; returns the exit status for

@@ -486,8 +486,43 @@ static int print_json(const cJSON *o)
 	return 0;
 }
 
+/* Another StartSession with the same request (a port forward's further connections). */
+struct again {
+	struct call *c;
+	const char *body;
+};
+
+static int start_again(void *ctx, char **psid, char **psecret)
+{
+	struct again *g = ctx;
+	cJSON *ans = NULL;
+	const char *sid, *secret;
+	int r = -1;
+
+	if (broker_call(g->c, "StartSession", "/v1/sessions", g->body, &ans) != 0)
+		return -1;
+	if (ssm_json_get_string(ans, "SessionId", &sid) == 0 &&
+	    ssm_json_get_string(ans, "TokenValue", &secret) == 0) {
+		*psid = strdup(sid);
+		*psecret = strdup(secret);
+		if (*psid && *psecret) {
+			r = 0;
+		} else {
+			free(*psid);
+			free(*psecret);
+			fail(1, "out of memory");
+		}
+		OPENSSL_cleanse((char *)secret, strlen(secret));
+	} else {
+		fail(1, "the broker's StartSession answer lacks SessionId or TokenValue");
+	}
+	cJSON_Delete(ans);
+	return r;
+}
+
 static int cmd_start_session(int argc, char **argv)
 {
+	struct again again;
 	const char *target = NULL, *document = NULL, *params_text = NULL, *reason = NULL;
 	const char *sid, *secret, *url, *type;
 	struct ssm_stream_args sa;
@@ -561,6 +596,10 @@ static int cmd_start_session(int argc, char **argv)
 		}
 		sa.local_port = port;
 	}
+	again.c = &c;
+	again.body = body;
+	sa.new_session = start_again;
+	sa.new_session_ctx = &again;
 	fprintf(stderr, "\nStarting session with SessionId: %s\n", sid);
 	r = ssm_stream_run(&sa);
 out:

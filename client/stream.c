@@ -1,34 +1,45 @@
-/* stream.c - `ssm start-session`'s stream: one wss connection to the broker's /v1/client
- * (docs/PROTOCOL.md), one SESSION channel attached with the StartSession secret, and the
- * user's terminal or standard input and output as its stream 0.
+/* stream.c - `ssm start-session`'s streams: one wss connection to the broker's /v1/client
+ * (docs/PROTOCOL.md), and on it one SESSION channel per stream, each attached with the
+ * secret StartSession returned for it.
  *
- * With a terminal (Standard_Stream and InteractiveCommands sessions on a tty), the terminal
- * is put in raw mode and restored on every way out (exit, error, signal); window changes
- * are sent as RESIZE.  Without one (NonInteractiveCommands, Port sessions, or standard input
- * not a tty: ssh's ProxyCommand), standard input and output are the byte stream, and the
- * end of standard input is passed on as EOF.  The process exits with the session's status
- * (128 + signal when the session was killed by one); an error is one line on standard
- * error and status 255. */
+ * - With a terminal (Standard_Stream and InteractiveCommands sessions on a tty), the terminal
+ *   is put in raw mode and restored on every way out (exit, error, signal); window changes
+ *   are sent as RESIZE.
+ * - Without one (NonInteractiveCommands, Port sessions without localPortNumber — ssh's
+ *   ProxyCommand —, or standard input not a tty), standard input and output are the byte
+ *   stream, and the end of standard input is passed on as EOF.
+ * - A Port session with localPortNumber listens on 127.0.0.1:PORT (0: a free port, printed)
+ *   and gives every accepted TCP connection a session of its own (StartSession again with
+ *   the same parameters, through a->new_session): each connection has its own window, its
+ *   own half-close (EOF is shutdown(SHUT_WR)), its own login and audit on the host, and one
+ *   slow or stuck connection never holds another up.  It runs until interrupted.
+ *
+ * The process exits with the session's status (128 + signal when the session was killed by
+ * one); an error is one line on standard error and status 255. */
 #include "config.h"
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "ca.h"
 #include "client.h"
-#include "log.h"
 #include "enroll.h"
 #include "link.h"
+#include "log.h"
 #include "mux.h"
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
@@ -38,23 +49,46 @@ _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 #define WINDOW (1024u * 1024)
 #define TICK_US (100 * 1000)
 #define EXIT_ERROR 255
+#define CONNS_MAX 256
+#define FIRST_SESSION_FRESH_MS 50000 /* StartSession's attach secret lasts 60 s */
+
+/* one stream: standard input/output, or one accepted TCP connection */
+struct cs {
+	uint32_t ch;
+	char sid[SSM_FRAME_SID_MAX + 1];
+	char *secret;
+	int in_fd, out_fd;          /* the same socket for a connection */
+	int is_conn;
+	struct lws *wsi_in, *wsi_out; /* for a connection: one wsi (wsi_out NULL) */
+	int accepted, in_eof, in_eof_sent, out_eof_done, have_exit, ended;
+	struct ssm_frame exit_frame;
+	char exit_detail[SSM_FRAME_REASON_MAX + 1];
+	struct cs *next;
+};
 
 static const struct ssm_stream_args *A;
 static struct lws_context *ctx;
-static struct lws *wsi_ws, *wsi_in, *wsi_out;
+static struct lws *wsi_ws, *wsi_listen;
 static struct ssm_link link_;
 static struct ssm_mux *mux;
 static char host[SSM_ENROLL_HOST_MAX + 1], path[256];
 static int port, name_checked, connected, done, exit_code = EXIT_ERROR;
-static uint32_t ch;
-static int accepted, in_eof, in_eof_sent, have_exit, use_tty;
+static int use_tty, listen_fd = -1, first_used;
+static int64_t started_ms;
+static struct cs *streams;
 static struct termios saved_tio;
 static int tio_saved, in_flags = -1, out_flags = -1;
 static volatile sig_atomic_t winch, stop_sig;
 static char refusal[512], bearer_hdr[128];
 static lws_sorted_usec_list_t tick_sul;
-static struct ssm_frame exit_frame;
-static char exit_detail[SSM_FRAME_REASON_MAX + 1];
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void restore(void)
 {
@@ -89,13 +123,17 @@ static void fail(const char *fmt, ...)
 	done = 1;
 }
 
-static void finish(int code)
+/* a connection's problem: one line, the listener goes on */
+static void warn_(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void warn_(const char *fmt, ...)
 {
-	restore();
-	if (use_tty)
-		fprintf(stderr, "\r\nExiting session with sessionId: %s.\r\n", A->session_id);
-	exit_code = code;
-	done = 1;
+	va_list ap;
+
+	fputs("ssm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 static void want_write(void)
@@ -104,7 +142,7 @@ static void want_write(void)
 		lws_callback_on_writable(wsi_ws);
 }
 
-static struct lws *adopt(int fd)
+static struct lws *adopt(int fd, void *user)
 {
 	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	lws_sock_file_fd_type u;
@@ -117,20 +155,51 @@ static struct lws *adopt(int fd)
 				       u, RAW_PROTOCOL, NULL);
 	if (w == NULL)
 		close(d);
+	else
+		lws_set_opaque_user_data(w, user);
 	return w;
+}
+
+static void unwatch(struct lws **pw)
+{
+	if (*pw) {
+		lws_set_opaque_user_data(*pw, NULL);
+		lws_set_timeout(*pw, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		*pw = NULL;
+	}
+}
+
+static void free_cs(struct cs *c)
+{
+	struct cs **pp;
+
+	unwatch(&c->wsi_in);
+	unwatch(&c->wsi_out);
+	if (c->is_conn && c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->secret) {
+		OPENSSL_cleanse(c->secret, strlen(c->secret));
+		free(c->secret);
+	}
+	for (pp = &streams; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	free(c);
 }
 
 static void send_resize(void)
 {
 	struct winsize ws;
 
-	if (use_tty && accepted && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col &&
-	    ws.ws_row)
-		(void)ssm_mux_resize(mux, ch, ws.ws_col > 4096 ? 4096 : ws.ws_col,
+	if (use_tty && streams && streams->accepted && streams->ch &&
+	    ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row)
+		(void)ssm_mux_resize(mux, streams->ch, ws.ws_col > 4096 ? 4096 : ws.ws_col,
 				     ws.ws_row > 4096 ? 4096 : ws.ws_row);
 }
 
-static void open_channel(void)
+static int open_channel(struct cs *c)
 {
 	struct ssm_frame o;
 	struct winsize ws;
@@ -138,10 +207,10 @@ static void open_channel(void)
 
 	memset(&o, 0, sizeof(o));
 	o.u.open.kind = SSM_KIND_SESSION;
-	o.u.open.sid = ssm_frame_str(A->session_id);
+	o.u.open.sid = ssm_frame_str(c->sid);
 	o.u.open.document = ssm_frame_str(A->document);
-	o.u.open.token = ssm_frame_str(A->token_value);
-	if (use_tty) {
+	o.u.open.token = ssm_frame_str(c->secret);
+	if (use_tty && !c->is_conn) {
 		if (term == NULL || term[0] == '\0' || strlen(term) > SSM_FRAME_TERM_MAX ||
 		    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-") !=
 			    strlen(term))
@@ -154,16 +223,28 @@ static void open_channel(void)
 		o.u.open.cols = ws.ws_col > 4096 ? 4096 : ws.ws_col;
 		o.u.open.rows = ws.ws_row > 4096 ? 4096 : ws.ws_row;
 	}
-	ch = ssm_mux_open(mux, &o, WINDOW, NULL);
-	if (ch == 0)
-		fail("cannot open the session channel");
+	c->ch = ssm_mux_open(mux, &o, WINDOW, c);
+	/* the secret is used once: the broker keeps only its hash */
+	OPENSSL_cleanse(c->secret, strlen(c->secret));
+	want_write();
+	return c->ch ? 0 : -1;
 }
 
-static void on_accept(void)
+static void on_accept(struct cs *c)
 {
 	int fl;
 
-	accepted = 1;
+	c->accepted = 1;
+	if (c->is_conn) {
+		c->wsi_in = adopt(c->in_fd, c);
+		if (c->wsi_in == NULL) {
+			warn_("session %s: cannot watch its connection", c->sid);
+			(void)ssm_mux_close(mux, c->ch, 0, SSM_CODE_INTERNAL, "client error");
+			c->ch = 0;
+			free_cs(c);
+		}
+		return;
+	}
 	if (use_tty) {
 		struct termios t;
 		if (tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
@@ -179,128 +260,279 @@ static void on_accept(void)
 	fl = fcntl(STDOUT_FILENO, F_GETFL);
 	if (fl >= 0 && fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0)
 		out_flags = fl;
-	wsi_in = adopt(STDIN_FILENO);
-	wsi_out = adopt(STDOUT_FILENO);
-	if (wsi_in == NULL || wsi_out == NULL) {
+	c->wsi_in = adopt(STDIN_FILENO, c);
+	c->wsi_out = adopt(STDOUT_FILENO, c);
+	if (c->wsi_in == NULL || c->wsi_out == NULL) {
 		fail("cannot watch standard input and output");
 		return;
 	}
-	lws_rx_flow_control(wsi_out, 0); /* only its writability matters */
+	lws_rx_flow_control(c->wsi_out, 0); /* only its writability matters */
 }
 
-static void maybe_exit(void)
+/* The session ended (EXIT, everything before it written out). */
+static void stream_done(struct cs *c)
 {
 	int code;
 
-	if (!have_exit || ssm_mux_readable(mux, ch, 0) > 0)
-		return;
-	if (exit_detail[0] && !use_tty)
-		fprintf(stderr, "ssm: %s\n", exit_detail);
-	code = exit_frame.u.exit.how == SSM_EXIT_EXITED	     ? exit_frame.u.exit.status
-	       : exit_frame.u.exit.how == SSM_EXIT_SIGNALED ? 128 + exit_frame.u.exit.status
-							    : EXIT_ERROR;
-	(void)ssm_mux_close(mux, ch, 0, SSM_CODE_OK, "");
-	ch = 0;
+	code = c->exit_frame.u.exit.how == SSM_EXIT_EXITED     ? c->exit_frame.u.exit.status
+	       : c->exit_frame.u.exit.how == SSM_EXIT_SIGNALED ? 128 + c->exit_frame.u.exit.status
+							       : EXIT_ERROR;
+	if (c->ch)
+		(void)ssm_mux_close(mux, c->ch, 0, SSM_CODE_OK, "");
+	c->ch = 0;
 	want_write();
-	finish(code);
+	if (c->is_conn) {
+		free_cs(c);
+		return;
+	}
+	if (c->exit_detail[0] && !use_tty)
+		fprintf(stderr, "ssm: %s\n", c->exit_detail);
+	restore();
+	if (use_tty)
+		fprintf(stderr, "\r\nExiting session with sessionId: %s.\r\n", c->sid);
+	exit_code = code;
+	done = 1;
 }
 
-/* stream 0 to standard output */
-static void pump_out(void)
+/* stream 0 to standard output or the connection */
+static void pump_out(struct cs *c)
 {
 	const uint8_t *p;
 	size_t n;
 	ssize_t w;
 
-	while (ch && (p = ssm_mux_read_peek(mux, ch, 0, &n)) != NULL && n > 0) {
-		w = write(STDOUT_FILENO, p, n);
+	while (c->ch && (p = ssm_mux_read_peek(mux, c->ch, 0, &n)) != NULL && n > 0) {
+		w = c->is_conn ? send(c->out_fd, p, n, MSG_NOSIGNAL) : write(c->out_fd, p, n);
 		if (w > 0) {
-			ssm_mux_read_consume(mux, ch, 0, (size_t)w);
+			ssm_mux_read_consume(mux, c->ch, 0, (size_t)w);
 			continue;
 		}
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wsi_out)
-				lws_callback_on_writable(wsi_out);
+			struct lws *ww = c->is_conn ? c->wsi_in : c->wsi_out;
+			if (ww)
+				lws_callback_on_writable(ww);
+			return;
+		}
+		if (c->is_conn) {
+			/* the local peer went away: end this connection's session */
+			(void)ssm_mux_close(mux, c->ch, 0, SSM_CODE_OK, "connection closed");
+			c->ch = 0;
+			free_cs(c);
 			return;
 		}
 		fail("cannot write to standard output: %s", strerror(errno));
 		return;
 	}
-	if (ch && ssm_mux_read_eof(mux, ch, 0) && !use_tty && !have_exit)
-		(void)fflush(stdout);
-	maybe_exit();
+	if (c->ch && c->is_conn && !c->out_eof_done && ssm_mux_read_eof(mux, c->ch, 0)) {
+		c->out_eof_done = 1;
+		(void)shutdown(c->out_fd, SHUT_WR);
+	}
+	if (c->have_exit && c->ch && ssm_mux_readable(mux, c->ch, 0) == 0) {
+		stream_done(c);
+		return;
+	}
 	want_write();
 }
 
-/* standard input to stream 0 */
-static void pump_in(void)
+/* standard input or the connection to stream 0 */
+static void pump_in(struct cs *c)
 {
 	uint8_t buf[16384];
 
-	while (ch && accepted && !in_eof) {
-		size_t room = ssm_mux_write_room(mux, ch, 0);
+	while (c->ch && c->accepted && !c->in_eof) {
+		size_t room = ssm_mux_write_room(mux, c->ch, 0);
 		ssize_t n;
 
 		if (room == 0)
 			break;
-		n = read(STDIN_FILENO, buf, room < sizeof(buf) ? room : sizeof(buf));
+		n = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
 		if (n > 0) {
-			(void)ssm_mux_write(mux, ch, 0, buf, (size_t)n);
+			(void)ssm_mux_write(mux, c->ch, 0, buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		in_eof = 1;
+		c->in_eof = 1;
 	}
-	if (in_eof && wsi_in) {
-		lws_set_timeout(wsi_in, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		wsi_in = NULL;
-	}
-	if (in_eof && !in_eof_sent && ch && ssm_mux_write_eof(mux, ch, 0) == 0)
-		in_eof_sent = 1;
-	if (wsi_in)
-		lws_rx_flow_control(wsi_in, ch && ssm_mux_write_room(mux, ch, 0) > 0);
+	if (c->in_eof && !c->is_conn)
+		unwatch(&c->wsi_in);
+	if (c->in_eof && !c->in_eof_sent && c->ch && ssm_mux_write_eof(mux, c->ch, 0) == 0)
+		c->in_eof_sent = 1;
+	if (c->wsi_in)
+		lws_rx_flow_control(c->wsi_in,
+				    c->ch && !c->in_eof && ssm_mux_write_room(mux, c->ch, 0) > 0);
 	want_write();
 }
 
-static void on_mux(void *c, const struct ssm_mux_ev *ev)
+static void on_mux(void *unused, const struct ssm_mux_ev *ev)
 {
-	(void)c;
-	if (ev->channel != ch || ch == 0)
+	struct cs *c = ev->user;
+
+	(void)unused;
+	if (c == NULL || ev->stream != 0)
 		return;
 	switch (ev->type) {
 	case SSM_MUX_EV_ACCEPT:
-		on_accept();
-		pump_in();
-		pump_out();
+		on_accept(c);
+		if (!done) {
+			pump_in(c);
+			pump_out(c);
+		}
 		break;
 	case SSM_MUX_EV_READABLE:
 	case SSM_MUX_EV_EOF:
-		pump_out();
+		pump_out(c);
 		break;
 	case SSM_MUX_EV_WRITABLE:
-		pump_in();
+		pump_in(c);
 		break;
 	case SSM_MUX_EV_EXIT:
-		exit_frame = *ev->f;
-		snprintf(exit_detail, sizeof(exit_detail), "%.*s",
+		c->exit_frame = *ev->f;
+		snprintf(c->exit_detail, sizeof(c->exit_detail), "%.*s",
 			 (int)ev->f->u.exit.detail.len, ev->f->u.exit.detail.p);
-		have_exit = 1;
-		pump_out();
+		c->have_exit = 1;
+		pump_out(c);
 		break;
 	case SSM_MUX_EV_CLOSED:
-		ch = 0;
-		fail("session %s: %s%s%s", A->session_id, ssm_frame_code_name(ev->code),
-		     ev->reason && ev->reason[0] ? ": " : "", ev->reason ? ev->reason : "");
+		c->ch = 0;
+		if (c->is_conn) {
+			warn_("session %s: %s%s%s", c->sid, ssm_frame_code_name(ev->code),
+			      ev->reason && ev->reason[0] ? ": " : "", ev->reason ? ev->reason : "");
+			free_cs(c);
+		} else {
+			fail("session %s: %s%s%s", c->sid, ssm_frame_code_name(ev->code),
+			     ev->reason && ev->reason[0] ? ": " : "", ev->reason ? ev->reason : "");
+		}
 		break;
 	default:
 		break;
 	}
 	want_write();
+}
+
+static struct cs *new_cs(const char *sid, const char *secret)
+{
+	struct cs *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	snprintf(c->sid, sizeof(c->sid), "%s", sid);
+	c->secret = strdup(secret);
+	if (c->secret == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->in_fd = c->out_fd = -1;
+	c->next = streams;
+	streams = c;
+	return c;
+}
+
+static size_t count_conns(void)
+{
+	size_t n = 0;
+	struct cs *c;
+
+	for (c = streams; c; c = c->next)
+		n++;
+	return n;
+}
+
+/* A local connection: a session of its own (the first StartSession's while it is fresh). */
+static void on_connection(void)
+{
+	char *sid = NULL, *secret = NULL;
+	struct cs *c;
+	int fd;
+
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (count_conns() >= CONNS_MAX || link_.state != SSM_LINK_UP) {
+			warn_("connection refused: %s", link_.state != SSM_LINK_UP
+								 ? "the broker link is down"
+								 : "too many connections");
+			close(fd);
+			continue;
+		}
+		if (!first_used && mono_ms() - started_ms < FIRST_SESSION_FRESH_MS) {
+			first_used = 1;
+			c = new_cs(A->session_id, A->token_value);
+		} else {
+			first_used = 1;
+			if (A->new_session == NULL ||
+			    A->new_session(A->new_session_ctx, &sid, &secret) != 0) {
+				close(fd);
+				continue; /* new_session said why */
+			}
+			c = new_cs(sid, secret);
+			OPENSSL_cleanse(secret, strlen(secret));
+			free(secret);
+			free(sid);
+		}
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->is_conn = 1;
+		c->in_fd = c->out_fd = fd;
+		if (open_channel(c) < 0) {
+			warn_("cannot open a channel for a connection");
+			free_cs(c);
+		}
+	}
+}
+
+static int start_listener(void)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int one = 1;
+
+	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0)
+		return -1;
+	(void)setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)A->local_port);
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(listen_fd, 64) != 0 ||
+	    getsockname(listen_fd, (struct sockaddr *)&sa, &sl) != 0) {
+		fail("cannot listen on 127.0.0.1:%ld: %s", A->local_port, strerror(errno));
+		return -1;
+	}
+	wsi_listen = adopt(listen_fd, NULL);
+	if (wsi_listen == NULL) {
+		fail("cannot watch the listening socket");
+		return -1;
+	}
+	fprintf(stderr, "Port %u opened for sessionId %s.\nWaiting for connections...\n",
+		ntohs(sa.sin_port), A->session_id);
+	return 0;
+}
+
+/* The link is up: the stream of standard input/output, or the listener. */
+static void on_link_up(void)
+{
+	struct cs *c;
+
+	if (A->local_port >= 0) {
+		if (listen_fd < 0)
+			(void)start_listener();
+		return;
+	}
+	c = new_cs(A->session_id, A->token_value);
+	if (c == NULL) {
+		fail("out of memory");
+		return;
+	}
+	c->in_fd = STDIN_FILENO;
+	c->out_fd = STDOUT_FILENO;
+	if (open_channel(c) < 0)
+		fail("cannot open the session channel");
 }
 
 static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
@@ -350,20 +582,16 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			return -1;
 		}
 		connected = 1;
-		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, 0);
-		link_.last_rx_ms = 0;
+		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, mono_ms());
 		ssm_mux_attach(mux, &link_);
 		lws_callback_on_writable(wsi);
 		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE: {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
+	case LWS_CALLBACK_CLIENT_RECEIVE:
 		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi),
-				 (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+				 lws_frame_is_binary(wsi), mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
-			open_channel();
+			on_link_up();
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
 			fail("the broker ended the connection: %s", link_.peer_goaway_reason);
 			return -1;
@@ -372,7 +600,6 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		}
 		lws_callback_on_writable(wsi);
 		return 0;
-	}
 	case LWS_CALLBACK_CLIENT_WRITEABLE: {
 		size_t n;
 		uint8_t *p = ssm_link_tx_peek(&link_, &n);
@@ -410,24 +637,35 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		  size_t len)
 {
+	struct cs *c = lws_get_opaque_user_data(wsi);
+
 	(void)user;
 	(void)in;
 	(void)len;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (wsi == wsi_in)
-			pump_in();
+		if (wsi == wsi_listen)
+			on_connection();
+		else if (c && wsi == c->wsi_in)
+			pump_in(c);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (wsi == wsi_out)
-			pump_out();
+		if (c && (wsi == c->wsi_out || (c->is_conn && wsi == c->wsi_in)))
+			pump_out(c);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == wsi_in) {
-			wsi_in = NULL;
-			pump_in(); /* read what is left, then EOF */
-		} else if (wsi == wsi_out) {
-			wsi_out = NULL;
+		if (wsi == wsi_listen) {
+			wsi_listen = NULL;
+		} else if (c && wsi == c->wsi_in) {
+			c->wsi_in = NULL;
+			if (c->is_conn) {
+				c->in_eof = 1; /* hang-up: nothing more to read */
+				pump_in(c);
+			} else {
+				pump_in(c); /* read what is left, then EOF */
+			}
+		} else if (c && wsi == c->wsi_out) {
+			c->wsi_out = NULL;
 		}
 		return 0;
 	default:
@@ -443,26 +681,32 @@ static const struct lws_protocols protocols[] = {
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
-	struct timespec ts;
-	int64_t now;
+	int64_t now = mono_ms();
+	struct cs *c, *next;
 
 	(void)sul;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (stop_sig && !done) {
-		if (ch) {
-			(void)ssm_mux_close(mux, ch, 0, SSM_CODE_SHUTDOWN, "the client was stopped");
-			ch = 0;
+		for (c = streams; c; c = next) {
+			next = c->next;
+			if (c->ch)
+				(void)ssm_mux_close(mux, c->ch, 0, SSM_CODE_SHUTDOWN,
+						    "the client was stopped");
+			c->ch = 0;
 		}
-		fail("stopped by a signal");
+		if (A->local_port >= 0) {
+			/* ending a port forward with ^C is its normal end */
+			restore();
+			exit_code = 0;
+			done = 1;
+		} else {
+			fail("stopped by a signal");
+		}
 	}
 	if (winch) {
 		winch = 0;
 		send_resize();
 	}
 	if (connected && wsi_ws) {
-		if (link_.last_rx_ms == 0)
-			link_.last_rx_ms = now;
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			fail("the broker stopped answering: %s", link_.error);
 			lws_set_timeout(wsi_ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -470,9 +714,13 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (link_.q_n || ssm_mux_tx_pending(mux))
 			lws_callback_on_writable(wsi_ws);
 	}
-	if (ch && accepted) {
-		pump_in();
-		pump_out();
+	for (c = streams; c && !done; c = next) {
+		next = c->next;
+		if (c->ch && c->accepted) {
+			pump_in(c);
+			if (c->ch)
+				pump_out(c);
+		}
 	}
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 }
@@ -521,6 +769,7 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 	struct sigaction sa;
 
 	A = a;
+	started_ms = mono_ms();
 	if (parse_url(a->stream_url) < 0) {
 		fprintf(stderr, "ssm: the broker returned a bad StreamUrl: %.200s\n", a->stream_url);
 		return EXIT_ERROR;
@@ -530,7 +779,8 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 		fprintf(stderr, "ssm: the cached credential is malformed (ssm login)\n");
 		return EXIT_ERROR;
 	}
-	use_tty = (strcmp(a->session_type, "Standard_Stream") == 0 ||
+	use_tty = a->local_port < 0 &&
+		  (strcmp(a->session_type, "Standard_Stream") == 0 ||
 		   strcmp(a->session_type, "InteractiveCommands") == 0) &&
 		  isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	if (ssm_mux_new(&mux, SSM_ROLE_CLIENT, SSM_ROLE_BROKER, on_mux, NULL) < 0) {
@@ -581,13 +831,17 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 		if (lws_service(ctx, 0) < 0)
 			break;
 	}
-	/* let the CLOSE out */
+	/* let the CLOSEs out */
 	{
 		int i;
 		for (i = 0; i < 20 && connected && (link_.q_n || ssm_mux_tx_pending(mux)); i++)
 			lws_service(ctx, 0);
 	}
 	restore();
+	while (streams)
+		free_cs(streams);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	lws_context_destroy(ctx);
 	ssm_mux_free(mux);
 	return exit_code;

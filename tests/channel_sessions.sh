@@ -62,7 +62,15 @@ mkdoc Cmd-Seq '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "seq 1 400000"}}}'
 mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-for d in SSM-SessionManagerRunShell Cmd-Id Cmd-Seq Cmd-Sleep; do
+PORT_PATTERN='^([1-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$'
+mkdoc AWS-StartPortForwardingSession '{"schemaVersion": "1.0", "sessionType": "Port",
+ "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "80"},
+  "localPortNumber": {"type": "String", "allowedPattern": "^([0-9]|[1-9][0-9]{1,4})$", "default": "0"}},
+ "properties": {"portNumber": "{{ portNumber }}"}}'
+mkdoc AWS-StartSSHSession '{"schemaVersion": "1.0", "sessionType": "Port",
+ "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "22"}},
+ "properties": {"portNumber": "{{ portNumber }}"}}'
+for d in SSM-SessionManagerRunShell Cmd-Id Cmd-Seq Cmd-Sleep AWS-StartPortForwardingSession AWS-StartSSHSession; do
 	"$BROKER" document put --state-dir "$ST" "$d" "$T/docs/$d.json" >/dev/null 2>"$T/doc.err" ||
 		{ echo "FAIL: document put $d: $(cat "$T/doc.err")"; exit 1; }
 done
@@ -172,6 +180,63 @@ wait $CPID 2>/dev/null
 ssm_check "  the session is in the history as Terminated" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' describe-sessions --state History | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"Sessions\"] if x[\"SessionId\"] == \"$SID\"]; assert s and s[0][\"Status\"] == \"Terminated\", s'"
 
+# ---- Port sessions: servers on the host's loopback only, reached through the channel
+ssm_check "still no listening socket in the host's namespace before its servers start" sh -c "[ -z \"\$($IH ss -Htuln)\" ]"
+mkdir -p "$T/www" && head -c 3000000 /dev/urandom >"$T/www/blob" && chmod -R a+rX "$T/www"
+$IH python3 -m http.server --bind 127.0.0.1 --directory "$T/www" 8080 >"$T/http.log" 2>&1 &
+PIDS="$PIDS $!"
+ssm_wait_for 10 sh -c "$IH ss -Hltn | grep -q 127.0.0.1:8080" || echo "note: the web server did not start"
+ssm start-session --target "$HID" --document-name AWS-StartPortForwardingSession \
+	--parameters portNumber=8080,localPortNumber=0 </dev/null >"$T/pf.out" 2>"$T/pf.err" &
+PFPID=$!
+PIDS="$PIDS $PFPID"
+ssm_check "port forwarding: a local listener opens" ssm_wait_for 15 grep -q "^Port [0-9]* opened for sessionId" "$T/pf.err"
+LPORT=$(sed -n 's/^Port \([0-9]*\) opened.*/\1/p' "$T/pf.err")
+ssm_check "  curl through the local port gets the host's file, byte for byte" sh -c \
+	"$IB curl -sS --max-time 20 -o '$T/got1' http://127.0.0.1:$LPORT/blob && cmp -s '$T/got1' '$T/www/blob'"
+ssm_check "  a second connection (a session of its own) too" sh -c \
+	"$IB curl -sS --max-time 20 -o '$T/got2' http://127.0.0.1:$LPORT/blob && cmp -s '$T/got2' '$T/www/blob'"
+ssm_check "  four connections at once, each whole" sh -c \
+	"for i in 1 2 3 4; do $IB curl -sS --max-time 30 -o '$T/par'\$i http://127.0.0.1:$LPORT/blob & done; wait; for i in 1 2 3 4; do cmp -s '$T/par'\$i '$T/www/blob' || exit 1; done"
+# (the shell's background job ignores SIGINT: signal the client itself)
+pkill -INT -f 'start-session.*AWS-StartPortForwardingSession'
+rc=0
+wait $PFPID || rc=$?
+ssm_check "  ^C ends the port forward with status 0" [ "$rc" = 0 ]
+grep '^ssm:' "$T/pf.err" | head -5
+
+# ssh through the channel: ProxyCommand with AWS-StartSSHSession to an sshd on 127.0.0.1 only
+SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+if [ -x "$SSHD" ]; then
+	ssm_add_user ssmssh 61005 /bin/bash
+	mkdir -p /run/sshd "$T/ak" && chmod 0755 /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$T/sshhost" && ssh-keygen -q -t ed25519 -N '' -f "$T/userkey"
+	cp "$T/userkey.pub" "$T/ak/ssmssh" && chmod 0644 "$T/ak/ssmssh"
+	printf '%s\n' "ListenAddress 127.0.0.1" "Port 22" "HostKey $T/sshhost" "PidFile $T/sshd.pid" \
+		"UsePAM no" "PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+		"PubkeyAuthentication yes" "AuthorizedKeysFile $T/ak/%u" "StrictModes no" \
+		"Subsystem sftp internal-sftp" >"$T/sshd_config"
+	$IH "$SSHD" -D -e -f "$T/sshd_config" >"$T/sshd.log" 2>&1 &
+	PIDS="$PIDS $!"
+	ssm_wait_for 10 sh -c "$IH ss -Hltn | grep -q 127.0.0.1:22" || echo "note: sshd did not start: $(cat "$T/sshd.log")"
+	PROXY="env XDG_CONFIG_HOME=$T/cfg $SSM start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p"
+	SSHO="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -i $T/userkey"
+	ssm_check "ssh with ProxyCommand='ssm start-session ... AWS-StartSSHSession' runs a command" sh -c \
+		"$IB ssh $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID 'echo SSH-VIA-\$(id -un)' >'$T/ssh.out' 2>'$T/ssh.err'; grep -qx SSH-VIA-ssmssh '$T/ssh.out' || { cat '$T/ssh.err'; false; }"
+	head -c 5000000 /dev/urandom >"$T/scp.src"
+	ssm_check "  scp copies 5 MB to the host through it" sh -c \
+		"$IB scp $SSHO -o ProxyCommand='$PROXY' '$T/scp.src' ssmssh@$HID:'$T/home/ssmssh/scp.dst' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/home/ssmssh/scp.dst' || { cat '$T/scp.err'; false; }"
+	ssm_check "  and back" sh -c \
+		"$IB scp $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID:'$T/home/ssmssh/scp.dst' '$T/scp.back' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/scp.back' || { cat '$T/scp.err'; false; }"
+	printf 'put %s %s\nget %s %s\n' "$T/scp.src" "$T/home/ssmssh/sftp.dst" "$T/home/ssmssh/sftp.dst" "$T/sftp.back" >"$T/sftp.batch"
+	ssm_check "  sftp too" sh -c \
+		"$IB sftp $SSHO -o ProxyCommand='$PROXY' -b '$T/sftp.batch' ssmssh@$HID >/dev/null 2>'$T/sftp.err' && cmp -s '$T/scp.src' '$T/sftp.back' || { cat '$T/sftp.err'; false; }"
+else
+	echo "SKIP: no sshd: the ProxyCommand rows"
+fi
+ssm_check "the host listens only on its loopback (its own servers), never on the veth" sh -c \
+	"! $IH ss -Htuln | grep -v '127.0.0.1:' | grep -q ."
+
 # ---- transcripts: every session's, delivered to the broker byte for byte
 same_transcripts() {
 	n=0
@@ -186,7 +251,6 @@ ssm_check "every transcript reaches the broker, byte for byte" ssm_wait_for 15 s
 same_transcripts || ls -l "$T/log/sessions" "$ST/transcripts/$HID"
 ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*), sum(complete) FROM transcripts\").fetchone(); sys.exit(0 if r[0] >= 5 and r[0] == r[1] else 1)' '$ST/broker.db'"
 
-ssm_check "no listening socket on the host after all that" sh -c "[ -z \"\$($IH ss -Htuln)\" ]"
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
 
 kill "$APID" 2>/dev/null
