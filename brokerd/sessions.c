@@ -12,6 +12,7 @@
  * with the Pending session, and the client gets a one-time attach secret (32 random bytes,
  * base64url; only its SHA-256 is stored) to present on /v1/client within 60 s. */
 #include "brokerd.h"
+#include "tstore.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -804,6 +805,78 @@ out:
 	return status;
 }
 
+/* GET /v1/sessions/SID/transcript: the stored asciicast (ssm:GetTranscript on the session) */
+#define TRANSCRIPT_GET_MAX (64u * 1024 * 1024)
+static int get_transcript(struct broker *b, const struct broker_http_request *req,
+			  const char *sid, cJSON **presp, char *msg, size_t msglen)
+{
+	struct authz a;
+	sqlite3_stmt *st = NULL;
+	char arn[256], target[64] = "";
+	uint64_t size = 0;
+	int complete = 0, fd = -1, status, r;
+	char *buf = NULL;
+	size_t got = 0;
+
+	status = authz_load(b, req, ssm_now(), &a, msg, msglen);
+	if (status != 0)
+		goto out;
+	if (!sid_valid(sid))
+		FAIL(400, "ValidationException: not a session id (USER-[a-z0-9]{8,32})");
+	snprintf(arn, sizeof(arn), "arn:aws:ssm:%s:%s:session/%s", BROKER_REGION, BROKER_ACCOUNT,
+		 sid);
+	status = authz_check(&a, "ssm:GetTranscript", arn, msg, msglen);
+	if (status != 0)
+		goto out;
+	if (sessions_schema_ensure(b->db) < 0)
+		FAIL(500, "database error");
+	st = brokerd_prep(b->db, "SELECT target FROM sessions WHERE sid = ?1");
+	if (st == NULL)
+		FAIL(500, "database error");
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(target, sizeof(target), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	st = NULL;
+	r = tstore_read(b, sid, target[0] ? target : NULL, &fd, &size, &complete);
+	if (r == -ENOENT)
+		FAIL(400, "DoesNotExist: no transcript of session %s has reached the broker", sid);
+	if (r < 0)
+		FAIL(500, "cannot read the transcript: %s", strerror(-r));
+	if (size > TRANSCRIPT_GET_MAX)
+		size = TRANSCRIPT_GET_MAX;
+	buf = malloc((size_t)size + 1);
+	if (buf == NULL)
+		FAIL(500, "out of memory");
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, (size_t)size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*presp = cJSON_CreateObject();
+	if (*presp == NULL || !cJSON_AddStringToObject(*presp, "SessionId", sid) ||
+	    !cJSON_AddBoolToObject(*presp, "Complete", complete) ||
+	    !cJSON_AddNumberToObject(*presp, "Bytes", (double)got) ||
+	    !cJSON_AddStringToObject(*presp, "Transcript", buf)) {
+		cJSON_Delete(*presp);
+		*presp = NULL;
+		FAIL(500, "out of memory");
+	}
+	snprintf(msg, msglen, "GetTranscript %s (%zu bytes) by %s", sid, got, a.p.user);
+	status = 200;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	sqlite3_finalize(st);
+	authz_free(&a);
+	return status;
+}
+
 static int describe_sessions(struct broker *b, const struct broker_http_request *req,
 			     cJSON **presp, char *msg, size_t msglen)
 {
@@ -872,6 +945,17 @@ int broker_sessions_http(struct broker *b, const struct broker_http_request *req
 		memcpy(sid, rest + 1, n);
 		sid[n] = '\0';
 		return terminate_session(b, req, sid, presp, msg, msglen);
+	}
+	/* /SID/transcript */
+	if (rest[0] == '/' && (n = strcspn(rest + 1, "/")) > 0 && n < sizeof(sid) &&
+	    strcmp(rest + 1 + n, "/transcript") == 0) {
+		if (strcmp(req->method, "GET") != 0) {
+			snprintf(msg, msglen, "method not allowed");
+			return 405;
+		}
+		memcpy(sid, rest + 1, n);
+		sid[n] = '\0';
+		return get_transcript(b, req, sid, presp, msg, msglen);
 	}
 	snprintf(msg, msglen, "not found");
 	return 404;

@@ -723,6 +723,39 @@ static int cmd_describe_sessions(int argc, char **argv)
 	return r;
 }
 
+/* the stored asciicast of a session, on standard output (asciinema play - reads it) */
+static int cmd_get_transcript(int argc, char **argv)
+{
+	const char *sid = NULL;
+	struct call c = { 0 };
+	cJSON *ans = NULL;
+	const cJSON *t;
+	char path[160];
+	int r;
+
+	if (argc == 2 && strcmp(argv[0], "--session-id") == 0)
+		sid = argv[1];
+	else
+		return fail(2, "usage: ssm get-transcript --session-id SID");
+	if (!sid_plausible(sid))
+		return fail(2, "--session-id: not a session id (USER-[a-z0-9]{8,32})");
+	snprintf(path, sizeof(path), "/v1/sessions/%s/transcript", sid);
+	r = broker_call(&c, "GetTranscript", path, NULL, &ans);
+	if (r == 0) {
+		t = ssm_json_member(ans, "Transcript");
+		if (!cJSON_IsString(t) || t->valuestring == NULL)
+			r = fail(1, "the broker's answer has no Transcript");
+		else if (fputs(t->valuestring, stdout) == EOF || fflush(stdout) != 0)
+			r = fail(1, "cannot write the transcript: %s", strerror(errno));
+		else if (!cJSON_IsTrue(ssm_json_member(ans, "Complete")))
+			fprintf(stderr, "ssm: note: session %s's transcript is not complete yet "
+					"(live, or still being delivered)\n", sid);
+	}
+	cJSON_Delete(ans);
+	call_done(&c);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -731,7 +764,8 @@ int main(int argc, char **argv)
 		     "       ssm start-session --target ID [--document-name NAME]\n"
 		     "                         [--parameters JSON|NAME=VALUE,...] [--reason TEXT]\n"
 		     "       ssm terminate-session --session-id SID\n"
-		     "       ssm describe-sessions --state Active|History [--output json|text]");
+		     "       ssm describe-sessions --state Active|History [--output json|text]\n"
+		     "       ssm get-transcript --session-id SID");
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -746,6 +780,8 @@ int main(int argc, char **argv)
 		return cmd_start_session(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "terminate-session") == 0)
 		return cmd_terminate_session(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "get-transcript") == 0)
+		return cmd_get_transcript(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "describe-sessions") == 0)
 		return cmd_describe_sessions(argc - 2, argv + 2);
 	return fail(2, "usage: ssm login|describe-instance-information|start-session|"

@@ -117,7 +117,7 @@ cat >"$T/dev.json" <<EOF
   "Resource": ["arn:aws:ssm:*:*:managed-instance/*", "arn:aws:ssm:*:*:document/*"],
   "Condition": {"StringEquals": {"ssm:resourceTag/Environment": ["Dev"]}}},
  {"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "arn:aws:ssm:*:*:document/*"},
- {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:ResumeSession"],
+ {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:ResumeSession", "ssm:GetTranscript"],
   "Resource": "arn:aws:ssm:*:*:session/\${aws:username}-*"},
  {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
 EOF
@@ -249,6 +249,16 @@ same_transcripts() {
 }
 ssm_check "every transcript reaches the broker, byte for byte" ssm_wait_for 15 same_transcripts
 same_transcripts || ls -l "$T/log/sessions" "$ST/transcripts/$HID"
+IDSID=$(sed -n 's/^Starting session with SessionId: //p' "$T/id.err")
+ssm get-transcript --session-id "$IDSID" >"$T/got.cast" 2>"$T/got.err"
+ssm_check "ssm get-transcript gives the host's transcript of a session, byte for byte ($IDSID)" \
+	cmp -s "$T/got.cast" "$T/log/sessions/$IDSID.cast"
+if command -v asciinema >/dev/null 2>&1; then
+	ssm_check "  and asciinema plays it: the command's output" sh -c "script -qec 'asciinema cat $T/got.cast' /dev/null </dev/null | grep -q CHAN-OK-ssmtu"
+fi
+ssm_check_not "get-transcript of a session that is not the user's is refused" sh -c \
+	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' get-transcript --session-id bob-0123456789abcdef0 >/dev/null 2>'$T/gt.err'"
+ssm_check "  AccessDenied" grep -q AccessDenied "$T/gt.err"
 ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*), sum(complete) FROM transcripts\").fetchone(); sys.exit(0 if r[0] >= 5 and r[0] == r[1] else 1)' '$ST/broker.db'"
 
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
