@@ -4,7 +4,7 @@ set -eu
 PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
 libpam0g-dev libssl-dev libcjson-dev libseccomp-dev libwebsockets-dev libsqlite3-dev libpcre2-dev nettle-dev libcrypt-dev
 pamtester libpam-wrapper libpamtest0-dev python3 python3-jwt python3-cryptography
-asciinema tmux expect openssh-server openssh-client sudo tlog util-linux iproute2
+asciinema tmux expect openssh-server openssh-client sudo tlog util-linux iproute2 curl nftables
 clang libclang-rt-14-dev hyperfine gdb procps openssl
 debhelper lintian
 selinux-policy-dev setools semodule-utils checkpolicy policycoreutils selinux-utils"
