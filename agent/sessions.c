@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 #include "agent.h"
 #include "jws.h"
+#include "lwsglue.h"
 #include "mux.h"
 #include "session_priv.h"
 
@@ -66,16 +67,8 @@ static void release(struct asess *a)
 {
 	struct asess **pp;
 
-	if (a->io_wsi) {
-		lws_set_opaque_user_data(a->io_wsi, NULL);
-		lws_set_timeout(a->io_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		a->io_wsi = NULL;
-	}
-	if (a->ctl_wsi) {
-		lws_set_opaque_user_data(a->ctl_wsi, NULL);
-		lws_set_timeout(a->ctl_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		a->ctl_wsi = NULL;
-	}
+	ssm_lws_unwatch(&a->io_wsi);
+	ssm_lws_unwatch(&a->ctl_wsi);
 	if (a->s.io_fd >= 0)
 		close(a->s.io_fd);
 	if (a->s.ctl_fd >= 0)
@@ -106,21 +99,7 @@ static void end_session(struct asess *a, const char *why)
 
 static struct lws *adopt(int fd, struct asess *a)
 {
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	lws_sock_file_fd_type u;
-	struct lws *w;
-
-	if (d < 0)
-		return NULL;
-	u.filefd = d;
-	w = lws_adopt_descriptor_vhost(E.vhost, LWS_ADOPT_RAW_FILE_DESC, u, E.raw_protocol,
-				       NULL);
-	if (w == NULL) {
-		close(d);
-		return NULL;
-	}
-	lws_set_opaque_user_data(w, a);
-	return w;
+	return ssm_lws_watch_fd(E.vhost, E.raw_protocol, fd, a);
 }
 
 /* The token's run_as, read without trusting it: PAM verifies the token for exactly this
@@ -275,9 +254,7 @@ static void pump_out(struct asess *a)
 	}
 	if (a->io_wsi && a->io_eof) {
 		/* a socket at EOF or a hung-up pty stays readable: stop watching it */
-		lws_set_opaque_user_data(a->io_wsi, NULL);
-		lws_set_timeout(a->io_wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		a->io_wsi = NULL;
+		ssm_lws_unwatch(&a->io_wsi);
 		a->io_hup = 1;
 	} else if (a->io_wsi) {
 		lws_rx_flow_control(a->io_wsi,

@@ -27,11 +27,10 @@
 #include "enroll.h"
 #include "frame.h"
 #include "link.h"
+#include "lwsglue.h"
 #include "mux.h"
 #include "log.h"
 #include "util.h"
-
-_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
 #define AGENT_SOFTWARE "ssm-agent " PACKAGE_VERSION
 #define BACKOFF_MIN_MS 1000
@@ -53,14 +52,6 @@ static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
 static int stopping;
 static char last_refusal[512];
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
 static void want_write(void);
@@ -90,7 +81,7 @@ static void schedule_reconnect(uint64_t hint_ms)
 	if ((int64_t)hint_ms > wait)
 		wait = (int64_t)hint_ms;
 	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
-	next_connect_ms = mono_ms() + wait;
+	next_connect_ms = ssm_mono_ms() + wait;
 	logf_("reconnecting in %lld.%03lld s", (long long)(wait / 1000), (long long)(wait % 1000));
 }
 
@@ -187,7 +178,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		}
 		connected = 1;
 		ssm_link_init(&link_, SSM_ROLE_AGENT, AGENT_SOFTWARE, ping_after_ms, dead_after_ms,
-			      mono_ms());
+			      ssm_mono_ms());
 		ssm_mux_attach(mux, &link_);
 		logf_("connected to %s:%d, HELLO sent", broker_host, broker_port);
 		lws_callback_on_writable(wsi);
@@ -195,7 +186,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi), mono_ms());
+				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
 			logf_("link up (broker %s)", link_.peer_software);
 			backoff_ms = BACKOFF_MIN_MS;
@@ -209,28 +200,8 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		}
 		lws_callback_on_writable(wsi);
 		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE: {
-		size_t n;
-		uint8_t *p = ssm_link_tx_peek(&link_, &n);
-
-		if (p != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_link_tx_pop(&link_);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (link_.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(mux, &n)) != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_mux_tx_pop(mux);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (ssm_link_done(&link_))
-			return -1;
-		return 0;
-	}
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return ssm_lws_write_next(wsi, &link_, mux) == 0 ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		link_closed(link_.error[0] ? link_.error
 					   : link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
@@ -255,7 +226,7 @@ static void want_write(void)
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
-	int64_t now = mono_ms();
+	int64_t now = ssm_mono_ms();
 
 	agent_sessions_tick();
 	agent_deliver_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
@@ -412,8 +383,8 @@ int main(int argc, char **argv)
 	}
 	/* let a GOAWAY out */
 	{
-		int64_t until = mono_ms() + 500;
-		while (connected && link_.q_n && mono_ms() < until)
+		int64_t until = ssm_mono_ms() + 500;
+		while (connected && link_.q_n && ssm_mono_ms() < until)
 			lws_service(ctx, 0);
 	}
 	agent_sessions_link_lost();

@@ -23,11 +23,10 @@
 #include <openssl/x509.h>
 #include "frame.h"
 #include "link.h"
+#include "lwsglue.h"
 #include "log.h"
 #include "login.h"
 #include "util.h"
-
-_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
 #define TICK_US (250 * 1000)
 
@@ -57,14 +56,6 @@ static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
 static int stopping;
 static int64_t stop_deadline, last_version = -1, last_full_check;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
 static void logf_(const char *fmt, ...)
@@ -503,7 +494,7 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		memcpy(c->user, pss->user, sizeof(c->user));
 		peer_name(wsi, c->peer, sizeof(c->peer));
 		ssm_link_init(&c->link, SSM_ROLE_BROKER, BROKER_SOFTWARE, O->ping_after_ms,
-			      O->dead_after_ms, mono_ms());
+			      O->dead_after_ms, ssm_mono_ms());
 		if (c->is_client)
 			c->link.peer_role = SSM_ROLE_CLIENT;
 		if (relay_conn_setup(c) < 0) {
@@ -527,7 +518,7 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		ev = ssm_link_rx(&c->link, in, len, lws_is_first_fragment(wsi),
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi), mono_ms());
+				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP && c->is_client) {
 			c->linked = 1;
 		} else if (ev == SSM_LINK_EV_UP) {
@@ -545,29 +536,16 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE: {
-		uint8_t *p;
-		size_t n;
+		int r;
 
 		if (c == NULL)
 			return -1;
 		if (c->kill)
 			return -1;
-		p = ssm_link_tx_peek(&c->link, &n);
-		if (p != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_link_tx_pop(&c->link);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (c->link.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(c->mux, &n)) != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_mux_tx_pop(c->mux);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (ssm_link_done(&c->link)) {
+		r = ssm_lws_write_next(wsi, &c->link, c->mux);
+		if (r < 0)
+			return -1;
+		if (r > 0) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 					 (unsigned char *)"goaway", 6);
 			return -1;
@@ -630,7 +608,7 @@ static void revocation_check(int64_t now)
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
-	int64_t now = mono_ms();
+	int64_t now = ssm_mono_ms();
 	struct conn *c;
 
 	if (stop_signal && !stopping) {
@@ -763,7 +741,7 @@ int broker_serve(struct broker *b, const struct serve_opts *o)
 	      b->ca_cert);
 	relay_init(b, &conns, logf_);
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
-	while (!(stopping && (conns == NULL || mono_ms() >= stop_deadline))) {
+	while (!(stopping && (conns == NULL || ssm_mono_ms() >= stop_deadline))) {
 		if (lws_service(ctx, 0) < 0)
 			break;
 	}

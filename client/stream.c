@@ -39,10 +39,10 @@
 #include "client.h"
 #include "enroll.h"
 #include "link.h"
+#include "lwsglue.h"
 #include "log.h"
 #include "mux.h"
-
-_Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
+#include "util.h"
 
 #define CLIENT_SOFTWARE "ssm " PACKAGE_VERSION
 #define RAW_PROTOCOL "ssm-client-raw"
@@ -81,14 +81,6 @@ static int tio_saved, in_flags = -1, out_flags = -1;
 static volatile sig_atomic_t winch, stop_sig;
 static char refusal[512], bearer_hdr[128];
 static lws_sorted_usec_list_t tick_sul;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void restore(void)
 {
@@ -144,29 +136,12 @@ static void want_write(void)
 
 static struct lws *adopt(int fd, void *user)
 {
-	int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	lws_sock_file_fd_type u;
-	struct lws *w;
-
-	if (d < 0)
-		return NULL;
-	u.filefd = d;
-	w = lws_adopt_descriptor_vhost(lws_get_vhost_by_name(ctx, "ssm"), LWS_ADOPT_RAW_FILE_DESC,
-				       u, RAW_PROTOCOL, NULL);
-	if (w == NULL)
-		close(d);
-	else
-		lws_set_opaque_user_data(w, user);
-	return w;
+	return ssm_lws_watch_fd(lws_get_vhost_by_name(ctx, "ssm"), RAW_PROTOCOL, fd, user);
 }
 
 static void unwatch(struct lws **pw)
 {
-	if (*pw) {
-		lws_set_opaque_user_data(*pw, NULL);
-		lws_set_timeout(*pw, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		*pw = NULL;
-	}
+	ssm_lws_unwatch(pw);
 }
 
 static void free_cs(struct cs *c)
@@ -457,7 +432,7 @@ static void on_connection(void)
 			close(fd);
 			continue;
 		}
-		if (!first_used && mono_ms() - started_ms < FIRST_SESSION_FRESH_MS) {
+		if (!first_used && ssm_mono_ms() - started_ms < FIRST_SESSION_FRESH_MS) {
 			first_used = 1;
 			c = new_cs(A->session_id, A->token_value);
 		} else {
@@ -582,14 +557,14 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			return -1;
 		}
 		connected = 1;
-		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, mono_ms());
+		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, ssm_mono_ms());
 		ssm_mux_attach(mux, &link_);
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi), mono_ms());
+				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
 			on_link_up();
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
@@ -600,28 +575,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		}
 		lws_callback_on_writable(wsi);
 		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE: {
-		size_t n;
-		uint8_t *p = ssm_link_tx_peek(&link_, &n);
-
-		if (p != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_link_tx_pop(&link_);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (link_.state == SSM_LINK_UP && (p = ssm_mux_tx_peek(mux, &n)) != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_mux_tx_pop(mux);
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		if (ssm_link_done(&link_))
-			return -1;
-		return 0;
-	}
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return ssm_lws_write_next(wsi, &link_, mux) == 0 ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		connected = 0;
 		wsi_ws = NULL;
@@ -681,7 +636,7 @@ static const struct lws_protocols protocols[] = {
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
-	int64_t now = mono_ms();
+	int64_t now = ssm_mono_ms();
 	struct cs *c, *next;
 
 	(void)sul;
@@ -769,7 +724,7 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 	struct sigaction sa;
 
 	A = a;
-	started_ms = mono_ms();
+	started_ms = ssm_mono_ms();
 	if (parse_url(a->stream_url) < 0) {
 		fprintf(stderr, "ssm: the broker returned a bad StreamUrl: %.200s\n", a->stream_url);
 		return EXIT_ERROR;

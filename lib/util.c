@@ -160,6 +160,14 @@ int64_t ssm_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t ssm_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Years 1970 to 9999 by arithmetic (the civil-from-days algorithm of H. Hinnant's "chrono-
  * compatible low-level date algorithms"): gmtime_r would load the time zone file on its
  * first call in a process, which a login process does not otherwise need. */

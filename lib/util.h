@@ -33,6 +33,8 @@ int ssm_is_b64url_char(int c); /* [A-Za-z0-9_-] */
 /* Wall clock in seconds, overridable for tests by SSM_TEST_NOW only in tools built for tests:
  * the library itself takes `now` as a parameter everywhere. */
 int64_t ssm_now(void);
+/* Milliseconds of CLOCK_MONOTONIC (timers, keepalive: never the wall clock). */
+int64_t ssm_mono_ms(void);
 /* RFC 3339 UTC, e.g. 2026-11-21T12:00:00Z; out must hold 32 bytes. */
 void ssm_rfc3339(int64_t t, char out[32]);
 
