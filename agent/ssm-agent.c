@@ -29,6 +29,7 @@
 #include "link.h"
 #include "lwsglue.h"
 #include "mux.h"
+#include "record.h"
 #include "log.h"
 #include "util.h"
 
@@ -151,6 +152,7 @@ static void link_closed(const char *why)
 	logf_("disconnected: %s", why);
 	connected = 0;
 	wsi_cur = NULL;
+	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
 	/* no resumption yet: the sessions of this connection end with it */
 	agent_sessions_link_lost();
 	ssm_mux_reset(mux, SSM_CODE_TIMEOUT, "connection to the broker lost");
@@ -190,6 +192,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (ev == SSM_LINK_EV_UP) {
 			logf_("link up (broker %s)", link_.peer_software);
 			backoff_ms = BACKOFF_MIN_MS;
+			(void)ssm_agent_status_write(cfg->run_dir, 1, ssm_now());
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
 			logf_("broker said GOAWAY %s: %s (retry after %llu ms)",
 			      ssm_frame_code_name(link_.peer_goaway_code), link_.peer_goaway_reason,
@@ -375,6 +378,7 @@ int main(int argc, char **argv)
 		agent_deliver_init(&env, cfg);
 	}
 	logf_("host %s, broker %s", cfg->host_id, cfg->broker_url);
+	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
 	connect_now();
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 	while (!stopping) {
@@ -389,6 +393,7 @@ int main(int argc, char **argv)
 	}
 	agent_sessions_link_lost();
 	ssm_mux_reset(mux, SSM_CODE_SHUTDOWN, "agent stopping");
+	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
 	lws_context_destroy(ctx);
 	ssm_mux_free(mux);
 	ssm_config_free(cfg);

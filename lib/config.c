@@ -178,6 +178,7 @@ static int set_defaults(struct ssm_config *cfg)
 	cfg->transcript_limit_action = SSM_LIMIT_END;
 	cfg->allow_privilege = 1;
 	cfg->replay_fsync = 1;
+	cfg->transcript_delivery_required = 1;
 	cfg->host_tags = cJSON_CreateObject();
 	cfg->seccomp_profiles = cJSON_CreateObject();
 	if (cfg->host_tags == NULL || cfg->seccomp_profiles == NULL ||
@@ -551,6 +552,16 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 			return -EINVAL;
 		}
 		return set_str(&cfg->broker_url, item->valuestring);
+	}
+	if (strcmp(key, "transcript_delivery") == 0) {
+		if (!cJSON_IsString(item) || (strcmp(item->valuestring, "required") != 0 &&
+					      strcmp(item->valuestring, "deferred") != 0)) {
+			ERR("%s: key 'transcript_delivery': must be \"required\" or \"deferred\"",
+			    path);
+			return -EINVAL;
+		}
+		cfg->transcript_delivery_required = strcmp(item->valuestring, "required") == 0;
+		return 0;
 	}
 	if (strcmp(key, "broker_ca") == 0)
 		return get_path(path, item, key, &cfg->broker_ca, err, errlen);

@@ -66,6 +66,10 @@ struct ssm_config {
 	char *broker_ca;
 	char *host_certificate;
 	char *host_key;
+	/* "transcript_delivery": "required" (1, the default: on a host registered with a broker,
+	 * ssm-shell starts no session while ssm-agent's link is down) or "deferred" (0: record
+	 * on the host, delivered when the broker is back) */
+	int transcript_delivery_required;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

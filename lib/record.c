@@ -1029,3 +1029,64 @@ out:
 	close(dfd);
 	return r;
 }
+
+/* ---- ssm-agent's link status (transcript_delivery "required") ----------------------- */
+
+#define AGENT_SUBDIR "agent"
+
+int ssm_agent_status_write(const char *run_dir, int up, int64_t since)
+{
+	char err[256], buf[160];
+	uint64_t start = 0;
+	int dfd, r, n;
+
+	if (ssm_proc_stat(getpid(), NULL, &start) < 0)
+		return -ESRCH;
+	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 1, err, sizeof(err));
+	if (dfd < 0) {
+		ssm_log(LOG_ERR, "agent status: %s", err);
+		return dfd;
+	}
+	n = snprintf(buf, sizeof(buf), "{\"up\": %s, \"pid\": %ld, \"starttime\": %llu, \"since\": %lld}\n",
+		     up ? "true" : "false", (long)getpid(), (unsigned long long)start,
+		     (long long)since);
+	r = write_atomic(dfd, "link.json", buf, (size_t)n);
+	close(dfd);
+	return r;
+}
+
+int ssm_agent_link_up(const char *run_dir)
+{
+	char what[PATH_MAX], err[256], jerr[160];
+	char *buf = NULL;
+	cJSON *o = NULL;
+	const cJSON *up;
+	size_t len;
+	uint64_t start;
+	int64_t pid, st;
+	int dfd, r;
+
+	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 0, err, sizeof(err));
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	snprintf(what, sizeof(what), "%s/" AGENT_SUBDIR "/link.json", run_dir);
+	r = read_trusted_at(dfd, "link.json", what, &buf, &len, err, sizeof(err));
+	close(dfd);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = ssm_json_parse_object(buf, len, &o, jerr, sizeof(jerr));
+	up = r == 0 ? cJSON_GetObjectItemCaseSensitive(o, "up") : NULL;
+	if (r < 0 || !cJSON_IsBool(up) || ssm_json_get_int64(o, "pid", &pid) < 0 || pid <= 0 ||
+	    pid > INT32_MAX || ssm_json_get_int64(o, "starttime", &st) < 0 || st < 0) {
+		ssm_log(LOG_ERR, "%s: malformed", what);
+		r = -EINVAL;
+		goto out;
+	}
+	/* an agent that is no longer running says nothing */
+	r = cJSON_IsTrue(up) && ssm_proc_stat((pid_t)pid, NULL, &start) == 0 &&
+	    start == (uint64_t)st;
+out:
+	cJSON_Delete(o);
+	free(buf);
+	return r;
+}

@@ -55,4 +55,11 @@ int ssm_live_unregister(const char *run_dir, const char *sid);
 /* Find the live recorder of sid: -ENOENT if none or it is no longer running. */
 int ssm_live_lookup(const char *run_dir, const char *sid, pid_t *ppid);
 
+/* ssm-agent's link to the broker, for transcript_delivery "required": the agent writes
+ * run_dir/agent/link.json (root's) whenever the link comes up or goes down; ssm-shell asks
+ * ssm_agent_link_up: 1 when a running agent (same pid and start time) says it is up, 0 when
+ * down or no agent runs, <0 on an error (a malformed or untrusted file). */
+int ssm_agent_status_write(const char *run_dir, int up, int64_t since);
+int ssm_agent_link_up(const char *run_dir);
+
 #endif

@@ -578,6 +578,15 @@ int shell_priv_prepare(struct shell *sh)
 	sh->mono_start = shell_mono_ns();
 	umask(022); /* files below get explicit modes; the session starts with 022 */
 
+	/* transcript_delivery "required" (SPEC section 8): on a host registered with a broker, no
+	 * session starts while ssm-agent cannot deliver its transcript */
+	if (sh->cfg->broker_url != NULL && sh->cfg->transcript_delivery_required &&
+	    ssm_agent_link_up(sh->cfg->run_dir) != 1)
+		shell_deny(sh, "transcript_delivery",
+			   "the broker cannot take this session's transcript now (ssm-agent's link "
+			   "to %s is down, and transcript_delivery is \"required\")",
+			   sh->cfg->broker_url);
+
 	sh->audit_fd = ssm_audit_open(sh->cfg->log_dir);
 	if (sh->audit_fd < 0)
 		shell_deny(sh, "audit", "cannot open the audit log in %s: %s", sh->cfg->log_dir,

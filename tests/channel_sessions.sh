@@ -263,5 +263,32 @@ ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys
 
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
 
+# ---- transcript_delivery: "required" (the default) refuses a login while the agent is down
+sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+grep -q "$HID" "$T/bin/login-hid" || echo "note: the login wrapper names no host id to replace"
+kill "$APID" 2>/dev/null
+wait "$APID" 2>/dev/null
+ssm_check "the agent stopped says its link is down" ssm_wait_for 5 grep -q '"up": false' "$T/run/agent/link.json"
+rc=0
+timeout 30 "$T/bin/login-hid" ssmtu Cmd-Id - -- </dev/null >"$T/td.out" 2>"$T/td.err" || rc=$?
+ssm_check "transcript_delivery required: a login on another path is refused while the agent is down" \
+	sh -c "[ $rc != 0 ] && grep -q 'transcript_delivery' '$T/td.err' && ! grep -q CHAN-OK '$T/td.out'"
+ssm_check "  audited as login_denied, reason transcript_delivery" sh -c \
+	"tail -3 '$T/log/audit.jsonl' | grep '\"login_denied\"' | grep -q '\"reason\":\"transcript_delivery\"'"
+python3 - "$CONF_PATH" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["transcript_delivery"] = "deferred"; json.dump(c, open(sys.argv[1], "w"))
+PY
+rc=0
+timeout 30 "$T/bin/login-hid" ssmtu Cmd-Id - -- </dev/null >"$T/td2.out" 2>"$T/td2.err" || rc=$?
+ssm_check "transcript_delivery deferred: the same login runs, recorded on the host" sh -c \
+	"grep -qx CHAN-OK-ssmtu '$T/td2.out' || { cat '$T/td2.err'; false; }"
+DSID=$(cat "$T/sid")
+$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
+APID=$!
+PIDS="$PIDS $APID"
+ssm_check "  and its transcript reaches the broker once the agent is back" \
+	ssm_wait_for 20 cmp -s "$T/log/sessions/$DSID.cast" "$ST/transcripts/$HID/$DSID.cast"
+
 kill "$APID" 2>/dev/null
 ssm_done
