@@ -17,6 +17,7 @@ struct conn {
 	struct ssm_link link;
 	struct ssm_mux *mux;
 	int linked, kill;
+	unsigned ntranscripts; /* open TRANSCRIPT channels (transcripts.c) */
 	struct conn *next;
 };
 

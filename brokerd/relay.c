@@ -17,6 +17,7 @@
 #include "util.h"
 
 #define RELAY_WINDOW (1024u * 1024)
+#define RELAY_TERMINATE_MS 5000 /* PROTOCOL.md: EXIT within 2 s of TERMINATE; some slack */
 
 struct relay {
 	int tag; /* RELAY_TAG_SESSION */
@@ -30,6 +31,7 @@ struct relay {
 	char detail[SSM_FRAME_REASON_MAX + 1];
 	int c_eof, a_eof;   /* EOF passed on: client->agent, agent->client */
 	int ended;          /* recorded in the database */
+	int64_t term_deadline; /* ssm_mono_ms() by which EXIT must have come, 0: none */
 	struct relay *next;
 };
 
@@ -154,6 +156,8 @@ int broker_session_terminate(const char *sid, const char *reason)
 					      reason && reason[0] ? reason : "TerminateSession") < 0)
 				return -1;
 			logf_("session %s: TERMINATE sent to %s", r->sid, r->target);
+			if (r->term_deadline == 0)
+				r->term_deadline = ssm_mono_ms() + RELAY_TERMINATE_MS;
 			wake(r);
 			return 1;
 		}
@@ -273,8 +277,9 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 		break;
 	case SSM_MUX_EV_TERMINATE:
 		/* the owner ending their own session */
-		if (r->ach)
-			(void)ssm_mux_terminate(r->agent->mux, r->ach, "ended by the client");
+		if (r->ach && ssm_mux_terminate(r->agent->mux, r->ach, "ended by the client") == 0 &&
+		    r->term_deadline == 0)
+			r->term_deadline = ssm_mono_ms() + RELAY_TERMINATE_MS;
 		break;
 	case SSM_MUX_EV_CLOSED:
 		r->cch = 0;
@@ -403,9 +408,27 @@ void relay_conn_gone(struct conn *c)
 
 void relay_tick(void)
 {
-	struct relay *r;
+	struct relay *r, *next;
+	int64_t now = ssm_mono_ms();
 
-	for (r = relays; r; r = r->next) {
+	for (r = relays; r; r = next) {
+		next = r->next;
+		if (r->term_deadline && now >= r->term_deadline && !r->have_exit) {
+			/* the host ignored TERMINATE: end it here, both sides */
+			logf_("session %s: no EXIT from %s after TERMINATE: closing", r->sid,
+			      r->target);
+			if (r->ach && r->agent)
+				(void)ssm_mux_close(r->agent->mux, r->ach, 0, SSM_CODE_TERMINATED,
+						    "no EXIT after TERMINATE");
+			if (r->cch && r->client)
+				(void)ssm_mux_close(r->client->mux, r->cch, 0, SSM_CODE_TERMINATED,
+						    "terminated (the host did not confirm)");
+			r->ach = r->cch = 0;
+			record_end(r, "Terminated", "terminated, the host did not confirm");
+			wake(r);
+			maybe_free(r);
+			continue;
+		}
 		pump_down(r);
 		pump_up(r);
 	}

@@ -345,6 +345,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		}
 		if ((!pss->is_register && !pss->is_login && !pss->is_sessions) || pss->too_large)
 			return pss->too_large ? -1 : 0;
+		if (len == 0 || in == NULL)
+			return 0; /* Content-Length: 0: nothing to copy (memcpy from NULL is UB) */
 		if (len > (pss->is_login ? SSM_LOGIN_BODY_MAX : SSM_ENROLL_BODY_MAX) - pss->len) {
 			pss->too_large = 1;
 			return -1;
@@ -511,6 +513,19 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		(void)db_host_contact(B->db, c->host_id, ssm_now());
 		logf_("agent %s connected from %s", c->host_id, c->peer);
+		/* one link per host (PROTOCOL.md section 1): the newest replaces older ones, so a
+		 * host cannot multiply its channel and descriptor allowance */
+		{
+			struct conn *o;
+			for (o = conns; o; o = o->next)
+				if (o != c && !o->is_client && strcmp(o->host_id, c->host_id) == 0 &&
+				    !o->kill) {
+					if (ssm_link_goaway(&o->link, SSM_CODE_SHUTDOWN, 1000,
+							    "replaced by a newer connection") < 0)
+						o->kill = 1;
+					lws_callback_on_writable(o->wsi);
+				}
+		}
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:

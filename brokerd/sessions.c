@@ -144,7 +144,7 @@ int db_session_attach(sqlite3 *db, const char *sid, const char *secret, const ch
 	}
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		snprintf(why, whylen, "no session %s", sid);
+		snprintf(why, whylen, "no session %s to attach to with this secret", sid);
 		r = -ENOENT;
 		goto out;
 	}
@@ -155,7 +155,7 @@ int db_session_attach(sqlite3 *db, const char *sid, const char *secret, const ch
 	created = sqlite3_column_int64(st, 6);
 	r = -EACCES;
 	if (strcmp((const char *)sqlite3_column_text(st, 0), user) != 0) {
-		snprintf(why, whylen, "session %s is not %s's", sid, user);
+		snprintf(why, whylen, "no session %s to attach to with this secret", sid);
 		goto out;
 	}
 	if (strcmp((const char *)sqlite3_column_text(st, 5), "Pending") != 0) {
@@ -777,13 +777,20 @@ static int terminate_session(struct broker *b, const struct broker_http_request 
 	/* only now: whether the session exists */
 	if (sessions_schema_ensure(b->db) < 0)
 		FAIL(500, "database error");
-	st = brokerd_prep(b->db, "SELECT state FROM sessions WHERE sid = ?1");
+	st = brokerd_prep(b->db, "SELECT state, owner FROM sessions WHERE sid = ?1");
 	if (st == NULL)
 		FAIL(500, "database error");
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		FAIL(400, "DoesNotExist: Session %s does not exist", sid);
 	snprintf(state, sizeof(state), "%s", (const char *)sqlite3_column_text(st, 0));
+	if (strcmp((const char *)sqlite3_column_text(st, 1), a.p.user) != 0) {
+		/* see get_transcript: a prefix grant does not cover other owners */
+		snprintf(arn, sizeof(arn), "arn:aws:ssm:%s:%s:session/*", BROKER_REGION,
+			 BROKER_ACCOUNT);
+		if ((status = authz_check(&a, "ssm:TerminateSession", arn, msg, msglen)) != 0)
+			goto out;
+	}
 	snprintf(reason, sizeof(reason), "terminated by %s", a.p.user);
 	if (strcmp(state, "Pending") == 0 || strcmp(state, "Connected") == 0) {
 		(void)broker_session_terminate(sid, reason);
@@ -812,7 +819,7 @@ static int get_transcript(struct broker *b, const struct broker_http_request *re
 {
 	struct authz a;
 	sqlite3_stmt *st = NULL;
-	char arn[256], target[64] = "";
+	char arn[256], target[64] = "", owner[65] = "", any_session_arn[128];
 	uint64_t size = 0;
 	int complete = 0, fd = -1, status, r;
 	char *buf = NULL;
@@ -825,20 +832,31 @@ static int get_transcript(struct broker *b, const struct broker_http_request *re
 		FAIL(400, "ValidationException: not a session id (USER-[a-z0-9]{8,32})");
 	snprintf(arn, sizeof(arn), "arn:aws:ssm:%s:%s:session/%s", BROKER_REGION, BROKER_ACCOUNT,
 		 sid);
+	snprintf(any_session_arn, sizeof(any_session_arn), "arn:aws:ssm:%s:%s:session/*",
+		 BROKER_REGION, BROKER_ACCOUNT);
 	status = authz_check(&a, "ssm:GetTranscript", arn, msg, msglen);
 	if (status != 0)
 		goto out;
 	if (sessions_schema_ensure(b->db) < 0)
 		FAIL(500, "database error");
-	st = brokerd_prep(b->db, "SELECT target FROM sessions WHERE sid = ?1");
+	st = brokerd_prep(b->db, "SELECT target, owner FROM sessions WHERE sid = ?1");
 	if (st == NULL)
 		FAIL(500, "database error");
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(target, sizeof(target), "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(st, 1));
+	}
 	sqlite3_finalize(st);
 	st = NULL;
-	r = tstore_read(b, sid, target[0] ? target : NULL, &fd, &size, &complete);
+	/* session/${aws:username}-* also matches the sessions of user "NAME-x": another
+	 * owner's session needs a grant on every session (session/ and a star) */
+	if (owner[0] && strcmp(owner, a.p.user) != 0 &&
+	    (status = authz_check(&a, "ssm:GetTranscript", any_session_arn, msg, msglen)) != 0)
+		goto out;
+	if (target[0] == '\0')
+		FAIL(400, "DoesNotExist: no transcript of session %s has reached the broker", sid);
+	r = tstore_read(b, sid, target, &fd, &size, &complete);
 	if (r == -ENOENT)
 		FAIL(400, "DoesNotExist: no transcript of session %s has reached the broker", sid);
 	if (r < 0)

@@ -8,6 +8,7 @@
 #include "tstore.h"
 
 #define TRANSCRIPT_WINDOW (1024u * 1024)
+#define TRANSCRIPTS_PER_LINK 16 /* each holds a descriptor: bounded per host */
 
 struct tchan {
 	int tag; /* RELAY_TAG_TRANSCRIPT */
@@ -40,8 +41,14 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 	char doc[SSM_FRAME_DOC_MAX + 1], err[256] = "";
 	uint64_t size = 0;
 	int complete = 0, r;
-	struct tchan *t = calloc(1, sizeof(*t));
+	struct tchan *t;
 
+	if (a->ntranscripts >= TRANSCRIPTS_PER_LINK) {
+		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_LIMIT,
+				    "too many transcripts at once on this link");
+		return;
+	}
+	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
 		return;
@@ -62,8 +69,18 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 		return;
 	}
 	t->completed = complete;
+	if (complete) {
+		/* a complete transcript is final: never reopened for appending */
+		tstore_close(t->obj);
+		free(t);
+		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_REFUSED,
+				    "this transcript is already complete");
+		return;
+	}
+	a->ntranscripts++;
 	ssm_mux_set_user(a->mux, t->ch, 0, t);
 	if (ssm_mux_accept_at(a->mux, t->ch, 0, size, TRANSCRIPT_WINDOW) < 0) {
+		a->ntranscripts--;
 		(void)ssm_mux_close(a->mux, t->ch, 0, SSM_CODE_INTERNAL, "accept failed");
 		tstore_close(t->obj);
 		free(t);
@@ -97,6 +114,7 @@ fail:
 	      strerror(-r));
 	(void)ssm_mux_close(t->agent->mux, t->ch, 0, SSM_CODE_INTERNAL,
 			    "the broker cannot store it");
+	t->agent->ntranscripts--;
 	tstore_close(t->obj);
 	free(t);
 }
@@ -116,6 +134,7 @@ int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_CLOSED:
 		if (ev->code == SSM_CODE_OK && t->completed)
 			logf_("transcript %s from %s stored", t->sid, a->host_id);
+		a->ntranscripts--;
 		tstore_close(t->obj);
 		free(t);
 		break;

@@ -205,7 +205,8 @@ static int open_channel(struct cs *c)
 	return c->ch ? 0 : -1;
 }
 
-static void on_accept(struct cs *c)
+/* 0, or -1 if c was freed (a connection that cannot be watched) */
+static int on_accept(struct cs *c)
 {
 	int fl;
 
@@ -217,8 +218,9 @@ static void on_accept(struct cs *c)
 			(void)ssm_mux_close(mux, c->ch, 0, SSM_CODE_INTERNAL, "client error");
 			c->ch = 0;
 			free_cs(c);
+			return -1;
 		}
-		return;
+		return 0;
 	}
 	if (use_tty) {
 		struct termios t;
@@ -239,9 +241,10 @@ static void on_accept(struct cs *c)
 	c->wsi_out = adopt(STDOUT_FILENO, c);
 	if (c->wsi_in == NULL || c->wsi_out == NULL) {
 		fail("cannot watch standard input and output");
-		return;
+		return 0;
 	}
 	lws_rx_flow_control(c->wsi_out, 0); /* only its writability matters */
+	return 0;
 }
 
 /* The session ended (EXIT, everything before it written out). */
@@ -352,7 +355,8 @@ static void on_mux(void *unused, const struct ssm_mux_ev *ev)
 		return;
 	switch (ev->type) {
 	case SSM_MUX_EV_ACCEPT:
-		on_accept(c);
+		if (on_accept(c) < 0)
+			break; /* c is gone */
 		if (!done) {
 			pump_in(c);
 			pump_out(c);
