@@ -259,6 +259,18 @@ fi
 ssm_check_not "get-transcript of a session that is not the user's is refused" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' get-transcript --session-id bob-0123456789abcdef0 >/dev/null 2>'$T/gt.err'"
 ssm_check "  AccessDenied" grep -q AccessDenied "$T/gt.err"
+# a user whose name is another's plus a suffix: session/${aws:username}-* must not cover it
+printf 'ops password\n' | "$BROKER" user add alice-ops --state-dir "$ST" >/dev/null
+"$BROKER" user set-run-as alice-ops ssmtu --state-dir "$ST" >/dev/null
+"$BROKER" policy attach --user alice-ops "$T/dev.json" --state-dir "$ST" >/dev/null
+printf 'ops password\n' | XDG_CONFIG_HOME="$T/cfg-ops" $IB "$SSM" login --broker $URL --ca "$ST/ca.crt" --user alice-ops >/dev/null 2>&1
+XDG_CONFIG_HOME="$T/cfg-ops" $IB "$SSM" start-session --target "$HID" --document-name Cmd-Id </dev/null >/dev/null 2>"$T/ops.err"
+OPSID=$(sed -n 's/^Starting session with SessionId: //p' "$T/ops.err")
+ssm_wait_for 15 test -s "$ST/transcripts/$HID/$OPSID.cast" || true
+ssm_check_not "alice cannot read alice-ops's transcript ($OPSID) though it matches session/alice-*" sh -c \
+	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' get-transcript --session-id '$OPSID' >/dev/null 2>'$T/gt2.err'"
+ssm_check "  AccessDenied" grep -q AccessDenied "$T/gt2.err"
+ssm_check "  while alice-ops can" sh -c "XDG_CONFIG_HOME='$T/cfg-ops' $IB '$SSM' get-transcript --session-id '$OPSID' | grep -q CHAN-OK"
 ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*), sum(complete) FROM transcripts\").fetchone(); sys.exit(0 if r[0] >= 5 and r[0] == r[1] else 1)' '$ST/broker.db'"
 
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
