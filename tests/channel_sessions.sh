@@ -222,15 +222,15 @@ if [ -x "$SSHD" ]; then
 	PROXY="env XDG_CONFIG_HOME=$T/cfg $SSM start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p"
 	SSHO="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -i $T/userkey"
 	ssm_check "ssh with ProxyCommand='ssm start-session ... AWS-StartSSHSession' runs a command" sh -c \
-		"$IB ssh $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID 'echo SSH-VIA-\$(id -un)' >'$T/ssh.out' 2>'$T/ssh.err'; grep -qx SSH-VIA-ssmssh '$T/ssh.out' || { cat '$T/ssh.err'; false; }"
+		"$IB ssh $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID 'echo SSH-VIA-\$(id -un)' >'$T/ssh.out' 2>'$T/ssh.err'; grep -qx SSH-VIA-ssmssh '$T/ssh.out' || { cat '$T/ssh.err'; tail -4 '$T/agent.log' '$T/broker.log'; false; }"
 	head -c 5000000 /dev/urandom >"$T/scp.src"
 	ssm_check "  scp copies 5 MB to the host through it" sh -c \
-		"$IB scp $SSHO -o ProxyCommand='$PROXY' '$T/scp.src' ssmssh@$HID:'$T/home/ssmssh/scp.dst' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/home/ssmssh/scp.dst' || { cat '$T/scp.err'; false; }"
+		"$IB scp $SSHO -o ProxyCommand='$PROXY' '$T/scp.src' ssmssh@$HID:'$T/home/ssmssh/scp.dst' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/home/ssmssh/scp.dst' || { cat '$T/scp.err'; tail -4 '$T/agent.log' '$T/broker.log'; false; }"
 	ssm_check "  and back" sh -c \
-		"$IB scp $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID:'$T/home/ssmssh/scp.dst' '$T/scp.back' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/scp.back' || { cat '$T/scp.err'; false; }"
+		"$IB scp $SSHO -o ProxyCommand='$PROXY' ssmssh@$HID:'$T/home/ssmssh/scp.dst' '$T/scp.back' 2>'$T/scp.err' && cmp -s '$T/scp.src' '$T/scp.back' || { cat '$T/scp.err'; tail -4 '$T/agent.log' '$T/broker.log'; false; }"
 	printf 'put %s %s\nget %s %s\n' "$T/scp.src" "$T/home/ssmssh/sftp.dst" "$T/home/ssmssh/sftp.dst" "$T/sftp.back" >"$T/sftp.batch"
 	ssm_check "  sftp too" sh -c \
-		"$IB sftp $SSHO -o ProxyCommand='$PROXY' -b '$T/sftp.batch' ssmssh@$HID >/dev/null 2>'$T/sftp.err' && cmp -s '$T/scp.src' '$T/sftp.back' || { cat '$T/sftp.err'; false; }"
+		"$IB sftp $SSHO -o ProxyCommand='$PROXY' -b '$T/sftp.batch' ssmssh@$HID >/dev/null 2>'$T/sftp.err' && cmp -s '$T/scp.src' '$T/sftp.back' || { cat '$T/sftp.err'; tail -4 '$T/agent.log' '$T/broker.log'; false; }"
 else
 	echo "SKIP: no sshd: the ProxyCommand rows"
 fi
