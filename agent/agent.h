@@ -10,6 +10,7 @@
 
 struct agent_env {
 	struct ssm_mux *mux;
+	struct lws_context *ctx;    /* for timers */
 	struct lws_vhost *vhost;    /* for adopting descriptors */
 	const char *raw_protocol;   /* the protocol name of agent_raw_cb */
 	const char *pam_service;    /* "ssm-session" */

@@ -52,8 +52,12 @@ struct asess {
 	int in_eof_done;    /* the user's EOF was passed on (socket: SHUT_WR) */
 	int terminate_asked;
 	uint8_t how, status;
+	lws_sorted_usec_list_t rearm; /* POLLOUT asked again after a writeable callback */
 	struct asess *next;
 };
+/* inside LWS_CALLBACK_RAW_WRITEABLE_FILE: libwebsockets 4.1 clears POLLOUT after the callback
+ * returns (roles/raw-file), so lws_callback_on_writable() from inside it would be lost */
+static int in_raw_wcb;
 
 static struct agent_env E;
 static struct asess *sessions;
@@ -67,6 +71,7 @@ static void release(struct asess *a)
 {
 	struct asess **pp;
 
+	lws_sul_cancel(&a->rearm);
 	ssm_lws_unwatch(&a->io_wsi);
 	ssm_lws_unwatch(&a->ctl_wsi);
 	if (a->s.io_fd >= 0)
@@ -285,6 +290,14 @@ static void pump_out(struct asess *a)
 	E.want_write();
 }
 
+static void rearm_in(lws_sorted_usec_list_t *sul)
+{
+	struct asess *a = lws_container_of(sul, struct asess, rearm);
+
+	if (a->io_wsi)
+		lws_callback_on_writable(a->io_wsi);
+}
+
 /* Input: stream 0 to the pty or socket, as fast as it takes it. */
 static void pump_in(struct asess *a)
 {
@@ -306,7 +319,9 @@ static void pump_in(struct asess *a)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (a->io_wsi)
+			if (a->io_wsi && in_raw_wcb)
+				lws_sul_schedule(E.ctx, 0, &a->rearm, rearm_in, 1);
+			else if (a->io_wsi)
 				lws_callback_on_writable(a->io_wsi);
 			return;
 		}
@@ -451,8 +466,11 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			pump_out(a);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (a != NULL && wsi == a->io_wsi)
+		if (a != NULL && wsi == a->io_wsi) {
+			in_raw_wcb = 1;
 			pump_in(a);
+			in_raw_wcb = 0;
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (a == NULL)

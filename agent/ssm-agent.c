@@ -364,6 +364,7 @@ int main(int argc, char **argv)
 
 		memset(&env, 0, sizeof(env));
 		env.mux = mux;
+		env.ctx = ctx;
 		env.vhost = lws_get_vhost_by_name(ctx, "ssm-agent");
 		env.raw_protocol = RAW_PROTOCOL;
 		env.pam_service = PAM_SERVICE;

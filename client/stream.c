@@ -63,8 +63,12 @@ struct cs {
 	int accepted, in_eof, in_eof_sent, out_eof_done, have_exit, ended;
 	struct ssm_frame exit_frame;
 	char exit_detail[SSM_FRAME_REASON_MAX + 1];
+	lws_sorted_usec_list_t rearm; /* POLLOUT asked again after a writeable callback */
 	struct cs *next;
 };
+/* inside LWS_CALLBACK_RAW_WRITEABLE_FILE: libwebsockets 4.1 clears POLLOUT after the callback
+ * returns (roles/raw-file), so lws_callback_on_writable() from inside it is lost */
+static int in_raw_wcb;
 
 static const struct ssm_stream_args *A;
 static struct lws_context *ctx;
@@ -148,6 +152,7 @@ static void free_cs(struct cs *c)
 {
 	struct cs **pp;
 
+	lws_sul_cancel(&c->rearm);
 	unwatch(&c->wsi_in);
 	unwatch(&c->wsi_out);
 	if (c->is_conn && c->in_fd >= 0)
@@ -272,6 +277,15 @@ static void stream_done(struct cs *c)
 	done = 1;
 }
 
+static void rearm_out(lws_sorted_usec_list_t *sul)
+{
+	struct cs *c = lws_container_of(sul, struct cs, rearm);
+	struct lws *ww = c->is_conn ? c->wsi_in : c->wsi_out;
+
+	if (ww)
+		lws_callback_on_writable(ww);
+}
+
 /* stream 0 to standard output or the connection */
 static void pump_out(struct cs *c)
 {
@@ -289,7 +303,9 @@ static void pump_out(struct cs *c)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct lws *ww = c->is_conn ? c->wsi_in : c->wsi_out;
-			if (ww)
+			if (ww && in_raw_wcb)
+				lws_sul_schedule(ctx, 0, &c->rearm, rearm_out, 1);
+			else if (ww)
 				lws_callback_on_writable(ww);
 			return;
 		}
@@ -609,8 +625,11 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			pump_in(c);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (c && (wsi == c->wsi_out || (c->is_conn && wsi == c->wsi_in)))
+		if (c && (wsi == c->wsi_out || (c->is_conn && wsi == c->wsi_in))) {
+			in_raw_wcb = 1;
 			pump_out(c);
+			in_raw_wcb = 0;
+		}
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (wsi == wsi_listen) {
