@@ -34,4 +34,10 @@ int agent_deliver_event(const struct ssm_mux_ev *ev); /* 1 if it was a delivery'
 void agent_deliver_tick(int64_t now_ms, int link_up);
 void agent_deliver_link_lost(void);
 
+/* deliver_audit.c: the host's audit.jsonl segments to the broker (AUDIT channels) */
+void agent_deliver_audit_init(const struct agent_env *env, const struct ssm_config *cfg);
+int agent_deliver_audit_event(const struct ssm_mux_ev *ev); /* 1 if it was a segment's */
+void agent_deliver_audit_tick(int64_t now_ms, int link_up);
+void agent_deliver_audit_link_lost(void);
+
 #endif

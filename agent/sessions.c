@@ -404,7 +404,8 @@ void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev)
 	struct asess *a = ev->user;
 
 	(void)ctx;
-	if (ev->type != SSM_MUX_EV_OPEN && agent_deliver_event(ev))
+	if (ev->type != SSM_MUX_EV_OPEN &&
+	    (agent_deliver_event(ev) || agent_deliver_audit_event(ev)))
 		return;
 	switch (ev->type) {
 	case SSM_MUX_EV_OPEN:

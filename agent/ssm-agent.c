@@ -157,6 +157,7 @@ static void link_closed(const char *why)
 	agent_sessions_link_lost();
 	ssm_mux_reset(mux, SSM_CODE_TIMEOUT, "connection to the broker lost");
 	agent_deliver_link_lost();
+	agent_deliver_audit_link_lost();
 	if (!stopping)
 		schedule_reconnect(hint);
 }
@@ -233,6 +234,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 	agent_sessions_tick();
 	agent_deliver_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
+	agent_deliver_audit_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
 
 	if (stop_signal && !stopping) {
 		stopping = 1;
@@ -377,6 +379,7 @@ int main(int argc, char **argv)
 		}
 		agent_sessions_init(&env);
 		agent_deliver_init(&env, cfg);
+		agent_deliver_audit_init(&env, cfg);
 	}
 	logf_("host %s, broker %s", cfg->host_id, cfg->broker_url);
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());

@@ -22,7 +22,7 @@ struct conn {
 };
 
 /* the first member of every channel's user pointer at the broker */
-enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2 };
+enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2, RELAY_TAG_AUDIT = 3 };
 
 /* transcripts.c: TRANSCRIPT channels from agents */
 void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...));

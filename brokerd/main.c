@@ -6,9 +6,11 @@
  *   ssm-broker host revoke [--state-dir DIR] ID
  *   ssm-broker user|group|policy ... (brokerd/users.c)
  *   ssm-broker document put|list|delete ... (brokerd/documents.c)
+ *   ssm-broker audit list|show ... (brokerd/audit_store.c)
  *
  * Exit 0 ok, 1 refused or failed, 2 usage or configuration error. */
 #include "brokerd.h"
+#include "astore.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,7 +37,9 @@ static void usage(FILE *f)
 	      "       ssm-broker policy attach [--state-dir DIR] --user NAME|--group NAME FILE\n"
 	      "       ssm-broker document put [--state-dir DIR] NAME FILE\n"
 	      "       ssm-broker document list [--state-dir DIR] [--json]\n"
-	      "       ssm-broker document delete [--state-dir DIR] NAME\n",
+	      "       ssm-broker document delete [--state-dir DIR] NAME\n"
+	      "       ssm-broker audit list [--state-dir DIR] [--host ID] [--json]\n"
+	      "       ssm-broker audit show [--state-dir DIR] --host ID [--since RFC3339]\n",
 	      f);
 }
 
@@ -299,5 +303,7 @@ int main(int argc, char **argv)
 		return broker_users_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "document") == 0)
 		return broker_documents_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "audit") == 0)
+		return broker_audit_main(argc - 1, argv + 1);
 	return usage_error("unknown command", argv[1]);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "astore.h"
 #include "util.h"
 
 #define RELAY_WINDOW (1024u * 1024)
@@ -46,6 +47,7 @@ void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *f
 	Conns = conns;
 	logf_ = log;
 	transcripts_init(b, log);
+	audit_chans_init(b, log);
 }
 
 static void wake(struct relay *r)
@@ -308,11 +310,10 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 		if (ev->f->u.open.kind == SSM_KIND_TRANSCRIPT)
 			transcripts_open(a, ev);
 		else
-			(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_REFUSED,
-					    "audit delivery is not supported by this broker yet");
+			audit_chan_open(a, ev);
 		return;
 	}
-	if (transcripts_event(a, ev))
+	if (transcripts_event(a, ev) || audit_chan_event(a, ev))
 		return;
 	if (r == NULL || ev->stream != 0)
 		return;
