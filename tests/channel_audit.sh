@@ -191,6 +191,18 @@ both_same() { same "$LOG/audit.jsonl.1" && same "$LOG/audit.jsonl"; }
 ssm_check "  both stored segments are unchanged" both_same
 grep -q "audit segment $OLDSEG: the broker closed its delivery: refused" "$T/agent.log" || grep 'audit' "$T/agent.log" | tail -8
 
+# ---- whole lines only: a line being written is not sent before its end
+WHOLE=$(wc -c <"$LOG/audit.jsonl")
+printf '{"ts":"%s","event":"test_partial","host_id":null' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$LOG/audit.jsonl"
+sleep 3
+whole_only() {
+	f=$(stored "$LOG/audit.jsonl")
+	[ "$(wc -c <"$f")" = "$WHOLE" ] && head -c "$WHOLE" "$LOG/audit.jsonl" | cmp -s - "$f"
+}
+ssm_check "a partial last line is not delivered (the broker has every whole line)" whole_only
+printf '}\n' >>"$LOG/audit.jsonl"
+ssm_check "  once its end is written it arrives: byte-identical" ssm_wait_for 10 same "$LOG/audit.jsonl"
+
 # ---- ssm-broker audit list / show
 list_both() {
 	"$BROKER" audit list --state-dir "$ST" --host "$HID" >"$T/list.out" &&
