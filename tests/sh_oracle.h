@@ -220,6 +220,22 @@ static int oracle_cmdname(void *arg, const struct ssm_sh_ref *ref)
 	return 0;
 }
 
+#define ORACLE_ECHO "echo() { printf '%s\\n' \"$*\"; }\n"
+
+static int oracle_prefix(char **script)
+{
+	size_t pl = strlen(ORACLE_ECHO), sl = strlen(*script);
+	char *n = malloc(pl + sl + 1);
+
+	if (n == NULL)
+		return -1;
+	memcpy(n, ORACLE_ECHO, pl);
+	memcpy(n + pl, *script, sl + 1);
+	free(*script);
+	*script = n;
+	return 0;
+}
+
 /* 1: every value arrived as one literal argument; 0: not checked (the values fail the
  * document's checks, a value is the command name, no sandbox when one is needed); -1 the
  * outputs differ (why says how). */
@@ -274,6 +290,11 @@ static int oracle_check(const struct ssm_document *doc, const cJSON *values, int
 		ret = -1;
 		goto out;
 	}
+	/* dash's echo interprets backslash escapes in its arguments (\c ends the output): a
+	 * literal argument would look altered, so echo prints its arguments verbatim here, in
+	 * both runs alike */
+	if (oracle_prefix(&rm) != 0 || oracle_prefix(&rv) != 0)
+		goto out;
 	r1 = oracle_run(rm, need_sandbox, &om, &lm, &sm);
 	r2 = oracle_run(rv, need_sandbox, &ov, &lv, &sv);
 	if (r1 <= 0 || r2 <= 0)
