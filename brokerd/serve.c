@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -695,6 +696,26 @@ static int split_listen(const char *s, char *addr, size_t size, int *pport)
 	return 0;
 }
 
+/* One descriptor per host link and per client connection: a fleet needs more than the
+ * usual soft limit of 1024.  Raise it to the hard limit, at most BROKER_FD_MAX (libwebsockets
+ * sizes its descriptor table from it when the context is created). */
+#define BROKER_FD_MAX 65536
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < BROKER_FD_MAX && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < BROKER_FD_MAX ? rl.rlim_max : BROKER_FD_MAX;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < 4096)
+		logf_("warning: at most %llu open descriptors (a host link or a client each takes "
+		      "one): raise LimitNOFILE", (unsigned long long)rl.rlim_cur);
+}
+
 int broker_serve(struct broker *b, const struct serve_opts *o)
 {
 	struct lws_context_creation_info info;
@@ -725,6 +746,7 @@ int broker_serve(struct broker *b, const struct serve_opts *o)
 	if (broker_server_cert(b, names, n) < 0)
 		return -EIO;
 
+	raise_fd_limit();
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
 	memset(&info, 0, sizeof(info));
 	info.port = port;
