@@ -40,6 +40,8 @@ srcdir=$top
 export srcdir
 # shellcheck source=../tests/shell_setup.sh
 . "$top/tests/shell_setup.sh"
+# shellcheck source=../tests/channel_setup.sh
+. "$top/tests/channel_setup.sh"
 # ---- from here: inside the namespaces, as root, $T a private tmpfs --------------------
 builddir=$LOADBENCH_BUILD
 N=${LOADBENCH_HOSTS:-2000}
@@ -61,6 +63,7 @@ need() {
 	_w=$1; shift
 	"$@" || { echo "FAIL: $_w"; for f in "$T"/*.log; do echo "--- $f"; tail -15 "$f"; done; exit 1; }
 }
+CHAN_CHECK=need
 ms() { date +%s%3N; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status"; }
@@ -155,38 +158,17 @@ chmod 0644 "$STREAM"
 WANT=$(sha256sum <"$STREAM" | cut -d' ' -f1)
 mkdoc Cmd-Stream '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "cat '"$STREAM"'"}}}'
-"$BROKER" document put --state-dir "$ST" Cmd-Stream "$T/docs/Cmd-Stream.json" >/dev/null
-"$BROKER" activation create --state-dir "$ST" --limit 1 --expires 1h --tag Environment=Dev >"$T/act2"
-A2=$(awk '/^activation_id:/{print $2}' "$T/act2")
-C2=$(awk '/^activation_code:/{print $2}' "$T/act2")
-need "the host registers" sh -c "$IH '$SSMCTL' register --broker $URL --ca '$ST/ca.crt' \
-	--activation-id $A2 --activation-code $C2 --config '$CONF_PATH' >'$T/hid' 2>'$T/reg.err'"
-HID=$(cat "$T/hid")
-python3 - "$CONF_PATH" "$T" <<'PY'
-import json, sys
-p, t = sys.argv[1:3]
-c = json.load(open(p))
-c.update({"documents_dir": t + "/docs", "run_as_allowed": ["ssmtu"],
-          "run_dir": t + "/run", "log_dir": t + "/log", "state_dir": t + "/state",
-          "recorder_user": "ssmsession"})
-json.dump(c, open(p, "w"))
-PY
-chmod 0644 "$CONF_PATH"
-printf 'auth required %s\naccount required %s\nsession required pam_limits.so\nsession required %s\n' \
-	"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/ssm-session
-$IH "$AGENT" --config "$CONF_PATH" >"$T/agent.log" 2>&1 &
-APID=$!
-PIDS="$PIDS $APID"
-need "the agent links up" ssm_wait_for 15 grep -q "agent $HID linked" "$T/broker.log"
-printf 'correct horse\n' | "$BROKER" user add alice --state-dir "$ST" >/dev/null
-"$BROKER" user set-run-as alice ssmtu --state-dir "$ST" >/dev/null
+chan_docs Cmd-Stream
+CHAN_RUN_AS=ssmtu
+chan_host Environment=Dev
+chan_pam
+chan_agent
 cat >"$T/pol.json" <<'EOF'
 {"Version": "2012-10-17", "Statement": [
  {"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "*"},
  {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:GetTranscript"], "Resource": "*"}]}
 EOF
-"$BROKER" policy attach --user alice "$T/pol.json" --state-dir "$ST" >/dev/null
-need "ssm login" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >/dev/null 2>'$T/login.err'"
+chan_user alice "$T/pol.json"
 need "one session streams" sh -c "XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' --document-name Cmd-Stream </dev/null 2>'$T/one.err' | sha256sum | grep -q $WANT"
 mkdir -p "$T/out"
 t=$(ms)

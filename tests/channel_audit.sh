@@ -12,73 +12,20 @@
 command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
 
-BROKER=$builddir/brokerd/ssm-broker
-AGENT=$builddir/agent/ssm-agent
-SSMCTL=$builddir/ssmctl/ssmctl
-SSM=$builddir/client/ssm
-MODULE=$builddir/pam_ssmsession/.libs/pam_ssmsession.so
-for p in "$BROKER" "$AGENT" "$SSMCTL" "$SSM" "$MODULE"; do
-	[ -e "$p" ] || { echo "FAIL: $p not built"; exit 1; }
-done
-
-sed -i -e "s|^\(ssmtu2\{0,1\}:.*:\)/bin/bash\$|\1$SSM_SHELL|" /etc/passwd
-grep -q "^ssmtu:.*:$SSM_SHELL\$" /etc/passwd || { echo "FAIL: cannot set ssmtu's shell"; exit 1; }
-
-mount -t tmpfs -o mode=0755 ssm-run /run || { echo "FAIL: cannot mount /run"; exit 1; }
-touch /run/utmp && chmod 0664 /run/utmp
-NB=ssmab$$ NH=ssmah$$ VB=vab$$ VH=vah$$
-BIP=169.254.79.1 HIP=169.254.79.2 PORT=8443 URL=https://169.254.79.1:8443
-PIDS=""
-cleanup_net() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	ip netns del "$NB" 2>/dev/null
-	ip netns del "$NH" 2>/dev/null
-}
-trap cleanup_net EXIT
-ip netns add "$NB" && ip netns add "$NH" || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip link add "$VB" type veth peer name "$VH" || { echo "SKIP: no veth"; exit 77; }
-ip link set "$VB" netns "$NB" && ip link set "$VH" netns "$NH"
-ip -n "$NB" addr add "$BIP/30" dev "$VB" && ip -n "$NH" addr add "$HIP/30" dev "$VH"
-for n in "$NB" "$NH"; do ip -n "$n" link set lo up; done
-ip -n "$NB" link set "$VB" up && ip -n "$NH" link set "$VH" up
-IB="ip netns exec $NB"
-IH="ip netns exec $NH"
-ST=$T/st
-
-# ---- the broker
-$IB "$BROKER" serve --state-dir "$ST" --listen "$BIP:$PORT" --keepalive 2:6 >"$T/broker.log" 2>&1 &
-PIDS="$PIDS $!"
-ssm_check "the broker starts" ssm_wait_for 10 grep -q "listening on $BIP:$PORT" "$T/broker.log"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net a 169.254.79
+chan_broker --keepalive 2:6
 
 mkdoc Cmd-Id '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo CHAN-OK-$(id -un); exit 7"}}}'
 mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-for d in Cmd-Id Cmd-Sleep; do
-	"$BROKER" document put --state-dir "$ST" "$d" "$T/docs/$d.json" >/dev/null 2>"$T/doc.err" ||
-		{ echo "FAIL: document put $d: $(cat "$T/doc.err")"; exit 1; }
-done
+chan_docs Cmd-Id Cmd-Sleep
 
 # ---- the host
-"$BROKER" activation create --state-dir "$ST" --limit 1 --expires 1h --tag Environment=Dev >"$T/act"
-ACT_ID=$(awk '/^activation_id:/{print $2}' "$T/act")
-ACT_CODE=$(awk '/^activation_code:/{print $2}' "$T/act")
-ssm_check "the host registers" sh -c "$IH '$SSMCTL' register --broker $URL --ca '$ST/ca.crt' \
-	--activation-id $ACT_ID --activation-code $ACT_CODE --config '$CONF_PATH' >'$T/hid' 2>'$T/reg.err'"
-HID=$(cat "$T/hid")
-python3 - "$CONF_PATH" "$T" <<'PY'
-import json, sys
-p, t = sys.argv[1:3]
-c = json.load(open(p))
-c.update({"documents_dir": t + "/docs", "run_as_allowed": ["ssmtu", "ssmtu2"],
-          "run_dir": t + "/run", "log_dir": t + "/log", "state_dir": t + "/state",
-          "recorder_user": "ssmsession"})
-json.dump(c, open(p, "w"))
-PY
-chmod 0644 "$CONF_PATH"
-printf 'auth required %s\naccount required %s\nsession required pam_limits.so\nsession required %s\n' \
-	"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/ssm-session
+chan_host Environment=Dev
+chan_pam
 # the host's own login path (no broker token): refused while the agent is down
 sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
 
@@ -87,19 +34,15 @@ start_agent() {
 	APID=$!
 	PIDS="$PIDS $APID"
 }
-start_agent
-ssm_check "the agent links up" ssm_wait_for 15 grep -q "agent $HID linked" "$T/broker.log"
+chan_agent --keepalive 2:6
 
-printf 'correct horse\n' | "$BROKER" user add alice --state-dir "$ST" >/dev/null
-"$BROKER" user set-run-as alice ssmtu --state-dir "$ST" >/dev/null
 cat >"$T/dev.json" <<EOF
 {"Version": "2012-10-17", "Statement": [
  {"Effect": "Allow", "Action": "ssm:StartSession",
   "Resource": ["arn:aws:ssm:*:*:managed-instance/*", "arn:aws:ssm:*:*:document/*"]},
  {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:DescribeSessions"], "Resource": "*"}]}
 EOF
-"$BROKER" policy attach --user alice "$T/dev.json" --state-dir "$ST" >/dev/null
-ssm_check "ssm login as alice" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >/dev/null 2>'$T/login.err'"
+chan_user alice "$T/dev.json"
 ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
 
 LOG=$T/log

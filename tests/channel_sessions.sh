@@ -12,46 +12,10 @@ command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; 
 command -v ss >/dev/null 2>&1 || { echo "SKIP: ss missing"; exit 77; }
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
 
-BROKER=$builddir/brokerd/ssm-broker
-AGENT=$builddir/agent/ssm-agent
-SSMCTL=$builddir/ssmctl/ssmctl
-SSM=$builddir/client/ssm
-MODULE=$builddir/pam_ssmsession/.libs/pam_ssmsession.so
-for p in "$BROKER" "$AGENT" "$SSMCTL" "$SSM" "$MODULE"; do
-	[ -e "$p" ] || { echo "FAIL: $p not built"; exit 1; }
-done
-
-# the run-as users log in with ssm-shell, as ssm-user does
-sed -i -e "s|^\(ssmtu2\{0,1\}:.*:\)/bin/bash\$|\1$SSM_SHELL|" /etc/passwd
-grep -q "^ssmtu:.*:$SSM_SHELL\$" /etc/passwd || { echo "FAIL: cannot set ssmtu's shell"; exit 1; }
-
-# /run of our own: ip netns and utmp stay in this namespace
-mount -t tmpfs -o mode=0755 ssm-run /run || { echo "FAIL: cannot mount /run"; exit 1; }
-touch /run/utmp && chmod 0664 /run/utmp
-NB=ssmsb$$ NH=ssmsh$$ VB=vsb$$ VH=vsh$$
-BIP=169.254.78.1 HIP=169.254.78.2 PORT=8443 URL=https://169.254.78.1:8443
-PIDS=""
-cleanup_net() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	ip netns del "$NB" 2>/dev/null
-	ip netns del "$NH" 2>/dev/null
-}
-trap cleanup_net EXIT
-ip netns add "$NB" && ip netns add "$NH" || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip link add "$VB" type veth peer name "$VH" || { echo "SKIP: no veth"; exit 77; }
-ip link set "$VB" netns "$NB" && ip link set "$VH" netns "$NH"
-ip -n "$NB" addr add "$BIP/30" dev "$VB" && ip -n "$NH" addr add "$HIP/30" dev "$VH"
-for n in "$NB" "$NH"; do ip -n "$n" link set lo up; done
-ip -n "$NB" link set "$VB" up && ip -n "$NH" link set "$VH" up
-IB="ip netns exec $NB"
-IH="ip netns exec $NH"
-ST=$T/st
-
-# ---- the broker
-$IB "$BROKER" serve --state-dir "$ST" --listen "$BIP:$PORT" --keepalive 2:6 >"$T/broker.log" 2>&1 &
-PIDS="$PIDS $!"
-ssm_check "the broker starts" ssm_wait_for 10 grep -q "listening on $BIP:$PORT" "$T/broker.log"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net s 169.254.78
+chan_broker --keepalive 2:6
 
 # ---- documents: the same bytes at the broker and on the host
 mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
@@ -70,47 +34,15 @@ mkdoc AWS-StartPortForwardingSession '{"schemaVersion": "1.0", "sessionType": "P
 mkdoc AWS-StartSSHSession '{"schemaVersion": "1.0", "sessionType": "Port",
  "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "22"}},
  "properties": {"portNumber": "{{ portNumber }}"}}'
-for d in SSM-SessionManagerRunShell Cmd-Id Cmd-Seq Cmd-Sleep AWS-StartPortForwardingSession AWS-StartSSHSession; do
-	"$BROKER" document put --state-dir "$ST" "$d" "$T/docs/$d.json" >/dev/null 2>"$T/doc.err" ||
-		{ echo "FAIL: document put $d: $(cat "$T/doc.err")"; exit 1; }
-done
+chan_docs SSM-SessionManagerRunShell Cmd-Id Cmd-Seq Cmd-Sleep AWS-StartPortForwardingSession AWS-StartSSHSession
 
 # ---- the host: registered by activation, its configuration completed for sessions
-"$BROKER" activation create --state-dir "$ST" --limit 1 --expires 1h --tag Environment=Dev >"$T/act"
-ACT_ID=$(awk '/^activation_id:/{print $2}' "$T/act")
-ACT_CODE=$(awk '/^activation_code:/{print $2}' "$T/act")
-ssm_check "the host registers" sh -c "$IH '$SSMCTL' register --broker $URL --ca '$ST/ca.crt' \
-	--activation-id $ACT_ID --activation-code $ACT_CODE --config '$CONF_PATH' >'$T/hid' 2>'$T/reg.err'"
-HID=$(cat "$T/hid")
-python3 - "$CONF_PATH" "$T" <<'PY'
-import json, sys
-p, t = sys.argv[1:3]
-c = json.load(open(p))
-c.update({"documents_dir": t + "/docs", "run_as_allowed": ["ssmtu", "ssmtu2"],
-          "run_dir": t + "/run", "log_dir": t + "/log", "state_dir": t + "/state",
-          "recorder_user": "ssmsession"})
-json.dump(c, open(p, "w"))
-PY
-chmod 0644 "$CONF_PATH"
-if sh -c 'echo 0 >/proc/self/loginuid' 2>/dev/null; then
-	loginuid_ok=1
-	printf 'auth required %s\naccount required %s\nsession required pam_loginuid.so\nsession required pam_limits.so\nsession required %s\n' \
-		"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/ssm-session
-else
-	loginuid_ok=
-	echo "note: /proc/self/loginuid is not writable here: no pam_loginuid in the stack"
-	printf 'auth required %s\naccount required %s\nsession required pam_limits.so\nsession required %s\n' \
-		"$MODULE" "$MODULE" "$MODULE" >/etc/pam.d/ssm-session
-fi
-$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >"$T/agent.log" 2>&1 &
-APID=$!
-PIDS="$PIDS $APID"
-ssm_check "the agent links up" ssm_wait_for 15 grep -q "agent $HID linked" "$T/broker.log"
+chan_host Environment=Dev
+chan_pam
+chan_agent --keepalive 2:6
 ssm_check "no listening socket in the host's network namespace" sh -c "[ -z \"\$($IH ss -Htuln)\" ]"
 
 # ---- the user: alice, sessions as ssmtu on Dev hosts
-printf 'correct horse\n' | "$BROKER" user add alice --state-dir "$ST" >/dev/null
-"$BROKER" user set-run-as alice ssmtu --state-dir "$ST" >/dev/null
 cat >"$T/dev.json" <<EOF
 {"Version": "2012-10-17", "Statement": [
  {"Effect": "Allow", "Action": "ssm:StartSession",
@@ -121,8 +53,7 @@ cat >"$T/dev.json" <<EOF
   "Resource": "arn:aws:ssm:*:*:session/\${aws:username}-*"},
  {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
 EOF
-"$BROKER" policy attach --user alice "$T/dev.json" --state-dir "$ST" >/dev/null
-ssm_check "ssm login as alice" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' login --broker $URL --ca '$ST/ca.crt' --user alice >/dev/null 2>'$T/login.err'"
+chan_user alice "$T/dev.json"
 ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
 
 # ---- NonInteractiveCommands: output and exit status
