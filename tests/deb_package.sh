@@ -164,6 +164,37 @@ if [ "${1:-}" = --chrooted ]; then
 	check "admin override: still root root 0755 after purge" \
 		sh -c "dpkg-statoverride --list $SH | grep -qxE 'root root 0?755 $SH'"
 	dpkg-statoverride --remove "$SH"
+
+	# ---- the broker's package: its user, unit (not enabled), options file; purge
+	b1=$(ls "$debs"/v1/ssmsession-broker_*.deb)
+	b2=$(ls "$debs"/v2/ssmsession-broker_*.deb)
+	if dpkg -i "$b1" >/tmp/dpkg.out 2>&1; then ok "broker: dpkg -i $(basename "$b1")"; else
+		bad "broker: dpkg -i"; cat /tmp/dpkg.out; fi
+	check "broker: system user ssm-broker (uid < 1000, nologin, own group)" sh -c "
+		e=\$(getent passwd ssm-broker) && [ \$(echo \"\$e\" | cut -d: -f3) -lt 1000 ] &&
+		[ \"\$(echo \"\$e\" | cut -d: -f6-)\" = /nonexistent:/usr/sbin/nologin ] &&
+		[ \"\$(id -gn ssm-broker)\" = ssm-broker ]"
+	check "broker: /lib/systemd/system/ssm-broker.service runs ssm-broker serve as ssm-broker" sh -c "
+		grep -qx 'User=ssm-broker' /lib/systemd/system/ssm-broker.service &&
+		grep -q '^ExecStart=/usr/sbin/ssm-broker serve --state-dir /var/lib/ssm-broker ' /lib/systemd/system/ssm-broker.service"
+	if command -v systemd-analyze >/dev/null 2>&1; then
+		[ -e /run/systemd ] && had_run_systemd=1 || had_run_systemd=
+		check "broker: systemd-analyze verify ssm-broker.service" sh -c \
+			"systemd-analyze verify /lib/systemd/system/ssm-broker.service 2>&1 | grep -v -e \"Command 'man \" -e '^\$' | grep -q . && exit 1; exit 0"
+		[ -n "$had_run_systemd" ] || rm -rf /run/systemd # what systemd-analyze made
+	fi
+	check "broker: /etc/default/ssm-broker is a conffile" sh -c \
+		"dpkg-query -W -f='\${Conffiles}' ssmsession-broker | grep -q ' /etc/default/ssm-broker '"
+	check "broker: ssm-broker.service NOT enabled" sh -c "! find $W -name ssm-broker.service | grep -q ."
+	check "broker: ssm-broker --help runs" sh -c "/usr/sbin/ssm-broker --help 2>&1 | grep -q serve"
+	mkdir -p /var/lib/ssm-broker && echo state >/var/lib/ssm-broker/broker.db
+	if dpkg -i "$b2" >/tmp/dpkg.out 2>&1; then ok "broker: upgrade"; else
+		bad "broker: upgrade"; cat /tmp/dpkg.out; fi
+	check "broker: upgrade keeps the state" test -s /var/lib/ssm-broker/broker.db
+	if dpkg -P ssmsession-broker >/tmp/dpkg.out 2>&1; then ok "broker: purge"; else
+		bad "broker: purge"; cat /tmp/dpkg.out; fi
+	check "broker: purge removes the user, the state and the options file" sh -c \
+		"! getent passwd ssm-broker && ! getent group ssm-broker && [ ! -e /var/lib/ssm-broker ] && [ ! -e /etc/default/ssm-broker ]"
 	accounts >/tmp/accounts.now
 	if cmp -s /tmp/accounts.before /tmp/accounts.now; then
 		ok "purge: passwd, group, shadow, gshadow, shells, statoverrides as before install"
