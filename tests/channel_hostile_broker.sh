@@ -1,0 +1,82 @@
+#!/bin/sh
+# channel_hostile_broker.sh - ssm-agent against a malicious broker (issue 8, "Hostile peers"),
+# as root.  A host is registered with the real ssm-broker; then the broker is stopped and
+# tests/hostile_broker.py takes its address with the broker's own certificate and key, so the
+# agent's TLS checks pass and every refusal below is the agent's protocol code speaking.  One
+# bad thing per connection (oversized, truncated, unknown, out-of-window and wrong-offset
+# frames, frames for channels that are not the broker's, a forged session token, ...): the
+# agent answers each with GOAWAY (or CLOSE for the session), drops the connection, reconnects,
+# and never crashes (the suite also runs this under ASan+UBSan).  Then the real broker is back
+# and a session works over the same agent process.
+#
+# Isolation as in channel_sessions.sh (tests/channel_setup.sh): private mount and pid
+# namespaces, two network namespaces joined by a veth pair (169.254.77.0/30).
+command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
+command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 missing"; exit 77; }
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net x 169.254.77
+chan_broker --keepalive 2:6
+mkdoc Cmd-Id '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "echo CHAN-OK-$(id -un)"}}}'
+chan_docs Cmd-Id
+chan_host Environment=Dev
+chan_pam
+chan_agent --keepalive 2:6
+cat >"$T/pol.json" <<'EOF'
+{"Version": "2012-10-17", "Statement": [
+ {"Effect": "Allow", "Action": "ssm:StartSession", "Resource": "*"}]}
+EOF
+chan_user alice "$T/pol.json"
+ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
+ssm_check "a session works before" sh -c "ssm() { XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' \"\$@\"; };
+	ssm start-session --target '$HID' --document-name Cmd-Id </dev/null 2>'$T/s1.err' | grep -qx CHAN-OK-ssmtu"
+
+# an audit line for the agent to deliver: its AUDIT channel is the one-way channel the hostile
+# broker abuses (DATA against a zero window, ACKs beyond what was sent...)
+printf '{"event":"hostile_broker_test"}\n' >>"$T/log/audit.jsonl"
+chmod 0600 "$T/log/audit.jsonl"
+
+# ---- the broker goes, the hostile one takes its address and certificate
+kill "$BPID"
+wait "$BPID" 2>/dev/null
+ssm_check "the agent sees the broker gone" ssm_wait_for 15 grep -q "disconnected" "$T/agent.log"
+: >"$T/hostile.jsonl"
+$IB python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$ST/server.crt" "$ST/server.key" \
+	"$T/hostile.jsonl" >"$T/hostile.log" 2>&1 &
+HPID=$!
+PIDS="$PIDS $HPID"
+ssm_check "the hostile broker listens" ssm_wait_for 10 grep -q "listening" "$T/hostile.log"
+ncases=$(grep -c '^    ("' "$srcdir/tests/hostile_broker.py")
+ssm_check "the agent went through all $ncases cases" ssm_wait_for 240 grep -q '"done"' "$T/hostile.jsonl"
+[ -s "$T/hostile.log" ] && grep -v listening "$T/hostile.log" | head -5
+python3 - "$T/hostile.jsonl" >"$T/cases.txt" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "case" in r:
+        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
+PY
+while IFS='	' read -r verdict name got; do
+	ssm_check "hostile broker: $name -> $got" [ "$verdict" = ok ]
+done <"$T/cases.txt"
+ssm_check "every case was played" [ "$(wc -l <"$T/cases.txt")" = "$ncases" ]
+ssm_check "the agent is still running (no crash)" kill -0 "$APID"
+ssm_check "the agent logged the protocol errors" grep -q "protocol error from the broker" "$T/agent.log"
+
+# ---- the real broker is back: the same agent process links up and serves a session
+kill "$HPID" 2>/dev/null
+wait "$HPID" 2>/dev/null
+n=$(grep -c "agent $HID linked" "$T/broker.log")
+chan_broker --keepalive 2:6
+ssm_check "the same agent links up with the real broker" ssm_wait_for 40 sh -c \
+	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $n ]"
+ssm_check "a session works after" sh -c "XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' \
+	--document-name Cmd-Id </dev/null 2>'$T/s2.err' | grep -qx CHAN-OK-ssmtu"
+ssm_check "the agent is still the same process" kill -0 "$APID"
+if [ "$SSM_FAIL" -gt 0 ]; then
+	echo "--- agent.log"; tail -40 "$T/agent.log"
+	echo "--- hostile.log"; tail -20 "$T/hostile.log"
+fi
+ssm_done

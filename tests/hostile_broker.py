@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+# hostile_broker.py - a malicious broker for tests/channel_hostile_broker.sh (issue 8, "Hostile
+# peers"): it accepts ssm-agent's connection with the real broker's certificate and key,
+# completes the TLS and websocket handshakes and the HELLO/RESUME_DONE exchange exactly as
+# ssm-broker does (docs/PROTOCOL.md sections 1, 2, 4), then sends one bad thing per
+# connection: oversized, truncated, unknown, out-of-window and wrong-offset frames, frames for
+# channels that are not its own, and so on.  For each case it writes one JSON line to the
+# results file: what the agent answered (its GOAWAY or CLOSE code) and whether it closed the
+# connection.  The agent reconnects by itself after each case.
+#
+#   hostile_broker.py ADDR PORT CERT KEY RESULTS
+#
+# Only the standard library: ssl, socket, hashlib (the websocket accept key is SHA-1 by
+# RFC 6455; no cryptography of our own).
+import base64, hashlib, json, os, socket, ssl, struct, sys, time
+
+ADDR, PORT, CERT, KEY, RESULTS = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+HELLO, RESUME_DONE, PING, PONG, GOAWAY = 0x01, 0x02, 0x03, 0x04, 0x05
+OPEN, ACCEPT, STREAM_OPEN, DATA, ACK, EOF, CLOSE = 0x10, 0x11, 0x12, 0x20, 0x21, 0x22, 0x23
+RESIZE, EXIT, TERMINATE, RESUME = 0x24, 0x25, 0x26, 0x27
+CODES = {0: "ok", 1: "protocol", 2: "flow", 3: "limit", 4: "unknown", 5: "refused", 6: "connect",
+         7: "timeout", 8: "terminated", 9: "internal", 10: "shutdown", 11: "backlog"}
+
+
+def frame(typ, ch=0, st=0, off=0, val=0, body=b"", version=1, flags=0, length=None):
+    n = len(body) if length is None else length
+    return struct.pack(">BBHIIIQQ", version, typ, flags, ch, st, n, off, val) + body
+
+
+def string(s):
+    b = s.encode() if isinstance(s, str) else s
+    return struct.pack(">H", len(b)) + b
+
+
+class Conn:
+    def __init__(self, s):
+        self.s = s
+        self.buf = b""
+
+    def recv_exact(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def handshake(self):
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise EOFError
+            self.buf += d
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        hdrs = {}
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            hdrs[k.strip().lower()] = v.strip()
+        if b"ssmsession.1" not in hdrs.get(b"sec-websocket-protocol", b""):
+            raise ValueError("no ssmsession.1 subprotocol")
+        acc = base64.b64encode(hashlib.sha1(hdrs[b"sec-websocket-key"] + GUID).digest())
+        self.s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc +
+                       b"\r\nSec-WebSocket-Protocol: ssmsession.1\r\n\r\n")
+
+    def ws_send(self, payload, opcode=2):
+        n = len(payload)
+        if n < 126:
+            h = struct.pack(">BB", 0x80 | opcode, n)
+        elif n < 65536:
+            h = struct.pack(">BBH", 0x80 | opcode, 126, n)
+        else:
+            h = struct.pack(">BBQ", 0x80 | opcode, 127, n)
+        self.s.sendall(h + payload)
+
+    def ws_recv(self):
+        """one whole message: (opcode, payload); pings answered; close -> EOFError"""
+        msg, op0 = b"", None
+        while True:
+            b0, b1 = self.recv_exact(2)
+            op, fin, n = b0 & 0x0F, b0 & 0x80, b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self.recv_exact(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self.recv_exact(8))[0]
+            mask = self.recv_exact(4) if b1 & 0x80 else b"\0\0\0\0"
+            data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.recv_exact(n)))
+            if op == 8:
+                raise EOFError
+            if op == 9:
+                self.ws_send(data, 10)
+                continue
+            if op == 10:
+                continue
+            if op0 is None:
+                op0 = op
+            msg += data
+            if fin:
+                return op0, msg
+
+    def recv_frame(self):
+        op, m = self.ws_recv()
+        if op != 2 or len(m) < 32:
+            raise ValueError("agent sent a non-frame")
+        v, typ, flags, ch, st, n, off, val = struct.unpack(">BBHIIIQQ", m[:32])
+        return {"type": typ, "ch": ch, "st": st, "off": off, "val": val, "body": m[32:]}
+
+    def send(self, f):
+        self.ws_send(f)
+
+
+def answer(c, until_type=None, seconds=8.0):
+    """what the agent does next: the first GOAWAY or CLOSE (code), or the connection's end"""
+    deadline = time.monotonic() + seconds
+    got = {"closed": False}
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout
+            c.s.settimeout(left)
+            f = c.recv_frame()
+            if f["type"] == PING:
+                c.send(frame(PONG, val=f["val"]))
+                continue
+            if f["type"] in (GOAWAY, CLOSE) and "code" not in got:
+                code = struct.unpack(">H", f["body"][:2])[0]
+                got["code"] = CODES.get(code, str(code))
+                got["frame"] = "GOAWAY" if f["type"] == GOAWAY else "CLOSE"
+                got["ch"] = f["ch"]
+                if f["type"] == CLOSE:
+                    return got
+                continue
+            if until_type is not None and f["type"] == until_type:
+                got["seen"] = f
+                return got
+    except (EOFError, ConnectionError, ssl.SSLError, OSError):
+        got["closed"] = True
+    except socket.timeout:
+        got["timeout"] = True
+    return got
+
+
+def hello(c, role=2):
+    f = c.recv_frame()
+    if f["type"] != HELLO:
+        raise ValueError("first frame not HELLO")
+    c.send(frame(HELLO, body=struct.pack(">IBB", 0, role, 0) + string("hostile-broker")))
+
+
+def up(c):
+    hello(c)
+    c.s.settimeout(10)
+    while c.recv_frame()["type"] != RESUME_DONE:
+        pass
+    c.send(frame(RESUME_DONE))
+
+
+def audit_channel(c):
+    """wait for the agent's AUDIT OPEN (kind 3); its channel id"""
+    c.s.settimeout(15)
+    while True:
+        f = c.recv_frame()
+        if f["type"] == PING:
+            c.send(frame(PONG, val=f["val"]))
+        elif f["type"] == OPEN and f["body"][0] == 3:
+            return f["ch"]
+
+
+# each case: (name, what it does on an up link, expected answer)
+def c_oversized(c):
+    c.send(frame(DATA, ch=1, body=b"x" * 16385))
+
+
+def c_truncated(c):
+    c.send(frame(PING)[:20])
+
+
+def c_length_mismatch(c):
+    c.send(frame(GOAWAY, body=struct.pack(">H", 0) + string("bye"), length=40))
+
+
+def c_unknown_type(c):
+    c.send(frame(0x7F))
+
+
+def c_bad_version(c):
+    c.send(frame(PING, version=2))
+
+
+def c_reserved_flags(c):
+    c.send(frame(PING, flags=0x8000))
+
+
+def c_text(c):
+    c.ws_send(b"hello", opcode=1)
+
+
+def c_data_never_opened(c):
+    c.send(frame(DATA, ch=2, body=b"hi"))
+
+
+def c_ack_never_opened(c):
+    c.send(frame(ACK, ch=999999, off=0, val=65536))
+
+
+def c_accept_not_theirs(c):
+    c.send(frame(ACCEPT, ch=999997, val=65536))
+
+
+def c_open_wrong_parity(c):
+    body = struct.pack(">BBHH", 1, 0, 0, 0) + string("s-1") + string("Doc") + string("abc") + string("")
+    c.send(frame(OPEN, ch=3, val=65536, body=body))
+
+
+def c_open_bad_token(c):
+    body = (struct.pack(">BBHH", 1, 0, 0, 0) + string("alice-0123456789abcdef0") +
+            string("Cmd-Id") + string("not.a.token") + string(""))
+    c.send(frame(OPEN, ch=2, val=65536, body=body))
+
+
+def c_second_hello(c):
+    c.send(frame(HELLO, body=struct.pack(">IBB", 0, 2, 0) + string("again")))
+
+
+def c_goaway_retry_too_long(c):
+    c.send(frame(GOAWAY, val=3600001, body=struct.pack(">H", 10) + string("later")))
+
+
+def c_data_out_of_window(c):
+    ch = audit_channel(c)
+    c.send(frame(ACCEPT, ch=ch, off=0, val=1 << 20))
+    c.send(frame(DATA, ch=ch, off=0, body=b"the broker never sends on an audit channel"))
+
+
+def c_ack_beyond_sent(c):
+    ch = audit_channel(c)
+    c.send(frame(ACCEPT, ch=ch, off=0, val=1 << 20))
+    c.send(frame(ACK, ch=ch, off=1 << 40, val=(1 << 40) + 65536))
+
+
+def c_accept_window_too_large(c):
+    ch = audit_channel(c)
+    c.send(frame(ACCEPT, ch=ch, off=0, val=(16 << 20) + 1))
+
+
+def c_accept_twice(c):
+    ch = audit_channel(c)
+    c.send(frame(ACCEPT, ch=ch, off=0, val=1 << 20))
+    c.send(frame(ACCEPT, ch=ch, off=0, val=1 << 20))
+
+
+def c_terminate_not_session(c):
+    ch = audit_channel(c)
+    c.send(frame(ACCEPT, ch=ch, off=0, val=1 << 20))
+    c.send(frame(TERMINATE, ch=ch, body=string("no session here")))
+
+
+def c_ping_flood(c):
+    # 200 PINGs without reading a single PONG: the agent must not grow without bound
+    for i in range(200):
+        c.send(frame(PING, val=i + 1))
+
+
+CASES = [
+    ("oversized frame (16385-byte DATA body)", c_oversized, {"GOAWAY protocol", "closed"}),
+    ("truncated frame (20 of 32 header bytes)", c_truncated, {"GOAWAY protocol"}),
+    ("length field beyond the message", c_length_mismatch, {"GOAWAY protocol"}),
+    ("unknown frame type 0x7f", c_unknown_type, {"GOAWAY protocol"}),
+    ("frame version 2", c_bad_version, {"GOAWAY protocol"}),
+    ("reserved flag bits set", c_reserved_flags, {"GOAWAY protocol"}),
+    ("a text message", c_text, {"GOAWAY protocol"}),
+    ("DATA for a channel never opened", c_data_never_opened, {"GOAWAY protocol"}),
+    ("ACK for a channel never opened", c_ack_never_opened, {"GOAWAY protocol"}),
+    ("ACCEPT for a channel the agent never opened", c_accept_not_theirs, {"GOAWAY protocol"}),
+    ("OPEN with the agent's (odd) channel parity", c_open_wrong_parity, {"GOAWAY protocol"}),
+    ("a second HELLO", c_second_hello, {"GOAWAY protocol"}),
+    ("GOAWAY retry hint over an hour", c_goaway_retry_too_long, {"GOAWAY protocol"}),
+    ("DATA on a one-way AUDIT channel (out of window)", c_data_out_of_window, {"GOAWAY flow", "GOAWAY protocol"}),
+    ("ACK beyond every byte sent (wrong offset)", c_ack_beyond_sent, {"GOAWAY flow", "GOAWAY protocol"}),
+    ("ACCEPT granting more than 16 MiB", c_accept_window_too_large, {"GOAWAY protocol", "GOAWAY flow"}),
+    ("a second ACCEPT of one channel", c_accept_twice, {"GOAWAY protocol"}),
+    ("TERMINATE on an AUDIT channel", c_terminate_not_session, {"GOAWAY protocol"}),
+    ("OPEN of a session with a forged token", c_open_bad_token, {"CLOSE refused"}),
+    ("200 PINGs while never reading", c_ping_flood, {"GOAWAY protocol", "GOAWAY limit", "closed", "alive"}),
+]
+
+
+def main():
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(CERT, KEY)
+    ctx.set_alpn_protocols(["http/1.1"])
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((ADDR, PORT))
+    ls.listen(4)
+    print("hostile broker listening", flush=True)
+    out = open(RESULTS, "a")
+    for name, fn, want in CASES:
+        raw, _ = ls.accept()
+        raw.settimeout(15)
+        s = ctx.wrap_socket(raw, server_side=True)
+        c = Conn(s)
+        res = {"case": name, "want": sorted(want)}
+        try:
+            c.handshake()
+            up(c)
+            fn(c)
+            got = answer(c)
+            if "code" in got:
+                res["got"] = got["frame"] + " " + got["code"]
+            elif got.get("closed"):
+                res["got"] = "closed"
+            else:
+                res["got"] = "alive"
+        except Exception as e:  # the case could not even be played: a failure
+            res["got"] = "error: %s" % e
+        res["ok"] = res["got"] in want
+        out.write(json.dumps(res) + "\n")
+        out.flush()
+        try:
+            s.close()
+        except OSError:
+            pass
+    out.write(json.dumps({"done": True}) + "\n")
+    out.flush()
+
+
+main()
