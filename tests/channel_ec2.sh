@@ -277,6 +277,10 @@ import json, sys
 l = {i[\"InstanceId\"]: i for i in json.load(sys.stdin)[\"InstanceInformationList\"]}
 assert l[\"$HID\"][\"ResourceType\"] == \"EC2Instance\" and l[\"$HID\"][\"PingStatus\"] == \"Online\", l'"
 
+ssm_check "the i- host's audit log reaches the broker under its instance id" ssm_wait_for 15 sh -c \
+	"'$BROKER' audit show --state-dir '$ST' --host '$HID' 2>/dev/null | python3 -c 'import json, sys; l = [json.loads(x) for x in sys.stdin]; assert any(e[\"event\"] == \"session_start\" and e[\"host_id\"] == \"$HID\" for e in l)' 2>/dev/null"
+ssm_check "ssm-broker host revoke takes an i- id" sh -c "'$BROKER' host revoke --state-dir '$ST' i-0a1b2c3d >/dev/null"
+
 # ---- forget: the registration and its certificates are gone
 "$BROKER" ec2 forget --state-dir "$ST" "$HID" >/dev/null
 ssm_check "ssm-broker ec2 forget: the agent is disconnected" ssm_wait_for 10 grep -q "agent $HID: disconnecting\|agent $HID disconnected" "$T/broker.log"
