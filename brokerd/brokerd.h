@@ -50,6 +50,15 @@ int db_register(struct broker *b, const struct ssm_enroll_request *req, int64_t 
 		cJSON **presp, char *msg, size_t msglen);
 /* 1 if host id with this certificate serial may connect (known, not revoked, the serial it
  * was issued, the serial not revoked); 0 otherwise with why. -1 on a database error. */
+/* ec2.c: the same for a host proving its EC2 instance identity (req->ec2_document set):
+ * 0 with *presp; 400, 403, 500 with msg.  The tables, the ARN of a registered EC2 host
+ * (arn:aws:ec2:REGION:ACCOUNT:instance/ID; 0, -ENOENT, -EINVAL, -EIO), and
+ * `ssm-broker ec2 ...` (argv[0] is "ec2"). */
+int db_register_ec2(struct broker *b, const struct ssm_enroll_request *req, int64_t now,
+		    cJSON **presp, char *msg, size_t msglen);
+int ec2_schema_ensure(sqlite3 *db);
+int ec2_host_arn(sqlite3 *db, const char *id, char *out, size_t size);
+int broker_ec2_main(int argc, char **argv);
 int db_host_allowed(sqlite3 *db, const char *id, const char *serial, char *why, size_t whylen);
 int db_host_contact(sqlite3 *db, const char *id, int64_t now);
 int db_host_revoke(sqlite3 *db, const char *id);

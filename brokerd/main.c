@@ -7,6 +7,7 @@
  *   ssm-broker user|group|policy ... (brokerd/users.c)
  *   ssm-broker document put|list|delete ... (brokerd/documents.c)
  *   ssm-broker audit list|show ... (brokerd/audit_store.c)
+ *   ssm-broker ec2 trust|account|tag|forget ... (brokerd/ec2.c)
  *
  * Exit 0 ok, 1 refused or failed, 2 usage or configuration error. */
 #include "brokerd.h"
@@ -39,7 +40,14 @@ static void usage(FILE *f)
 	      "       ssm-broker document list [--state-dir DIR] [--json]\n"
 	      "       ssm-broker document delete [--state-dir DIR] NAME\n"
 	      "       ssm-broker audit list [--state-dir DIR] [--host ID] [--json]\n"
-	      "       ssm-broker audit show [--state-dir DIR] --host ID [--since RFC3339]\n",
+	      "       ssm-broker audit show [--state-dir DIR] --host ID [--since RFC3339]\n"
+	      "       ssm-broker ec2 trust add [--state-dir DIR] --cert FILE\n"
+	      "       ssm-broker ec2 trust list | trust remove SHA256 [--state-dir DIR]\n"
+	      "       ssm-broker ec2 account add [--state-dir DIR] ACCOUNT [--region R]...\n"
+	      "                  [--tag KEY=VALUE]...\n"
+	      "       ssm-broker ec2 account list | account remove ACCOUNT [--state-dir DIR]\n"
+	      "       ssm-broker ec2 tag [--state-dir DIR] INSTANCE KEY=VALUE...\n"
+	      "       ssm-broker ec2 forget [--state-dir DIR] INSTANCE\n",
 	      f);
 }
 
@@ -249,7 +257,8 @@ static int cmd_host(int argc, char **argv)
 		cJSON_Delete(arr);
 	} else if (strcmp(argv[0], "revoke") == 0 && id != NULL) {
 		if (!ssm_ca_host_id_valid(id))
-			return usage_error("not a host id (mi- and 17 lowercase hex digits):", id);
+			return usage_error("not a host id (mi- and 17, or i- and 8 or 17, lowercase hex "
+					   "digits):", id);
 		if (broker_open(state_dir, 0, &b) < 0)
 			return 2;
 		r = db_host_revoke(b->db, id);
@@ -305,5 +314,7 @@ int main(int argc, char **argv)
 		return broker_documents_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "audit") == 0)
 		return broker_audit_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ec2") == 0)
+		return broker_ec2_main(argc - 1, argv + 1);
 	return usage_error("unknown command", argv[1]);
 }

@@ -144,7 +144,10 @@ static int handle_register(struct lws *wsi, struct http_pss *pss)
 		snprintf(msg, sizeof(msg), "bad request: %s", err);
 		return respond_error(wsi, pss, 400, msg);
 	}
-	status = db_register(B, req, ssm_now(), &resp, msg, sizeof(msg));
+	if (req->ec2_document != NULL)
+		status = db_register_ec2(B, req, ssm_now(), &resp, msg, sizeof(msg));
+	else
+		status = db_register(B, req, ssm_now(), &resp, msg, sizeof(msg));
 	ssm_enroll_request_free(req);
 	if (status != 0) {
 		logf_("register from %s refused: %s", peer, msg);
@@ -234,7 +237,8 @@ static int handle_instances(struct lws *wsi, struct http_pss *pss)
 		}
 		ssm_rfc3339((int64_t)cJSON_GetObjectItem(h, "registered")->valuedouble, ts);
 		cJSON_AddStringToObject(o, "RegistrationDate", ts);
-		cJSON_AddStringToObject(o, "ResourceType", "ManagedInstance");
+		cJSON_AddStringToObject(o, "ResourceType",
+					ssm_ca_ec2_id_valid(id) ? "EC2Instance" : "ManagedInstance");
 		cJSON_AddItemToArray(list, o);
 	}
 	cJSON_Delete(hosts);

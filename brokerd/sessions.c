@@ -615,8 +615,19 @@ static int start_session(struct broker *b, const struct broker_http_request *req
 	known = target_context(b->db, sr.target, tctx, &revoked);
 	if (known < 0)
 		FAIL(500, "database error");
-	snprintf(target_arn, sizeof(target_arn), "arn:aws:ssm:%s:%s:managed-instance/%s",
-		 BROKER_REGION, BROKER_ACCOUNT, sr.target);
+	/* an EC2 host: the instance's ARN, in the account and region of its identity
+	 * document (AWS names i- targets so); an unknown i- target: this broker's */
+	r = ssm_ca_ec2_id_valid(sr.target)
+		    ? ec2_host_arn(b->db, sr.target, target_arn, sizeof(target_arn))
+		    : -ENOENT;
+	if (r == -EIO)
+		FAIL(500, "database error");
+	if (r < 0 && ssm_ca_ec2_id_valid(sr.target))
+		snprintf(target_arn, sizeof(target_arn), "arn:aws:ec2:%s:%s:instance/%s",
+			 BROKER_REGION, BROKER_ACCOUNT, sr.target);
+	else if (r < 0)
+		snprintf(target_arn, sizeof(target_arn), "arn:aws:ssm:%s:%s:managed-instance/%s",
+			 BROKER_REGION, BROKER_ACCOUNT, sr.target);
 	snprintf(doc_arn, sizeof(doc_arn), "arn:aws:ssm:%s:%s:document/%s", BROKER_REGION,
 		 BROKER_ACCOUNT, sr.document);
 	is.target_arn = target_arn;

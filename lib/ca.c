@@ -22,16 +22,33 @@ struct ssm_ca {
 	EVP_PKEY *key;
 };
 
-int ssm_ca_host_id_valid(const char *s)
+static int lower_hex(const char *s, size_t n)
 {
 	size_t i;
 
-	if (s == NULL || strncmp(s, "mi-", 3) != 0 || strlen(s) != SSM_HOST_ID_LEN)
-		return 0;
-	for (i = 3; i < SSM_HOST_ID_LEN; i++)
+	for (i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
-	return 1;
+	return s[n] == '\0';
+}
+
+int ssm_ca_host_id_valid(const char *s)
+{
+	if (s == NULL)
+		return 0;
+	if (strncmp(s, "mi-", 3) == 0)
+		return strlen(s) == SSM_HOST_ID_LEN && lower_hex(s + 3, 17);
+	return ssm_ca_ec2_id_valid(s);
+}
+
+int ssm_ca_ec2_id_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL || strncmp(s, "i-", 2) != 0)
+		return 0;
+	n = strlen(s + 2);
+	return (n == 8 || n == 17) && lower_hex(s + 2, n);
 }
 
 int ssm_ca_host_id_new(char out[SSM_HOST_ID_LEN + 1])
@@ -590,24 +607,25 @@ static int host_id_from_cert(X509 *cert, char host_id[SSM_HOST_ID_LEN + 1], char
 		    memcmp(d, SSM_CA_HOST_URI_PREFIX, plen) != 0)
 			continue;
 		n_uri++;
-		if ((size_t)len - plen != SSM_HOST_ID_LEN ||
+		if ((size_t)len - plen > SSM_HOST_ID_LEN ||
 		    memchr(d, '\0', (size_t)len) != NULL) {
 			ERR("the certificate's host URI is malformed");
 			goto out;
 		}
-		memcpy(found, d + plen, SSM_HOST_ID_LEN);
-		found[SSM_HOST_ID_LEN] = '\0';
+		memcpy(found, d + plen, (size_t)len - plen);
+		found[(size_t)len - plen] = '\0';
 	}
 	if (n_uri != 1) {
 		ERR("the certificate names %d hosts, not one", n_uri);
 		goto out;
 	}
 	if (!ssm_ca_host_id_valid(found)) {
-		ERR("the certificate's host id is not mi- and 17 lowercase hex digits");
+		ERR("the certificate's host id is neither mi- and 17 nor i- and 8 or 17 lowercase "
+		    "hex digits");
 		goto out;
 	}
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-				      sizeof(cn)) != SSM_HOST_ID_LEN ||
+				      sizeof(cn)) != (int)strlen(found) ||
 	    strcmp(cn, found) != 0) {
 		ERR("the certificate's common name is not its host id");
 		goto out;

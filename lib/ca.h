@@ -3,7 +3,8 @@
  * One P-256 CA per broker.  It issues the broker's TLS server certificate and, at
  * registration, one client certificate per host: the host generates its key and sends a
  * CSR (proof of possession only: its subject is ignored), the broker names the host by the
- * id it assigned, as subject CN and as the one SAN URI:urn:ssmsession:host:mi-... .  The
+ * id it assigned (mi-...) or verified (i-..., an EC2 instance id), as subject CN and as the
+ * one SAN URI:urn:ssmsession:host:ID .  The
  * broker takes a host's identity from a certificate this module verified, never from
  * anything else the host sends.  OpenSSL 3 EVP/X509 only.
  *
@@ -16,15 +17,19 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#define SSM_HOST_ID_LEN 20 /* "mi-" and 17 lowercase hex digits */
+#define SSM_HOST_ID_LEN 20 /* the longest host id: "mi-" and 17 lowercase hex digits */
 #define SSM_CA_HOST_URI_PREFIX "urn:ssmsession:host:"
 #define SSM_CA_SERIAL_MAX 41 /* lowercase hex of a 20-byte serial, NUL included */
 #define SSM_CA_PEM_MAX (64 * 1024)
 
 struct ssm_ca;
 
-/* 1 if s is mi- and exactly 17 lowercase hex digits (the ids this broker assigns). */
+/* 1 if s is a host id (SPEC sections 4 and 8): mi- and exactly 17 lowercase hex digits (the
+ * ids this broker assigns at activation), or an EC2 instance id, i- and 8 or 17 lowercase
+ * hex digits (hosts registered by their instance identity document, lib/ec2id.h). */
 int ssm_ca_host_id_valid(const char *s);
+/* 1 if s is an EC2 instance id: i- and 8 or 17 lowercase hex digits. */
+int ssm_ca_ec2_id_valid(const char *s);
 /* A fresh random host id into out (SSM_HOST_ID_LEN + 1 bytes).  0 or -EIO. */
 int ssm_ca_host_id_new(char out[SSM_HOST_ID_LEN + 1]);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "ca.h"
+#include "ec2id.h"
 #include "json.h"
 #include "util.h"
 
@@ -28,6 +29,32 @@ int ssm_enroll_id_valid(const char *s)
 int ssm_enroll_code_valid(const char *s)
 {
 	return s != NULL && ssm_str_charset(s, 1, SSM_ENROLL_CODE_MAX, is_code_char);
+}
+
+int ssm_enroll_nonce_valid(const char *s)
+{
+	return s != NULL &&
+	       ssm_str_charset(s, SSM_ENROLL_NONCE_MIN, SSM_ENROLL_NONCE_MAX, ssm_is_b64url_char);
+}
+
+/* text of 1..max bytes (the JSON parser already refused NUL and invalid UTF-8) */
+static int ec2_doc_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= SSM_EC2ID_DOC_MAX;
+}
+
+static int ec2_sig_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 1 || n > SSM_EC2ID_SIG_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] > 0x7e || ((unsigned char)s[i] < 0x20 && s[i] != '\n' &&
+						  s[i] != '\r'))
+			return 0;
+	return 1;
 }
 
 int ssm_enroll_tags_valid(const cJSON *tags)
@@ -128,14 +155,30 @@ void ssm_enroll_request_free(struct ssm_enroll_request *req)
 		OPENSSL_cleanse(req->activation_code, strlen(req->activation_code));
 		free(req->activation_code);
 	}
+	free(req->ec2_document);
+	free(req->ec2_signature);
+	if (req->ec2_nonce != NULL) {
+		OPENSSL_cleanse(req->ec2_nonce, strlen(req->ec2_nonce));
+		free(req->ec2_nonce);
+	}
 	free(req->csr);
 	free(req);
+}
+
+static void cleanse_member(cJSON *root, const char *name)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (cJSON_IsString(v) && v->valuestring)
+		OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
 }
 
 int ssm_enroll_request_parse(const char *buf, size_t len, struct ssm_enroll_request **preq,
 			     char *err, size_t errlen)
 {
 	static const char *const names[] = { "activation_id", "activation_code", "csr" };
+	static const char *const ec2_names[] = { "ec2_document", "ec2_signature", "ec2_nonce",
+						 "csr" };
 	struct ssm_enroll_request *req = NULL;
 	cJSON *root = NULL;
 	char jerr[128] = "";
@@ -156,7 +199,17 @@ int ssm_enroll_request_parse(const char *buf, size_t len, struct ssm_enroll_requ
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = only_members(root, names, 3, err, errlen)) < 0 ||
+	if (cJSON_HasObjectItem(root, "ec2_document")) {
+		if ((r = only_members(root, ec2_names, 4, err, errlen)) < 0 ||
+		    (r = dup_member(root, "ec2_document", ec2_doc_ok, &req->ec2_document, err,
+				    errlen)) < 0 ||
+		    (r = dup_member(root, "ec2_signature", ec2_sig_ok, &req->ec2_signature, err,
+				    errlen)) < 0 ||
+		    (r = dup_member(root, "ec2_nonce", ssm_enroll_nonce_valid, &req->ec2_nonce, err,
+				    errlen)) < 0 ||
+		    (r = dup_member(root, "csr", csr_valid, &req->csr, err, errlen)) < 0)
+			goto out;
+	} else if ((r = only_members(root, names, 3, err, errlen)) < 0 ||
 	    (r = dup_member(root, "activation_id", ssm_enroll_id_valid, &req->activation_id, err,
 			    errlen)) < 0 ||
 	    (r = dup_member(root, "activation_code", ssm_enroll_code_valid, &req->activation_code,
@@ -167,10 +220,9 @@ int ssm_enroll_request_parse(const char *buf, size_t len, struct ssm_enroll_requ
 	req = NULL;
 out:
 	if (root != NULL) {
-		/* the code was in the tree too */
-		cJSON *code = cJSON_GetObjectItemCaseSensitive(root, "activation_code");
-		if (cJSON_IsString(code) && code->valuestring)
-			OPENSSL_cleanse(code->valuestring, strlen(code->valuestring));
+		/* the code and the nonce were in the tree too */
+		cleanse_member(root, "activation_code");
+		cleanse_member(root, "ec2_nonce");
 	}
 	cJSON_Delete(root);
 	ssm_enroll_request_free(req);
@@ -192,6 +244,23 @@ char *ssm_enroll_request_build(const char *activation_id, const char *activation
 		if (cJSON_IsString(code) && code->valuestring)
 			OPENSSL_cleanse(code->valuestring, strlen(code->valuestring));
 	}
+	cJSON_Delete(o);
+	return s;
+}
+
+char *ssm_enroll_request_build_ec2(const char *document, const char *signature,
+				   const char *nonce, const char *csr)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if (o != NULL && cJSON_AddStringToObject(o, "ec2_document", document) &&
+	    cJSON_AddStringToObject(o, "ec2_signature", signature) &&
+	    cJSON_AddStringToObject(o, "ec2_nonce", nonce) &&
+	    cJSON_AddStringToObject(o, "csr", csr))
+		s = cJSON_PrintUnformatted(o);
+	if (o != NULL)
+		cleanse_member(o, "ec2_nonce");
 	cJSON_Delete(o);
 	return s;
 }

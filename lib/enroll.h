@@ -1,7 +1,9 @@
 /* enroll.h - host registration messages (SPEC section 8; docs/ARCHITECTURE.md):
  *
  *   POST /v1/register  {"activation_id": ID, "activation_code": CODE, "csr": PEM}
- *   200                {"host_id": "mi-...", "certificate": PEM, "ca": PEM,
+ *                  or  {"ec2_document": TEXT, "ec2_signature": BASE64, "ec2_nonce": NONCE,
+ *                       "csr": PEM}   (an EC2 instance identity, lib/ec2id.h)
+ *   200                {"host_id": "mi-..." or "i-...", "certificate": PEM, "ca": PEM,
  *                       "jwks": {JWK Set}, "issuer": ISS, "tags": {K: V}}
  *   4xx/5xx            {"error": "one line"}
  *
@@ -19,10 +21,19 @@
 #define SSM_ENROLL_ISSUER_MAX 256
 #define SSM_ENROLL_TAGS_MAX 64
 #define SSM_ENROLL_HOST_MAX 253
+#define SSM_ENROLL_NONCE_MIN 32          /* ec2_nonce: [A-Za-z0-9_-] */
+#define SSM_ENROLL_NONCE_MAX 128
 
+/* Exactly one of the two ways in: an activation (activation_id and activation_code set,
+ * the ec2_* members NULL), or an EC2 instance identity (ec2_document, ec2_signature and
+ * ec2_nonce set, the activation members NULL).  The identity's bytes are only checked for
+ * size and text here; lib/ec2id.c verifies and parses them. */
 struct ssm_enroll_request {
 	char *activation_id;
 	char *activation_code; /* secret: wiped by ssm_enroll_request_free */
+	char *ec2_document;    /* at most SSM_EC2ID_DOC_MAX bytes */
+	char *ec2_signature;   /* at most SSM_EC2ID_SIG_MAX bytes */
+	char *ec2_nonce;       /* secret: the host's re-registration proof, wiped */
 	char *csr;
 };
 
@@ -42,6 +53,10 @@ void ssm_enroll_request_free(struct ssm_enroll_request *req);
 /* The request body for these values (malloc'ed JSON), NULL when out of memory. */
 char *ssm_enroll_request_build(const char *activation_id, const char *activation_code,
 			       const char *csr);
+char *ssm_enroll_request_build_ec2(const char *document, const char *signature,
+				   const char *nonce, const char *csr);
+/* An ec2_nonce: 32 to 128 of [A-Za-z0-9_-]. */
+int ssm_enroll_nonce_valid(const char *s);
 
 int ssm_enroll_response_parse(const char *buf, size_t len, struct ssm_enroll_response **presp,
 			      char *err, size_t errlen);

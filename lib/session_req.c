@@ -123,7 +123,7 @@ int ssm_start_session_request_parse(const char *body, size_t len,
 	}
 	if (!ssm_ca_host_id_valid(s)) {
 		ssm_errf(err, errlen, "Target is not a managed instance id (mi- and 17 lowercase hex"
-				      " digits)");
+				      " digits) or an EC2 instance id (i- and 8 or 17)");
 		goto out;
 	}
 	snprintf(req->target, sizeof(req->target), "%s", s);

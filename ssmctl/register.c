@@ -1,5 +1,9 @@
 /* register.c - `ssmctl register --broker URL --ca FILE --activation-id ID
- * --activation-code CODE [--config PATH]` (SPEC section 8):
+ * --activation-code CODE [--config PATH]` (SPEC section 8), or, on an EC2 instance,
+ * `ssmctl register --broker URL --ca FILE --ec2 [--imds URL] [--ec2-signature pkcs7|rsa2048]`:
+ * the instance identity document and its signature from the instance metadata service
+ * (ssmctl/imds.c, IMDSv2) instead of an activation, and a nonce kept beside the
+ * configuration (ec2-nonce, 0600) that lets this instance, and only it, register again.
  *
  *   1. generate the host key (P-256, 0600, beside the configuration) and a CSR;
  *   2. POST /v1/register over TLS, trusting only --ca (no system store), host name checked;
@@ -25,10 +29,14 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include "b64url.h"
 #include "https.h"
 #include "ca.h"
+#include "ec2id.h"
 #include "enroll.h"
+#include "imds.h"
 #include "json.h"
 #include "jwk.h"
 #include "util.h"
@@ -104,9 +112,52 @@ static int write_str(const char *path, const char *s, unsigned mode)
 	return 0;
 }
 
+/* The nonce in path, or a new one written there (0600).  0, or -1 after printing why. */
+static int ec2_nonce(const char *path, char **pnonce)
+{
+	char err[512] = "", *buf = NULL, *b64 = NULL;
+	unsigned char rnd[32];
+	size_t len = 0;
+	int r;
+
+	r = ssm_read_file(path, SSM_ENROLL_NONCE_MAX + 2, SSM_FILE_TRUSTED | SSM_FILE_NOFOLLOW, &buf,
+			  &len, err, sizeof(err));
+	if (r == 0) {
+		while (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (!ssm_enroll_nonce_valid(buf)) {
+			fail(0, "%s: not a registration nonce (32 to 128 of [A-Za-z0-9_-])", path);
+			free(buf);
+			return -1;
+		}
+		*pnonce = buf;
+		return 0;
+	}
+	if (r != -ENOENT) {
+		fail(0, "%s", err);
+		return -1;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || ssm_b64url_encode(rnd, sizeof(rnd), &b64) < 0) {
+		fail(0, "no randomness for the registration nonce");
+		return -1;
+	}
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if (write_str(path, b64, 0600) < 0) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+		return -1;
+	}
+	*pnonce = b64;
+	return 0;
+}
+
 int ssmctl_register(int argc, char **argv)
 {
 	const char *broker = NULL, *ca_file = NULL, *act_id = NULL, *act_code = NULL;
+	const char *imds = SSMCTL_IMDS_DEFAULT, *ec2_sig = "pkcs7";
+	char *ec2_doc_text = NULL, *ec2_sig_text = NULL, *nonce = NULL, nonce_path[PATH_MAX];
+	struct ssm_ec2id_doc ec2_doc;
+	int ec2 = 0;
 	char host[SSM_ENROLL_HOST_MAX + 1], dir[PATH_MAX], tmp[PATH_MAX], err[512] = "";
 	char key_path[PATH_MAX], cert_path[PATH_MAX], ca_path[PATH_MAX], jwks_path[PATH_MAX];
 	char *csr = NULL, *key_pem = NULL, *body = NULL, *resp_body = NULL, *ca_pem = NULL,
@@ -122,7 +173,15 @@ int ssmctl_register(int argc, char **argv)
 
 	for (i = 0; i < argc; i++) {
 		const char **dst = NULL;
-		if (strcmp(argv[i], "--broker") == 0)
+		if (strcmp(argv[i], "--ec2") == 0) {
+			ec2 = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "--imds") == 0)
+			dst = &imds;
+		else if (strcmp(argv[i], "--ec2-signature") == 0)
+			dst = &ec2_sig;
+		else if (strcmp(argv[i], "--broker") == 0)
 			dst = &broker;
 		else if (strcmp(argv[i], "--ca") == 0)
 			dst = &ca_file;
@@ -134,16 +193,24 @@ int ssmctl_register(int argc, char **argv)
 			dst = &ssmctl_config_path;
 		if (dst == NULL || i + 1 >= argc)
 			return fail(SSMCTL_USAGE, "usage: ssmctl register --broker URL --ca FILE "
-						  "--activation-id ID --activation-code CODE "
+						  "(--activation-id ID --activation-code CODE | --ec2 "
+						  "[--imds URL] [--ec2-signature pkcs7|rsa2048]) "
 						  "[--config PATH]");
 		*dst = argv[++i];
 	}
-	if (!broker || !ca_file || !act_id || !act_code)
-		return fail(SSMCTL_USAGE, "--broker, --ca, --activation-id and --activation-code "
-					  "are all required");
+	if (ec2 && (act_id || act_code))
+		return fail(SSMCTL_USAGE, "--ec2 registers by the instance identity: no "
+					  "--activation-id or --activation-code with it");
+	if (!ec2 && (imds != (const char *)SSMCTL_IMDS_DEFAULT || strcmp(ec2_sig, "pkcs7") != 0))
+		return fail(SSMCTL_USAGE, "--imds and --ec2-signature go with --ec2");
+	if (ec2 && strcmp(ec2_sig, "pkcs7") != 0 && strcmp(ec2_sig, "rsa2048") != 0)
+		return fail(SSMCTL_USAGE, "--ec2-signature pkcs7 or rsa2048");
+	if (!broker || !ca_file || (!ec2 && (!act_id || !act_code)))
+		return fail(SSMCTL_USAGE, "--broker, --ca and either --activation-id and "
+					  "--activation-code or --ec2 are required");
 	if (ssm_enroll_url_parse(broker, host, sizeof(host), &port) < 0)
 		return fail(SSMCTL_USAGE, "--broker %.200s: not https://HOST[:PORT]", broker);
-	if (!ssm_enroll_id_valid(act_id) || !ssm_enroll_code_valid(act_code))
+	if (!ec2 && (!ssm_enroll_id_valid(act_id) || !ssm_enroll_code_valid(act_code)))
 		return fail(SSMCTL_USAGE, "the activation id or code has characters outside "
 					  "[A-Za-z0-9_-]");
 	if (ssmctl_config_path[0] != '/')
@@ -169,7 +236,8 @@ int ssmctl_register(int argc, char **argv)
 	if (cfg == NULL || path_for(key_path, cfg, "host_key", dir, "host.key") < 0 ||
 	    path_for(cert_path, cfg, "host_certificate", dir, "host.crt") < 0 ||
 	    path_for(ca_path, cfg, "broker_ca", dir, "broker-ca.pem") < 0 ||
-	    path_for(jwks_path, cfg, "trusted_keys", dir, "trusted_keys.jwks") < 0) {
+	    path_for(jwks_path, cfg, "trusted_keys", dir, "trusted_keys.jwks") < 0 ||
+	    snprintf(nonce_path, sizeof(nonce_path), "%s/ec2-nonce", dir) >= (int)sizeof(nonce_path)) {
 		ret = fail(SSMCTL_USAGE, "paths too long");
 		goto out;
 	}
@@ -177,10 +245,31 @@ int ssmctl_register(int argc, char **argv)
 		ret = fail(SSMCTL_USAGE, "%s: %s", dir, strerror(errno));
 		goto out;
 	}
+	/* 0. on EC2: the identity from the instance metadata service, checked for form here
+	 * (the broker verifies its signature) */
+	if (ec2) {
+		r = ssmctl_imds_identity(imds, ec2_sig, &ec2_doc_text, &ec2_sig_text, err,
+					 sizeof(err));
+		if (r < 0) {
+			ret = fail(r == -EINVAL ? SSMCTL_USAGE : SSMCTL_REFUSED, "%s", err);
+			goto out;
+		}
+		if (ssm_ec2id_doc_parse(ec2_doc_text, strlen(ec2_doc_text), &ec2_doc, err,
+					sizeof(err)) < 0) {
+			ret = fail(SSMCTL_REFUSED, "the instance metadata service at %.100s: a bad "
+						   "answer: %s", imds, err);
+			goto out;
+		}
+		if (ec2_nonce(nonce_path, &nonce) < 0) {
+			ret = SSMCTL_USAGE;
+			goto out;
+		}
+	}
 	/* 1. the key never leaves this host; it is written only once the broker answered */
 	key = ssm_ca_keygen();
 	if (key == NULL || ssm_ca_csr_make(key, &csr) < 0 || ssm_ca_key_pem(key, &key_pem) < 0 ||
-	    (body = ssm_enroll_request_build(act_id, act_code, csr)) == NULL) {
+	    (body = ec2 ? ssm_enroll_request_build_ec2(ec2_doc_text, ec2_sig_text, nonce, csr)
+			: ssm_enroll_request_build(act_id, act_code, csr)) == NULL) {
 		ret = fail(SSMCTL_REFUSED, "out of memory");
 		goto out;
 	}
@@ -214,7 +303,8 @@ int ssmctl_register(int argc, char **argv)
 		    X509_check_private_key(cert, key) != 1 ||
 		    ssm_ca_verify_host(ca_cert, cert, NULL, ssm_now(), NULL, NULL, id, serial, err,
 				       sizeof(err)) < 0 ||
-		    strcmp(id, resp->host_id) != 0) {
+		    strcmp(id, resp->host_id) != 0 ||
+		    (ec2 && strcmp(resp->host_id, ec2_doc.instance_id) != 0)) {
 			fail(0, "the broker's certificate for this host is not valid: %s",
 			     err[0] ? err : "not for this key or this host id");
 			goto out;
@@ -267,6 +357,12 @@ out:
 		OPENSSL_cleanse(body, strlen(body));
 		free(body);
 	}
+	if (nonce != NULL) {
+		OPENSSL_cleanse(nonce, strlen(nonce));
+		free(nonce);
+	}
+	free(ec2_doc_text);
+	free(ec2_sig_text);
 	free(csr);
 	free(resp_body);
 	free(ca_pem);

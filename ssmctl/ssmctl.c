@@ -53,6 +53,8 @@ static void usage(FILE *f)
 	      "       ssmctl [--config PATH] config check [--json]\n"
 	      "       ssmctl register --broker URL --ca FILE --activation-id ID\n"
 	      "              --activation-code CODE [--config PATH]\n"
+	      "       ssmctl register --broker URL --ca FILE --ec2 [--imds URL]\n"
+	      "              [--ec2-signature pkcs7|rsa2048] [--config PATH]\n"
 	      "       ssmctl --version\n",
 	      f);
 }

@@ -27,8 +27,8 @@ int ssmctl_user(int argc, char **argv);
 /* `ssmctl config check [--json]` */
 int ssmctl_config_check(int argc, char **argv);
 
-/* `ssmctl register --broker URL --ca FILE --activation-id ID --activation-code CODE`
- * (register.c) */
+/* `ssmctl register --broker URL --ca FILE (--activation-id ID --activation-code CODE |
+ * --ec2 [--imds URL] [--ec2-signature pkcs7|rsa2048])` (register.c, imds.c) */
 int ssmctl_register(int argc, char **argv);
 
 /* 1 if name is a user name ssmctl will write into sudoers: [a-z_][a-z0-9_-]{0,31}. */

@@ -101,11 +101,21 @@ static void test_host_ids(void)
 		{ __LINE__, "mi-0123456789ABCDEF0", 0 },  /* upper case: not what we assign */
 		{ __LINE__, "mi-0123456789abcdef", 0 },   /* 16 digits */
 		{ __LINE__, "mi-0123456789abcdef01", 0 }, /* 18 digits */
-		{ __LINE__, "i-0123456789abcdef0", 0 },   /* EC2 ids are never ours */
 		{ __LINE__, "mi-0123456789abcdeg0", 0 },  /* g */
 		{ __LINE__, "mi-0123456789abcde/0", 0 },  /* path character */
 		{ __LINE__, "", 0 },
 		{ __LINE__, "mi-", 0 },
+		/* EC2 instance ids: i- and 17 or 8 lowercase hex digits (SPEC section 4) */
+		{ __LINE__, "i-0123456789abcdef0", 1 },
+		{ __LINE__, "i-0123abcd", 1 },
+		{ __LINE__, "i-0123456789ABCDEF0", 0 }, /* upper case */
+		{ __LINE__, "i-0123abc", 0 },           /* 7 digits */
+		{ __LINE__, "i-0123abcde", 0 },         /* 9 digits */
+		{ __LINE__, "i-0123456789abcdef", 0 },  /* 16 digits */
+		{ __LINE__, "i-0123456789abcdef01", 0 }, /* 18 digits */
+		{ __LINE__, "i-0123abc/", 0 },          /* path character */
+		{ __LINE__, "i-", 0 },
+		{ __LINE__, "mi-0123abcd", 0 },         /* 8 digits: only i- has the short form */
 	};
 	char id[SSM_HOST_ID_LEN + 1], id2[SSM_HOST_ID_LEN + 1];
 
@@ -238,8 +248,19 @@ static void test_verify(const struct ssm_ca *ca, const struct ssm_ca *other)
 		{ __LINE__, "mi-0000000000000000A", "URI:urn:ssmsession:host:mi-0000000000000000A",
 		  "clientAuth", -EINVAL },
 		{ __LINE__, "mi-0000", "URI:urn:ssmsession:host:mi-0000", "clientAuth", -EINVAL },
+		/* EC2 instance ids (17 or 8 digits) are host ids too; their malformed forms not */
 		{ __LINE__, "i-00000000000000000", "URI:urn:ssmsession:host:i-00000000000000000",
+		  "clientAuth", 0 },
+		{ __LINE__, "i-0000abcd", "URI:urn:ssmsession:host:i-0000abcd", "clientAuth", 0 },
+		{ __LINE__, "i-0000000000000000", "URI:urn:ssmsession:host:i-0000000000000000",
 		  "clientAuth", -EINVAL },
+		{ __LINE__, "i-0000ABCD", "URI:urn:ssmsession:host:i-0000ABCD", "clientAuth",
+		  -EINVAL },
+		/* the CN a prefix of the SAN's id, and the SAN's id longer than any host id */
+		{ __LINE__, "i-0000abcd", "URI:urn:ssmsession:host:i-0000abcd0", "clientAuth",
+		  -EINVAL },
+		{ __LINE__, "mi-00000000000000000",
+		  "URI:urn:ssmsession:host:mi-000000000000000000000", "clientAuth", -EINVAL },
 		/* CN and SAN disagree: which host is it? */
 		{ __LINE__, "mi-11111111111111111", "URI:urn:ssmsession:host:mi-00000000000000000",
 		  "clientAuth", -EINVAL },

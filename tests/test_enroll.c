@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "ec2id.h"
 #include "enroll.h"
 
 #define CSR "-----BEGIN CERTIFICATE REQUEST-----\\nMIIB\\n-----END CERTIFICATE REQUEST-----\\n"
 #define CERT "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n"
+#define NONCE "abcdefghijklmnopqrstuvwxyz012345_-"
 #define JWKS                                                                               \
 	"{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k1\","                    \
 	"\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"
@@ -41,6 +43,18 @@ static const struct {
 	{ __LINE__, "", -EINVAL },
 	{ __LINE__, "{\"activation_id\":\"a\",\"activation_code\":\"c\",\"csr\":\"" CSR "\"} {}", -EINVAL },
 	{ __LINE__, "{\"activation_id\":\"\xc3\x28\",\"activation_code\":\"c\",\"csr\":\"" CSR "\"}", -EINVAL },
+	/* the EC2 form: document, signature, nonce, CSR; nothing of an activation with it */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\\nREVG\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\"}", 0 },
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\",\"activation_id\":\"a\"}", -EINVAL }, /* both ways at once */
+	{ __LINE__, "{\"activation_id\":\"a\",\"activation_code\":\"c\",\"csr\":\"" CSR "\",\"ec2_signature\":\"QUJD\"}", -EINVAL }, /* half of each */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\",\"csr\":\"" CSR "\"}", -EINVAL }, /* no nonce */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"" NONCE "\"}", -EINVAL }, /* no CSR */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\"}", -EINVAL }, /* no signature */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"short\",\"csr\":\"" CSR "\"}", -EINVAL }, /* a guessable nonce */
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"" NONCE "!\",\"csr\":\"" CSR "\"}", -EINVAL },
+	{ __LINE__, "{\"ec2_document\":\"{}\",\"ec2_signature\":\"QU\\tJD\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\"}", -EINVAL }, /* a tab in the signature */
+	{ __LINE__, "{\"ec2_document\":\"\",\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\"}", -EINVAL }, /* an empty document */
+	{ __LINE__, "{\"ec2_document\":{},\"ec2_signature\":\"QUJD\",\"ec2_nonce\":\"" NONCE "\",\"csr\":\"" CSR "\"}", -EINVAL }, /* an object, not its bytes */
 };
 
 static const struct {
@@ -96,7 +110,14 @@ int main(void)
 						 err, sizeof(err));
 		CHECK_ROW(requests[i].line, r == requests[i].expect, "request: %d (%s)", r, err);
 		CHECK_ROW(requests[i].line, (r == 0) == (req != NULL), "request result set");
-		if (r == 0) {
+		if (r == 0 && req->ec2_document != NULL) {
+			CHECK_ROW(requests[i].line, req->activation_id == NULL &&
+							    req->activation_code == NULL &&
+							    strcmp(req->ec2_document, "{}") == 0 &&
+							    strcmp(req->ec2_signature, "QUJD\nREVG") == 0 &&
+							    strcmp(req->ec2_nonce, NONCE) == 0,
+				  "ec2 request values");
+		} else if (r == 0) {
 			CHECK_ROW(requests[i].line, strcmp(req->activation_id, "a1b2-c3") == 0 &&
 							    strcmp(req->activation_code, "Zx_9-q") == 0 &&
 							    strncmp(req->csr, "-----BEGIN", 10) == 0,
@@ -137,6 +158,27 @@ int main(void)
 		int port;
 		CHECK(ssm_enroll_url_parse("https://broker", host, 4, &port) == -EINVAL,
 		      "host buffer too small");
+	}
+	/* the EC2 form: built and parsed back; a document over SSM_EC2ID_DOC_MAX refused */
+	{
+		char *doc = malloc(SSM_EC2ID_DOC_MAX + 2), *b;
+		struct ssm_enroll_request *req = NULL;
+		memset(doc, 'x', SSM_EC2ID_DOC_MAX);
+		doc[SSM_EC2ID_DOC_MAX] = '\0';
+		b = ssm_enroll_request_build_ec2(doc, "QUJD\n", NONCE, "-----BEGIN CERTIFICATE REQUEST-----\nx\n");
+		CHECK(b && ssm_enroll_request_parse(b, strlen(b), &req, err, sizeof(err)) == 0 &&
+			      strcmp(req->ec2_document, doc) == 0 && strcmp(req->ec2_nonce, NONCE) == 0,
+		      "ec2 build and parse back: %s", err);
+		ssm_enroll_request_free(req);
+		req = NULL;
+		free(b);
+		strcat(doc, "x");
+		b = ssm_enroll_request_build_ec2(doc, "QUJD", NONCE, "-----BEGIN CERTIFICATE REQUEST-----\nx\n");
+		CHECK(b && ssm_enroll_request_parse(b, strlen(b), &req, err, sizeof(err)) == -EINVAL &&
+			      req == NULL && strstr(err, "ec2_document") != NULL,
+		      "an ec2 document of %d bytes refused: %s", SSM_EC2ID_DOC_MAX + 1, err);
+		free(b);
+		free(doc);
 	}
 	return check_done("test_enroll");
 }

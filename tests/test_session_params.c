@@ -157,7 +157,14 @@ static const struct brow brows[] = {
 	{ __LINE__, "{\"target\":\"" T "\"}", 0, "unknown member" },
 	{ __LINE__, "{}", 0, "Target is required" },
 	{ __LINE__, "{\"Target\":42}", 0, "Target must be a string" },
-	{ __LINE__, "{\"Target\":\"i-0123456789abcdef0\"}", 0, "managed instance id" },
+	/* EC2 instance ids (SPEC section 4): i- and 17 or 8 lowercase hex digits */
+	{ __LINE__, "{\"Target\":\"i-0123456789abcdef0\"}", 1,
+	  "i-0123456789abcdef0 SSM-SessionManagerRunShell - -" },
+	{ __LINE__, "{\"Target\":\"i-0123abcd\"}", 1, "i-0123abcd SSM-SessionManagerRunShell - -" },
+	{ __LINE__, "{\"Target\":\"i-0123456789ABCDEF0\"}", 0, "managed instance id" },
+	{ __LINE__, "{\"Target\":\"i-0123456789abcdef\"}", 0, "managed instance id" }, /* 16 */
+	{ __LINE__, "{\"Target\":\"i-0123abc\"}", 0, "managed instance id" },          /* 7 */
+	{ __LINE__, "{\"Target\":\"i-../../etc\"}", 0, "managed instance id" },         /* a path */
 	{ __LINE__, "{\"Target\":\"mi-0123456789ABCDEF0\"}", 0, "managed instance id" },
 	{ __LINE__, "{\"Target\":\"" T "\",\"DocumentName\":\"../x\"}", 0, "DocumentName" },
 	{ __LINE__, "{\"Target\":\"" T "\",\"DocumentName\":null}", 0, "DocumentName" },
