@@ -4,8 +4,9 @@
 #   ./demo/run.sh
 #
 # A broker and four hosts, each in a network namespace of its own (joined by a bridge in the
-# broker's), none of the hosts listening on anything: two Dev and two Prod hosts, registered
-# by activation (mi- ids).  A developer with the workshop's SSMDevAccess policy, an on-call
+# broker's), none of the hosts listening on anything: a Dev and a Prod EC2-style host
+# (registered by their signed instance identity: i- ids) and a Dev and a Prod on-premises
+# host (registered by activation: mi- ids).  A developer with the workshop's SSMDevAccess policy, an on-call
 # engineer who reaches Prod only with MFA, an interactive-command document, a port forward
 # to a web server on a host, scp through ssh's ProxyCommand, an idle timeout, a terminate
 # from the broker, the session history and a transcript played back from the broker.
@@ -181,21 +182,17 @@ chmod 0644 docs/*.json
 for d in docs/*.json; do B document put "$(basename "$d" .json)" "$d" >/dev/null; done
 B document list | indent
 
-say "Four hosts, registered by activation (AWS's hybrid activations), each with its tags"
-note "(an EC2 instance would take its i- identity from the instance metadata service, which"
-note " this machine does not have: all four register as managed instances, mi-...)"
-for h in $HOSTS; do
-	env_=Dev; case $h in prod-*) env_=Prod ;; esac
-	mkdir -p "hosts/$h/etc" "hosts/$h/log" "hosts/$h/run" "hosts/$h/state"
-	B activation create --limit 1 --expires 10m --tag "Environment=$env_" --tag "Name=$h" >"hosts/$h/act"
-	aid=$(awk '/^activation_id:/{print $2}' "hosts/$h/act")
-	acode=$(awk '/^activation_code:/{print $2}' "hosts/$h/act")
-	ip netns exec "ssmw-$h" "$ssmctl" register --broker "$URL" --ca "$work/broker/ca.crt" \
-		--activation-id "$aid" --activation-code "$acode" --config "$work/hosts/$h/etc/ssmsession.json" \
-		>"hosts/$h/id" 2>"hosts/$h/reg.err" || { cat "hosts/$h/reg.err"; exit 1; }
-	id=$(cat "hosts/$h/id")
-	eval "ID_$(echo "$h" | tr - _)=$id"
-	python3 - "$work/hosts/$h/etc/ssmsession.json" "$work" "$h" <<'PY'
+say "Four hosts: two EC2-style (i-, by their signed instance identity), two on-premises (mi-, by activation)"
+note "(the instance metadata service of each EC2-style host is tests/imds_emulator.py in its"
+note " namespace, serving an identity document signed by a key the broker was told to trust, as"
+note " AWS signs them; it stops once the host is registered, so the host listens on nothing)"
+mkdir -p ec2
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ec2/signer.key -out ec2/signer.crt -days 7 \
+	-subj "/O=Workshop EC2 instance identity signer" >/dev/null 2>&1
+B ec2 trust add --cert ec2/signer.crt >/dev/null
+B ec2 account add 111122223333 --region eu-west-3 >/dev/null
+host_config() { # HOST: the keys sessions need, beside what registration wrote
+	python3 - "$work/hosts/$1/etc/ssmsession.json" "$work" "$1" <<'PY'
 import json, sys
 p, w, h = sys.argv[1:4]
 c = json.load(open(p))
@@ -204,8 +201,53 @@ c.update({"documents_dir": w + "/docs", "run_as_allowed": ["ssm-user"],
           "state_dir": w + "/hosts/" + h + "/state", "recorder_user": "ssmsession"})
 json.dump(c, open(p, "w"), indent=1)
 PY
-	chmod 0644 "hosts/$h/etc/ssmsession.json"
-	note "$h: $id (Environment=$env_)"
+	chmod 0644 "hosts/$1/etc/ssmsession.json"
+}
+for h in $HOSTS; do
+	env_=Dev; case $h in prod-*) env_=Prod ;; esac
+	mkdir -p "hosts/$h/etc" "hosts/$h/log" "hosts/$h/run" "hosts/$h/state"
+	case $h in
+	*-web) # EC2-style: IMDSv2 in the host's namespace, the document signed for this instance
+		how="EC2 instance identity"
+		iid=$(printf 'i-0%s' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" | cut -c1-19)
+		B ec2 tag "$iid" "Environment=$env_" "Name=$h" >/dev/null
+		mkdir -p "hosts/$h/imds"
+		python3 - "hosts/$h/imds/document" "$iid" <<'PY'
+import json, sys
+f, iid = sys.argv[1:3]
+json.dump({"accountId": "111122223333", "architecture": "x86_64",
+           "availabilityZone": "eu-west-3a", "imageId": "ami-0abcdef1234567890",
+           "instanceId": iid, "instanceType": "t3.micro", "pendingTime": "2026-11-30T08:00:00Z",
+           "region": "eu-west-3", "version": "2017-09-30"}, open(f, "w"), indent=2)
+PY
+		openssl smime -sign -binary -in "hosts/$h/imds/document" -inkey ec2/signer.key \
+			-signer ec2/signer.crt -nocerts -md sha256 -outform DER | base64 -w 64 >"hosts/$h/imds/pkcs7"
+		ip -n "ssmw-$h" addr add 169.254.169.254/32 dev lo
+		ip netns exec "ssmw-$h" python3 "$top/tests/imds_emulator.py" --listen 169.254.169.254:80 \
+			--dir "$work/hosts/$h/imds" --ready "$work/hosts/$h/imds.ready" 2>"hosts/$h/imds.log" &
+		imds=$!
+		n=0; while [ ! -e "hosts/$h/imds.ready" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+		rc=0
+		ip netns exec "ssmw-$h" "$ssmctl" register --broker "$URL" --ca "$work/broker/ca.crt" --ec2 \
+			--config "$work/hosts/$h/etc/ssmsession.json" >"hosts/$h/id" 2>"hosts/$h/reg.err" || rc=$?
+		kill "$imds" 2>/dev/null; wait "$imds" 2>/dev/null || true
+		ip -n "ssmw-$h" addr del 169.254.169.254/32 dev lo
+		[ "$rc" = 0 ] || { cat "hosts/$h/reg.err"; exit 1; }
+		;;
+	*) # on-premises: an activation (AWS's hybrid activations)
+		how="activation"
+		B activation create --limit 1 --expires 10m --tag "Environment=$env_" --tag "Name=$h" >"hosts/$h/act"
+		aid=$(awk '/^activation_id:/{print $2}' "hosts/$h/act")
+		acode=$(awk '/^activation_code:/{print $2}' "hosts/$h/act")
+		ip netns exec "ssmw-$h" "$ssmctl" register --broker "$URL" --ca "$work/broker/ca.crt" \
+			--activation-id "$aid" --activation-code "$acode" --config "$work/hosts/$h/etc/ssmsession.json" \
+			>"hosts/$h/id" 2>"hosts/$h/reg.err" || { cat "hosts/$h/reg.err"; exit 1; }
+		;;
+	esac
+	id=$(cat "hosts/$h/id")
+	eval "ID_$(echo "$h" | tr - _)=$id"
+	host_config "$h"
+	note "$h: $id (Environment=$env_, registered by $how)"
 done
 mkdir -p etc/ssmsession
 
@@ -354,7 +396,7 @@ ip netns exec ssmw-dev-web /usr/sbin/sshd -D -e -f "$work/sshd_config" >sshd.log
 PIDS="$PIDS $!"
 n=0; while ! ip netns exec ssmw-dev-web ss -Hltn | grep -q 127.0.0.1:22 && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 cat >ssh_config <<EOF
-Host mi-*
+Host i-* mi-*
   ProxyCommand env XDG_CONFIG_HOME=$work/users/alice $ssm_bin start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p
   IdentityFile $work/alice-key
   StrictHostKeyChecking no
