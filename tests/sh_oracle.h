@@ -236,7 +236,10 @@ static int oracle_same_bytes(const char *x, const char *y, size_t len)
 	return memcmp(cx, cy, sizeof(cx)) == 0;
 }
 
-#define ORACLE_ECHO "echo() { printf '%s\\n' \"$*\"; }\n"
+#define ORACLE_ECHO                                                                         \
+	"echo() { printf '%s\\n' \"$*\"; }\n"                                                    \
+	"argv_() { printf '<%s>' \"$@\"; printf '\\n'; }\n"                                      \
+	"alias '['='argv_ [' test='argv_ test'\n"
 
 static int oracle_prefix(char **script)
 {
@@ -306,9 +309,11 @@ static int oracle_check(const struct ssm_document *doc, const cJSON *values, int
 		ret = -1;
 		goto out;
 	}
-	/* dash's echo interprets backslash escapes in its arguments (\c ends the output): a
-	 * literal argument would look altered, so echo prints its arguments verbatim here, in
-	 * both runs alike */
+	/* Builtins that interpret their arguments' contents would make a literal argument look
+	 * altered: dash's echo takes backslash escapes (\c ends the output), its [ takes any
+	 * last argument that begins with ']' as the closing bracket.  Here echo prints its
+	 * arguments verbatim and [ and test print theirs (one <...> each), in both runs alike,
+	 * which shows a split or an expansion all the better. */
 	if (oracle_prefix(&rm) != 0 || oracle_prefix(&rv) != 0)
 		goto out;
 	r1 = oracle_run(rm, need_sandbox, &om, &lm, &sm);

@@ -316,6 +316,8 @@ static const struct value_row hostile[] = {
 	{ __LINE__, "{{" },
 	{ __LINE__, "" },                /* empty value is still one argument */
 	{ __LINE__, "caf\xc3\xa9 \xe2\x82\xac" }, /* UTF-8 */
+	{ __LINE__, "x\\cy" },          /* dash's echo: \c ends the output (fuzz_shctx) */
+	{ __LINE__, "]x" },              /* dash's [: a last argument beginning with ] closes it */
 };
 
 static void check_one_arg(int line, const char *rendered_in, const char *value)
