@@ -873,6 +873,9 @@ static int rx_exit(struct ssm_mux *m, struct chan *c, struct stream *s,
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "a second EXIT");
 	if (f->offset < s->fl.recv_next)
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "offset below the bytes received");
+	/* output the window never let the peer send cannot be waited for */
+	if (f->offset > s->fl.recv_limit)
+		return fail(err, errlen, f, SSM_FRAME_E_FLOW_WINDOW, "EXIT's offset beyond the window");
 	if ((s->fl.flags & SSM_FLOW_RECV_EOF) && f->offset != s->fl.recv_eof)
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "offset beyond the EOF");
 	s->has_exit = 1;

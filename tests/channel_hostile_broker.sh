@@ -7,7 +7,9 @@
 # frames, frames for channels that are not the broker's, a forged session token, ...): the
 # agent answers each with GOAWAY (or CLOSE for the session), drops the connection, reconnects,
 # and never crashes (the suite also runs this under ASan+UBSan).  Then the real broker is back
-# and a session works over the same agent process.
+# and a session works over the same agent process.  Then the same for the users' client: the
+# hostile broker answers `ssm start-session` and abuses the session channel; the client exits
+# non-zero with one clear line, prints no escape sequence a broker sent, and never crashes.
 #
 # Isolation as in channel_sessions.sh (tests/channel_setup.sh): private mount and pid
 # namespaces, two network namespaces joined by a veth pair (169.254.77.0/30).
@@ -48,7 +50,7 @@ $IB python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$ST/server.crt" "$
 HPID=$!
 PIDS="$PIDS $HPID"
 ssm_check "the hostile broker listens" ssm_wait_for 10 grep -q "listening" "$T/hostile.log"
-ncases=$(grep -c '^    ("' "$srcdir/tests/hostile_broker.py")
+ncases=$(sed -n '/^CASES = \[/,/^\]/p' "$srcdir/tests/hostile_broker.py" | grep -c '^    ("')
 ssm_check "the agent went through all $ncases cases" ssm_wait_for 240 grep -q '"done"' "$T/hostile.jsonl"
 [ -s "$T/hostile.log" ] && grep -v listening "$T/hostile.log" | head -5
 python3 - "$T/hostile.jsonl" >"$T/cases.txt" <<'PY'
@@ -75,8 +77,50 @@ ssm_check "the same agent links up with the real broker" ssm_wait_for 40 sh -c \
 ssm_check "a session works after" sh -c "XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' \
 	--document-name Cmd-Id </dev/null 2>'$T/s2.err' | grep -qx CHAN-OK-ssmtu"
 ssm_check "the agent is still the same process" kill -0 "$APID"
+
+# ---- the users' client against a malicious broker: one `ssm start-session` per case
+kill "$APID" 2>/dev/null
+wait "$APID" 2>/dev/null
+kill "$BPID" 2>/dev/null
+wait "$BPID" 2>/dev/null
+: >"$T/hostile-client.jsonl"
+$IB python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$ST/server.crt" "$ST/server.key" \
+	"$T/hostile-client.jsonl" client >"$T/hostile-client.log" 2>&1 &
+HPID=$!
+PIDS="$PIDS $HPID"
+ssm_check "the hostile broker listens for clients" ssm_wait_for 10 grep -q "listening" "$T/hostile-client.log"
+ncases=$(sed -n '/^CLIENT_CASES = \[/,/^\]/p' "$srcdir/tests/hostile_broker.py" | grep -c '^    ("')
+i=0
+while [ "$i" -lt "$ncases" ]; do
+	i=$((i + 1))
+	rc=0
+	timeout 30 sh -c "XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' \
+		--document-name Cmd-Id </dev/null >'$T/hc$i.out' 2>'$T/hc$i.err'" || rc=$?
+	echo "$rc" >"$T/hc$i.rc"
+done
+ssm_wait_for 10 grep -q '"done"' "$T/hostile-client.jsonl"
+python3 - "$T/hostile-client.jsonl" >"$T/ccases.txt" <<'PY2'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "case" in r:
+        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
+PY2
+i=0
+while IFS='	' read -r verdict name got; do
+	i=$((i + 1))
+	ssm_check "hostile broker to the client: $name -> $got" [ "$verdict" = ok ]
+	ssm_check "  the client exits non-zero (255 as ssh, not by a signal) and says why" sh -c \
+		"rc=\$(cat '$T/hc$i.rc'); { [ \"\$rc\" -gt 0 ] && [ \"\$rc\" -lt 124 ] || [ \"\$rc\" = 255 ]; } &&
+		grep -q -e 'protocol error from the broker' -e 'connection to the broker was lost' '$T/hc$i.err'"
+	ssm_check_not "  no sanitizer report, no escape sequence printed" \
+		grep -q -e AddressSanitizer -e 'runtime error' -e LeakSanitizer -e "$(printf '\033')" "$T/hc$i.err"
+done <"$T/ccases.txt"
+ssm_check "every client case was played" [ "$i" = "$ncases" ]
 if [ "$SSM_FAIL" -gt 0 ]; then
 	echo "--- agent.log"; tail -40 "$T/agent.log"
 	echo "--- hostile.log"; tail -20 "$T/hostile.log"
+	echo "--- hostile-client.log"; tail -20 "$T/hostile-client.log"
+	for f in "$T"/hc*.err; do [ -e "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done
 fi
 ssm_done

@@ -8,7 +8,11 @@
 # results file: what the agent answered (its GOAWAY or CLOSE code) and whether it closed the
 # connection.  The agent reconnects by itself after each case.
 #
-#   hostile_broker.py ADDR PORT CERT KEY RESULTS
+#   hostile_broker.py ADDR PORT CERT KEY RESULTS [client]
+#
+# With "client" it plays the broker to the users' client instead: it answers `ssm
+# start-session`'s StartSession (HTTPS POST /v1/sessions) and then, on the client's websocket,
+# accepts its OPEN and sends one bad thing per session.
 #
 # Only the standard library: ssl, socket, hashlib (the websocket accept key is SHA-1 by
 # RFC 6455; no cryptography of our own).
@@ -288,6 +292,156 @@ CASES = [
 ]
 
 
+# ---- the client's side: one `ssm start-session` per case
+SID = "alice-0123456789abcdef0"
+
+
+def http_start_session(c, url):
+    """answer the client's POST /v1/sessions with a session of our own"""
+    while b"\r\n\r\n" not in c.buf:
+        d = c.s.recv(4096)
+        if not d:
+            raise EOFError
+        c.buf += d
+    head, c.buf = c.buf.split(b"\r\n\r\n", 1)
+    if not head.startswith(b"POST /v1/sessions "):
+        raise ValueError("expected POST /v1/sessions, got %r" % head[:40])
+    n = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    c.recv_exact(n)
+    body = json.dumps({"SessionId": SID, "TokenValue": "attach-secret", "StreamUrl": url,
+                       "SessionType": "NonInteractiveCommands"}).encode()
+    c.s.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % len(body) + body)
+
+
+def client_open(c):
+    """HELLO, RESUME_DONE, then the client's OPEN: its channel id and window"""
+    hello(c)
+    c.s.settimeout(10)
+    while c.recv_frame()["type"] != RESUME_DONE:
+        pass
+    c.send(frame(RESUME_DONE))
+    while True:
+        f = c.recv_frame()
+        if f["type"] == OPEN:
+            return f["ch"], f["val"]
+
+
+def k_oversized(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(DATA, ch=ch, body=b"x" * 16385))
+
+
+def k_unknown_type(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(0x6E, ch=ch))
+
+
+def k_data_other_channel(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(DATA, ch=ch + 2, body=b"not yours"))
+
+
+def k_data_before_accept(c, ch, win):
+    c.send(frame(DATA, ch=ch, body=b"before ACCEPT"))
+
+
+def k_data_beyond_window(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(DATA, ch=ch, off=win, body=b"past the window the client granted"))
+
+
+def k_data_wrong_offset(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(DATA, ch=ch, off=100, body=b"a gap before these bytes"))
+
+
+def k_exit_bad_how(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(EXIT, ch=ch, body=struct.pack(">BBBB", 9, 0, 1, 0) + string("")))
+
+
+def k_exit_beyond_output(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(EXIT, ch=ch, off=1 << 30, body=struct.pack(">BBBB", 1, 0, 1, 0) + string("")))
+
+
+def k_close_escape(c, ch, win):
+    # a reason with a terminal escape sequence: the codec refuses it, it is never printed
+    c.send(frame(CLOSE, ch=ch, body=struct.pack(">H", 5) + string(b"\x1b]0;owned\x07\x1b[2J")))
+
+
+def k_resize_from_broker(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=65536))
+    c.send(frame(RESIZE, ch=ch, body=struct.pack(">HH", 80, 24)))
+
+
+def k_accept_huge_window(c, ch, win):
+    c.send(frame(ACCEPT, ch=ch, val=(16 << 20) + 1))
+
+
+def k_open_from_broker(c, ch, win):
+    body = struct.pack(">BBHH", 1, 0, 0, 0) + string("s-1") + string("Doc") + string("") + string("")
+    c.send(frame(OPEN, ch=2, val=65536, body=body))
+
+
+CLIENT_CASES = [
+    ("oversized frame", k_oversized, {"GOAWAY protocol", "closed"}),
+    ("unknown frame type", k_unknown_type, {"GOAWAY protocol"}),
+    ("DATA on a channel that is not the session's", k_data_other_channel, {"GOAWAY protocol"}),
+    ("DATA before ACCEPT", k_data_before_accept, {"GOAWAY protocol", "GOAWAY flow"}),
+    ("DATA beyond the client's window", k_data_beyond_window, {"GOAWAY flow"}),
+    ("DATA at a wrong offset (a gap)", k_data_wrong_offset, {"GOAWAY protocol", "GOAWAY flow"}),
+    ("EXIT with an unknown how", k_exit_bad_how, {"GOAWAY protocol"}),
+    ("EXIT claiming output beyond the window", k_exit_beyond_output, {"GOAWAY flow"}),
+    ("CLOSE whose reason holds a terminal escape", k_close_escape, {"GOAWAY protocol"}),
+    ("RESIZE from the broker", k_resize_from_broker, {"GOAWAY protocol"}),
+    ("ACCEPT granting more than 16 MiB", k_accept_huge_window, {"GOAWAY protocol"}),
+    ("OPEN from the broker on the client link", k_open_from_broker, {"GOAWAY protocol", "CLOSE refused", "CLOSE protocol"}),
+]
+
+
+def main_client(ctx, ls, out):
+    url = "wss://%s:%d/v1/client" % (ADDR, PORT)
+    for name, fn, want in CLIENT_CASES:
+        res = {"case": name, "want": sorted(want)}
+        try:
+            raw, _ = ls.accept()
+            raw.settimeout(15)
+            s1 = ctx.wrap_socket(raw, server_side=True)
+            http_start_session(Conn(s1), url)
+            s1.close()
+            raw, _ = ls.accept()
+            raw.settimeout(15)
+            s = ctx.wrap_socket(raw, server_side=True)
+            c = Conn(s)
+            c.handshake()
+            ch, win = client_open(c)
+            fn(c, ch, win)
+            got = answer(c)
+            if "code" in got:
+                res["got"] = got["frame"] + " " + got["code"]
+            elif got.get("closed"):
+                res["got"] = "closed"
+            else:
+                res["got"] = "alive"
+            try:
+                s.close()
+            except OSError:
+                pass
+        except Exception as e:
+            res["got"] = "error: %r" % e
+        res["ok"] = res["got"] in want
+        out.write(json.dumps(res) + "\n")
+        out.flush()
+    out.write(json.dumps({"done": True}) + "\n")
+    out.flush()
+
+
 def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -299,6 +453,9 @@ def main():
     ls.listen(4)
     print("hostile broker listening", flush=True)
     out = open(RESULTS, "a")
+    if len(sys.argv) > 6 and sys.argv[6] == "client":
+        main_client(ctx, ls, out)
+        return
     for name, fn, want in CASES:
         raw, _ = ls.accept()
         raw.settimeout(15)
@@ -317,7 +474,7 @@ def main():
             else:
                 res["got"] = "alive"
         except Exception as e:  # the case could not even be played: a failure
-            res["got"] = "error: %s" % e
+            res["got"] = "error: %r" % e
         res["ok"] = res["got"] in want
         out.write(json.dumps(res) + "\n")
         out.flush()

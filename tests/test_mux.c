@@ -776,6 +776,10 @@ static void test_hostile_sequences(void)
 	f.u.exit.status = 9;
 	f.u.exit.reason = SSM_END_TERMINATED;
 	f.u.exit.detail = ssm_frame_str("killed");
+	f.offset = (uint64_t)1 << 30; /* beyond any window the broker granted */
+	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == SSM_FRAME_E_FLOW_WINDOW && p.br.nev == 0,
+	      "EXIT beyond the window granted: refused, not waited for");
+	f.offset = 15;
 	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == 0 && p.br.nev == 0, "EXIT held");
 	CHECK(ssm_mux_rx(p.br.m, &f, err, sizeof(err)) == SSM_MUX_E_STATE, "a second EXIT");
 	memset(&f, 0, sizeof(f));
