@@ -3,8 +3,10 @@
  * The order of things; each step's code lives in the file named:
  *   priv.c     sanitise, find this login's session record, load the document (root)
  *   priv.c     open the audit log and the transcript, register the live session, pty (root)
+ *   selinux.c  the recorder's SELinux context, checked before anything is created
  *   priv.c     fork the session's pid namespace (session.c runs in it), drop to the
  *              recorder user
+ *   selinux.c  the recorder enters its SELinux domain; only then the session starts
  *   relay.c    relay and record until the session ends (port.c for Port)
  *   main.c     session_end audit event, SID.end, pass the exit status on */
 #include "config.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
@@ -171,6 +174,19 @@ static void new_recorder(struct shell *sh)
 		shell_deny(sh, "transcript", "transcript recorder: %s", strerror(-r));
 }
 
+/* Let the session's init start the session child (session.c waits for this byte): only once
+ * the recorder has dropped privilege and is in its SELinux domain.  -1 if init is gone. */
+static int start_session(struct shell *sh)
+{
+	ssize_t n;
+
+	(void)signal(SIGPIPE, SIG_IGN); /* init gone: EPIPE, not our death (relay.c: the same) */
+	do {
+		n = write(sh->init_pipe[1], "g", 1);
+	} while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 /* LeakSanitizer works through ptrace, which a non-dumpable process (every ssm-shell
  * process, on purpose) refuses: it would turn every exit into a failure. */
@@ -203,6 +219,7 @@ int main(int argc, char **argv)
 	memset(&end, 0, sizeof(end));
 	ssm_log_set_handler(log_stderr, NULL);
 	shell_priv_startup(&sh, argc, argv);
+	shell_selinux_prepare(&sh);
 	shell_priv_prepare(&sh);
 	block_session_signals();
 	audit_start(&sh);
@@ -212,6 +229,7 @@ int main(int argc, char **argv)
 		if (r < 0)
 			shell_deny(&sh, "recorder_user", "cannot become the recorder user: %s",
 			           strerror(-r));
+		shell_selinux_recorder(&sh);
 		shell_port_run(&sh, &end);
 		return shell_finish(&sh, &end, 0, NULL);
 	}
@@ -225,6 +243,20 @@ int main(int argc, char **argv)
 		end.reason = "error";
 		end.error = "cannot become the recorder user";
 		ssm_log(LOG_ERR, "cannot become the recorder user: %s", strerror(-r));
+		ssm_rec_free(sh.recorder_rec);
+		return shell_finish(&sh, &end, 0, NULL);
+	}
+	shell_selinux_recorder(&sh); /* refuses (and init ends, unstarted) or returns */
+	if (start_session(&sh) < 0) {
+		int st;
+
+		close(sh.init_pipe[1]);
+		(void)kill(sh.init_pid, SIGKILL);
+		while (waitpid(sh.init_pid, &st, 0) < 0 && errno == EINTR)
+			;
+		end.reason = "error";
+		end.error = "the session's init ended before the session started";
+		ssm_log(LOG_ERR, "%s", end.error);
 		ssm_rec_free(sh.recorder_rec);
 		return shell_finish(&sh, &end, 0, NULL);
 	}

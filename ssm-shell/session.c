@@ -1,8 +1,9 @@
 /* session.c - the session's init (pid 1 of its pid namespace) and the session child.
  *
- * Both start as forks of the privileged ssm-shell.  Init drops to the recorder user at
- * once, so neither the session user nor anything the session starts can signal or trace
- * it; the child does its terminal and environment set-up, loads the seccomp filter while
+ * Both start as forks of the privileged ssm-shell.  Init starts the session child only on
+ * the recorder's go (once the recorder has dropped privilege and entered its SELinux
+ * domain), then drops to the recorder user, so neither the session user nor anything the
+ * session starts can signal or trace it; the child does its terminal and environment set-up, loads the seccomp filter while
  * it still may, becomes the run-as user and execs what the document says.  The only
  * privileged steps here are that filter load and shell_priv_drop_to() (priv.c). */
 #include "config.h"
@@ -300,6 +301,20 @@ void shell_session_init(struct shell *sh)
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		_exit(CHILD_FAIL);
+
+	/* The recorder's go: one byte once it has dropped privilege and entered its SELinux
+	 * domain (main.c, selinux.c).  EOF instead (it refused the session, or died): the
+	 * session child never starts. */
+	{
+		char go;
+		ssize_t n;
+
+		do {
+			n = read(sh->init_pipe[0], &go, 1);
+		} while (n < 0 && errno == EINTR);
+		if (n != 1)
+			_exit(CHILD_FAIL);
+	}
 
 	child = fork();
 	if (child < 0)

@@ -2,8 +2,10 @@
  *
  * Process tree of one session (see docs/SECURITY.md):
  *
- *   ssm-shell (setuid root) --priv.c--> recorder (drops to cfg->recorder_user; relay.c/port.c)
- *        \-- fork into a new pid namespace: session init (pid 1, drops to the recorder user)
+ *   ssm-shell (setuid root) --priv.c--> recorder (drops to cfg->recorder_user, then
+ *        |                              SELinux ssm_recorder_t: selinux.c; relay.c/port.c)
+ *        \-- fork into a new pid namespace: session init (pid 1, waits for the recorder's
+ *               |  go, drops to the recorder user)
  *               \-- session child: setsid, pty, environment, seccomp, run-as user, exec
  */
 #ifndef SSM_SHELL_H
@@ -18,6 +20,7 @@
 #include "document.h"
 #include "record.h"
 #include "asciicast.h"
+#include "secontext.h"
 
 /* exit codes of ssm-shell itself (a normal session passes on the child's status) */
 #define SHELL_EXIT_REFUSED 1      /* login refused, error */
@@ -74,6 +77,10 @@ struct shell {
 	pid_t self_pid;
 	uint64_t self_starttime;
 
+	/* SELinux (selinux.c): the recorder's context, "" for none; security_getenforce() */
+	char se_recorder[SSM_SECONTEXT_MAX + 1];
+	int se_enforcing;
+
 	struct ssm_rec *recorder_rec; /* asciicast recorder over cast_fd */
 	int64_t started;              /* wall clock */
 	uint64_t mono_start;          /* CLOCK_MONOTONIC ns */
@@ -112,6 +119,10 @@ int shell_port_run(struct shell *sh, struct shell_end *end);
 int shell_audit(struct shell *sh, const char *event, const cJSON *extra);
 /* write session_end and SID.end; returns the exit code for ssm-shell */
 int shell_finish(struct shell *sh, const struct shell_end *end, uint64_t bytes, const char *sha256);
+
+/* selinux.c: the recorder's own domain; both return only when the session may go on */
+void shell_selinux_prepare(struct shell *sh);
+void shell_selinux_recorder(struct shell *sh);
 
 /* small helpers */
 int shell_name_ok(const char *s, size_t maxlen);

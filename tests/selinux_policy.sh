@@ -125,7 +125,8 @@ done <<'EOF'
 /run/ssmsession/sessions/1-2.json ssm_var_run_t
 /run/ssmsession/verifyd.sock ssm_verifyd_sock_t
 /var/log/ssmsession/audit.jsonl ssm_log_t
-/var/log/ssmsession/sessions/s-1.cast ssm_log_t
+/var/log/ssmsession/sessions ssm_transcript_t
+/var/log/ssmsession/sessions/s-1.cast ssm_transcript_t
 EOF
 
 # 4. the rules, a table read by setools (the library sesearch is made of: one policy load
@@ -141,6 +142,9 @@ EOF
 #   role R T                 role R may have type T
 #   writes_only S T:C...     rules written for S (direct source) grant write-like
 #                            permissions on file-like classes only on these T:C
+#   entered_only T S...      only these domains may transition or dyntransition to T
+#                            (whatever the booleans; attributes count as their members)
+#   caps_none S              no capability or capability2 permission for S
 py=/usr/bin/python3
 $py -c 'import setools' 2>/dev/null || { echo "SKIP: $py lacks setools (python3-setools)"; exit 77; }
 sed -e 's/#.*//' >"$tmp/table" <<'EOF'
@@ -226,7 +230,7 @@ allow sysadm_su_t ssm_log_t file create append
 domtrans rshd_t ssm_shell_exec_t ssm_shell_t
 allow rshd_t ssm_verifyd_t unix_stream_socket connectto
 allow rshd_t ssm_log_t file create append
---- ssm-shell (setuid): its recorder and the session's init stay in ssm_shell_t
+--- ssm-shell (setuid) and the session's init
 role system_r ssm_shell_t
 domtrans unconfined_t ssm_shell_exec_t ssm_shell_t
 role unconfined_r ssm_shell_t
@@ -239,6 +243,10 @@ allow ssm_shell_t ssm_var_run_t file create read write unlink getattr
 allow ssm_shell_t ssm_var_run_t dir create search write add_name remove_name
 allow ssm_shell_t ssm_log_t dir create search add_name
 allow ssm_shell_t ssm_log_t file create append setattr getattr
+trans ssm_shell_t ssm_log_t dir ssm_transcript_t          # log_dir/sessions
+allow ssm_shell_t ssm_log_t dir write add_name
+allow ssm_shell_t ssm_transcript_t dir create search read open getattr write add_name
+allow ssm_shell_t ssm_transcript_t file create open append setattr getattr
 allow ssm_shell_t ssm_shell_t capability setuid setgid sys_admin sys_resource chown fowner kill
 allow ssm_shell_t ssm_shell_t process setrlimit sigkill fork
 allow ssm_shell_t proc_t filesystem mount          # the session's own /proc
@@ -252,13 +260,69 @@ domtrans ssm_shell_t shell_exec_t unconfined_t     # the session's program, by d
 trans ssm_shell_t shell_exec_t process user_t ssmsession_unconfined_sessions=false
 never ssm_shell_t ssm_log_t file read write unlink rename     # append only
 never ssm_shell_t ssm_log_t dir remove_name rmdir
+never ssm_shell_t ssm_transcript_t file read write unlink rename link   # creates, never rewrites
+never ssm_shell_t ssm_transcript_t dir remove_name rmdir rename reparent
+never_default ssm_shell_t http_port_t tcp_socket name_connect   # Port: the recorder's
 never ssm_shell_t ssm_etc_t file write append create unlink rename setattr
 never ssm_shell_t ssm_etc_t dir write add_name remove_name
 never ssm_shell_t ssm_var_lib_t file write append create unlink
-never_default ssm_shell_t http_port_t tcp_socket name_connect   # Port sessions: off
 never user_t ssm_log_t file write append unlink rename setattr
+never user_t ssm_transcript_t file write append unlink rename setattr
 never user_t ssm_shell_t process signal sigkill sigstop ptrace
 never user_t ssm_var_run_t file write append unlink
+--- ssm-shell's recorder: ssm_recorder_t, entered with setcon after the privilege drop
+role system_r ssm_recorder_t
+role unconfined_r ssm_recorder_t
+role user_r ssm_recorder_t
+role staff_r ssm_recorder_t
+role sysadm_r ssm_recorder_t
+allow ssm_shell_t ssm_shell_t process setcurrent
+allow ssm_shell_t ssm_recorder_t process dyntransition
+entered_only ssm_recorder_t ssm_shell_t
+allow ssm_shell_t security_t security check_context      # the context, checked first
+allow ssm_shell_t security_t file read open getattr         # selinuxfs: enforce
+allow ssm_shell_t ssm_recorder_t process sigchld          # init's end
+never ssm_recorder_t ssm_recorder_t process setcurrent dyntransition setexec
+never ssm_recorder_t ssm_shell_t process dyntransition transition
+# what it uses: descriptors ssm-shell opened, and nothing it opens itself
+allow ssm_recorder_t ssm_shell_t fd use
+allow ssm_recorder_t ssm_shell_t fifo_file read write getattr     # pipes to init, the session
+allow ssm_recorder_t ssm_transcript_t file append write getattr   # write: ftruncate on close
+allow ssm_recorder_t ssm_log_t file append getattr
+allow ssm_recorder_t ssm_var_run_t file write getattr             # SID.end
+allow ssm_recorder_t ptmx_t chr_file read write ioctl getattr     # the pty master
+allow ssm_recorder_t sshd_devpts_t chr_file read write ioctl getattr   # the client's terminal
+allow ssm_recorder_t user_devpts_t chr_file read write ioctl getattr
+allow ssm_recorder_t sshd_t fd use                                # sshd's pipes, no pty
+allow ssm_recorder_t sshd_t fifo_file read write
+allow ssm_recorder_t sshd_t process sigchld
+allow ssm_recorder_t local_login_t fd use
+allow ssm_recorder_t user_su_t fd use
+allow ssm_recorder_t ssm_shell_t process sigkill                  # init: the backstop
+allow ssm_recorder_t devlog_t sock_file write                     # the journal's copy
+allow ssm_recorder_t ssm_recorder_t file read open                # /proc/self/sessionid
+never ssm_recorder_t ssm_transcript_t file open create read unlink rename link setattr
+never ssm_recorder_t ssm_transcript_t dir search add_name remove_name write
+never ssm_recorder_t ssm_log_t file open create read write unlink rename setattr
+never ssm_recorder_t ssm_log_t dir search add_name remove_name write
+never ssm_recorder_t ssm_var_run_t file open create read append unlink rename
+never ssm_recorder_t ssm_var_run_t dir search add_name remove_name write
+never ssm_recorder_t ssm_etc_t file open read write
+never ssm_recorder_t ssm_var_lib_t file open read write
+never ssm_recorder_t shell_exec_t file execute execute_no_trans
+never ssm_recorder_t bin_t file execute execute_no_trans
+never ssm_recorder_t unconfined_t process transition dyntransition
+never ssm_recorder_t user_t process transition dyntransition
+never ssm_recorder_t ssm_shell_t process ptrace
+caps_none ssm_recorder_t
+never_default ssm_recorder_t http_port_t tcp_socket name_connect   # Port sessions: off
+writes_only ssm_recorder_t ssm_transcript_t:file ssm_log_t:file ssm_var_run_t:file ssm_shell_t:fifo_file ssm_recorder_t:fifo_file ssm_recorder_t:file ptmx_t:chr_file ptynode:chr_file ttynode:chr_file user_devpts_t:chr_file user_tty_device_t:chr_file console_device_t:chr_file devlog_t:sock_file sshd_t:fifo_file local_login_t:fifo_file remote_login_t:fifo_file rshd_t:fifo_file staff_su_t:fifo_file sysadm_su_t:fifo_file user_su_t:fifo_file unconfined_t:fifo_file user_t:fifo_file staff_t:fifo_file
+# the session's domains (and ssm-shell started again inside a session) cannot stop it
+never user_t ssm_recorder_t process signal sigkill sigstop signull ptrace setsched
+never staff_t ssm_recorder_t process signal sigkill sigstop ptrace
+never ssm_shell_t ssm_recorder_t process signal sigkill sigstop signull ptrace
+never user_t ssm_recorder_t process dyntransition transition
+never user_t ssm_recorder_t fd use
 --- ssmctl
 domtrans sysadm_t ssmctl_exec_t ssmctl_t
 role sysadm_r ssmctl_t
@@ -269,6 +333,7 @@ allow ssmctl_t ssm_var_run_t file read open getattr
 allow ssmctl_t ssm_var_lib_t file read open getattr
 allow ssmctl_t ssm_log_t file create append
 allow ssmctl_t ssm_shell_t process signal
+allow ssmctl_t ssm_recorder_t process signal            # sessions terminate
 allow ssmctl_t etc_t dir write add_name remove_name        # /etc/sudoers.d
 allow ssmctl_t etc_t file create write rename unlink setattr
 allow ssmctl_t sudo_exec_t file execute
@@ -280,6 +345,8 @@ never ssmctl_t ssm_log_t file write unlink rename
 --- administrators and systemd
 allow sysadm_t ssm_log_t file read open getattr
 allow sysadm_t ssm_log_t dir search read
+allow sysadm_t ssm_transcript_t file read open getattr
+allow sysadm_t ssm_transcript_t dir search read
 allow init_t ssm_unit_t file read getattr
 EOF
 $py - "$P" "$tmp/table" <<'PYEOF'
@@ -398,6 +465,37 @@ def domtrans(s, ex, new):
     allow(new, s, "fd", "use")
 
 
+def entered_only(t, *ok):
+    found = set()
+    for r in index.get(("allow", "process"), []):
+        if set(r.perms) & {"transition", "dyntransition"} and \
+                t in {str(x) for x in expand(str(r.target))}:
+            found |= {str(x) for x in expand(str(r.source))}
+    extra = sorted(found - set(ok))
+    report(found and not extra, "only %s enter %s" % (" ".join(sorted(found)) or "none", t),
+           "also %s (sesearch -A -t %s -c process -p transition,dyntransition)"
+           % (" ".join(extra), t))
+
+
+def expand(name):
+    """the types a rule's source or target stands for (an attribute: its members)"""
+    try:
+        return list(pol.lookup_typeattr(name).expand())
+    except setools.exception.InvalidType:
+        return [pol.lookup_type(name)]
+
+
+def caps_none(s):
+    bad = []
+    for c in ("capability", "capability2", "cap_userns", "cap2_userns"):
+        try:
+            pol.lookup_class(c)
+        except Exception:
+            continue
+        bad += [str(r) for r in rules("allow", s, None, c)]
+    report(not bad, "%s has no capability" % s, "; ".join(bad))
+
+
 def role(r, t):
     types = {str(x) for x in pol.lookup_role(r).types()}
     report(t in types, "role %s types %s" % (r, t))
@@ -436,6 +534,10 @@ for line in open(sys.argv[2]):
         role(*args)
     elif op == "writes_only":
         writes_only(*args)
+    elif op == "entered_only":
+        entered_only(*args)
+    elif op == "caps_none":
+        caps_none(*args)
     else:
         report(False, "unknown table line: " + line.strip())
 print("selinux policy rules: %d of %d checks passed" % (n - fail, n))

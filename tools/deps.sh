@@ -2,7 +2,7 @@
 # Install what ssmsession needs to build, test and demo on Debian 12 (run as root).
 set -eu
 PKGS="build-essential autoconf automake autoconf-archive libtool pkg-config
-libpam0g-dev libssl-dev libcjson-dev libseccomp-dev libwebsockets-dev libsqlite3-dev libpcre2-dev nettle-dev libcrypt-dev
+libpam0g-dev libssl-dev libcjson-dev libseccomp-dev libselinux1-dev libwebsockets-dev libsqlite3-dev libpcre2-dev nettle-dev libcrypt-dev
 pamtester libpam-wrapper libpamtest0-dev python3 python3-jwt python3-cryptography
 asciinema tmux expect openssh-server openssh-client sudo tlog util-linux iproute2 curl nftables
 clang libclang-rt-14-dev hyperfine gdb procps openssl
