@@ -48,6 +48,14 @@ static void oracle_cleanup(void)
 	(void)rmdir(oracle_dir);
 }
 
+static volatile sig_atomic_t oracle_status;
+
+static void oracle_alarm(int sig)
+{
+	(void)sig;
+	_exit(oracle_status);
+}
+
 /* 1 sandboxed, 0 not (no user namespaces here), -1 error */
 static int oracle_run(const char *script, int need_sandbox, char **pout, size_t *plen,
                       int *pstatus)
@@ -120,7 +128,15 @@ static int oracle_run(const char *script, int need_sandbox, char **pout, size_t 
 			}
 			if (waitpid(g, &s2, 0) != g)
 				_exit(126);
-			_exit(WIFEXITED(s2) ? WEXITSTATUS(s2) : 128 + WTERMSIG(s2));
+			oracle_status = WIFEXITED(s2) ? WEXITSTATUS(s2) : 128 + WTERMSIG(s2);
+			/* the script's background jobs (a "\\&&" makes one) are this namespace's:
+			 * their output too, in both runs alike, for at most 2 s; then pid 1's exit
+			 * ends them */
+			signal(SIGALRM, oracle_alarm);
+			alarm(2);
+			while (wait(NULL) > 0 || errno == EINTR)
+				;
+			_exit(oracle_status);
 		}
 		if (waitpid(c, &s2, 0) != c)
 			_exit(126);
