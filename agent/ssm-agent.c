@@ -249,6 +249,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	if (connected && wsi_cur) {
+		ssm_mux_tick(mux); /* acknowledgements that waited for the tick */
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			logf_("%s: closing the connection", link_.error);
 			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

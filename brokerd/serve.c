@@ -647,7 +647,11 @@ static void tick(lws_sorted_usec_list_t *sul)
 	revocation_check(now);
 	relay_tick();
 	for (c = conns; c; c = c->next) {
-		int ev = ssm_link_tick(&c->link, now);
+		int ev;
+
+		if (c->mux)
+			ssm_mux_tick(c->mux); /* acknowledgements that waited for the tick */
+		ev = ssm_link_tick(&c->link, now);
 		if (ev == SSM_LINK_EV_DEAD) {
 			logf_("agent %s: %s: closing", c->host_id, c->link.error);
 			c->kill = 1;

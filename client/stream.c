@@ -685,6 +685,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 		send_resize();
 	}
 	if (connected && wsi_ws) {
+		ssm_mux_tick(mux); /* acknowledgements that waited for the tick */
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			fail("the broker stopped answering: %s", link_.error);
 			lws_set_timeout(wsi_ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

@@ -60,6 +60,7 @@ struct stream {
 	unsigned exit_given : 1;    /* ... and SSM_MUX_EV_EXIT was given */
 	unsigned exit_sent : 1;     /* stream 0: this side queued EXIT */
 	unsigned terminated : 1;    /* stream 0: this side queued TERMINATE */
+	unsigned ack_later : 1;     /* consumed bytes to acknowledge at the next tick */
 	/* sending: bytes fl.send_acked..written are in sbuf */
 	uint8_t *sbuf;
 	size_t scap;
@@ -104,6 +105,7 @@ struct ssm_mux {
 	struct chan *grave_c;
 	struct stream *grave_s;
 	unsigned depth; /* callbacks running */
+	unsigned ticking : 1; /* the program calls ssm_mux_tick: acknowledgements may wait */
 	size_t tx_len;  /* a peeked message waiting for ssm_mux_tx_pop */
 	uint8_t tx[SSM_LINK_PRE + SSM_FRAME_MAX];
 	uint8_t scratch[SSM_FRAME_MAX];
@@ -604,12 +606,42 @@ static size_t readable_of(const struct stream *s)
 	return (size_t)(s->fl.recv_next - s->rd);
 }
 
+/* docs/PROTOCOL.md section 4, ACK: at once when half a window was consumed since the last
+ * acknowledgement or the peer's EOF was consumed (the stream's end is not held up);
+ * otherwise at the program's next ssm_mux_tick, so a stream of small frames costs one ACK
+ * per tick instead of one per frame, and the peer's window never runs dry waiting for one
+ * (it has at least half a window of room).  A program that never ticks gets the old rule:
+ * at once whenever everything received was consumed. */
 static void maybe_ack(struct ssm_mux *m, struct stream *s)
 {
 	if (s->ack_node.linked || s->dead || s->rd <= s->fl.recv_acked)
 		return;
-	if (s->rd == s->fl.recv_next || s->rd - s->fl.recv_acked >= s->window / 2)
+	if (s->rd - s->fl.recv_acked >= s->window / 2 ||
+	    ((s->fl.flags & SSM_FLOW_RECV_EOF) && s->rd == s->fl.recv_next) ||
+	    (!m->ticking && s->rd == s->fl.recv_next)) {
+		s->ack_later = 0;
 		q_link(m, &s->ack_node);
+	} else {
+		s->ack_later = 1;
+	}
+}
+
+void ssm_mux_tick(struct ssm_mux *m)
+{
+	size_t i, k;
+	struct chan *c;
+
+	m->ticking = 1;
+	for (i = 0; i < m->nb; i++)
+		for (c = m->ht[i]; c != NULL; c = c->hnext)
+			for (k = 0; k < c->nst; k++) {
+				struct stream *s = c->st[k];
+
+				if (s->ack_later && !s->ack_node.linked && !s->dead &&
+				    s->rd > s->fl.recv_acked)
+					q_link(m, &s->ack_node);
+				s->ack_later = 0;
+			}
 }
 
 /* ---- rx ---- */

@@ -191,6 +191,10 @@ uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen);
 void ssm_mux_tx_pop(struct ssm_mux *m);
 /* 1 if ssm_mux_tx_peek would return a message. */
 int ssm_mux_tx_pending(const struct ssm_mux *m);
+/* The program's timer (every 250 ms or less): acknowledgements that waited go out.  Once a
+ * program ticks, a stream acknowledges at half a window or at the next tick (PROTOCOL.md
+ * section 4, ACK); ssm_mux_tx_pending says whether there is something to write. */
+void ssm_mux_tick(struct ssm_mux *m);
 
 /* The connection ended: every channel is closed with code/reason (one SSM_MUX_EV_CLOSED per
  * channel), queued frames are dropped, id counters are kept (ids are never reused).  The

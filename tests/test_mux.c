@@ -904,8 +904,55 @@ static void test_hostile_sequences(void)
 	}
 }
 
+/* PROTOCOL.md section 4, ACK, once the program ticks: at half a window, when the peer's EOF
+ * was consumed, or at the next tick; never one per frame */
+static void test_delayed_ack(void)
+{
+	struct pair p;
+	uint8_t buf[100];
+	int i, a0;
+
+	pair_setup(&p); /* channel 2: windows of 100 bytes each way */
+	a0 = p.br.sent[SSM_FRAME_ACK];
+	ssm_mux_tick(p.br.m);
+	ssm_mux_tick(p.ag.m);
+	for (i = 0; i < 4; i++) { /* four small frames, each read at once */
+		CHECK(ssm_mux_write(p.ag.m, 2, 0, "0123456789", 10) == 10, "10 bytes");
+		CHECK(wire(&p.ag, &p.br) == 0, "delivered");
+		CHECK(ssm_mux_read(p.br.m, 2, 0, buf, sizeof(buf)) == 10, "read at once");
+		CHECK(wire(&p.br, &p.ag) == 0, "wired");
+	}
+	CHECK(p.br.sent[SSM_FRAME_ACK] == a0, "no ACK for 40 bytes of a 100-byte window (%d)",
+	      p.br.sent[SSM_FRAME_ACK] - a0);
+	CHECK(ssm_mux_unacked(p.ag.m, 2, 0) == 40, "40 bytes unacknowledged at the sender");
+	CHECK(ssm_mux_write_room(p.ag.m, 2, 0) == 60, "the sender still has room for 60");
+	ssm_mux_tick(p.br.m);
+	CHECK(wire(&p.br, &p.ag) == 0 && p.br.sent[SSM_FRAME_ACK] == a0 + 1 &&
+	          ssm_mux_unacked(p.ag.m, 2, 0) == 0,
+	      "the tick sends one ACK for all four");
+	ssm_mux_tick(p.br.m);
+	CHECK(wire(&p.br, &p.ag) == 0 && p.br.sent[SSM_FRAME_ACK] == a0 + 1, "and no second one");
+	/* half a window consumed: at once, no tick needed */
+	CHECK(ssm_mux_write(p.ag.m, 2, 0, payload, 50) == 50, "50 bytes");
+	CHECK(wire(&p.ag, &p.br) == 0 && ssm_mux_read(p.br.m, 2, 0, buf, sizeof(buf)) == 50, "read");
+	CHECK(wire(&p.br, &p.ag) == 0 && p.br.sent[SSM_FRAME_ACK] == a0 + 2 &&
+	          ssm_mux_unacked(p.ag.m, 2, 0) == 0,
+	      "half a window: ACK at once");
+	/* the peer's EOF consumed: at once, so the stream's end is not held up */
+	CHECK(ssm_mux_write(p.ag.m, 2, 0, "xy", 2) == 2 && ssm_mux_write_eof(p.ag.m, 2, 0) == 0,
+	      "2 bytes and EOF");
+	CHECK(wire(&p.ag, &p.br) == 0 && ssm_mux_read(p.br.m, 2, 0, buf, sizeof(buf)) == 2 &&
+	          ssm_mux_read_eof(p.br.m, 2, 0),
+	      "read to the EOF");
+	CHECK(wire(&p.br, &p.ag) == 0 && p.br.sent[SSM_FRAME_ACK] == a0 + 3 &&
+	          ssm_mux_unacked(p.ag.m, 2, 0) == 0,
+	      "EOF consumed: ACK at once");
+	pair_free(&p);
+}
+
 int main(void)
 {
+	test_delayed_ack();
 	test_session();
 	test_close_in_callback();
 	test_streams();
