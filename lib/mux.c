@@ -25,7 +25,11 @@
 #include "mux.h"
 
 #define SEND_MIN (64u * 1024)
-#define DATA_MAX SSM_FRAME_BODY_MAX /* payload of one DATA frame */
+/* Payload of one DATA frame this side sends: the frame (32-byte header), inside a websocket
+ * frame (at most 8 bytes of header for these sizes, masked from a client), fills one TLS
+ * record (16384 bytes of plaintext) exactly; at SSM_FRAME_BODY_MAX every frame cost two
+ * records.  Receiving accepts up to SSM_FRAME_BODY_MAX, as the protocol allows. */
+#define DATA_MAX (16384 - SSM_FRAME_HEADER - 8)
 #define CLOSE_MAX (SSM_FRAME_HEADER + 4 + SSM_FRAME_REASON_MAX)
 
 enum { Q_FRAME = 1, Q_ACK, Q_EOF };
