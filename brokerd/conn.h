@@ -28,6 +28,8 @@ enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2, RELAY_TAG_AUDIT = 3 };
 void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...));
 void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev);
 int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev); /* 1 if it was one */
+/* the broker's timer: commit (and then acknowledge) what waited; before ssm_mux_tick */
+void transcripts_tick(void);
 
 /* relay.c: session channels between clients and agents (docs/PROTOCOL.md section 5 rule 6) */
 void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...));

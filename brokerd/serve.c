@@ -646,6 +646,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	}
 	revocation_check(now);
 	relay_tick();
+	transcripts_tick();
 	for (c = conns; c; c = c->next) {
 		int ev;
 

@@ -2,6 +2,7 @@
  * host delivers the transcript of one of its sessions; the broker stores it (tstore.h) and
  * acknowledges each byte only once it is durable, so the host keeps whatever is not. */
 #include "conn.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,12 @@
 
 #define TRANSCRIPT_WINDOW (1024u * 1024)
 #define TRANSCRIPTS_PER_LINK 16 /* each holds a descriptor: bounded per host */
+/* Bytes appended but not yet durable are committed (fdatasync, then their length in
+ * broker.db) once there are SYNC_BYTES of them, at the transcript's end, or at the broker's
+ * next tick: one commit per 256 KiB of a busy transcript instead of one per 16 KiB frame.
+ * Until then they stay unconsumed in the channel, so nothing is acknowledged before it is
+ * durable; SYNC_BYTES is a quarter of the window, so the host never waits on a commit. */
+#define SYNC_BYTES (256u * 1024)
 
 struct tchan {
 	int tag; /* RELAY_TAG_TRANSCRIPT */
@@ -17,7 +24,12 @@ struct tchan {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	struct tstore_obj *obj;
 	int completed;
+	size_t pending;           /* appended, not yet durable nor consumed */
+	struct tchan *next_pending; /* on the list of those with pending bytes */
+	int on_list;
 };
+
+static struct tchan *pending_list;
 
 static struct broker *B;
 static void (*logf_)(const char *fmt, ...);
@@ -89,23 +101,74 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 	lws_callback_on_writable(a->wsi);
 }
 
+static void unlist(struct tchan *t)
+{
+	struct tchan **pp;
+
+	if (!t->on_list)
+		return;
+	for (pp = &pending_list; *pp; pp = &(*pp)->next_pending)
+		if (*pp == t) {
+			*pp = t->next_pending;
+			break;
+		}
+	t->on_list = 0;
+}
+
+static void drop(struct tchan *t)
+{
+	unlist(t);
+	t->agent->ntranscripts--;
+	tstore_close(t->obj);
+	free(t);
+}
+
+/* Commit what was appended, and only then acknowledge it (consume: the ACK goes out after
+ * this returns, never before the bytes are on disk).  0 or -errno. */
+static int commit(struct tchan *t)
+{
+	int r;
+
+	if (t->pending > 0) {
+		if ((r = tstore_sync(t->obj)) < 0)
+			return r;
+		ssm_mux_read_consume(t->agent->mux, t->ch, 0, t->pending);
+		t->pending = 0;
+		lws_callback_on_writable(t->agent->wsi);
+	}
+	unlist(t);
+	/* the host's EOF and every byte before it durable: the transcript is complete */
+	if (ssm_mux_read_eof(t->agent->mux, t->ch, 0) && !t->completed) {
+		if ((r = tstore_complete(t->obj)) < 0)
+			return r;
+		t->completed = 1;
+	}
+	return 0;
+}
+
 static void take(struct tchan *t)
 {
 	const uint8_t *p;
 	size_t n;
 	int r;
 
-	/* each contiguous run: append, make durable, and only then acknowledge (consume); the
-	 * ACK goes out after this returns, never before the bytes are on disk */
-	while ((p = ssm_mux_read_peek(t->agent->mux, t->ch, 0, &n)) != NULL && n > 0) {
-		if ((r = tstore_append(t->obj, p, n)) < 0 || (r = tstore_sync(t->obj)) < 0)
+	/* each contiguous run not yet appended: append (it stays unconsumed until committed) */
+	while ((p = ssm_mux_read_peek_at(t->agent->mux, t->ch, 0, t->pending, &n)) != NULL &&
+	       n > 0) {
+		if ((r = tstore_append(t->obj, p, n)) < 0)
 			goto fail;
-		ssm_mux_read_consume(t->agent->mux, t->ch, 0, n);
+		t->pending += n;
+		if (t->pending >= SYNC_BYTES && (r = commit(t)) < 0)
+			goto fail;
 	}
-	if (ssm_mux_read_eof(t->agent->mux, t->ch, 0) && !t->completed) {
-		if ((r = tstore_complete(t->obj)) < 0)
+	if (ssm_mux_peer_eof(t->agent->mux, t->ch, 0) || t->pending == 0) {
+		/* the end (the host's EOF, every byte before it appended): commit now */
+		if ((r = commit(t)) < 0)
 			goto fail;
-		t->completed = 1;
+	} else if (!t->on_list) {
+		t->next_pending = pending_list;
+		pending_list = t;
+		t->on_list = 1;
 	}
 	lws_callback_on_writable(t->agent->wsi);
 	return;
@@ -114,9 +177,24 @@ fail:
 	      strerror(-r));
 	(void)ssm_mux_close(t->agent->mux, t->ch, 0, SSM_CODE_INTERNAL,
 			    "the broker cannot store it");
-	t->agent->ntranscripts--;
-	tstore_close(t->obj);
-	free(t);
+	drop(t);
+}
+
+void transcripts_tick(void)
+{
+	while (pending_list) {
+		struct tchan *t = pending_list;
+		int r = commit(t);
+
+		unlist(t);
+		if (r < 0) {
+			logf_("transcript %s from %s: cannot store: %s", t->sid, t->agent->host_id,
+			      strerror(-r));
+			(void)ssm_mux_close(t->agent->mux, t->ch, 0, SSM_CODE_INTERNAL,
+					    "the broker cannot store it");
+			drop(t);
+		}
+	}
 }
 
 /* 1 if the event was a transcript channel's */
@@ -134,9 +212,9 @@ int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_CLOSED:
 		if (ev->code == SSM_CODE_OK && t->completed)
 			logf_("transcript %s from %s stored", t->sid, a->host_id);
-		a->ntranscripts--;
-		tstore_close(t->obj);
-		free(t);
+		/* bytes appended but never acknowledged: the host still has them and sends
+		 * them again from the stored length, which counts only committed bytes */
+		drop(t);
 		break;
 	default:
 		break;

@@ -1320,13 +1320,20 @@ size_t ssm_mux_read(struct ssm_mux *m, uint32_t channel, uint32_t stream, void *
 const uint8_t *ssm_mux_read_peek(struct ssm_mux *m, uint32_t channel, uint32_t stream,
 				 size_t *plen)
 {
+	return ssm_mux_read_peek_at(m, channel, stream, 0, plen);
+}
+
+const uint8_t *ssm_mux_read_peek_at(struct ssm_mux *m, uint32_t channel, uint32_t stream,
+				    size_t skip, size_t *plen)
+{
 	struct stream *s = find_open(m, channel, stream);
 	size_t n, pos;
 
 	*plen = 0;
-	if (s == NULL || (n = readable_of(s)) == 0)
+	if (s == NULL || (n = readable_of(s)) <= skip)
 		return NULL;
-	pos = (size_t)(s->rd % s->window);
+	n -= skip;
+	pos = (size_t)((s->rd + skip) % s->window);
 	if (n > s->window - pos)
 		n = s->window - pos;
 	*plen = n;
@@ -1343,6 +1350,13 @@ void ssm_mux_read_consume(struct ssm_mux *m, uint32_t channel, uint32_t stream, 
 	avail = readable_of(s);
 	s->rd += n < avail ? n : avail;
 	maybe_ack(m, s);
+}
+
+int ssm_mux_peer_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s && (s->fl.flags & SSM_FLOW_RECV_EOF);
 }
 
 int ssm_mux_read_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream)

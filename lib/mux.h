@@ -172,9 +172,15 @@ size_t ssm_mux_read(struct ssm_mux *m, uint32_t channel, uint32_t stream, void *
  * them once written out. */
 const uint8_t *ssm_mux_read_peek(struct ssm_mux *m, uint32_t channel, uint32_t stream,
 				 size_t *plen);
+/* The same, skip bytes past the first unread one (a reader that keeps bytes it handled
+ * unconsumed until they are durable). */
+const uint8_t *ssm_mux_read_peek_at(struct ssm_mux *m, uint32_t channel, uint32_t stream,
+				    size_t skip, size_t *plen);
 void ssm_mux_read_consume(struct ssm_mux *m, uint32_t channel, uint32_t stream, size_t n);
 /* 1 once the peer's EOF arrived and every byte before it was read. */
 int ssm_mux_read_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream);
+/* 1 once the peer's EOF arrived (bytes before it may still be unread). */
+int ssm_mux_peer_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 
 /* SESSION control frames on stream 0: RESIZE and TERMINATE by the channel's opener, EXIT by
  * its acceptor (offset: everything written on stream 0, so call it after the last write).

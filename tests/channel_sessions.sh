@@ -197,7 +197,8 @@ printf 'ops password\n' | "$BROKER" user add alice-ops --state-dir "$ST" >/dev/n
 printf 'ops password\n' | XDG_CONFIG_HOME="$T/cfg-ops" $IB "$SSM" login --broker $URL --ca "$ST/ca.crt" --user alice-ops >/dev/null 2>&1
 XDG_CONFIG_HOME="$T/cfg-ops" $IB "$SSM" start-session --target "$HID" --document-name Cmd-Id </dev/null >/dev/null 2>"$T/ops.err"
 OPSID=$(sed -n 's/^Starting session with SessionId: //p' "$T/ops.err")
-ssm_wait_for 15 test -s "$ST/transcripts/$HID/$OPSID.cast" || true
+# stored once the broker committed it (it commits in batches, at the latest on its next tick)
+ssm_wait_for 15 sh -c "python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT complete FROM transcripts WHERE sid=?\", (sys.argv[2],)).fetchone(); sys.exit(0 if r and r[0] == 1 else 1)' '$ST/broker.db' '$OPSID'" || true
 ssm_check_not "alice cannot read alice-ops's transcript ($OPSID) though it matches session/alice-*" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' get-transcript --session-id '$OPSID' >/dev/null 2>'$T/gt2.err'"
 ssm_check "  AccessDenied" grep -q AccessDenied "$T/gt2.err"
