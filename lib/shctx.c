@@ -299,6 +299,7 @@ struct word {
 	int assign;   /* starts with NAME= (before any placeholder or quoting) */
 	int eq_seen;
 	int glob;     /* an unquoted * ? [ or { (a command name with one is not known) */
+	int dynamic;  /* an unquoted $ expansion: the word may vanish or split */
 	int tilde;    /* a leading ~ not yet followed by / */
 	char lit[LIT_MAX]; /* the text of a plain word without placeholders */
 	size_t litlen;
@@ -747,6 +748,11 @@ static int word_end(struct lx *l, struct script *s)
 			 * first operand the rest are the script's arguments */
 			if (w->nrefs) {
 				ctx = SSM_SH_CODE;
+			} else if (w->dynamic || w->glob) {
+				/* an unquoted expansion ($x, a pattern) may vanish or split: which
+				 * later word is the code after -c, or the script, is unknown
+				 * (sh -c $x {{a}}) */
+				s->code = CODE_ALL;
 			} else if (s->shell_optarg) {
 				s->shell_optarg = 0;
 			} else if (name && strcmp(name, "--") == 0) {
@@ -1049,8 +1055,10 @@ static int lex_script(struct lx *l, int term)
 				r = skip_dquote(l);
 			else if (c == '`')
 				r = refuse_syntax(l, "a command substitution with backticks");
-			else
+			else {
+				s.w.dynamic = 1;
 				r = skip_dollar(l, 0);
+			}
 		} else if (strchr(";&|()<>", c) != NULL) {
 			if (c == '(' && s.w.active && l->i > 0 && strchr("@!+*?", l->t[l->i - 1]))
 				return refuse_syntax(l, "an extended glob @( ) !( ) +( ) *( ) ?( )");

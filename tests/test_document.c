@@ -944,6 +944,12 @@ static const struct ctx_row ctx_rows[] = {
 	{ __LINE__, "/bin/da[s]h -c {{a}}", 0, "shell code" },
 	{ __LINE__, "{eval,} {{a}}", 0, "shell code" },
 	{ __LINE__, "[ {{a}} $9 {{b}} ]", 0, "shell code" },
+	/* an expansion among a shell's operands may vanish: the value could become the code
+	 * (fuzz_shctx: /bin/sh -c $case {{a}}printf) or the script */
+	{ __LINE__, "/bin/sh -c $case {{a}}printf x", 0, "shell code" },
+	{ __LINE__, "sh -c $x {{a}}", 0, "shell code" },
+	{ __LINE__, "sh $x {{a}}", 0, "shell code" },
+	{ __LINE__, "bash -c * {{a}}", 0, "shell code" },
 	{ __LINE__, "printf {,} {{a}} {{b}} x", 0, "shell code" },
 	{ __LINE__, "alias x=eval\nx {{a}}", 0, "not supported as a command" },
 	{ __LINE__, "command eval {{a}}", 0, "not supported as a command" },
