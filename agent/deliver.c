@@ -250,7 +250,11 @@ static void pump(struct tdel *t)
 		t->off += (uint64_t)ssm_mux_write(E.mux, t->ch, 0, buf, (size_t)n);
 	}
 check_end:
-	if (t->eof_sent && ssm_mux_unacked(E.mux, t->ch, 0) == 0) {
+	/* the EOF itself must have left first: a CLOSE queued behind an EOF still waiting to
+	 * be sent discards it, and the broker never marks the transcript complete (which is
+	 * what happened when every byte was acknowledged before the session ended) */
+	if (t->eof_sent && ssm_mux_eof_sent(E.mux, t->ch, 0) &&
+	    ssm_mux_unacked(E.mux, t->ch, 0) == 0) {
 		/* every byte durable at the broker */
 		(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
 		E.log("transcript %s delivered (%llu bytes)", t->sid, (unsigned long long)t->off);
@@ -312,6 +316,10 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 		E.log("transcript %s: the broker closed its delivery: %s%s%s", t->sid,
 		      ssm_frame_code_name(ev->code), ev->reason && ev->reason[0] ? ": " : "",
 		      ev->reason ? ev->reason : "");
+		/* refused: the broker holds it complete already (an agent restarted after
+		 * delivering it): never offered again, where it was reopened every second */
+		if (ev->code == SSM_CODE_REFUSED)
+			mark_done(t->sid);
 		t->ch = 0;
 		drop(t);
 		break;

@@ -55,7 +55,6 @@ struct aseg {
 	uint64_t line_end;    /* just after the last '\n' found so far */
 	uint64_t scanned;     /* bytes looked at for '\n' */
 	int64_t writers_at;   /* when the /proc walk last ran (0: never) */
-	int64_t eof_at;       /* when the EOF was queued */
 	struct aseg *next;
 };
 
@@ -372,19 +371,16 @@ static void pump(struct aseg *s)
 					E.log("audit segment %s ends with %llu bytes that are "
 					      "not a whole line: not delivered",
 					      s->name, (unsigned long long)tail);
-				if (ssm_mux_write_eof(E.mux, s->ch, 0) == 0) {
+				if (ssm_mux_write_eof(E.mux, s->ch, 0) == 0)
 					s->eof_sent = 1;
-					s->eof_at = now_ms;
-				}
 			}
 		}
 	}
 check_end:
-	/* every line durable at the broker, and the EOF on its way: CLOSE forgets the channel
-	 * with whatever of it is still queued, EOF included, so it waits until the link's
-	 * queue is empty (control frames go first: the EOF went out), or a second */
+	/* every line durable at the broker, and the EOF gone out: CLOSE forgets the channel
+	 * with whatever of it is still queued, EOF included */
 	if (s->eof_sent && ssm_mux_unacked(E.mux, s->ch, 0) == 0 &&
-	    (!ssm_mux_tx_pending(E.mux) || now_ms - s->eof_at >= 1000)) {
+	    ssm_mux_eof_sent(E.mux, s->ch, 0)) {
 		(void)ssm_mux_close(E.mux, s->ch, 0, SSM_CODE_OK, "");
 		E.log("audit segment %s delivered (%llu bytes)", s->name,
 		      (unsigned long long)s->off);

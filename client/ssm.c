@@ -43,6 +43,9 @@
 
 #define TIMEOUT_S 30
 #define RESPONSE_MAX 65536
+/* GetTranscript: the broker serves at most 64 MiB of asciicast, as a JSON string (its
+ * backslashes and line ends escaped again: at most twice as long) */
+#define TRANSCRIPT_RESPONSE_MAX (2u * 64 * 1024 * 1024 + 65536)
 
 static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(int code, const char *fmt, ...)
@@ -98,11 +101,12 @@ static int parse_url(const char *url, char *host, size_t size, int *pport)
  * Bearer CRED" when cred is set; 0 with *pstatus and *presp, or 1 (2: an unusable CA file)
  * after saying why (lib/https.c) */
 static int https_request(const char *host, int port, const char *ca_file, const char *path,
-			 const char *cred, const char *body, int *pstatus, char **presp)
+			 const char *cred, const char *body, size_t max, int *pstatus, char **presp)
 {
 	struct ssm_https_req req = {
 		.host = host, .port = port, .ca_file = ca_file, .path = path, .bearer = cred,
-		.body = body, .agent = "ssm", .max_answer = RESPONSE_MAX, .timeout_s = TIMEOUT_S,
+		.body = body, .agent = "ssm", .max_answer = max ? max : RESPONSE_MAX,
+		.timeout_s = TIMEOUT_S,
 	};
 	char err[512];
 	int r = ssm_https_request(&req, pstatus, presp, err, sizeof(err));
@@ -264,7 +268,7 @@ static int cmd_login(int argc, char **argv)
 			goto oom;
 		free(resp);
 		resp = NULL;
-		if ((r = https_request(host, port, ca_abs, "/v1/login", NULL, body, &status,
+		if ((r = https_request(host, port, ca_abs, "/v1/login", NULL, body, 0, &status,
 					&resp)) != 0)
 			goto out;
 		r = 1;
@@ -389,6 +393,7 @@ __attribute__((weak)) int ssm_stream_run(const struct ssm_stream_args *a)
 struct call {
 	cJSON *cache;
 	const char *ca, *cred;
+	size_t max_answer; /* 0: RESPONSE_MAX */
 };
 
 static void call_done(struct call *c)
@@ -440,7 +445,8 @@ static int broker_call(struct call *c, const char *op, const char *path, const c
 	if (ssm_json_get_string(c->cache, "broker", &broker) < 0 ||
 	    parse_url(broker, host, sizeof(host), &port) < 0)
 		return fail(1, "the cached credential is damaged (ssm login again)");
-	if (https_request(host, port, c->ca, path, c->cred, body, &status, &resp) != 0)
+	if (https_request(host, port, c->ca, path, c->cred, body, c->max_answer, &status, &resp) !=
+	    0)
 		return 1;
 	if (ssm_json_parse_object(resp, strlen(resp), &ans, err, sizeof(err)) < 0) {
 		fail(1, "the broker's answer (HTTP %d) is not a JSON object", status);
@@ -740,6 +746,7 @@ static int cmd_get_transcript(int argc, char **argv)
 	if (!sid_plausible(sid))
 		return fail(2, "--session-id: not a session id (USER-[a-z0-9]{8,32})");
 	snprintf(path, sizeof(path), "/v1/sessions/%s/transcript", sid);
+	c.max_answer = TRANSCRIPT_RESPONSE_MAX;
 	r = broker_call(&c, "GetTranscript", path, NULL, &ans);
 	if (r == 0) {
 		t = ssm_json_member(ans, "Transcript");

@@ -1352,6 +1352,13 @@ void ssm_mux_read_consume(struct ssm_mux *m, uint32_t channel, uint32_t stream, 
 	maybe_ack(m, s);
 }
 
+int ssm_mux_eof_sent(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s && (s->fl.flags & SSM_FLOW_SENT_EOF);
+}
+
 int ssm_mux_peer_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream)
 {
 	struct stream *s = find_open(m, channel, stream);

@@ -181,6 +181,9 @@ void ssm_mux_read_consume(struct ssm_mux *m, uint32_t channel, uint32_t stream, 
 int ssm_mux_read_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 /* 1 once the peer's EOF arrived (bytes before it may still be unread). */
 int ssm_mux_peer_eof(struct ssm_mux *m, uint32_t channel, uint32_t stream);
+/* 1 once this side's EOF left (was taken by ssm_mux_tx_peek/pop): a CLOSE queued now
+ * follows it on the wire.  A CLOSE queued before would discard it. */
+int ssm_mux_eof_sent(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 
 /* SESSION control frames on stream 0: RESIZE and TERMINATE by the channel's opener, EXIT by
  * its acceptor (offset: everything written on stream 0, so call it after the last write).

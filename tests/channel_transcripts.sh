@@ -1,0 +1,104 @@
+#!/bin/sh
+# channel_transcripts.sh - transcript delivery's corner cases (agent/deliver.c,
+# brokerd/transcripts.c), as root:
+#  - a session whose every byte was acknowledged long before it ended: its EOF still reaches
+#    the broker, which marks the transcript complete (a CLOSE queued behind the EOF used to
+#    discard it);
+#  - an agent restarted after delivering: the broker refuses the complete transcripts once
+#    each and the agent does not offer them again (it used to every second);
+#  - the broker's disk full: nothing it could not store is acknowledged, it says so and goes
+#    on; the host keeps the spool, and once there is room the transcript arrives byte for
+#    byte and complete.
+# Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.76.0/30.
+command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net t 169.254.76
+# the broker's state on a small file system of its own, to fill it later
+mkdir -p "$ST" && mount -t tmpfs -o size=8m,mode=0700 ssm-brokerst "$ST" ||
+	{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
+chan_broker --keepalive 2:6
+mkdoc Cmd-Tail '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "echo TAIL-OUTPUT; sleep 2"}}}'
+mkdoc Cmd-Big '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "sleep 4; seq 1 60000"}}}'
+chan_docs Cmd-Tail Cmd-Big
+chan_host Environment=Dev
+chan_pam
+chan_agent --keepalive 2:6
+cat >"$T/pol.json" <<'EOF'
+{"Version": "2012-10-17", "Statement": [
+ {"Effect": "Allow", "Action": ["ssm:StartSession", "ssm:GetTranscript"], "Resource": "*"}]}
+EOF
+chan_user alice "$T/pol.json"
+ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
+complete_at_broker() { # SID: stored complete and identical to the host's file
+	python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("SELECT complete FROM transcripts WHERE sid=?", (sys.argv[2],)).fetchone(); sys.exit(0 if r and r[0] == 1 else 1)' \
+		"$ST/broker.db" "$1" && cmp -s "$T/log/sessions/$1.cast" "$ST/transcripts/$HID/$1.cast"
+}
+sid_of() { sed -n 's/^Starting session with SessionId: //p' "$1"; }
+
+# ---- every byte acknowledged before the session ends: still marked complete
+ssm start-session --target "$HID" --document-name Cmd-Tail </dev/null >"$T/tail.out" 2>"$T/tail.err"
+TSID=$(sid_of "$T/tail.err")
+ssm_check "a session that is quiet for 2 s before it ends runs" grep -qx TAIL-OUTPUT "$T/tail.out"
+ssm_check "  its transcript is stored complete and identical at the broker" \
+	ssm_wait_for 15 complete_at_broker "$TSID"
+ssm_check "  the agent says it was delivered" ssm_wait_for 10 grep -q "transcript $TSID delivered" "$T/agent.log"
+
+# ---- the agent restarted: complete transcripts are refused once, never offered again
+kill "$APID"
+wait "$APID" 2>/dev/null
+n=$(grep -c "agent $HID linked" "$T/broker.log")
+$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
+APID=$!
+PIDS="$PIDS $APID"
+ssm_check "the agent restarted links up" ssm_wait_for 15 sh -c \
+	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $n ]"
+ssm_check "  it offers the delivered transcript, which the broker refuses as complete" \
+	ssm_wait_for 10 grep -q "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log"
+# a session lasting 2 s: the agent scans every second meanwhile
+ssm start-session --target "$HID" --document-name Cmd-Tail </dev/null >/dev/null 2>"$T/tail2.err"
+T2=$(sid_of "$T/tail2.err")
+ssm_check "  a new session's transcript is delivered complete meanwhile" \
+	ssm_wait_for 15 complete_at_broker "$T2"
+ssm_check "  the complete one was offered once only (not every second)" \
+	[ "$(grep -c "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log")" = 1 ]
+
+# ---- the broker's disk full (after the session started: StartSession itself needs the
+# broker's database), then room again
+# (the session prints after 4 s; the disk is full within milliseconds of its start)
+ssm start-session --target "$HID" --document-name Cmd-Big </dev/null >"$T/big.out" 2>"$T/big.err" &
+BIGPID=$!
+ssm_wait_for 15 grep -q "^Starting session with SessionId: " "$T/big.err"
+BSID=$(sid_of "$T/big.err")
+ssm_wait_for 15 grep -q "session $BSID: started on" "$T/broker.log"
+dd if=/dev/zero of="$ST/filler" bs=64k 2>/dev/null || true
+ssm_check "the broker's file system is full" sh -c "! dd if=/dev/zero of='$ST/filler2' bs=4k count=1 2>/dev/null"
+rm -f "$ST/filler2"
+wait "$BIGPID"
+ssm_check "a session runs while the broker cannot store its transcript" sh -c \
+	"[ \$(wc -l <'$T/big.out') = 60000 ] && tail -n 1 '$T/big.out' | grep -qx 60000"
+ssm_check "  the broker says it cannot store it" \
+	ssm_wait_for 15 grep -qE "transcript $BSID from $HID(: cannot store| refused)" "$T/broker.log"
+ssm_check "  it acknowledged nothing it did not store: its copy is a prefix of the host's" sh -c \
+	"s=\$(stat -c %s '$ST/transcripts/$HID/$BSID.cast' 2>/dev/null || echo 0);
+	 head -c \"\$s\" '$T/log/sessions/$BSID.cast' | cmp -s - '$ST/transcripts/$HID/$BSID.cast' ||
+	 [ \"\$s\" = 0 ]"
+ssm_check "  the host keeps the whole transcript (the spool)" \
+	grep -q '60000' "$T/log/sessions/$BSID.cast"
+ssm_check "  the broker is still running" kill -0 "$BPID"
+rm -f "$ST/filler"
+ssm_check "room again: the transcript arrives complete and byte for byte" \
+	ssm_wait_for 30 complete_at_broker "$BSID"
+ssm get-transcript --session-id "$BSID" >"$T/got.cast" 2>"$T/got.err"
+ssm_check "  and get-transcript serves it" cmp -s "$T/got.cast" "$T/log/sessions/$BSID.cast"
+cmp "$T/got.cast" "$T/log/sessions/$BSID.cast" || { ls -l "$T/got.cast" "$T/log/sessions/$BSID.cast"; cat "$T/got.err"; }
+ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
+if [ "$SSM_FAIL" -gt 0 ]; then
+	echo "--- agent.log"; tail -30 "$T/agent.log"
+	echo "--- broker.log"; tail -30 "$T/broker.log"
+fi
+kill "$APID" 2>/dev/null
+ssm_done
