@@ -36,6 +36,7 @@ struct tdel {
 	uint32_t ch;
 	int accepted, eof_sent;
 	uint64_t off;         /* file offset of the next byte to send */
+	uint64_t published;   /* the acknowledged offset last written for ssm-shell */
 	struct tdel *next;
 };
 
@@ -193,6 +194,7 @@ static void start(const char *sid)
 	if (t == NULL)
 		return;
 	snprintf(t->sid, sizeof(t->sid), "%s", sid);
+	t->published = UINT64_MAX;
 	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (t->fd < 0) {
 		free(t);
@@ -250,6 +252,15 @@ static void pump(struct tdel *t)
 		t->off += (uint64_t)ssm_mux_write(E.mux, t->ch, 0, buf, (size_t)n);
 	}
 check_end:
+	if (t->accepted) {
+		/* what the broker holds durably, for ssm-shell's backlog limit
+		 * (transcript_backlog_max): the stream's offsets are the file's */
+		uint64_t acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
+
+		if (acked != t->published &&
+		    ssm_agent_delivered_write(C->run_dir, t->sid, acked) == 0)
+			t->published = acked;
+	}
 	/* the EOF itself must have left first: a CLOSE queued behind an EOF still waiting to
 	 * be sent discards it, and the broker never marks the transcript complete (which is
 	 * what happened when every byte was acknowledged before the session ended) */
@@ -258,6 +269,7 @@ check_end:
 		/* every byte durable at the broker */
 		(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
 		E.log("transcript %s delivered (%llu bytes)", t->sid, (unsigned long long)t->off);
+		ssm_agent_delivered_remove(C->run_dir, t->sid);
 		mark_done(t->sid);
 		drop(t);
 	}

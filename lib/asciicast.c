@@ -743,3 +743,8 @@ out:
 	ssm_rec_free(rec);
 	return r;
 }
+
+uint64_t ssm_rec_written(const struct ssm_rec *rec)
+{
+	return rec ? rec->sunk : 0;
+}

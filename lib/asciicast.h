@@ -66,6 +66,10 @@ int ssm_rec_secure(struct ssm_rec *rec);
  * receives the monotonic time the next flush is due, or UINT64_MAX when nothing is buffered. */
 int ssm_rec_tick(struct ssm_rec *rec, uint64_t mono_ns, uint64_t *pnext_ns);
 
+/* Bytes handed to the sink so far (header included): what the transcript file holds, but
+ * for the batch of at most a second not yet written. */
+uint64_t ssm_rec_written(const struct ssm_rec *rec);
+
 /* Flush everything, close the sink and report totals; sha256 is 65 bytes of hex. */
 int ssm_rec_close(struct ssm_rec *rec, uint64_t *pbytes, char sha256[65]);
 void ssm_rec_free(struct ssm_rec *rec);

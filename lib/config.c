@@ -179,6 +179,7 @@ static int set_defaults(struct ssm_config *cfg)
 	cfg->allow_privilege = 1;
 	cfg->replay_fsync = 1;
 	cfg->transcript_delivery_required = 1;
+	cfg->transcript_backlog_max = 16 * 1024 * 1024;
 	cfg->host_tags = cJSON_CreateObject();
 	cfg->seccomp_profiles = cJSON_CreateObject();
 	if (cfg->host_tags == NULL || cfg->seccomp_profiles == NULL ||
@@ -500,6 +501,9 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 		return get_bool(path, item, key, &cfg->record_input, err, errlen);
 	if (strcmp(key, "transcript_max_bytes") == 0)
 		return get_int(path, item, key, 0, CFG_MAX_TRANSCRIPT, &cfg->transcript_max_bytes,
+			       err, errlen);
+	if (strcmp(key, "transcript_backlog_max") == 0)
+		return get_int(path, item, key, 0, CFG_MAX_TRANSCRIPT, &cfg->transcript_backlog_max,
 			       err, errlen);
 	if (strcmp(key, "transcript_limit_action") == 0) {
 		if (cJSON_IsString(item) && strcmp(item->valuestring, "end") == 0) {

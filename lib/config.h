@@ -70,6 +70,10 @@ struct ssm_config {
 	 * ssm-shell starts no session while ssm-agent's link is down) or "deferred" (0: record
 	 * on the host, delivered when the broker is back) */
 	int transcript_delivery_required;
+	/* "transcript_backlog_max": with "required", a session whose transcript has more bytes
+	 * than this not yet acknowledged by the broker ends with reason error (16 MiB; 0 = no
+	 * limit) */
+	int64_t transcript_backlog_max;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

@@ -241,7 +241,17 @@ static int run_subdir_open(const char *run_dir, const char *sub, int create, cha
 }
 
 /* Write buf as dfd/name atomically: temp file 0600, rename (no fsync: see the top). */
+static int write_atomic_mode(int dfd, const char *name, const char *buf, size_t len,
+			     mode_t mode);
+
 static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
+{
+	return write_atomic_mode(dfd, name, buf, len, 0600);
+}
+
+/* The same with another mode (0644: for the recorder, which reads it unprivileged). */
+static int write_atomic_mode(int dfd, const char *name, const char *buf, size_t len,
+			     mode_t mode)
 {
 	static unsigned int counter;
 	char tmp[NAME_MAX + 1];
@@ -259,7 +269,7 @@ static int write_atomic(int dfd, const char *name, const char *buf, size_t len)
 	}
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0600) != 0) {
+	if (fchmod(fd, mode) != 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -1089,4 +1099,73 @@ out:
 	cJSON_Delete(o);
 	free(buf);
 	return r;
+}
+
+/* ---- what the broker acknowledged of each transcript (transcript_backlog_max) ------------ */
+
+static int delivered_name(const char *sid, char *name, size_t size)
+{
+	if (!valid_sid(sid, NULL))
+		return -EINVAL;
+	return snprintf(name, size, "delivered-%s", sid) < (int)size ? 0 : -EINVAL;
+}
+
+int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes)
+{
+	char name[NAME_MAX + 1], err[256], buf[32];
+	int dfd, r, n;
+
+	if ((r = delivered_name(sid, name, sizeof(name))) < 0)
+		return r;
+	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 1, err, sizeof(err));
+	if (dfd < 0)
+		return dfd;
+	n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)bytes);
+	r = write_atomic_mode(dfd, name, buf, (size_t)n, 0644);
+	close(dfd);
+	return r;
+}
+
+int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes)
+{
+	char name[NAME_MAX + 1], what[PATH_MAX], err[256], *buf = NULL, *end;
+	unsigned long long v;
+	size_t len;
+	int dfd, r;
+
+	*pbytes = 0;
+	if ((r = delivered_name(sid, name, sizeof(name))) < 0)
+		return r;
+	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 0, err, sizeof(err));
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	snprintf(what, sizeof(what), "%s/" AGENT_SUBDIR "/%s", run_dir, name);
+	r = read_trusted_at(dfd, name, what, &buf, &len, err, sizeof(err));
+	close(dfd);
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (len == 0 || buf[0] < '0' || buf[0] > '9' || errno != 0 || *end != '\n' ||
+	    (size_t)(end + 1 - buf) != len) {
+		free(buf);
+		return -EINVAL;
+	}
+	free(buf);
+	*pbytes = v;
+	return 0;
+}
+
+void ssm_agent_delivered_remove(const char *run_dir, const char *sid)
+{
+	char name[NAME_MAX + 1], err[256];
+	int dfd;
+
+	if (delivered_name(sid, name, sizeof(name)) < 0)
+		return;
+	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 0, err, sizeof(err));
+	if (dfd < 0)
+		return;
+	(void)unlinkat(dfd, name, 0);
+	close(dfd);
 }

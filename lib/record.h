@@ -62,4 +62,12 @@ int ssm_live_lookup(const char *run_dir, const char *sid, pid_t *ppid);
 int ssm_agent_status_write(const char *run_dir, int up, int64_t since);
 int ssm_agent_link_up(const char *run_dir);
 
+/* How much of sid's transcript the broker acknowledged (durably stored), for the backlog
+ * limit (transcript_backlog_max): the agent writes run_dir/agent/delivered-SID (root's,
+ * atomically); ssm-shell reads it.  0 / -errno; ssm_agent_delivered_read gives 0 bytes when
+ * there is no such file yet. */
+int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes);
+int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes);
+void ssm_agent_delivered_remove(const char *run_dir, const char *sid);
+
 #endif

@@ -72,6 +72,7 @@ struct relay {
 	uint64_t last_input, deadline_max;
 	int warned;
 	int recording; /* 0 after stop_recording */
+	uint64_t backlog_next; /* when to compare the transcript with what the broker holds */
 	struct shell_end *end;
 	int done;
 	int init_reaped;
@@ -512,6 +513,13 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 	                     ? sh->mono_start + (uint64_t)sh->doc->max_duration_s * NS
 	                     : UINT64_MAX;
 	flush_next = UINT64_MAX;
+	/* transcript_delivery "required" on a host registered with a broker: the transcript's
+	 * bytes the broker has not acknowledged (ssm-agent writes what it has) may not pass
+	 * transcript_backlog_max (SPEC section 8); compared once a second */
+	r.backlog_next = sh->cfg->broker_url != NULL && sh->cfg->transcript_delivery_required &&
+	                         sh->cfg->transcript_backlog_max > 0 && sh->rec && sh->rec->sid
+	                     ? now + NS
+	                     : UINT64_MAX;
 
 	while (!r.done) {
 		nfd = 0;
@@ -525,7 +533,7 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 
 		/* the nearest deadline */
 		now = shell_mono_ns();
-		next = min_u64(r.deadline_max, flush_next);
+		next = min_u64(min_u64(r.deadline_max, flush_next), r.backlog_next);
 		if (r.idle_ns) {
 			uint64_t idle_end = r.last_input + r.idle_ns;
 			next = min_u64(next, r.warned ? idle_end : idle_end - r.warn_ns);
@@ -626,6 +634,19 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 				         "without input\r\n",
 				         (unsigned long long)((idle_end - now + NS / 2) / NS));
 				tell_client(&r, msg);
+			}
+		}
+		if (r.recording && now >= r.backlog_next) {
+			uint64_t held = 0, written = ssm_rec_written(sh->recorder_rec);
+
+			r.backlog_next = now + NS;
+			if (ssm_agent_delivered_read(sh->cfg->run_dir, sh->rec->sid, &held) == 0 &&
+			    written > held &&
+			    written - held > (uint64_t)sh->cfg->transcript_backlog_max) {
+				set_end(&r, "error", "transcript backlog over transcript_backlog_max");
+				tell_client(&r, "\r\nssm-shell: the broker is not taking this session's "
+				                "transcript (backlog over the host's limit): ended\r\n");
+				break;
 			}
 		}
 		if (r.recording) {

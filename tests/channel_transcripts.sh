@@ -96,6 +96,31 @@ ssm get-transcript --session-id "$BSID" >"$T/got.cast" 2>"$T/got.err"
 ssm_check "  and get-transcript serves it" cmp -s "$T/got.cast" "$T/log/sessions/$BSID.cast"
 cmp "$T/got.cast" "$T/log/sessions/$BSID.cast" || { ls -l "$T/got.cast" "$T/log/sessions/$BSID.cast"; cat "$T/got.err"; }
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
+
+# ---- transcript_backlog_max: the broker stops taking a session's transcript (stopped), the
+# session goes on printing on another login path (the sshd path: a session record, then
+# ssm-shell), its transcript's unacknowledged bytes pass the limit: it ends, reason error
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["transcript_backlog_max"] = 100000; json.dump(c, open(sys.argv[1], "w"))' "$CONF_PATH"
+mkdoc Cmd-Slow '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "i=0; while [ $i -lt 40 ]; do seq 1 5000; sleep 0.5; i=$((i+1)); done"}}}'
+sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+rm -f "$T/sid"
+timeout 60 "$T/bin/login-hid" ssmtu Cmd-Slow - -- </dev/null >"$T/bl.out" 2>"$T/bl.err" &
+LPID=$!
+ssm_wait_for 10 test -s "$T/sid"
+LSID=$(cat "$T/sid")
+ssm_check "a session on the sshd path is delivered while it runs" \
+	ssm_wait_for 15 test -e "$T/run/agent/delivered-$LSID"
+kill -STOP "$BPID"
+rc=0
+wait "$LPID" || rc=$?
+kill -CONT "$BPID"
+ssm_check "  the broker stopped: the session ends before its 20 s (reason error)" sh -c \
+	"[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'backlog' '$T/bl.err'"
+ssm_check "  audited: session_end, reason error, the backlog named" sh -c \
+	"grep '\"session_end\"' '$T/log/audit.jsonl' | grep '$LSID' | grep -q '\"reason\":\"error\".*backlog'"
+ssm_check "  the broker back: its transcript still arrives complete, byte for byte" \
+	ssm_wait_for 40 complete_at_broker "$LSID"
 if [ "$SSM_FAIL" -gt 0 ]; then
 	echo "--- agent.log"; tail -30 "$T/agent.log"
 	echo "--- broker.log"; tail -30 "$T/broker.log"
