@@ -10,6 +10,9 @@
 # and a session works over the same agent process.  Then the same for the users' client: the
 # hostile broker answers `ssm start-session` and abuses the session channel; the client exits
 # non-zero with one clear line, prints no escape sequence a broker sent, and never crashes.
+# Last, a malicious host against the real broker, with a second host's real certificate:
+# bad frames, a path in a transcript name, a flood of 2000 OPENs; the broker refuses each,
+# and another host's session through it goes on to its end untouched.
 #
 # Isolation as in channel_sessions.sh (tests/channel_setup.sh): private mount and pid
 # namespaces, two network namespaces joined by a veth pair (169.254.77.0/30).
@@ -22,7 +25,9 @@ chan_net x 169.254.77
 chan_broker --keepalive 2:6
 mkdoc Cmd-Id '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo CHAN-OK-$(id -un)"}}}'
-chan_docs Cmd-Id
+mkdoc Cmd-Ticks '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "i=1; while [ $i -le 30 ]; do echo TICK-$i; sleep 0.3; i=$((i+1)); done"}}}'
+chan_docs Cmd-Id Cmd-Ticks
 chan_host Environment=Dev
 chan_pam
 chan_agent --keepalive 2:6
@@ -117,6 +122,48 @@ while IFS='	' read -r verdict name got; do
 		grep -q -e AddressSanitizer -e 'runtime error' -e LeakSanitizer -e "$(printf '\033')" "$T/hc$i.err"
 done <"$T/ccases.txt"
 ssm_check "every client case was played" [ "$i" = "$ncases" ]
+
+# ---- a malicious host against the real broker: another host's session goes on meanwhile
+kill "$HPID" 2>/dev/null
+wait "$HPID" 2>/dev/null
+chan_broker --keepalive 2:6
+$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
+APID=$!
+PIDS="$PIDS $APID"
+ssm_check "the real broker and the host's agent are back" \
+	ssm_wait_for 20 sh -c "[ \$(grep -c 'agent $HID linked' '$T/broker.log') -ge 3 ]"
+"$BROKER" activation create --state-dir "$ST" --limit 1 --expires 1h >"$T/act2"
+mkdir -p "$T/h2"
+ssm_check "a second host registers (the hostile one)" sh -c "$IH '$SSMCTL' register --broker $URL --ca '$ST/ca.crt' \
+	--activation-id $(awk '/^activation_id:/{print $2}' "$T/act2") \
+	--activation-code $(awk '/^activation_code:/{print $2}' "$T/act2") \
+	--config '$T/h2/ssmsession.json' >'$T/h2/id' 2>'$T/h2/reg.err'"
+XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" start-session --target "$HID" --document-name Cmd-Ticks \
+	</dev/null >"$T/ticks.out" 2>"$T/ticks.err" &
+TPID=$!
+ssm_wait_for 15 grep -q TICK-1 "$T/ticks.out"
+: >"$T/hostile-host.jsonl"
+$IH python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$T/h2/host.crt" "$T/h2/host.key" \
+	"$T/hostile-host.jsonl" host "$ST/ca.crt" >"$T/hostile-host.log" 2>&1
+python3 - "$T/hostile-host.jsonl" >"$T/hcases.txt" <<'PY2'
+import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "case" in r:
+        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
+PY2
+while IFS='	' read -r verdict name got; do
+	ssm_check "hostile host to the broker: $name -> $got" [ "$verdict" = ok ]
+done <"$T/hcases.txt"
+ncases=$(sed -n '/^HOST_CASES = \[/,/^\]/p' "$srcdir/tests/hostile_broker.py" | grep -c '^    ("')
+ssm_check "every hostile-host case was played" [ "$(wc -l <"$T/hcases.txt")" = "$ncases" ]
+ssm_check "  the broker is still running" kill -0 "$BPID"
+rc=0
+wait "$TPID" || rc=$?
+ssm_check "  meanwhile the other host's session went on to its end, every line in order" sh -c \
+	"[ $rc = 0 ] && [ \"\$(cat '$T/ticks.out')\" = \"\$(seq 1 30 | sed 's/^/TICK-/')\" ]"
+ssm_check "  and that host's agent kept its link" sh -c \
+	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') = 3 ]"
 if [ "$SSM_FAIL" -gt 0 ]; then
 	echo "--- agent.log"; tail -40 "$T/agent.log"
 	echo "--- hostile.log"; tail -20 "$T/hostile.log"

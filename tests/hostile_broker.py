@@ -9,6 +9,7 @@
 # connection.  The agent reconnects by itself after each case.
 #
 #   hostile_broker.py ADDR PORT CERT KEY RESULTS [client]
+#   hostile_broker.py BROKER_ADDR PORT HOST_CERT HOST_KEY RESULTS host CA
 #
 # With "client" it plays the broker to the users' client instead: it answers `ssm
 # start-session`'s StartSession (HTTPS POST /v1/sessions) and then, on the client's websocket,
@@ -485,5 +486,105 @@ def main():
     out.write(json.dumps({"done": True}) + "\n")
     out.flush()
 
+
+
+# ---- a malicious host: the real broker's side is tested (ssm-broker), each case on a
+# connection of its own made with the host's real certificate
+class ClientConn(Conn):
+    def ws_send(self, payload, opcode=2):
+        # a client masks what it sends (RFC 6455 section 5.3)
+        n = len(payload)
+        mask = os.urandom(4)
+        if n < 126:
+            h = struct.pack(">BB", 0x80 | opcode, 0x80 | n)
+        elif n < 65536:
+            h = struct.pack(">BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            h = struct.pack(">BBQ", 0x80 | opcode, 0x80 | 127, n)
+        self.s.sendall(h + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+
+    def client_handshake(self, host):
+        key = base64.b64encode(os.urandom(16))
+        self.s.sendall(b"GET /v1/agent HTTP/1.1\r\nHost: " + host.encode() +
+                       b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                       b"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ssmsession.1\r\n\r\n")
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise EOFError
+            self.buf += d
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ValueError("upgrade refused: %r" % head[:60])
+
+
+def h_up(c):
+    c.send(frame(HELLO, body=struct.pack(">IBB", 0, 1, 0) + string("hostile-host")))
+    c.s.settimeout(10)
+    f = c.recv_frame()
+    if f["type"] != HELLO:
+        raise ValueError("no HELLO from the broker")
+    c.send(frame(RESUME_DONE))
+    while c.recv_frame()["type"] != RESUME_DONE:
+        pass
+
+
+def t_open(kind, ch, sid, doc, token=""):
+    return frame(OPEN, ch=ch, val=0, body=struct.pack(">BBHH", kind, 0, 0, 0) + string(sid) +
+                 string(doc) + string(token) + string(""))
+
+
+HOST_CASES = [
+    ("oversized frame", lambda c: c.send(frame(DATA, ch=1, body=b"x" * 16385)), {"GOAWAY protocol", "closed"}),
+    ("truncated frame", lambda c: c.send(frame(PING)[:20]), {"GOAWAY protocol"}),
+    ("unknown frame type", lambda c: c.send(frame(0x7F)), {"GOAWAY protocol"}),
+    ("a text message", lambda c: c.ws_send(b"hello", opcode=1), {"GOAWAY protocol"}),
+    ("DATA for a channel never opened", lambda c: c.send(frame(DATA, ch=1, body=b"hi")), {"GOAWAY protocol"}),
+    ("ACCEPT for a channel the broker never opened", lambda c: c.send(frame(ACCEPT, ch=2, val=65536)), {"GOAWAY protocol"}),
+    ("OPEN with the broker's (even) parity", lambda c: c.send(t_open(2, 2, "s-0123456789", "Doc-A")), {"GOAWAY protocol"}),
+    ("a SESSION OPEN from a host", lambda c: c.send(t_open(1, 1, "alice-0123456789abcdef0", "Doc-A", "x.y.z")), {"GOAWAY protocol", "CLOSE refused", "CLOSE protocol"}),
+    ("a transcript named ../../etc", lambda c: c.send(t_open(2, 1, "../../etc", "Doc-A")), {"GOAWAY protocol"}),
+    ("EXIT from a host on a channel it opened", lambda c: (c.send(t_open(2, 1, "s-0123456789", "Doc-A")), c.send(frame(EXIT, ch=1, body=struct.pack(">BBBB", 1, 0, 1, 0) + string("")))), {"GOAWAY protocol"}),
+    ("DATA beyond the broker's window", lambda c: (c.send(t_open(2, 1, "s-0123456789", "Doc-A")), c.send(frame(DATA, ch=1, off=(1 << 20) + 5, body=b"x"))), {"GOAWAY protocol", "GOAWAY flow"}),
+    ("2000 OPENs at once", lambda c: [c.send(t_open(3, 2 * i + 1, "audit.%d.flood" % i, "")) for i in range(2000)], {"GOAWAY protocol", "GOAWAY limit", "closed", "CLOSE limit"}),
+]
+
+
+def main_host(addr, port, cert, key, ca, out):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(ca)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    for name, fn, want in HOST_CASES:
+        res = {"case": name, "want": sorted(want)}
+        try:
+            raw = socket.create_connection((addr, port), timeout=15)
+            s = ctx.wrap_socket(raw, server_hostname=addr)
+            c = ClientConn(s)
+            c.client_handshake(addr)
+            h_up(c)
+            fn(c)
+            got = answer(c)
+            if "code" in got:
+                res["got"] = got["frame"] + " " + got["code"]
+            elif got.get("closed"):
+                res["got"] = "closed"
+            else:
+                res["got"] = "alive"
+            s.close()
+        except Exception as e:
+            res["got"] = "error: %r" % e
+        res["ok"] = res["got"] in want
+        out.write(json.dumps(res) + "\n")
+        out.flush()
+    out.write(json.dumps({"done": True}) + "\n")
+    out.flush()
+
+
+if len(sys.argv) > 6 and sys.argv[6] == "host":
+    # hostile_broker.py ADDR PORT CERT KEY RESULTS host CA: the host's certificate and key
+    main_host(ADDR, PORT, CERT, KEY, sys.argv[7], open(RESULTS, "a"))
+    sys.exit(0)
 
 main()
