@@ -37,6 +37,14 @@ cat >"$T/pol.json" <<'EOF'
 EOF
 chan_user alice "$T/pol.json"
 ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
+# FILE: the hostile peer's JSON lines as "ok|bad TAB case TAB what it got"
+cases_of() {
+	python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if "case" in r:
+        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))' "$1"
+}
 ssm_check "a session works before" sh -c "ssm() { XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' \"\$@\"; };
 	ssm start-session --target '$HID' --document-name Cmd-Id </dev/null 2>'$T/s1.err' | grep -qx CHAN-OK-ssmtu"
 
@@ -58,13 +66,7 @@ ssm_check "the hostile broker listens" ssm_wait_for 10 grep -q "listening" "$T/h
 ncases=$(sed -n '/^CASES = \[/,/^\]/p' "$srcdir/tests/hostile_broker.py" | grep -c '^    ("')
 ssm_check "the agent went through all $ncases cases" ssm_wait_for 240 grep -q '"done"' "$T/hostile.jsonl"
 [ -s "$T/hostile.log" ] && grep -v listening "$T/hostile.log" | head -5
-python3 - "$T/hostile.jsonl" >"$T/cases.txt" <<'PY'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "case" in r:
-        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
-PY
+cases_of "$T/hostile.jsonl" >"$T/cases.txt"
 while IFS='	' read -r verdict name got; do
 	ssm_check "hostile broker: $name -> $got" [ "$verdict" = ok ]
 done <"$T/cases.txt"
@@ -104,13 +106,7 @@ while [ "$i" -lt "$ncases" ]; do
 	echo "$rc" >"$T/hc$i.rc"
 done
 ssm_wait_for 10 grep -q '"done"' "$T/hostile-client.jsonl"
-python3 - "$T/hostile-client.jsonl" >"$T/ccases.txt" <<'PY2'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "case" in r:
-        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
-PY2
+cases_of "$T/hostile-client.jsonl" >"$T/ccases.txt"
 i=0
 while IFS='	' read -r verdict name got; do
 	i=$((i + 1))
@@ -145,13 +141,7 @@ ssm_wait_for 15 grep -q TICK-1 "$T/ticks.out"
 : >"$T/hostile-host.jsonl"
 $IH python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$T/h2/host.crt" "$T/h2/host.key" \
 	"$T/hostile-host.jsonl" host "$ST/ca.crt" >"$T/hostile-host.log" 2>&1
-python3 - "$T/hostile-host.jsonl" >"$T/hcases.txt" <<'PY2'
-import json, sys
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if "case" in r:
-        print("%s\t%s\t%s" % ("ok" if r["ok"] else "bad", r["case"], r["got"] + ("" if r["ok"] else " (wanted " + " or ".join(r["want"]) + ")")))
-PY2
+cases_of "$T/hostile-host.jsonl" >"$T/hcases.txt"
 while IFS='	' read -r verdict name got; do
 	ssm_check "hostile host to the broker: $name -> $got" [ "$verdict" = ok ]
 done <"$T/hcases.txt"

@@ -406,23 +406,15 @@ CLIENT_CASES = [
 ]
 
 
-def main_client(ctx, ls, out):
-    url = "wss://%s:%d/v1/client" % (ADDR, PORT)
-    for name, fn, want in CLIENT_CASES:
+def play(out, cases, connect):
+    """each case: connect() gives an up connection (and its case arguments), the case runs,
+    and what the peer answered is one JSON line of results"""
+    for name, fn, want in cases:
         res = {"case": name, "want": sorted(want)}
+        c = None
         try:
-            raw, _ = ls.accept()
-            raw.settimeout(15)
-            s1 = ctx.wrap_socket(raw, server_side=True)
-            http_start_session(Conn(s1), url)
-            s1.close()
-            raw, _ = ls.accept()
-            raw.settimeout(15)
-            s = ctx.wrap_socket(raw, server_side=True)
-            c = Conn(s)
-            c.handshake()
-            ch, win = client_open(c)
-            fn(c, ch, win)
+            c, args = connect()
+            fn(c, *args)
             got = answer(c)
             if "code" in got:
                 res["got"] = got["frame"] + " " + got["code"]
@@ -430,17 +422,36 @@ def main_client(ctx, ls, out):
                 res["got"] = "closed"
             else:
                 res["got"] = "alive"
+        except Exception as e:  # the case could not even be played: a failure
+            res["got"] = "error: %r" % e
+        if c is not None:
             try:
-                s.close()
+                c.s.close()
             except OSError:
                 pass
-        except Exception as e:
-            res["got"] = "error: %r" % e
         res["ok"] = res["got"] in want
         out.write(json.dumps(res) + "\n")
         out.flush()
     out.write(json.dumps({"done": True}) + "\n")
     out.flush()
+
+
+def main_client(ctx, ls, out):
+    url = "wss://%s:%d/v1/client" % (ADDR, PORT)
+
+    def connect():
+        raw, _ = ls.accept()
+        raw.settimeout(15)
+        s1 = ctx.wrap_socket(raw, server_side=True)
+        http_start_session(Conn(s1), url)
+        s1.close()
+        raw, _ = ls.accept()
+        raw.settimeout(15)
+        c = Conn(ctx.wrap_socket(raw, server_side=True))
+        c.handshake()
+        return c, client_open(c)
+
+    play(out, CLIENT_CASES, connect)
 
 
 def main():
@@ -457,34 +468,16 @@ def main():
     if len(sys.argv) > 6 and sys.argv[6] == "client":
         main_client(ctx, ls, out)
         return
-    for name, fn, want in CASES:
+
+    def connect():
         raw, _ = ls.accept()
         raw.settimeout(15)
-        s = ctx.wrap_socket(raw, server_side=True)
-        c = Conn(s)
-        res = {"case": name, "want": sorted(want)}
-        try:
-            c.handshake()
-            up(c)
-            fn(c)
-            got = answer(c)
-            if "code" in got:
-                res["got"] = got["frame"] + " " + got["code"]
-            elif got.get("closed"):
-                res["got"] = "closed"
-            else:
-                res["got"] = "alive"
-        except Exception as e:  # the case could not even be played: a failure
-            res["got"] = "error: %r" % e
-        res["ok"] = res["got"] in want
-        out.write(json.dumps(res) + "\n")
-        out.flush()
-        try:
-            s.close()
-        except OSError:
-            pass
-    out.write(json.dumps({"done": True}) + "\n")
-    out.flush()
+        c = Conn(ctx.wrap_socket(raw, server_side=True))
+        c.handshake()
+        up(c)
+        return c, ()
+
+    play(out, CASES, connect)
 
 
 
@@ -556,30 +549,15 @@ def main_host(addr, port, cert, key, ca, out):
     ctx.check_hostname = False
     ctx.load_cert_chain(cert, key)
     ctx.set_alpn_protocols(["http/1.1"])
-    for name, fn, want in HOST_CASES:
-        res = {"case": name, "want": sorted(want)}
-        try:
-            raw = socket.create_connection((addr, port), timeout=15)
-            s = ctx.wrap_socket(raw, server_hostname=addr)
-            c = ClientConn(s)
-            c.client_handshake(addr)
-            h_up(c)
-            fn(c)
-            got = answer(c)
-            if "code" in got:
-                res["got"] = got["frame"] + " " + got["code"]
-            elif got.get("closed"):
-                res["got"] = "closed"
-            else:
-                res["got"] = "alive"
-            s.close()
-        except Exception as e:
-            res["got"] = "error: %r" % e
-        res["ok"] = res["got"] in want
-        out.write(json.dumps(res) + "\n")
-        out.flush()
-    out.write(json.dumps({"done": True}) + "\n")
-    out.flush()
+
+    def connect():
+        raw = socket.create_connection((addr, port), timeout=15)
+        c = ClientConn(ctx.wrap_socket(raw, server_hostname=addr))
+        c.client_handshake(addr)
+        h_up(c)
+        return c, ()
+
+    play(out, HOST_CASES, connect)
 
 
 if len(sys.argv) > 6 and sys.argv[6] == "host":
