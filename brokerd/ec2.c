@@ -48,7 +48,8 @@ static const char ec2_schema[] =
 	" pending_time INTEGER NOT NULL," /* the newest pendingTime it registered with */
 	" nonce_hash TEXT NOT NULL,"      /* sha256 hex of its first registration's nonce */
 	" registered INTEGER NOT NULL,"
-	" updated INTEGER NOT NULL);";
+	" updated INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS ec2_instances_nonce ON ec2_instances(nonce_hash);";
 
 int ec2_schema_ensure(sqlite3 *db)
 {
@@ -267,6 +268,18 @@ int db_register_ec2(struct broker *b, const struct ssm_enroll_request *req, int6
 		sqlite3_bind_text(st, 1, doc.instance_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			FAIL(403, "EC2 identity refused: host id %s is taken", doc.instance_id);
+		sqlite3_finalize(st);
+		/* a nonce is one instance's: the same nonce for a second instance is a copied
+		 * ec2-nonce (an image made after a registration, a copied configuration), and
+		 * whoever holds a copy could take over the other instance with its document */
+		st = brokerd_prep(b->db, "SELECT 1 FROM ec2_instances WHERE nonce_hash = ?1");
+		if (st == NULL)
+			FAIL(500, "database error");
+		sqlite3_bind_text(st, 1, nhash, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			FAIL(403, "EC2 identity refused: instance %s presents the registration nonce of "
+				  "another instance (an ec2-nonce copied from another host or image: "
+				  "remove it on this host and register again)", doc.instance_id);
 		sqlite3_finalize(st);
 		st = NULL;
 	}

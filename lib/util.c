@@ -87,6 +87,12 @@ int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_
 		if (r < 0)
 			goto out;
 	}
+	if ((flags & SSM_FILE_PRIVATE) && (st.st_mode & 077)) {
+		ERR("%s: a secret, but open to group or others (mode %04o): refusing it", path,
+		    (unsigned)(st.st_mode & 07777));
+		r = -EACCES;
+		goto out;
+	}
 	if ((uintmax_t)st.st_size > maxlen) {
 		ERR("%s: larger than %zu bytes", path, maxlen);
 		r = -EFBIG;

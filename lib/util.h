@@ -8,9 +8,11 @@
 /* ssm_read_file flags */
 #define SSM_FILE_TRUSTED 0x1 /* owned by root (or the caller's euid), not group/other writable */
 #define SSM_FILE_NOFOLLOW 0x2
+#define SSM_FILE_PRIVATE 0x4 /* a secret: not group/other readable, writable or executable */
 
 /* Read a whole regular file of at most maxlen bytes into a NUL-terminated buffer.
- * 0, -ENOENT, -EACCES (unreadable or, with SSM_FILE_TRUSTED, unsafe owner/mode),
+ * 0, -ENOENT, -EACCES (unreadable or, with SSM_FILE_TRUSTED, unsafe owner/mode, or with
+ * SSM_FILE_PRIVATE any permission for group or others),
  * -EFBIG (too large), -EINVAL (not a regular file), -EIO, -ENOMEM.
  * err (may be NULL) receives one line for the administrator. */
 int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,

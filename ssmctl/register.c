@@ -112,42 +112,127 @@ static int write_str(const char *path, const char *s, unsigned mode)
 	return 0;
 }
 
-/* The nonce in path, or a new one written there (0600).  0, or -1 after printing why. */
-static int ec2_nonce(const char *path, char **pnonce)
+/* A new nonce for instance id into path (0600): "ID NONCE\n" written to a temporary file,
+ * then linked to path when replace is 0 (so that of two registrations at once only one
+ * nonce is ever kept: the other finds it, -EEXIST) or renamed over it when replace is 1.
+ * 0, -EEXIST, or -1 after printing why. */
+static int ec2_nonce_new(const char *path, const char *id, int replace, char **pnonce)
 {
-	char err[512] = "", *buf = NULL, *b64 = NULL;
+	char tmp[PATH_MAX], *b64 = NULL, *line = NULL;
 	unsigned char rnd[32];
-	size_t len = 0;
-	int r;
+	size_t n;
+	int fd = -1, r = -1;
 
-	r = ssm_read_file(path, SSM_ENROLL_NONCE_MAX + 2, SSM_FILE_TRUSTED | SSM_FILE_NOFOLLOW, &buf,
-			  &len, err, sizeof(err));
-	if (r == 0) {
-		while (len > 0 && buf[len - 1] == '\n')
-			buf[--len] = '\0';
-		if (!ssm_enroll_nonce_valid(buf)) {
-			fail(0, "%s: not a registration nonce (32 to 128 of [A-Za-z0-9_-])", path);
-			free(buf);
-			return -1;
-		}
-		*pnonce = buf;
-		return 0;
-	}
-	if (r != -ENOENT) {
-		fail(0, "%s", err);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
+		fail(0, "%s: path too long", path);
 		return -1;
 	}
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1 || ssm_b64url_encode(rnd, sizeof(rnd), &b64) < 0) {
+	r = RAND_bytes(rnd, sizeof(rnd)) == 1 && ssm_b64url_encode(rnd, sizeof(rnd), &b64) == 0;
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if (!r) {
 		fail(0, "no randomness for the registration nonce");
 		return -1;
 	}
-	OPENSSL_cleanse(rnd, sizeof(rnd));
-	if (write_str(path, b64, 0600) < 0) {
-		OPENSSL_cleanse(b64, strlen(b64));
-		free(b64);
-		return -1;
+	r = -1;
+	n = strlen(id) + 1 + strlen(b64) + 1;
+	line = malloc(n + 1);
+	if (line == NULL) {
+		fail(0, "out of memory");
+		goto out;
+	}
+	snprintf(line, n + 1, "%s %s\n", id, b64);
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) != 0 || (errno = -ssm_write_all(fd, line, n)) != 0 ||
+	    fsync(fd) != 0) {
+		fail(0, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		fail(0, "%s: cannot write: %s", tmp, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (replace ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
+		if (!replace && errno == EEXIST) {
+			r = -EEXIST;
+			goto out;
+		}
+		fail(0, "%s: cannot write: %s", path, strerror(errno));
+		goto out;
 	}
 	*pnonce = b64;
+	b64 = NULL;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	(void)unlink(tmp);
+	if (line != NULL) {
+		OPENSSL_cleanse(line, n);
+		free(line);
+	}
+	if (b64 != NULL) {
+		OPENSSL_cleanse(b64, strlen(b64));
+		free(b64);
+	}
+	return r;
+}
+
+/* The nonce of instance id kept in path ("ID NONCE", root's, 0600), or a new one written
+ * there.  A nonce is a secret of one instance: a file open to group or others is refused
+ * (its nonce may be known: the broker's administrator forgets the instance, the file is
+ * removed); a file made for another instance (a configuration directory copied from
+ * another host, an image made after its registration) is replaced by a nonce of this
+ * instance's own, never presented for this one.  0, or -1 after printing why. */
+static int ec2_nonce(const char *path, const char *id, char **pnonce)
+{
+	char err[512] = "", *buf = NULL, *sp;
+	size_t len = 0;
+	int r, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		r = ssm_read_file(path, SSM_ENROLL_NONCE_MAX + 32,
+				  SSM_FILE_TRUSTED | SSM_FILE_NOFOLLOW | SSM_FILE_PRIVATE, &buf, &len,
+				  err, sizeof(err));
+		if (r == -ENOENT) {
+			r = ec2_nonce_new(path, id, 0, pnonce);
+			if (r == -EEXIST)
+				continue; /* another registration made it meanwhile: read it */
+			return r;
+		}
+		break;
+	}
+	if (r < 0) {
+		if (r == -EACCES && strstr(err, "open to group or others") != NULL)
+			fail(0, "%s (the broker's administrator runs ssm-broker ec2 forget %s, then "
+				"remove the file and register again)", err, id);
+		else
+			fail(0, "%s", err);
+		return -1;
+	}
+	while (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	sp = strchr(buf, ' ');
+	if (sp != NULL)
+		*sp = '\0';
+	if (sp == NULL || !ssm_ca_ec2_id_valid(buf) || !ssm_enroll_nonce_valid(sp + 1)) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+		fail(0, "%s: not a registration nonce (INSTANCE-ID NONCE, the nonce 32 to 128 of "
+			"[A-Za-z0-9_-])", path);
+		return -1;
+	}
+	if (strcmp(buf, id) != 0) {
+		fprintf(stderr, "ssmctl: register: %s was made for instance %s, not this one (%s):"
+				" a new nonce for this instance\n", path, buf, id);
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+		return ec2_nonce_new(path, id, 1, pnonce);
+	}
+	memmove(buf, sp + 1, strlen(sp + 1) + 1);
+	*pnonce = buf;
 	return 0;
 }
 
@@ -260,7 +345,7 @@ int ssmctl_register(int argc, char **argv)
 						   "answer: %s", imds, err);
 			goto out;
 		}
-		if (ec2_nonce(nonce_path, &nonce) < 0) {
+		if (ec2_nonce(nonce_path, ec2_doc.instance_id, &nonce) < 0) {
 			ret = SSMCTL_USAGE;
 			goto out;
 		}

@@ -197,6 +197,46 @@ serve "$IID" $ACCOUNT $REGION 2026-11-01T08:00:00Z aws
 register
 ssm_check "a document with an older pendingTime than the registered one is refused" refused "pendingTime is older"
 
+# ---- the nonce is one instance's secret
+ssm_check "the registration nonce names the instance it was made for" \
+	grep -q "^$IID [A-Za-z0-9_-]\{43\}\$" "$CONF_DIR/ec2-nonce"
+newiid() { printf '%.19s' "i-0$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"; }
+# a clone: another instance started from an image made after this host registered, or with
+# its configuration directory copied: it must not present this instance's nonce, which
+# would let root there take this instance's registration over with its (public) document
+IID2=$(newiid)
+mkdir -p "$T/clone" && cp -p "$CONF_DIR/ec2-nonce" "$T/clone/ec2-nonce"
+serve "$IID2" $ACCOUNT $REGION $PENDING aws
+ssm_check "a clone carrying the registered instance's ec2-nonce registers as itself" \
+	register "$T/clone/ssmsession.json"
+ssm_check "  says the nonce file was another instance's" grep -q "was made for instance $IID, not this one ($IID2)" "$T/reg.err"
+ssm_check "  and now keeps a nonce of its own, not the first instance's" sh -c \
+	"grep -q '^$IID2 ' '$T/clone/ec2-nonce' && [ \"\$(stat -c %a '$T/clone/ec2-nonce')\" = 600 ] &&
+	 [ \"\$(cut -d' ' -f2 '$T/clone/ec2-nonce')\" != \"\$(cut -d' ' -f2 '$CONF_DIR/ec2-nonce')\" ]"
+mkdir -p "$T/takeover"
+printf '%s %s\n' "$IID" "$(cut -d' ' -f2 "$T/clone/ec2-nonce")" >"$T/takeover/ec2-nonce"
+chmod 0600 "$T/takeover/ec2-nonce"
+serve "$IID" $ACCOUNT $REGION $PENDING aws
+register "$T/takeover/ssmsession.json"
+ssm_check "  so root on the clone cannot re-register the first instance with the clone's nonce" \
+	refused "already registered, and this request does not carry its registration nonce"
+# a host presenting another instance's nonce all the same (another client, a file made by hand)
+IID3=$(newiid)
+mkdir -p "$T/clone2"
+printf '%s %s\n' "$IID3" "$(cut -d' ' -f2 "$CONF_DIR/ec2-nonce")" >"$T/clone2/ec2-nonce"
+chmod 0600 "$T/clone2/ec2-nonce"
+serve "$IID3" $ACCOUNT $REGION $PENDING aws
+register "$T/clone2/ssmsession.json"
+ssm_check "the broker refuses a first registration presenting another instance's nonce" \
+	refused "presents the registration nonce of another instance"
+serve "$IID" $ACCOUNT $REGION $PENDING aws
+chmod 0640 "$CONF_DIR/ec2-nonce"
+register
+ssm_check "an ec2-nonce open to group or others is refused, never presented" \
+	refused "ec2-nonce: a secret, but open to group or others (mode 0640)"
+chmod 0600 "$CONF_DIR/ec2-nonce"
+ssm_check "  and once it is 0600 again the instance registers again" register
+
 # an 8-digit instance id, signed at rsa2048
 mkdir -p "$T/h8"
 serve i-0a1b2c3d $ACCOUNT $REGION $PENDING aws
