@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,6 @@
 #include "util.h"
 
 #define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
-#define HEADER_MAX 8192
 
 struct target {
 	struct sockaddr_storage sa;
@@ -104,15 +104,145 @@ static int wait_fd(int fd, short ev, int64_t deadline)
 	}
 }
 
+/* RFC 9110 token characters (a header field's name) */
+static int tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* a field value's or a reason phrase's byte: HTAB, SP, VCHAR, obs-text; never CR, LF, NUL */
+static int vchar(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+static int is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* the first CRLF at or after from, before end; end if none */
+static size_t crlf(const char *buf, size_t from, size_t end)
+{
+	size_t i;
+
+	for (i = from; i + 1 < end; i++)
+		if (buf[i] == '\r' && buf[i + 1] == '\n')
+			return i;
+	return end;
+}
+
+int ssmctl_imds_answer_parse(const char *buf, size_t len, size_t max, int *pstatus,
+			     size_t *pbody, size_t *pbodylen, char *err, size_t errlen)
+{
+	size_t i, eol, hend = len, cl = 0, blen, lim;
+	int status, have_cl = 0;
+
+	if (memchr(buf, '\0', len) != NULL) {
+		ERR("a NUL byte");
+		return -EINVAL;
+	}
+	/* the header section: up to the first CRLF CRLF, at most SSMCTL_IMDS_HEADER_MAX bytes
+	 * with it (no line of it holds a bare CR or LF: checked below) */
+	lim = len < SSMCTL_IMDS_HEADER_MAX ? len : SSMCTL_IMDS_HEADER_MAX;
+	for (i = 0; i + 4 <= lim; i++)
+		if (memcmp(buf + i, "\r\n\r\n", 4) == 0) {
+			hend = i;
+			break;
+		}
+	if (hend == len) {
+		if (len >= SSMCTL_IMDS_HEADER_MAX)
+			ERR("a header section larger than %d bytes", SSMCTL_IMDS_HEADER_MAX);
+		else
+			ERR("no end of the header section");
+		return -EINVAL;
+	}
+	/* HTTP/1.0 or HTTP/1.1, SP, three digits, then SP and a reason phrase, or the end */
+	eol = crlf(buf, 0, hend + 2);
+	if (eol < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ' || !is_digit(buf[9]) || !is_digit(buf[10]) || !is_digit(buf[11]) ||
+	    (eol > 12 && buf[12] != ' ')) {
+		ERR("not an HTTP/1 status line");
+		return -EINVAL;
+	}
+	for (i = 13; i < eol; i++)
+		if (!vchar((unsigned char)buf[i])) {
+			ERR("not an HTTP/1 status line (byte 0x%02x)", (unsigned char)buf[i]);
+			return -EINVAL;
+		}
+	status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	if (status < 100 || status > 599) {
+		ERR("status %.3s", buf + 9);
+		return -EINVAL;
+	}
+	/* header lines: NAME ":" OWS VALUE OWS CRLF; no folding (a line starting with white
+	 * space), no chunked or other transfer coding, one Content-Length of digits */
+	for (i = eol + 2; i < hend + 2; i = eol + 2) {
+		size_t n = i, v, ve;
+		eol = crlf(buf, i, hend + 2);
+		while (n < eol && tchar((unsigned char)buf[n]))
+			n++;
+		if (n == i || n == eol || buf[n] != ':') {
+			ERR("a bad header line");
+			return -EINVAL;
+		}
+		for (v = n + 1; v < eol; v++)
+			if (!vchar((unsigned char)buf[v])) {
+				ERR("a bad header line (byte 0x%02x)", (unsigned char)buf[v]);
+				return -EINVAL;
+			}
+		for (v = n + 1; v < eol && (buf[v] == ' ' || buf[v] == '\t'); v++)
+			;
+		for (ve = eol; ve > v && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'); ve--)
+			;
+		if (n - i == 17 && strncasecmp(buf + i, "Transfer-Encoding", 17) == 0) {
+			ERR("a Transfer-Encoding (chunked?) is not taken");
+			return -EINVAL;
+		}
+		if (n - i == 14 && strncasecmp(buf + i, "Content-Length", 14) == 0) {
+			if (have_cl) {
+				ERR("two Content-Length fields");
+				return -EINVAL;
+			}
+			have_cl = 1;
+			if (v == ve) {
+				ERR("an empty Content-Length");
+				return -EINVAL;
+			}
+			for (; v < ve; v++) {
+				if (!is_digit(buf[v]) || cl > (SIZE_MAX - 9) / 10) {
+					ERR("a bad Content-Length");
+					return -EINVAL;
+				}
+				cl = cl * 10 + (size_t)(buf[v] - '0');
+			}
+		}
+	}
+	blen = len - (hend + 4);
+	if (have_cl && cl != blen) {
+		ERR("%zu bytes of body, Content-Length %zu", blen, cl);
+		return -EINVAL;
+	}
+	if (blen > max) {
+		ERR("a body larger than %zu bytes", max);
+		return -EINVAL;
+	}
+	*pstatus = status;
+	*pbody = hend + 4;
+	*pbodylen = blen;
+	return 0;
+}
+
 /* One request; *pbody the answer's body (at most max bytes), *pstatus the HTTP status. */
 static int request(const struct target *t, const char *method, const char *path,
 		   const char *header, size_t max, int *pstatus, char **pbody, char *err,
 		   size_t errlen)
 {
-	char req[2048], *buf = NULL, *hend, *cl;
-	size_t cap = HEADER_MAX + max + 1, len = 0, sent = 0, rlen, blen;
+	char req[2048], *buf = NULL, why[128];
+	size_t cap = SSMCTL_IMDS_HEADER_MAX + max + 1, len = 0, sent = 0, rlen, blen, boff;
 	int64_t deadline = ssm_mono_ms() + SSMCTL_IMDS_TIMEOUT_MS;
-	int fd = -1, r = -EIO, n, soerr = 0, major, minor, status;
+	int fd = -1, r = -EIO, n, soerr = 0, status;
 	socklen_t sl = sizeof(soerr);
 
 	*pbody = NULL;
@@ -194,35 +324,11 @@ static int request(const struct target *t, const char *method, const char *path,
 		}
 	}
 	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL ||
-	    sscanf(buf, "HTTP/%d.%d %3d", &major, &minor, &status) != 3 || major != 1 ||
-	    status < 100 || status > 599 || (hend = strstr(buf, "\r\n\r\n")) == NULL ||
-	    (size_t)(hend - buf) > HEADER_MAX) {
-		ERR("instance metadata service at %s: a bad answer to %s (not HTTP/1)", t->name, path);
+	if (ssmctl_imds_answer_parse(buf, len, max, &status, &boff, &blen, why, sizeof(why)) < 0) {
+		ERR("instance metadata service at %s: a bad answer to %s (%s)", t->name, path, why);
 		goto out;
 	}
-	*hend = '\0';
-	blen = len - (size_t)(hend + 4 - buf);
-	if (strcasestr(buf, "\r\nTransfer-Encoding:") != NULL) {
-		ERR("instance metadata service at %s: a bad answer to %s (chunked)", t->name, path);
-		goto out;
-	}
-	cl = strcasestr(buf, "\r\nContent-Length:");
-	if (cl != NULL) {
-		char *e;
-		unsigned long v = strtoul(cl + 17, &e, 10);
-		if (e == cl + 17 || v != blen) {
-			ERR("instance metadata service at %s: a bad answer to %s (%zu bytes, "
-			    "Content-Length %lu)", t->name, path, blen, v);
-			goto out;
-		}
-	}
-	if (blen > max) {
-		ERR("instance metadata service at %s: answer to %s larger than %zu bytes", t->name,
-		    path, max);
-		goto out;
-	}
-	memmove(buf, hend + 4, blen);
+	memmove(buf, buf + boff, blen);
 	buf[blen] = '\0';
 	*pbody = buf;
 	*pstatus = status;

@@ -18,6 +18,17 @@
  * SSM_EC2ID_DOC_MAX and SSM_EC2ID_SIG_MAX); -EINVAL a bad base URL; -EIO with err one line:
  * no IMDS (connection refused, unreachable), a timeout, IMDSv2 token refused, an answer
  * that is not HTTP, too large, or not 200. */
+/* One HTTP/1 answer as read from a connection the server closed: buf[0..len) (untrusted
+ * bytes, from whoever answers on the metadata service's address).  0 with *pstatus (100 to
+ * 599) and the body at buf[*pbody .. *pbody + *pbodylen), at most max bytes; -EINVAL with
+ * err one line.  Strict: "HTTP/1.0" or "HTTP/1.1", a three-digit status; header lines
+ * NAME: VALUE ending in CRLF (no bare CR or LF, no control byte, no folding), the section at
+ * most SSMCTL_IMDS_HEADER_MAX bytes with its CRLF CRLF; no Transfer-Encoding; at most one
+ * Content-Length, digits only, equal to the body's length; no NUL anywhere. */
+#define SSMCTL_IMDS_HEADER_MAX 8192
+int ssmctl_imds_answer_parse(const char *buf, size_t len, size_t max, int *pstatus,
+			     size_t *pbody, size_t *pbodylen, char *err, size_t errlen);
+
 int ssmctl_imds_identity(const char *base, const char *sig, char **pdoc, char **psig,
 			 char *err, size_t errlen);
 
