@@ -123,6 +123,24 @@ static int get_checked(const cJSON *o, const char *name, int (*valid)(const char
 	return 0;
 }
 
+static int az_char(int c)
+{
+	return is_lower(c) || is_digit(c) || c == '-';
+}
+
+/* region + one lowercase letter, or region + '-' + [a-z0-9-]* ending in [a-z0-9] (Local
+ * and Wavelength Zones), at most SSM_EC2ID_AZ_MAX characters */
+static int az_valid(const char *az, const char *region)
+{
+	size_t rl = strlen(region), n = strlen(az);
+
+	if (n <= rl || n > SSM_EC2ID_AZ_MAX || strncmp(az, region, rl) != 0)
+		return 0;
+	if (n == rl + 1)
+		return is_lower(az[rl]);
+	return az[rl] == '-' && az[n - 1] != '-' && ssm_str_charset(az + rl, 2, n - rl, az_char);
+}
+
 static int time_valid(const char *s)
 {
 	int64_t t;
@@ -160,13 +178,12 @@ int ssm_ec2id_doc_parse(const char *buf, size_t len, struct ssm_ec2id_doc *doc, 
 	(void)ssm_ec2id_parse_time(when, &doc->pending_time);
 	r = ssm_json_get_string(root, "availabilityZone", &az);
 	if (r == 0) {
-		size_t rl = strlen(doc->region);
-		if (strlen(az) != rl + 1 || strncmp(az, doc->region, rl) != 0 || !is_lower(az[rl])) {
+		if (!az_valid(az, doc->region)) {
 			ERR("identity document: availabilityZone is not in its region");
 			r = -EINVAL;
 			goto out;
 		}
-		memcpy(doc->availability_zone, az, rl + 2);
+		memcpy(doc->availability_zone, az, strlen(az) + 1);
 	} else if (r != -ENOENT) {
 		ERR("identity document: member 'availabilityZone' is not a string");
 		goto out;

@@ -25,18 +25,21 @@
 #define SSM_EC2ID_CERTS_MAX 64  /* trusted signing certificates */
 #define SSM_EC2ID_REGION_MAX 32
 #define SSM_EC2ID_ACCOUNT_LEN 12
+#define SSM_EC2ID_AZ_MAX 63     /* us-east-1-wl1-bos-wlz-1: a Wavelength Zone */
 
 struct ssm_ec2id_doc {
 	char instance_id[20];                      /* i- and 8 or 17 lowercase hex digits */
 	char account_id[SSM_EC2ID_ACCOUNT_LEN + 1]; /* 12 digits */
 	char region[SSM_EC2ID_REGION_MAX + 1];     /* e.g. eu-west-3, us-gov-west-1 */
-	char availability_zone[SSM_EC2ID_REGION_MAX + 2]; /* "" when absent */
+	char availability_zone[SSM_EC2ID_AZ_MAX + 1]; /* "" when absent */
 	int64_t pending_time;                      /* unix seconds */
 };
 
 /* Parse a document: one JSON object (lib/json.c: strict), at most SSM_EC2ID_DOC_MAX bytes,
  * with instanceId, accountId, region and pendingTime (YYYY-MM-DDTHH:MM:SSZ) valid; an
- * availabilityZone, if present, must be region and one lowercase letter.  Other members
+ * availabilityZone, if present, must be region and one lowercase letter (eu-west-3a), or
+ * region, '-' and [a-z0-9-] ending in a letter or digit (a Local Zone, us-west-2-lax-1a; a
+ * Wavelength Zone, us-east-1-wl1-bos-wlz-1), at most SSM_EC2ID_AZ_MAX bytes.  Other members
  * are ignored (AWS adds some).  0 or -EINVAL (err says which member and why), -ENOMEM. */
 int ssm_ec2id_doc_parse(const char *buf, size_t len, struct ssm_ec2id_doc *doc, char *err,
 			size_t errlen);

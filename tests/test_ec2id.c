@@ -100,6 +100,34 @@ static const struct {
 	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
 		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":3}",
 	  "availabilityZone" },
+	/* Local Zones and Wavelength Zones: REGION-[a-z0-9-]*, not a letter */
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"us-west-2\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"us-west-2-lax-1a\"}",
+	  NULL },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"us-east-1\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"us-east-1-wl1-bos-wlz-1\"}",
+	  NULL },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-\"}",
+	  "availabilityZone" },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-lax-1-\"}",
+	  "availabilityZone" },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-LAX-1a\"}",
+	  "availabilityZone" },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-lax_1a\"}",
+	  "availabilityZone" },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3ab\"}",
+	  "availabilityZone" },
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	  NULL }, /* 63 characters */
+	{ __LINE__, "{\"instanceId\":\"i-0a1b2c3d\",\"accountId\":\"111122223333\",\"region\":\"eu-west-3\","
+		    "\"pendingTime\":\"2024-01-01T00:00:00Z\",\"availabilityZone\":\"eu-west-3-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	  "availabilityZone" }, /* 64 */
 };
 
 static void test_docs(void)

@@ -45,7 +45,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !ssm_ec2id_account_valid(doc.account_id) || !ssm_ec2id_region_valid(doc.region) ||
 		    (doc.availability_zone[0] != '\0' &&
 		     (strncmp(doc.availability_zone, doc.region, rl) != 0 ||
-		      strlen(doc.availability_zone) != rl + 1)))
+		      strlen(doc.availability_zone) > SSM_EC2ID_AZ_MAX ||
+		      (strlen(doc.availability_zone) != rl + 1 &&
+		       (doc.availability_zone[rl] != '-' ||
+			strspn(doc.availability_zone + rl, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+				strlen(doc.availability_zone + rl))))))
 			abort();
 	} else if (doc.instance_id[0] != '\0') {
 		abort();
