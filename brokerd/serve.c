@@ -130,7 +130,7 @@ static int handle_register(struct lws *wsi, struct http_pss *pss)
 	struct ssm_enroll_request *req = NULL;
 	char err[256] = "", msg[512] = "", peer[64];
 	cJSON *resp = NULL;
-	int status;
+	int status, r;
 
 	peer_name(wsi, peer, sizeof(peer));
 	if (pss->too_large) {
@@ -138,8 +138,12 @@ static int handle_register(struct lws *wsi, struct http_pss *pss)
 		      SSM_ENROLL_BODY_MAX);
 		return respond_error(wsi, pss, 413, "request too large");
 	}
-	if (ssm_enroll_request_parse(pss->body ? pss->body : "", pss->len, &req, err,
-				     sizeof(err)) < 0) {
+	r = ssm_enroll_request_parse(pss->body ? pss->body : "", pss->len, &req, err, sizeof(err));
+	/* the activation code or the EC2 nonce were in it: parsed (and wiped there), the raw
+	 * body is wiped too, as POST /v1/login's */
+	if (pss->body != NULL)
+		OPENSSL_cleanse(pss->body, pss->len);
+	if (r < 0) {
 		logf_("register from %s refused: %s", peer, err);
 		snprintf(msg, sizeof(msg), "bad request: %s", err);
 		return respond_error(wsi, pss, 400, msg);
@@ -150,8 +154,10 @@ static int handle_register(struct lws *wsi, struct http_pss *pss)
 		status = db_register(B, req, ssm_now(), &resp, msg, sizeof(msg));
 	ssm_enroll_request_free(req);
 	if (status != 0) {
+		/* a 500's detail (the database's own message) is for the log, not for a peer
+		 * that is not trusted yet */
 		logf_("register from %s refused: %s", peer, msg);
-		return respond_error(wsi, pss, status, msg);
+		return respond_error(wsi, pss, status, status == 500 ? "internal error" : msg);
 	}
 	logf_("registered host %s from %s", msg, peer);
 	return respond(wsi, pss, 200, resp);
