@@ -198,8 +198,12 @@ static int ec2_nonce(const char *path, const char *id, char **pnonce)
 				  err, sizeof(err));
 		if (r == -ENOENT) {
 			r = ec2_nonce_new(path, id, 0, pnonce);
-			if (r == -EEXIST)
+			if (r == -EEXIST && tries == 0)
 				continue; /* another registration made it meanwhile: read it */
+			if (r == -EEXIST) {
+				fail(0, "%s: changed while being made, twice", path);
+				return -1;
+			}
 			return r;
 		}
 		break;
@@ -218,10 +222,16 @@ static int ec2_nonce(const char *path, const char *id, char **pnonce)
 	if (sp != NULL)
 		*sp = '\0';
 	if (sp == NULL || !ssm_ca_ec2_id_valid(buf) || !ssm_enroll_nonce_valid(sp + 1)) {
+		int bare = sp == NULL && ssm_enroll_nonce_valid(buf);
 		OPENSSL_cleanse(buf, len);
 		free(buf);
-		fail(0, "%s: not a registration nonce (INSTANCE-ID NONCE, the nonce 32 to 128 of "
-			"[A-Za-z0-9_-])", path);
+		if (bare) /* the form of the first version, which did not say whose it was */
+			fail(0, "%s: a nonce without the instance it was made for: if it is this "
+				"instance's, write it as \"%s NONCE\"; if not, remove the file (and "
+				"have ssm-broker ec2 forget %s)", path, id, id);
+		else
+			fail(0, "%s: not a registration nonce (INSTANCE-ID NONCE, the nonce 32 to 128 "
+				"of [A-Za-z0-9_-])", path);
 		return -1;
 	}
 	if (strcmp(buf, id) != 0) {

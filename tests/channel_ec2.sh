@@ -236,6 +236,12 @@ ssm_check "an ec2-nonce open to group or others is refused, never presented" \
 	refused "ec2-nonce: a secret, but open to group or others (mode 0640)"
 chmod 0600 "$CONF_DIR/ec2-nonce"
 ssm_check "  and once it is 0600 again the instance registers again" register
+cp -p "$CONF_DIR/ec2-nonce" "$T/nonce.keep"
+cut -d' ' -f2 "$T/nonce.keep" >"$CONF_DIR/ec2-nonce"
+register
+ssm_check "a nonce file without its instance id (the first version's) is refused, saying what to do" \
+	refused "a nonce without the instance it was made for: if it is this instance's, write it as \"$IID NONCE\""
+cp -p "$T/nonce.keep" "$CONF_DIR/ec2-nonce"
 
 # an 8-digit instance id, signed at rsa2048
 mkdir -p "$T/h8"
