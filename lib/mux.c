@@ -96,6 +96,8 @@ struct tomb {
 	uint32_t ch, st;
 	uint16_t code;
 	unsigned listed : 1;
+	unsigned answer : 1; /* lost by the peer: its CLOSE (the answer to our RESUME) is
+			      * answered, not the answer to one of ours */
 	struct tomb *next;
 	char reason[SSM_FRAME_REASON_MAX + 1];
 };
@@ -332,6 +334,7 @@ static struct tomb *tomb_add(struct ssm_mux *m, uint32_t ch, uint32_t st, uint16
 		m->ntombs++;
 	}
 	t->code = code > SSM_CODE_LAST ? SSM_CODE_INTERNAL : code;
+	t->answer = 0;
 	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
 	return t;
 }
@@ -1102,7 +1105,8 @@ static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, si
 		    f->stream > c->last_local_stream)
 			c->last_local_stream = f->stream;
 		t = tomb_add(m, f->channel, f->stream, SSM_CODE_UNKNOWN,
-			     c ? "no such stream" : "no such channel");
+			     c ? "no such stream here (state lost, or its grace period passed)"
+				: "no such channel here (state lost, or its grace period passed)");
 		if (t != NULL)
 			t->listed = 1;
 		return 0;
@@ -1179,9 +1183,21 @@ static void resume_stream(struct ssm_mux *m, struct chan *c, struct stream *s)
 		}
 		return;
 	}
-	if (!s->listed)
-		return; /* the peer lost it (or closed it): its answer to our RESUME is a CLOSE,
-			 * unknown or the code of its own CLOSE that the cut swallowed */
+	if (!s->listed) {
+		/* the peer lost it (or closed it, and the cut swallowed its CLOSE): closed here;
+		 * the CLOSE the peer answers our RESUME with is expected (and answered) */
+		struct tomb *t = tomb_add(m, c->id, s->id, SSM_CODE_UNKNOWN, NULL);
+
+		if (t != NULL)
+			t->answer = 1;
+		if (s->id == 0)
+			chan_forget(m, c);
+		else
+			stream_forget(m, s);
+		emit(m, SSM_MUX_EV_CLOSED, c, s, NULL, SSM_CODE_UNKNOWN,
+		     "the peer lost it while the connection was down");
+		return;
+	}
 	if (!s->mine && s->accepted && !(pf & SSM_FRAME_F_ACCEPT_SEEN)) {
 		memset(&f, 0, sizeof(f));
 		f.type = SSM_FRAME_ACCEPT;
@@ -1300,6 +1316,7 @@ static int rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t er
 {
 	struct chan *c = NULL;
 	struct stream *s = NULL;
+	struct tomb *t;
 	int r;
 
 	if (f->channel == 0 && f->type == SSM_FRAME_RESUME_DONE)
@@ -1315,8 +1332,16 @@ static int rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t er
 	if (f->type == SSM_FRAME_STREAM_OPEN)
 		return rx_stream_open(m, f, err, errlen);
 	r = lookup(m, f, &c, &s);
-	if (r <= 0 && f->type == SSM_FRAME_CLOSE && tomb_get(m, f->channel, f->stream) != NULL) {
-		tomb_del(m, f->channel, f->stream); /* the answer to a CLOSE of ours */
+	if (r <= 0 && f->type == SSM_FRAME_CLOSE &&
+	    (t = tomb_get(m, f->channel, f->stream)) != NULL) {
+		if (t->answer) { /* the peer's answer to our RESUME of what it lost: answer it */
+			struct ssm_frame cf;
+
+			close_frame(&cf, f->channel, f->stream, f->u.close.code, NULL);
+			if (q_frame(m, &cf, 1) < 0)
+				return fail(err, errlen, f, SSM_MUX_E_QUEUE, "send queue full");
+		}
+		tomb_del(m, f->channel, f->stream); /* else: the answer to a CLOSE of ours */
 		return 0;
 	}
 	if (r < 0)
