@@ -206,6 +206,9 @@ ssm_check "  its transcript at the broker is the host's, byte for byte" \
 # ---- a cut longer than the grace period: both sides with --grace 8
 kill "$BPID" "$APID"
 wait "$BPID" "$APID" 2>/dev/null
+# (in the ASan+UBSan build: a leak or an error of theirs would be in their logs by now)
+ssm_check "no sanitizer report from the broker or the agent" sh -c \
+	"! grep -E 'Sanitizer|runtime error' '$T/agent.log' '$T/broker.log'"
 nlisten=$(grep -c "listening on" "$T/broker.log")
 links=$(n_linked)
 $IB "$BROKER" serve --state-dir "$ST" --listen "$BIP:$PORT" --keepalive 2:6 --grace 8 >>"$T/broker.log" 2>&1 &
