@@ -498,9 +498,20 @@ static struct stream *stream_new(struct chan *c, uint32_t id, int mine)
 	return s;
 }
 
+/* The kept OPEN holds a credential (the host's session token, the client's attach
+ * secret): wiped before it is freed. */
+static void open_msg_free(struct stream *s)
+{
+	if (s->open_msg != NULL)
+		explicit_bzero(s->open_msg, s->open_len);
+	free(s->open_msg);
+	s->open_msg = NULL;
+	s->open_len = 0;
+}
+
 static void stream_free(struct stream *s)
 {
-	free(s->open_msg);
+	open_msg_free(s);
 	free(s->term_reason);
 	free(s->sbuf);
 	free(s->rbuf);
@@ -989,9 +1000,7 @@ static int rx_accept(struct ssm_mux *m, struct chan *c, struct stream *s,
 		return fail(err, errlen, f, r, NULL);
 	s->written = f->offset;
 	s->accepted = 1;
-	free(s->open_msg);
-	s->open_msg = NULL;
-	s->open_len = 0;
+	open_msg_free(s);
 	emit(m, SSM_MUX_EV_ACCEPT, c, s, f, 0, NULL);
 	return 0;
 }
