@@ -23,6 +23,7 @@ void agent_sessions_init(const struct agent_env *env);
 void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev);
 int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		 size_t len);
+/* the agent is stopping: every session ends */
 void agent_sessions_link_lost(void);
 void agent_sessions_tick(void);
 size_t agent_sessions_count(void);
@@ -32,12 +33,10 @@ struct ssm_config;
 void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg);
 int agent_deliver_event(const struct ssm_mux_ev *ev); /* 1 if it was a delivery's */
 void agent_deliver_tick(int64_t now_ms, int link_up);
-void agent_deliver_link_lost(void);
 
 /* deliver_audit.c: the host's audit.jsonl segments to the broker (AUDIT channels) */
 void agent_deliver_audit_init(const struct agent_env *env, const struct ssm_config *cfg);
 int agent_deliver_audit_event(const struct ssm_mux_ev *ev); /* 1 if it was a segment's */
 void agent_deliver_audit_tick(int64_t now_ms, int link_up);
-void agent_deliver_audit_link_lost(void);
 
 #endif

@@ -357,10 +357,3 @@ void agent_deliver_tick(int64_t now_ms, int link_up)
 		pump(t);
 	}
 }
-
-/* The connection ended: the mux reset closed the channels (their events dropped them). */
-void agent_deliver_link_lost(void)
-{
-	while (dels)
-		drop(dels);
-}

@@ -473,10 +473,3 @@ void agent_deliver_audit_tick(int64_t now, int link_up)
 		pump(s);
 	}
 }
-
-/* The connection ended: the mux reset closed the channels (their events dropped them). */
-void agent_deliver_audit_link_lost(void)
-{
-	while (segs)
-		drop(segs);
-}

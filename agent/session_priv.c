@@ -516,7 +516,7 @@ static int supervise(struct sp *p, int sfd)
 
 	for (;;) {
 		struct pollfd pfd[2];
-		int timeout = -1, tell = 0;
+		int timeout = -1, tell = 0, lost = 0;
 		pid_t w;
 
 		w = waitpid(p->child, &st, WNOHANG);
@@ -562,11 +562,13 @@ static int supervise(struct sp *p, int sfd)
 				if ((size_t)n == strlen("terminate") &&
 				    memcmp(buf, "terminate", (size_t)n) == 0)
 					tell = 1;
+				if ((size_t)n == strlen("lost") && memcmp(buf, "lost", (size_t)n) == 0)
+					tell = lost = 1;
 				/* anything else from the agent: ignored */
 			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 				/* POLICY: the agent closed the control socket or died.  A session
-				 * must never outlive its agent's control: terminate it.  (A
-				 * resumption grace period, when the agent has one, goes here.) */
+				 * must never outlive its agent's control: terminate it.  (The
+				 * agent keeps it open through its resumption grace period.) */
 				ctl_open = 0;
 				tell = 1;
 			}
@@ -574,7 +576,9 @@ static int supervise(struct sp *p, int sfd)
 		if (tell && !terminating) {
 			terminating = 1;
 			kill_at = now_ms() + KILL_AFTER_MS;
-			(void)kill(p->child, SIGTERM); /* ssm-shell ends with reason terminated */
+			/* ssm-shell ends with reason terminated, or error when the channel
+			 * was lost (SIGUSR1) */
+			(void)kill(p->child, lost ? SIGUSR1 : SIGTERM);
 		}
 	}
 }
@@ -885,16 +889,26 @@ fail:
 	return rc;
 }
 
-int ssm_asess_terminate(struct ssm_asess *s)
+static int ctl_say(struct ssm_asess *s, const char *what)
 {
 	ssize_t w;
 
 	if (s->ctl_fd < 0)
 		return -EBADF;
 	do
-		w = send(s->ctl_fd, "terminate", strlen("terminate"), MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = send(s->ctl_fd, what, strlen(what), MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
 	return w < 0 ? -errno : 0;
+}
+
+int ssm_asess_terminate(struct ssm_asess *s)
+{
+	return ctl_say(s, "terminate");
+}
+
+int ssm_asess_lost(struct ssm_asess *s)
+{
+	return ctl_say(s, "lost");
 }
 
 /* a decimal number without sign or leading zeros, at most max */

@@ -57,6 +57,9 @@ int ssm_asess_start(const struct ssm_asess_req *r, struct ssm_asess *s, char *er
 
 /* Ask the session parent to end the session (reason "terminated"). 0 or -errno. */
 int ssm_asess_terminate(struct ssm_asess *s);
+/* The same, reason "error": the session's channel was lost (PROTOCOL.md section 6, the
+ * resumption grace passed, or the broker lost it).  0 or -errno. */
+int ssm_asess_lost(struct ssm_asess *s);
 
 #define SSM_ASESS_MSG_MAX 255 /* bytes of one control message */
 

@@ -51,6 +51,7 @@ struct asess {
 	int exit_sent;
 	int in_eof_done;    /* the user's EOF was passed on (socket: SHUT_WR) */
 	int terminate_asked;
+	int lost;           /* ... because the channel was lost */
 	uint8_t how, status;
 	lws_sorted_usec_list_t rearm; /* POLLOUT asked again after a writeable callback */
 	struct asess *next;
@@ -93,13 +94,21 @@ static void maybe_release(struct asess *a)
 		release(a);
 }
 
-static void end_session(struct asess *a, const char *why)
+/* lost: the channel was lost (the resumption grace passed, or the broker lost it): the
+ * session ends with reason error instead of terminated */
+static void end_session_as(struct asess *a, const char *why, int lost)
 {
 	if (a->ctl_eof || a->terminate_asked)
 		return;
 	a->terminate_asked = 1;
+	a->lost = lost;
 	E.log("session %s: ending it: %s", a->sid, why);
-	(void)ssm_asess_terminate(&a->s);
+	(void)(lost ? ssm_asess_lost(&a->s) : ssm_asess_terminate(&a->s));
+}
+
+static void end_session(struct asess *a, const char *why)
+{
+	end_session_as(a, why, 0);
 }
 
 static struct lws *adopt(int fd, struct asess *a)
@@ -266,7 +275,8 @@ static void pump_out(struct asess *a)
 				    a->started && ssm_mux_write_room(E.mux, a->ch, 0) > 0);
 	}
 	if (a->exited && a->io_eof && a->channel_open && !a->exit_sent) {
-		uint8_t reason = a->terminate_asked ? SSM_END_TERMINATED : SSM_END_EXIT;
+		uint8_t reason = a->lost ? SSM_END_ERROR
+				 : a->terminate_asked ? SSM_END_TERMINATED : SSM_END_EXIT;
 		uint8_t how = a->how, status = a->status;
 		char detail[80];
 
@@ -279,6 +289,8 @@ static void pump_out(struct asess *a)
 		}
 		if (reason == SSM_END_TERMINATED)
 			snprintf(detail, sizeof(detail), "session terminated");
+		else if (reason == SSM_END_ERROR && a->lost)
+			snprintf(detail, sizeof(detail), "the connection to the broker was lost");
 		else
 			detail[0] = '\0';
 		if (ssm_mux_exit(E.mux, a->ch, how, status, reason, detail) == 0)
@@ -436,9 +448,13 @@ void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_CLOSED:
 		if (a) {
 			a->channel_open = 0;
+			/* timeout: the broker link was not restored within the resumption grace;
+			 * unknown: the broker lost the channel (section 6) */
 			if (!a->exit_sent)
-				end_session(a, ev->reason && ev->reason[0] ? ev->reason
-									  : "channel closed");
+				end_session_as(a, ev->reason && ev->reason[0] ? ev->reason
+									     : "channel closed",
+					       ev->code == SSM_CODE_TIMEOUT ||
+						       ev->code == SSM_CODE_UNKNOWN);
 			maybe_release(a);
 		}
 		break;
@@ -499,11 +515,15 @@ void agent_sessions_link_lost(void)
 {
 	struct asess *a;
 
-	/* the mux reset closes every channel (SSM_MUX_EV_CLOSED) and so ends each session:
-	 * without resumption, a session does not outlive its connection */
+	/* the agent is stopping: its sessions end, their channels are closed (a lost
+	 * connection alone does not end them: their channels wait for the resumption,
+	 * PROTOCOL.md section 6) */
 	for (a = sessions; a; a = a->next)
-		if (a->channel_open)
-			end_session(a, "connection to the broker lost");
+		if (a->channel_open) {
+			(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_SHUTDOWN, "the agent is stopping");
+			a->channel_open = 0;
+			end_session(a, "the agent is stopping");
+		}
 }
 
 void agent_sessions_tick(void)

@@ -1,12 +1,15 @@
 /* ssm-agent.c - the host's end of the broker channel (SPEC section 8; man/ssm-agent.8):
  *
- *   ssm-agent [--config PATH] [--keepalive PING:DEAD] [--debug]
+ *   ssm-agent [--config PATH] [--keepalive PING:DEAD] [--grace SECONDS] [--debug]
  *
  * Reads the host configuration (broker_url, broker_ca, host_certificate, host_key), dials
  * wss://BROKER/v1/agent with subprotocol ssmsession.1 and its host certificate, checks the
  * broker's certificate against broker_ca and the URL's host name, exchanges HELLO, keeps the
  * link alive with PING/PONG, and reconnects by itself: backoff from 1 s doubling to 30 s,
- * each wait drawn from half to all of it, reset once a link came up.  It opens no
+ * each wait drawn from half to all of it, reset once a link came up.  When a connection
+ * ends, its channels (sessions, transcripts, audit segments) wait for the next one and are
+ * resumed on it (docs/PROTOCOL.md section 6); after the grace period (120 s, --grace) they
+ * are closed and the sessions end with reason error.  It opens no
  * listening socket (the libwebsockets context has no listening vhost).  One lws context
  * owns the loop.  Logs every state change on stderr (the journal under systemd). */
 #include "config.h"
@@ -49,6 +52,7 @@ static struct ssm_link link_;
 static struct ssm_mux *mux;
 static int connected, name_checked;
 static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
+static int64_t grace_ms = SSM_FRAME_RESUME_GRACE * 1000;
 static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
 static int stopping;
@@ -149,15 +153,16 @@ static void link_closed(const char *why)
 
 	if (link_.state == SSM_LINK_CLOSING && link_.peer_goaway_reason[0])
 		hint = link_.peer_goaway_retry_ms;
-	logf_("disconnected: %s", why);
+	if (ssm_mux_channels(mux) > 0 && ssm_mux_down_ms(mux, ssm_mono_ms()) < 0)
+		logf_("disconnected: %s; %zu channels wait up to %lld s for the next connection",
+		      why, ssm_mux_channels(mux), (long long)(grace_ms / 1000));
+	else
+		logf_("disconnected: %s", why);
 	connected = 0;
 	wsi_cur = NULL;
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
-	/* no resumption yet: the sessions of this connection end with it */
-	agent_sessions_link_lost();
-	ssm_mux_reset(mux, SSM_CODE_TIMEOUT, "connection to the broker lost");
-	agent_deliver_link_lost();
-	agent_deliver_audit_link_lost();
+	/* the channels wait for the resumption (section 6): nothing is sent meanwhile */
+	ssm_mux_link_down(mux, ssm_mono_ms());
 	if (!stopping)
 		schedule_reconnect(hint);
 }
@@ -191,7 +196,11 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
 				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
-			logf_("link up (broker %s)", link_.peer_software);
+			if (ssm_mux_channels(mux) > 0)
+				logf_("link up (broker %s), resuming %zu channels",
+				      link_.peer_software, ssm_mux_channels(mux));
+			else
+				logf_("link up (broker %s)", link_.peer_software);
 			backoff_ms = BACKOFF_MIN_MS;
 			(void)ssm_agent_status_write(cfg->run_dir, 1, ssm_now());
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
@@ -239,10 +248,6 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (stop_signal && !stopping) {
 		stopping = 1;
 		logf_("stopping");
-		if (connected && wsi_cur) {
-			(void)ssm_link_goaway(&link_, SSM_CODE_SHUTDOWN, 0, "agent stopping");
-			lws_callback_on_writable(wsi_cur);
-		}
 	}
 	if (stopping) {
 		lws_cancel_service(ctx);
@@ -258,6 +263,16 @@ static void tick(lws_sorted_usec_list_t *sul)
 		}
 	} else if (wsi_cur == NULL && next_connect_ms && now >= next_connect_ms) {
 		connect_now();
+	}
+	if (!connected && ssm_mux_channels(mux) > 0 && ssm_mux_down_ms(mux, now) >= grace_ms) {
+		char why[128];
+
+		/* the grace period passed: sessions end with reason error, transcripts and
+		 * audit segments stay in the spool for a later connection */
+		snprintf(why, sizeof(why), "the connection to the broker was not restored within %lld s",
+			 (long long)(grace_ms / 1000));
+		logf_("%s: closing %zu channels", why, ssm_mux_channels(mux));
+		ssm_mux_reset(mux, SSM_CODE_TIMEOUT, why);
 	}
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 }
@@ -279,7 +294,9 @@ static void lws_log_emit(int level, const char *line)
 
 static int usage(void)
 {
-	fputs("usage: ssm-agent [--config PATH] [--keepalive PING:DEAD] [--debug]\n", stderr);
+	fputs("usage: ssm-agent [--config PATH] [--keepalive PING:DEAD] [--grace SECONDS] "
+	      "[--debug]\n",
+	      stderr);
 	return 2;
 }
 
@@ -304,6 +321,12 @@ int main(int argc, char **argv)
 				return usage();
 			ping_after_ms = p * 1000;
 			dead_after_ms = d * 1000;
+		} else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+			char *end;
+			long g = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || g < 1 || g > 86400)
+				return usage();
+			grace_ms = g * 1000;
 		} else if (strcmp(argv[i], "--debug") == 0) {
 			debug = 1;
 		} else if (strcmp(argv[i], "--version") == 0) {
@@ -390,13 +413,24 @@ int main(int argc, char **argv)
 		if (lws_service(ctx, 0) < 0)
 			break;
 	}
-	/* let a GOAWAY out */
+	/* the sessions' CLOSEs (so that their users learn it now, not after a grace period),
+	 * then a GOAWAY */
+	agent_sessions_link_lost();
 	{
 		int64_t until = ssm_mono_ms() + 500;
+		while (connected && wsi_cur && link_.state == SSM_LINK_UP &&
+		       ssm_mux_tx_pending(mux) && ssm_mono_ms() < until) {
+			lws_callback_on_writable(wsi_cur);
+			lws_service(ctx, 0);
+		}
+		if (connected && wsi_cur) {
+			(void)ssm_link_goaway(&link_, SSM_CODE_SHUTDOWN, 0, "agent stopping");
+			lws_callback_on_writable(wsi_cur);
+		}
+		until = ssm_mono_ms() + 500;
 		while (connected && link_.q_n && ssm_mono_ms() < until)
 			lws_service(ctx, 0);
 	}
-	agent_sessions_link_lost();
 	ssm_mux_reset(mux, SSM_CODE_SHUTDOWN, "agent stopping");
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
 	lws_context_destroy(ctx);

@@ -331,7 +331,7 @@ void audit_chan_open(struct conn *a, const struct ssm_mux_ev *ev)
 		chan_free(t);
 		return;
 	}
-	lws_callback_on_writable(a->wsi);
+	conn_wake(a);
 }
 
 static void take(struct achan *t)
@@ -352,14 +352,14 @@ static void take(struct achan *t)
 			goto fail;
 		t->completed = 1;
 	}
-	lws_callback_on_writable(t->agent->wsi);
+	conn_wake(t->agent);
 	return;
 fail:
 	logf_("audit segment %s from %s: cannot store: %s", t->seg, t->agent->host_id,
 	      strerror(-r));
 	(void)ssm_mux_close(t->agent->mux, t->ch, 0, SSM_CODE_INTERNAL,
 			    "the broker cannot store it");
-	lws_callback_on_writable(t->agent->wsi);
+	conn_wake(t->agent);
 	chan_free(t);
 }
 

@@ -183,6 +183,7 @@ int broker_session_terminate(const char *sid, const char *reason);
 struct serve_opts {
 	const char *listen; /* ADDR:PORT */
 	int64_t ping_after_ms, dead_after_ms;
+	int64_t grace_ms; /* resumption grace (0: the protocol's 120 s) */
 };
 int broker_serve(struct broker *b, const struct serve_opts *o);
 

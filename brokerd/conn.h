@@ -1,5 +1,8 @@
-/* conn.h - one websocket connection at the broker: an agent's (/v1/agent, mutual TLS) or a
- * user's client (/v1/client, bearer credential), with its link and its channels. */
+/* conn.h - one link at the broker: an agent's (/v1/agent, mutual TLS) or a user's client
+ * (/v1/client, bearer credential), with its channels.  A conn outlives its websocket
+ * connection by the resumption grace period (docs/PROTOCOL.md section 6): wsi is NULL
+ * while it waits, and the next connection of the same host (the host id of its verified
+ * certificate) or of the same user resuming its sessions takes it over. */
 #ifndef SSM_BROKERD_CONN_H
 #define SSM_BROKERD_CONN_H
 #include <libwebsockets.h>
@@ -17,9 +20,17 @@ struct conn {
 	struct ssm_link link;
 	struct ssm_mux *mux;
 	int linked, kill;
+	int revoked;           /* disconnected because the host was revoked: no resumption */
 	unsigned ntranscripts; /* open TRANSCRIPT channels (transcripts.c) */
 	struct conn *next;
 };
+
+/* ask for a writeable callback, if the conn has a connection now */
+static inline void conn_wake(struct conn *c)
+{
+	if (c != NULL && c->wsi != NULL)
+		lws_callback_on_writable(c->wsi);
+}
 
 /* the first member of every channel's user pointer at the broker */
 enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2, RELAY_TAG_AUDIT = 3 };
@@ -34,7 +45,10 @@ void transcripts_tick(void);
 /* relay.c: session channels between clients and agents (docs/PROTOCOL.md section 5 rule 6) */
 void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...));
 int relay_conn_setup(struct conn *c); /* the mux, attached to c->link; 0 or -1 */
-void relay_conn_gone(struct conn *c); /* every channel of c closes; the mux is freed */
+/* every channel of c closes (code timeout, reason why); the mux is freed */
+void relay_conn_gone(struct conn *c, const char *why);
+/* the client link of user whose sessions include every one of sids (n >= 1), or NULL */
+struct conn *relay_client_of(const char *user, char (*sids)[SSM_FRAME_SID_MAX + 1], int n);
 void relay_tick(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* main.c - ssm-broker (SPEC section 9; man/ssm-broker.8):
  *
  *   ssm-broker serve [--state-dir DIR] [--listen ADDR:PORT] [--keepalive PING:DEAD]
+ *                    [--grace SECONDS]
  *   ssm-broker activation create [--state-dir DIR] --limit N --expires DURATION [--tag K=V]...
  *   ssm-broker host list [--state-dir DIR] [--json]
  *   ssm-broker host revoke [--state-dir DIR] ID
@@ -26,6 +27,7 @@ static const char *state_dir = BROKER_DEFAULT_STATE_DIR;
 static void usage(FILE *f)
 {
 	fputs("usage: ssm-broker serve [--state-dir DIR] [--listen ADDR:PORT] [--keepalive PING:DEAD]\n"
+	      "                  [--grace SECONDS]\n"
 	      "       ssm-broker activation create [--state-dir DIR] --limit N --expires DURATION\n"
 	      "                  [--tag KEY=VALUE]...\n"
 	      "       ssm-broker host list [--state-dir DIR] [--json]\n"
@@ -109,7 +111,7 @@ static int take_state_dir(int argc, char **argv, int *pi)
 
 static int cmd_serve(int argc, char **argv)
 {
-	struct serve_opts o = { BROKER_DEFAULT_LISTEN, 0, 0 };
+	struct serve_opts o = { BROKER_DEFAULT_LISTEN, 0, 0, 0 };
 	struct broker *b = NULL;
 	int i, r;
 
@@ -129,6 +131,12 @@ static int cmd_serve(int argc, char **argv)
 				return usage_error("--keepalive PING:DEAD (seconds)", NULL);
 			o.ping_after_ms = p * 1000;
 			o.dead_after_ms = d * 1000;
+		} else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+			char *end;
+			long g = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || g < 1 || g > 86400)
+				return usage_error("--grace SECONDS (1..86400)", NULL);
+			o.grace_ms = g * 1000;
 		} else {
 			return usage_error("unknown argument", argv[i]);
 		}

@@ -9,7 +9,10 @@
  * sets the pace and the broker holds at most one window per direction: the agent's output
  * is read from the agent side only while the client side has room.  EXIT is passed on once
  * every byte before it was; TERMINATE (TerminateSession) goes to the agent; when either end
- * goes away the other channel is closed and the session ends in the database. */
+ * goes away the other channel is closed and the session ends in the database.  A lost
+ * connection does not end a session: both conns keep their channels for the resumption
+ * grace period (docs/PROTOCOL.md section 6), bytes wait in the channel of the side that is
+ * away (up to its window), and TERMINATE's deadline runs only while the host is linked. */
 #include "conn.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,10 +55,8 @@ void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *f
 
 static void wake(struct relay *r)
 {
-	if (r->client && r->client->wsi)
-		lws_callback_on_writable(r->client->wsi);
-	if (r->agent && r->agent->wsi)
-		lws_callback_on_writable(r->agent->wsi);
+	conn_wake(r->client);
+	conn_wake(r->agent);
 }
 
 static void record_end(struct relay *r, const char *state, const char *why)
@@ -140,6 +141,30 @@ static struct conn *agent_of(const char *host_id)
 		if (!c->is_client && c->linked && !c->kill && c->link.state == SSM_LINK_UP &&
 		    strcmp(c->host_id, host_id) == 0)
 			return c;
+	return NULL;
+}
+
+struct conn *relay_client_of(const char *user, char (*sids)[SSM_FRAME_SID_MAX + 1], int n)
+{
+	struct conn *c;
+	struct relay *r;
+	int i, found;
+
+	if (n < 1)
+		return NULL;
+	for (c = *Conns; c; c = c->next) {
+		if (!c->is_client || strcmp(c->user, user) != 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			found = 0;
+			for (r = relays; r && !found; r = r->next)
+				found = r->client == c && r->cch != 0 && strcmp(r->sid, sids[i]) == 0;
+			if (!found)
+				break;
+		}
+		if (i == n)
+			return c;
+	}
 	return NULL;
 }
 
@@ -286,10 +311,16 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_CLOSED:
 		r->cch = 0;
 		if (r->ach) {
-			/* after EXIT, the normal end; before it, the user went away */
+			/* after EXIT, the normal end; before it, the user went away (timeout: the
+			 * client's connection was not restored within the grace period, and the
+			 * host ends the session with reason error) */
 			(void)ssm_mux_close(r->agent->mux, r->ach, 0,
-					    r->exit_sent ? SSM_CODE_OK : SSM_CODE_SHUTDOWN,
-					    r->exit_sent ? "" : "the client went away");
+					    r->exit_sent			? SSM_CODE_OK
+					    : ev->code == SSM_CODE_TIMEOUT ? SSM_CODE_TIMEOUT
+									   : SSM_CODE_SHUTDOWN,
+					    r->exit_sent			? ""
+					    : ev->code == SSM_CODE_TIMEOUT ? ev->reason
+									   : "the client went away");
 			r->ach = 0;
 		}
 		record_end(r, "Terminated", r->exit_sent ? "exit" : "client disconnected");
@@ -349,10 +380,14 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 			if (r->exit_sent) {
 				/* the client answers our EXIT with its CLOSE */
 			} else {
+				/* unknown: the host lost the session (its agent restarted) */
 				(void)ssm_mux_close(r->client->mux, r->cch, 0,
 						    ev->code == SSM_CODE_OK ? SSM_CODE_INTERNAL
 									    : ev->code,
-						    ev->reason && ev->reason[0]
+						    ev->code == SSM_CODE_UNKNOWN
+							    ? "the host lost the session (its agent "
+							      "restarted)"
+						    : ev->reason && ev->reason[0]
 							    ? ev->reason
 							    : "the host closed the session");
 				r->cch = 0;
@@ -387,16 +422,14 @@ int relay_conn_setup(struct conn *c)
 	return 0;
 }
 
-void relay_conn_gone(struct conn *c)
+void relay_conn_gone(struct conn *c, const char *why)
 {
 	struct relay *r;
 
 	if (c->mux == NULL)
 		return;
-	/* no resumption yet: every session on this connection ends with it */
-	ssm_mux_reset(c->mux, SSM_CODE_TIMEOUT,
-		      c->is_client ? "the client's connection was lost"
-				   : "the host's connection was lost");
+	/* the grace period passed (or the broker stops): every session on this link ends */
+	ssm_mux_reset(c->mux, SSM_CODE_TIMEOUT, why);
 	for (r = relays; r; r = r->next) {
 		if (r->client == c)
 			r->client = NULL;
@@ -414,6 +447,11 @@ void relay_tick(void)
 
 	for (r = relays; r; r = next) {
 		next = r->next;
+		/* TERMINATE takes effect once the host is back (SPEC section 8): its 2 s (and our
+		 * slack) count only while the host's link is up */
+		if (r->term_deadline && r->ach && r->agent &&
+		    (r->agent->wsi == NULL || !ssm_mux_resumed(r->agent->mux)))
+			r->term_deadline = now + RELAY_TERMINATE_MS;
 		if (r->term_deadline && now >= r->term_deadline && !r->have_exit) {
 			/* the host ignored TERMINATE: end it here, both sides */
 			logf_("session %s: no EXIT from %s after TERMINATE: closing", r->sid,

@@ -2,7 +2,11 @@
  * external poll).  HTTPS POST /v1/register and POST /v1/login (brokerd/login.c; neither
  * needs a client certificate) and the websocket GET /v1/agent, subprotocol ssmsession.1,
  * which requires a client certificate this broker's CA issued to a registered, non-revoked
- * host (docs/PROTOCOL.md section 1).
+ * host (docs/PROTOCOL.md section 1).  A link that loses its connection keeps its channels
+ * for the resumption grace period (section 6; --grace): the host's next connection (the
+ * same host id in its verified certificate) or the user's client resuming its sessions
+ * (the same user, naming the session ids as resume=SID query arguments of the upgrade)
+ * takes the link over.
  *
  * Never handles LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (CVE-2025-11677); ALPN http/1.1 only; no
  * websocket extensions. */
@@ -30,6 +34,7 @@
 #include "util.h"
 
 #define TICK_US (250 * 1000)
+#define RESUME_SIDS_MAX 32 /* session ids a client names when it resumes */
 
 
 struct http_pss {
@@ -47,10 +52,17 @@ struct agent_pss {
 	char host_id[SSM_HOST_ID_LEN + 1];
 	char serial[SSM_CA_SERIAL_MAX];
 	char user[65];
+	char resume[RESUME_SIDS_MAX][SSM_FRAME_SID_MAX + 1]; /* clients: sessions to resume */
+	int nresume;
 };
 
 static struct broker *B;
 static const struct serve_opts *O;
+
+static int64_t grace_ms(void)
+{
+	return O->grace_ms > 0 ? O->grace_ms : SSM_FRAME_RESUME_GRACE * 1000;
+}
 static struct lws_context *ctx;
 static struct conn *conns;
 static lws_sorted_usec_list_t tick_sul;
@@ -429,6 +441,19 @@ static int filter_client(struct lws *wsi, struct agent_pss *pss, const char *pee
 		return 1;
 	}
 	pss->is_client = 1;
+	/* resume=SID arguments: the sessions of a link this client resumes */
+	pss->nresume = 0;
+	for (int i = 0; i < 64 && pss->nresume < RESUME_SIDS_MAX; i++) {
+		char arg[16 + SSM_FRAME_SID_MAX];
+		int n = lws_hdr_copy_fragment(wsi, arg, sizeof(arg), WSI_TOKEN_HTTP_URI_ARGS, i);
+
+		if (n < 0)
+			break;
+		if (strncmp(arg, "resume=", 7) == 0 && n > 7 && n - 7 <= SSM_FRAME_SID_MAX) {
+			memcpy(pss->resume[pss->nresume], arg + 7, (size_t)(n - 7));
+			pss->resume[pss->nresume++][n - 7] = '\0';
+		}
+	}
 	return 0;
 }
 
@@ -472,6 +497,21 @@ static int filter_agent(struct lws *wsi, struct agent_pss *pss)
 	return 0;
 }
 
+/* The link of this connection's host or (resuming) client, if there is one: the new
+ * connection takes it over, its channels resume on it. */
+static struct conn *conn_resumable(const struct agent_pss *pss)
+{
+	struct conn *o;
+
+	if (pss->is_client)
+		return relay_client_of(pss->user, (char (*)[SSM_FRAME_SID_MAX + 1])pss->resume,
+				       pss->nresume);
+	for (o = conns; o; o = o->next)
+		if (!o->is_client && strcmp(o->host_id, pss->host_id) == 0)
+			return o;
+	return NULL;
+}
+
 static void conn_remove(struct conn *c)
 {
 	struct conn **pp;
@@ -497,6 +537,38 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_agent(wsi, pss);
 	case LWS_CALLBACK_ESTABLISHED:
+		if ((c = conn_resumable(pss)) != NULL) {
+			if (c->wsi != NULL) {
+				/* one link per host (PROTOCOL.md section 1): the newest connection
+				 * replaces an older one that has not noticed it is dead */
+				struct agent_pss *op = lws_wsi_user(c->wsi);
+
+				if (op != NULL)
+					op->conn = NULL;
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			}
+			ssm_mux_link_down(c->mux, ssm_mono_ms());
+			c->wsi = wsi;
+			c->linked = c->kill = c->revoked = 0;
+			memcpy(c->serial, pss->serial, sizeof(c->serial));
+			peer_name(wsi, c->peer, sizeof(c->peer));
+			ssm_link_init(&c->link, SSM_ROLE_BROKER, BROKER_SOFTWARE, O->ping_after_ms,
+				      O->dead_after_ms, ssm_mono_ms());
+			if (c->is_client)
+				c->link.peer_role = SSM_ROLE_CLIENT;
+			ssm_mux_attach(c->mux, &c->link);
+			pss->conn = c;
+			if (c->is_client)
+				logf_("client of %s connected from %s, resuming %zu channels", c->user,
+				      c->peer, ssm_mux_channels(c->mux));
+			else
+				logf_("agent %s connected from %s, resuming %zu channels", c->host_id,
+				      c->peer, ssm_mux_channels(c->mux));
+			if (!c->is_client)
+				(void)db_host_contact(B->db, c->host_id, ssm_now());
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		c = calloc(1, sizeof(*c));
 		if (c == NULL)
 			return -1;
@@ -524,19 +596,6 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		(void)db_host_contact(B->db, c->host_id, ssm_now());
 		logf_("agent %s connected from %s", c->host_id, c->peer);
-		/* one link per host (PROTOCOL.md section 1): the newest replaces older ones, so a
-		 * host cannot multiply its channel and descriptor allowance */
-		{
-			struct conn *o;
-			for (o = conns; o; o = o->next)
-				if (o != c && !o->is_client && strcmp(o->host_id, c->host_id) == 0 &&
-				    !o->kill) {
-					if (ssm_link_goaway(&o->link, SSM_CODE_SHUTDOWN, 1000,
-							    "replaced by a newer connection") < 0)
-						o->kill = 1;
-					lws_callback_on_writable(o->wsi);
-				}
-		}
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -550,7 +609,8 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		} else if (ev == SSM_LINK_EV_UP) {
 			c->linked = 1;
 			(void)db_host_contact(B->db, c->host_id, ssm_now());
-			logf_("agent %s linked (HELLO %s)", c->host_id, c->link.peer_software);
+			logf_("agent %s linked (HELLO %s), %zu channels", c->host_id,
+			      c->link.peer_software, ssm_mux_channels(c->mux));
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
 			logf_("agent %s said GOAWAY %s: %s", c->host_id,
 			      ssm_frame_code_name(c->link.peer_goaway_code),
@@ -580,19 +640,27 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 	case LWS_CALLBACK_CLOSED:
 		if (c != NULL) {
-			relay_conn_gone(c);
-			if (c->is_client) {
-				logf_("client of %s disconnected%s%s", c->user,
-				      c->link.error[0] ? ": " : "", c->link.error);
+			const char *who = c->is_client ? "client of" : "agent";
+			const char *name = c->is_client ? c->user : c->host_id;
+
+			pss->conn = NULL;
+			c->wsi = NULL;
+			c->linked = 0;
+			if (!c->is_client)
+				(void)db_host_contact(B->db, c->host_id, ssm_now());
+			if (stopping || c->revoked || ssm_mux_channels(c->mux) == 0) {
+				logf_("%s %s disconnected%s%s", who, name, c->link.error[0] ? ": " : "",
+				      c->link.error);
+				relay_conn_gone(c, c->is_client ? "the client's connection was lost"
+								: "the host's connection was lost");
 				conn_remove(c);
-				pss->conn = NULL;
 				return 0;
 			}
-			(void)db_host_contact(B->db, c->host_id, ssm_now());
-			logf_("agent %s disconnected%s%s", c->host_id, c->link.error[0] ? ": " : "",
-			      c->link.error);
-			conn_remove(c);
-			pss->conn = NULL;
+			/* its channels wait for the resumption (section 6) */
+			ssm_mux_link_down(c->mux, ssm_mono_ms());
+			logf_("%s %s disconnected%s%s; %zu channels wait up to %lld s", who, name,
+			      c->link.error[0] ? ": " : "", c->link.error, ssm_mux_channels(c->mux),
+			      (long long)(grace_ms() / 1000));
 		}
 		return 0;
 	default:
@@ -621,10 +689,15 @@ static void revocation_check(int64_t now)
 	last_full_check = now;
 	for (c = conns; c; c = c->next) {
 		char why[256] = "";
-		if (c->is_client || c->link.state == SSM_LINK_CLOSING)
+		if (c->is_client || c->revoked || (c->wsi && c->link.state == SSM_LINK_CLOSING))
 			continue;
 		if (db_host_allowed(B->db, c->host_id, c->serial, why, sizeof(why)) == 0) {
 			logf_("agent %s: disconnecting: %s", c->host_id, why);
+			c->revoked = 1; /* its channels do not wait for a resumption */
+			if (c->wsi == NULL) {
+				relay_conn_gone(c, why);
+				continue; /* removed by the tick */
+			}
 			if (ssm_link_goaway(&c->link, SSM_CODE_REFUSED, 60000, why) < 0)
 				c->kill = 1;
 			lws_callback_on_writable(c->wsi);
@@ -635,15 +708,40 @@ static void revocation_check(int64_t now)
 static void tick(lws_sorted_usec_list_t *sul)
 {
 	int64_t now = ssm_mono_ms();
-	struct conn *c;
+	struct conn *c, *next;
 
 	if (stop_signal && !stopping) {
 		stopping = 1;
 		stop_deadline = now + 1000;
 		logf_("stopping: GOAWAY to %s agents", conns ? "the" : "no");
 		for (c = conns; c; c = c->next) {
+			if (c->wsi == NULL)
+				continue;
 			(void)ssm_link_goaway(&c->link, SSM_CODE_SHUTDOWN, 1000, "broker stopping");
 			lws_callback_on_writable(c->wsi);
+		}
+	}
+	/* links without a connection: their grace period, or the broker stopping */
+	for (c = conns; c; c = next) {
+		next = c->next;
+		if (c->wsi != NULL)
+			continue;
+		if (stopping || c->revoked || ssm_mux_channels(c->mux) == 0 ||
+		    ssm_mux_down_ms(c->mux, now) >= grace_ms()) {
+			char why[128];
+
+			snprintf(why, sizeof(why),
+				 stopping ? "the broker is stopping"
+				 : c->revoked ? "the host was revoked"
+				 : c->is_client ? "the client's connection was not restored within %lld s"
+						: "the host's connection was not restored within %lld s",
+				 (long long)(grace_ms() / 1000));
+			if (ssm_mux_channels(c->mux) > 0)
+				logf_("%s %s: %s: closing %zu channels",
+				      c->is_client ? "client of" : "agent",
+				      c->is_client ? c->user : c->host_id, why, ssm_mux_channels(c->mux));
+			relay_conn_gone(c, why);
+			conn_remove(c);
 		}
 	}
 	if (stopping && (conns == NULL || now >= stop_deadline)) {
@@ -656,6 +754,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 	for (c = conns; c; c = c->next) {
 		int ev;
 
+		if (c->wsi == NULL)
+			continue;
 		if (c->mux)
 			ssm_mux_tick(c->mux); /* acknowledgements that waited for the tick */
 		ev = ssm_link_tick(&c->link, now);

@@ -98,7 +98,7 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 		free(t);
 		return;
 	}
-	lws_callback_on_writable(a->wsi);
+	conn_wake(a);
 }
 
 static void unlist(struct tchan *t)
@@ -134,7 +134,7 @@ static int commit(struct tchan *t)
 			return r;
 		ssm_mux_read_consume(t->agent->mux, t->ch, 0, t->pending);
 		t->pending = 0;
-		lws_callback_on_writable(t->agent->wsi);
+		conn_wake(t->agent);
 	}
 	unlist(t);
 	/* the host's EOF and every byte before it durable: the transcript is complete */
@@ -170,7 +170,7 @@ static void take(struct tchan *t)
 		pending_list = t;
 		t->on_list = 1;
 	}
-	lws_callback_on_writable(t->agent->wsi);
+	conn_wake(t->agent);
 	return;
 fail:
 	logf_("transcript %s from %s: cannot store: %s", t->sid, t->agent->host_id,

@@ -14,6 +14,13 @@
  *   own half-close (EOF is shutdown(SHUT_WR)), its own login and audit on the host, and one
  *   slow or stuck connection never holds another up.  It runs until interrupted.
  *
+ * A lost connection does not end the sessions (docs/PROTOCOL.md section 6): the client says
+ * on standard error that it is reconnecting, dials again (backoff from 1 s doubling to 30 s,
+ * each wait drawn from half to all of it), naming its sessions (resume=SID) so that the
+ * broker gives it back their link, and resumes them where they were; typed input waits (up
+ * to the window) meanwhile.  After the grace period (120 s, SSM_RESUME_GRACE) it gives up.
+ * SSM_KEEPALIVE=PING:DEAD (seconds) shortens the keepalive (tests).
+ *
  * The process exits with the session's status (128 + signal when the session was killed by
  * one); an error is one line on standard error and status 255. */
 #include "config.h"
@@ -33,6 +40,7 @@
 #include <unistd.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "ca.h"
@@ -51,6 +59,9 @@
 #define EXIT_ERROR 255
 #define CONNS_MAX 256
 #define FIRST_SESSION_FRESH_MS 50000 /* StartSession's attach secret lasts 60 s */
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define RESUME_SIDS_MAX 32 /* session ids named when reconnecting (brokerd/serve.c) */
 
 /* one stream: standard input/output, or one accepted TCP connection */
 struct cs {
@@ -85,6 +96,11 @@ static int tio_saved, in_flags = -1, out_flags = -1;
 static volatile sig_atomic_t winch, stop_sig;
 static char refusal[512], bearer_hdr[128];
 static lws_sorted_usec_list_t tick_sul;
+/* reconnecting (PROTOCOL.md section 6) */
+static int ever_up, reconnecting;
+static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, grace_ms, ping_after_ms,
+	dead_after_ms;
+static char conn_path[256 + RESUME_SIDS_MAX * (8 + SSM_FRAME_SID_MAX)];
 
 static void restore(void)
 {
@@ -130,6 +146,19 @@ static void warn_(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* one line on standard error while the session goes on (raw terminal: \r\n) */
+static void note(const char *fmt, ...) SSM_PRINTF(1, 2);
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(tio_saved ? "\r\nssm: " : "ssm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(tio_saved ? "\r\n" : "\n", stderr);
 }
 
 static void want_write(void)
@@ -530,6 +559,77 @@ static void on_link_up(void)
 		fail("cannot open the session channel");
 }
 
+static void schedule_reconnect(uint64_t hint_ms);
+
+/* Dial the broker; once a link was up, with resume=SID for the sessions to resume. */
+static void connect_now(void)
+{
+	struct lws_client_connect_info ci;
+	size_t n, k = 0;
+	struct cs *c;
+
+	n = (size_t)snprintf(conn_path, sizeof(conn_path), "%s", path);
+	for (c = streams; c && ever_up && k < RESUME_SIDS_MAX; c = c->next) {
+		/* only ids that need no escaping in a query (USER-[a-z0-9]...) */
+		if (!c->ch || strspn(c->sid, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789_.@-") != strlen(c->sid))
+			continue;
+		n += (size_t)snprintf(conn_path + n, sizeof(conn_path) - n, "%cresume=%s",
+				      k ? '&' : strchr(path, '?') ? '&' : '?', c->sid);
+		k++;
+		if (n >= sizeof(conn_path))
+			return; /* cannot happen: sized for RESUME_SIDS_MAX */
+	}
+	memset(&ci, 0, sizeof(ci));
+	ci.context = ctx;
+	ci.address = host;
+	ci.port = port;
+	ci.path = conn_path;
+	ci.host = host;
+	ci.origin = host;
+	ci.protocol = SSM_FRAME_SUBPROTOCOL;
+	ci.alpn = "http/1.1";
+	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+	ci.pwsi = &wsi_ws;
+	name_checked = 0;
+	refusal[0] = '\0';
+	next_connect_ms = 0;
+	if (lws_client_connect_via_info(&ci) == NULL && !done) {
+		wsi_ws = NULL;
+		if (ever_up)
+			schedule_reconnect(0);
+		else
+			fail("cannot connect to the broker at %s:%d", host, port);
+	}
+}
+
+/* The next attempt: uniformly from half to all of the backoff, which then doubles up to
+ * 30 s; at least hint_ms (a GOAWAY's retry hint). */
+static void schedule_reconnect(uint64_t hint_ms)
+{
+	uint32_t rnd = 0;
+	int64_t wait;
+
+	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	wait = backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(backoff_ms / 2 + 1));
+	if ((int64_t)hint_ms > wait)
+		wait = (int64_t)hint_ms;
+	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
+	next_connect_ms = ssm_mono_ms() + wait;
+}
+
+/* The connection ended after a link was up: the sessions wait for the next one. */
+static void link_lost(const char *why, uint64_t hint_ms)
+{
+	ssm_mux_link_down(mux, ssm_mono_ms());
+	if (!reconnecting)
+		note("the connection to the broker was lost (%s); reconnecting (the session waits "
+		     "up to %lld s)",
+		     why, (long long)(grace_ms / 1000));
+	reconnecting = 1;
+	schedule_reconnect(hint_ms);
+}
+
 static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
 {
 	if (!preverify_ok) {
@@ -568,6 +668,12 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		wsi_ws = NULL;
+		if (ever_up && !done) {
+			note("cannot reconnect to the broker yet: %s",
+			     refusal[0] ? refusal : in ? (const char *)in : "connection failed");
+			schedule_reconnect(0);
+			return 0;
+		}
 		fail("cannot connect to the broker at %s:%d: %s", host, port,
 		     refusal[0] ? refusal : in ? (const char *)in : "connection failed");
 		return 0;
@@ -577,7 +683,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			return -1;
 		}
 		connected = 1;
-		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, 0, 0, ssm_mono_ms());
+		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, ping_after_ms, dead_after_ms,
+			      ssm_mono_ms());
 		ssm_mux_attach(mux, &link_);
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -586,8 +693,18 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
 				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
-			on_link_up();
+			backoff_ms = BACKOFF_MIN_MS;
+			if (!ever_up) {
+				ever_up = 1;
+				on_link_up();
+			} else if (reconnecting) {
+				note("reconnected to the broker: %zu sessions resumed",
+				     ssm_mux_channels(mux));
+				reconnecting = 0;
+			}
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
+			if (ever_up && link_.peer_goaway_code == SSM_CODE_SHUTDOWN)
+				return -1; /* a restart: reconnect (CLIENT_CLOSED) */
 			fail("the broker ended the connection: %s", link_.peer_goaway_reason);
 			return -1;
 		} else if (ev == SSM_LINK_EV_ERROR) {
@@ -600,9 +717,20 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		connected = 0;
 		wsi_ws = NULL;
-		if (!done)
-			fail("the connection to the broker was lost%s%s",
-			     link_.error[0] ? ": " : "", link_.error);
+		if (done)
+			return 0;
+		if (!ever_up || link_.state == SSM_LINK_CLOSING) {
+			if (!ever_up || link_.peer_goaway_code != SSM_CODE_SHUTDOWN ||
+			    link_.error[0]) {
+				fail("the connection to the broker was lost%s%s",
+				     link_.error[0] ? ": " : "", link_.error);
+				return 0;
+			}
+		}
+		link_lost(link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
+			  : link_.error[0]		   ? link_.error
+							   : "closed",
+			  link_.state == SSM_LINK_CLOSING ? link_.peer_goaway_retry_ms : 0);
 		return 0;
 	default:
 		return 0;
@@ -687,12 +815,18 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (connected && wsi_ws) {
 		ssm_mux_tick(mux); /* acknowledgements that waited for the tick */
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
-			fail("the broker stopped answering: %s", link_.error);
+			/* CLIENT_CLOSED follows: the sessions wait, the client reconnects */
 			lws_set_timeout(wsi_ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		}
-		if (link_.q_n || ssm_mux_tx_pending(mux))
+		} else if (link_.q_n || ssm_mux_tx_pending(mux)) {
 			lws_callback_on_writable(wsi_ws);
+		}
+	} else if (!done && ever_up && wsi_ws == NULL && next_connect_ms && now >= next_connect_ms) {
+		connect_now();
 	}
+	if (!done && ever_up && ssm_mux_channels(mux) > 0 && ssm_mux_down_ms(mux, now) >= grace_ms)
+		fail("the connection to the broker was not restored within %lld s: the session is "
+		     "lost",
+		     (long long)(grace_ms / 1000));
 	for (c = streams; c && !done; c = next) {
 		next = c->next;
 		if (c->ch && c->accepted) {
@@ -744,8 +878,8 @@ static int parse_url(const char *url)
 int ssm_stream_run(const struct ssm_stream_args *a)
 {
 	struct lws_context_creation_info info;
-	struct lws_client_connect_info ci;
 	struct sigaction sa;
+	const char *env;
 
 	A = a;
 	started_ms = ssm_mono_ms();
@@ -792,19 +926,25 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 	signal(SIGPIPE, SIG_IGN);
 	atexit(restore);
 
-	memset(&ci, 0, sizeof(ci));
-	ci.context = ctx;
-	ci.address = host;
-	ci.port = port;
-	ci.path = path;
-	ci.host = host;
-	ci.origin = host;
-	ci.protocol = SSM_FRAME_SUBPROTOCOL;
-	ci.alpn = "http/1.1";
-	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-	ci.pwsi = &wsi_ws;
-	if (lws_client_connect_via_info(&ci) == NULL && !done)
-		fail("cannot connect to the broker at %s:%d", host, port);
+	grace_ms = SSM_FRAME_RESUME_GRACE * 1000;
+	if ((env = getenv("SSM_RESUME_GRACE")) != NULL && env[0]) {
+		char *end;
+		long g = strtol(env, &end, 10);
+		if (*end == '\0' && g >= 1 && g <= 86400)
+			grace_ms = g * 1000;
+	}
+	if ((env = getenv("SSM_KEEPALIVE")) != NULL && env[0]) {
+		char *end;
+		long p = strtol(env, &end, 10), d;
+		if (*end == ':' && p >= 1) {
+			d = strtol(end + 1, &end, 10);
+			if (*end == '\0' && d > p && d <= 3600) {
+				ping_after_ms = p * 1000;
+				dead_after_ms = d * 1000;
+			}
+		}
+	}
+	connect_now();
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 	while (!done) {
 		if (lws_service(ctx, 0) < 0)

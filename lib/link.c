@@ -104,7 +104,15 @@ static void copy_str(char *dst, size_t size, const struct ssm_frame_str *s)
 }
 
 /* One whole message. */
-static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
+static int chan_error(struct ssm_link *l, int r, const char *err)
+{
+	return link_error(l,
+			  r <= SSM_FRAME_E_FLOW_GAP && r >= SSM_FRAME_E_FLOW_GRANT ? SSM_CODE_FLOW
+										 : SSM_CODE_PROTOCOL,
+			  err[0] ? err : ssm_frame_strerror(r), NULL);
+}
+
+static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len, int64_t now_ms)
 {
 	struct ssm_frame f;
 	int r = ssm_frame_decode(buf, len, &f);
@@ -117,10 +125,15 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 		if (f.u.hello.role != l->peer_role)
 			return protocol_error(l, "HELLO from the wrong role", NULL);
 		copy_str(l->peer_software, sizeof(l->peer_software), &f.u.hello.software);
-		/* no channels yet: nothing to RESUME (section 6), RESUME_DONE at once */
+		l->state = SSM_LINK_RESUME_WAIT;
+		if (l->chan_hello != NULL) {
+			/* the channels' RESUMEs, then RESUME_DONE, from the mux (section 6) */
+			l->chan_hello(l->chan_ctx, now_ms);
+			return SSM_LINK_EV_NONE;
+		}
+		/* no channels: nothing to RESUME (section 6), RESUME_DONE at once */
 		if (queue_simple(l, SSM_FRAME_RESUME_DONE, 0) < 0)
 			return protocol_error(l, "send queue full", NULL);
-		l->state = SSM_LINK_RESUME_WAIT;
 		return SSM_LINK_EV_NONE;
 	}
 	switch (f.type) {
@@ -129,6 +142,13 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 	case SSM_FRAME_RESUME_DONE:
 		if (l->state != SSM_LINK_RESUME_WAIT)
 			return protocol_error(l, "a second RESUME_DONE", NULL);
+		if (l->chan_hello != NULL && l->chan_rx != NULL) {
+			char err[SSM_FRAME_REASON_MAX + 1] = "";
+
+			r = l->chan_rx(l->chan_ctx, &f, err, sizeof(err));
+			if (r < 0)
+				return chan_error(l, r, err);
+		}
 		l->state = SSM_LINK_UP;
 		return SSM_LINK_EV_UP;
 	case SSM_FRAME_RESUME: {
@@ -136,6 +156,14 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 		struct ssm_frame c;
 		if (l->state != SSM_LINK_RESUME_WAIT)
 			return protocol_error(l, "RESUME after RESUME_DONE", NULL);
+		if (l->chan_hello != NULL && l->chan_rx != NULL) {
+			char err[SSM_FRAME_REASON_MAX + 1] = "";
+
+			r = l->chan_rx(l->chan_ctx, &f, err, sizeof(err));
+			if (r < 0)
+				return chan_error(l, r, err);
+			return SSM_LINK_EV_NONE;
+		}
 		memset(&c, 0, sizeof(c));
 		c.type = SSM_FRAME_CLOSE;
 		c.channel = f.channel;
@@ -170,11 +198,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 
 		r = l->chan_rx(l->chan_ctx, &f, err, sizeof(err));
 		if (r < 0)
-			return link_error(l,
-					  r <= SSM_FRAME_E_FLOW_GAP && r >= SSM_FRAME_E_FLOW_GRANT
-					      ? SSM_CODE_FLOW
-					      : SSM_CODE_PROTOCOL,
-					  err[0] ? err : ssm_frame_strerror(r), NULL);
+			return chan_error(l, r, err);
 		return SSM_LINK_EV_NONE;
 	}
 	/* channel frames: no channel is ever opened on this version of the link; an OPEN of a
@@ -218,7 +242,7 @@ int ssm_link_rx(struct ssm_link *l, const uint8_t *p, size_t len, int first, int
 		return SSM_LINK_EV_NONE;
 	len = l->rx_len;
 	l->rx_len = 0;
-	return on_message(l, l->rx, len);
+	return on_message(l, l->rx, len, now_ms);
 }
 
 int ssm_link_tick(struct ssm_link *l, int64_t now_ms)

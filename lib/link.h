@@ -64,6 +64,12 @@ struct ssm_link {
 	 * and err as the reason.  NULL: every channel frame is refused as before. */
 	int (*chan_rx)(void *ctx, const struct ssm_frame *f, char *err, size_t errlen);
 	void *chan_ctx;
+	/* With chan_hello set (ssm_mux_attach), the HELLO exchange hands the resumption to the
+	 * channels (section 6): chan_hello is called after the peer's HELLO and this side's
+	 * RESUMEs and RESUME_DONE come from the mux's queue; the peer's RESUMEs and its
+	 * RESUME_DONE go to chan_rx.  Without it, RESUME_DONE is sent at once and every RESUME
+	 * is answered CLOSE unknown. */
+	void (*chan_hello)(void *ctx, int64_t now_ms);
 };
 
 /* Start a connection: role is this side's (agent or broker; the peer must be the other), the

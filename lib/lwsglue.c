@@ -17,7 +17,9 @@ int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (m != NULL && l->state == SSM_LINK_UP && (p = ssm_mux_tx_peek(m, &n)) != NULL) {
+	/* after the HELLOs: the resumption's frames, then (once resumed) traffic */
+	if (m != NULL && (l->state == SSM_LINK_UP || l->state == SSM_LINK_RESUME_WAIT) &&
+	    (p = ssm_mux_tx_peek(m, &n)) != NULL) {
 		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
 			return -1;
 		ssm_mux_tx_pop(m);

@@ -65,6 +65,14 @@ struct stream {
 	unsigned exit_sent : 1;     /* stream 0: this side queued EXIT */
 	unsigned terminated : 1;    /* stream 0: this side queued TERMINATE */
 	unsigned ack_later : 1;     /* consumed bytes to acknowledge at the next tick */
+	unsigned got_terminate : 1; /* stream 0: the peer's TERMINATE arrived */
+	unsigned listed : 1;        /* resumption: the peer sent a RESUME for it */
+	uint16_t peer_flags;        /* ... with these flags */
+	uint64_t base;              /* receiving: where the offsets started (ACCEPT's base) */
+	uint8_t *open_msg;          /* ours, until the ACCEPT: the encoded OPEN/STREAM_OPEN */
+	size_t open_len;
+	char *term_reason;          /* stream 0 of a session we opened: TERMINATE's reason */
+	uint16_t cols, rows;        /* ... and the terminal size last sent (0: none) */
 	/* sending: bytes fl.send_acked..written are in sbuf */
 	uint8_t *sbuf;
 	size_t scap;
@@ -77,9 +85,25 @@ struct stream {
 	struct qnode *close_node; /* reserved for this stream's CLOSE (stream 0: the channel's) */
 	struct stream *rr_prev, *rr_next;
 	struct stream *grave;
+	/* stream 0 of a SESSION: the EXIT received (opener) or sent (acceptor) */
 	struct ssm_frame exit_f;
 	char exit_detail[SSM_FRAME_REASON_MAX];
 };
+
+/* A stream or channel this side closed (or refused in a resumption) whose CLOSE the peer
+ * has not answered yet: a RESUME for it gets that CLOSE again (section 6). */
+struct tomb {
+	uint32_t ch, st;
+	uint16_t code;
+	unsigned listed : 1;
+	unsigned answer : 1; /* lost by the peer: its CLOSE (the answer to our RESUME) is
+			      * answered, not the answer to one of ours */
+	struct tomb *next;
+	char reason[SSM_FRAME_REASON_MAX + 1];
+};
+#define TOMBS_MAX 4096
+
+enum { PH_UP = 0, PH_DOWN, PH_RESUMING };
 
 struct chan {
 	uint32_t id;
@@ -110,6 +134,17 @@ struct ssm_mux {
 	struct stream *grave_s;
 	unsigned depth; /* callbacks running */
 	unsigned ticking : 1; /* the program calls ssm_mux_tick: acknowledgements may wait */
+	/* resumption (section 6) */
+	int phase;                 /* PH_*: a mux that never lost a connection is up */
+	int64_t down_since;        /* ms, when the connection ended (phase not up) */
+	uint32_t (*rlist)[2];      /* the RESUMEs to send: (channel, stream) */
+	size_t rn, ri;
+	unsigned done_sent : 1;    /* this side's RESUME_DONE left */
+	unsigned peer_done : 1;    /* the peer's RESUME_DONE arrived */
+	unsigned tx_done : 1;      /* the message peeked is this side's RESUME_DONE */
+	uint32_t resume_peer_max;  /* highest channel id of the peer's parity it resumed */
+	struct tomb *tombs;
+	size_t ntombs;
 	size_t tx_len;  /* a peeked message waiting for ssm_mux_tx_pop */
 	uint8_t tx[SSM_LINK_PRE + SSM_FRAME_MAX];
 	uint8_t scratch[SSM_FRAME_MAX];
@@ -224,6 +259,8 @@ static int q_frame(struct ssm_mux *m, const struct ssm_frame *f, int counted)
 		return SSM_MUX_E_QUEUE;
 	if ((r = ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len)) < 0)
 		return r;
+	if (m->phase != PH_UP)
+		return 0; /* no connection: the resumption restates it from the state */
 	if ((n = frame_node_alloc(len)) == NULL)
 		return SSM_MUX_E_QUEUE;
 	memcpy(n->data, m->scratch, len);
@@ -264,8 +301,66 @@ static void q_close_reserved(struct ssm_mux *m, struct stream *s, uint16_t code,
 		if (ssm_frame_encode(&f, n->data, CLOSE_MAX, &n->len) != 0)
 			return;
 	}
+	if (m->phase != PH_UP)
+		return; /* the tombstone says it in the resumption */
 	s->close_node = NULL;
 	q_link(m, n);
+}
+
+/* ---- tombstones ---- */
+
+static struct tomb *tomb_get(const struct ssm_mux *m, uint32_t ch, uint32_t st)
+{
+	struct tomb *t;
+
+	for (t = m->tombs; t; t = t->next)
+		if (t->ch == ch && t->st == st)
+			return t;
+	return NULL;
+}
+
+static struct tomb *tomb_add(struct ssm_mux *m, uint32_t ch, uint32_t st, uint16_t code,
+			     const char *reason)
+{
+	struct tomb *t = tomb_get(m, ch, st);
+
+	if (t == NULL) {
+		if (m->ntombs >= TOMBS_MAX || (t = calloc(1, sizeof(*t))) == NULL)
+			return NULL; /* a later RESUME for it is answered CLOSE unknown */
+		t->ch = ch;
+		t->st = st;
+		t->next = m->tombs;
+		m->tombs = t;
+		m->ntombs++;
+	}
+	t->code = code > SSM_CODE_LAST ? SSM_CODE_INTERNAL : code;
+	t->answer = 0;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	return t;
+}
+
+static void tomb_del(struct ssm_mux *m, uint32_t ch, uint32_t st)
+{
+	struct tomb **pp, *t;
+
+	for (pp = &m->tombs; (t = *pp) != NULL;)
+		if (t->ch == ch && (t->st == st || st == 0)) {
+			*pp = t->next;
+			free(t);
+			m->ntombs--;
+		} else {
+			pp = &t->next;
+		}
+}
+
+static void tombs_free(struct ssm_mux *m)
+{
+	while (m->tombs) {
+		struct tomb *t = m->tombs;
+		m->tombs = t->next;
+		free(t);
+	}
+	m->ntombs = 0;
 }
 
 /* ---- round-robin list of streams with bytes to send ---- */
@@ -403,8 +498,21 @@ static struct stream *stream_new(struct chan *c, uint32_t id, int mine)
 	return s;
 }
 
+/* The kept OPEN holds a credential (the host's session token, the client's attach
+ * secret): wiped before it is freed. */
+static void open_msg_free(struct stream *s)
+{
+	if (s->open_msg != NULL)
+		explicit_bzero(s->open_msg, s->open_len);
+	free(s->open_msg);
+	s->open_msg = NULL;
+	s->open_len = 0;
+}
+
 static void stream_free(struct stream *s)
 {
+	open_msg_free(s);
+	free(s->term_reason);
 	free(s->sbuf);
 	free(s->rbuf);
 	free(s->close_node);
@@ -597,7 +705,9 @@ static int sbuf_reserve(struct stream *s, size_t need)
 /* everything written was sent and EOF is due: queue it (behind the DATA) */
 static void maybe_eof(struct ssm_mux *m, struct stream *s)
 {
-	if (s->eof_wanted && !s->eof_queued && s->fl.send_high == s->written) {
+	if (m->phase != PH_UP)
+		return; /* the resumption queues it */
+	if (s->eof_wanted && !s->eof_queued && s->fl.send_next == s->written) {
 		s->eof_queued = 1;
 		q_link(m, &s->eof_node);
 	}
@@ -620,6 +730,10 @@ static void maybe_ack(struct ssm_mux *m, struct stream *s)
 {
 	if (s->ack_node.linked || s->dead || s->rd <= s->fl.recv_acked)
 		return;
+	if (m->phase != PH_UP) {
+		s->ack_later = 1; /* the resumption acknowledges it */
+		return;
+	}
 	if (s->rd - s->fl.recv_acked >= s->window / 2 ||
 	    ((s->fl.flags & SSM_FLOW_RECV_EOF) && s->rd == s->fl.recv_next) ||
 	    (!m->ticking && s->rd == s->fl.recv_next)) {
@@ -636,6 +750,8 @@ void ssm_mux_tick(struct ssm_mux *m)
 	struct chan *c;
 
 	m->ticking = 1;
+	if (m->phase != PH_UP)
+		return;
 	for (i = 0; i < m->nb; i++)
 		for (c = m->ht[i]; c != NULL; c = c->hnext)
 			for (k = 0; k < c->nst; k++) {
@@ -691,6 +807,7 @@ static int lookup(struct ssm_mux *m, const struct ssm_frame *f, struct chan **pc
 
 static int rx_open(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
 {
+	struct tomb *t;
 	struct chan *c;
 	struct stream *s;
 	struct ssm_frame cf;
@@ -698,6 +815,13 @@ static int rx_open(struct ssm_mux *m, const struct ssm_frame *f, char *err, size
 
 	if ((int)(f->channel & 1u) == local_odd(m))
 		return fail(err, errlen, f, SSM_MUX_E_ID, "channel id of this side's parity");
+	if (f->channel <= m->max_peer_chan && (t = tomb_get(m, f->channel, 0)) != NULL) {
+		/* an OPEN sent again after a resumption that crossed our CLOSE: say it again */
+		close_frame(&cf, f->channel, 0, t->code, t->reason);
+		if (q_frame(m, &cf, 1) < 0)
+			return fail(err, errlen, f, SSM_MUX_E_QUEUE, "send queue full");
+		return 0;
+	}
 	if (f->channel <= m->max_peer_chan)
 		return fail(err, errlen, f, SSM_MUX_E_ID, "channel id not above the previous one");
 	m->max_peer_chan = f->channel;
@@ -770,6 +894,7 @@ static int rx_stream_open(struct ssm_mux *m, const struct ssm_frame *f, char *er
  * code internal, and tell the program. */
 static void fail_stream(struct ssm_mux *m, struct chan *c, struct stream *s, const char *why)
 {
+	(void)tomb_add(m, c->id, s->id, SSM_CODE_INTERNAL, why);
 	q_close_reserved(m, s, SSM_CODE_INTERNAL, why);
 	if (s->id == 0)
 		chan_forget(m, c);
@@ -830,6 +955,8 @@ static int rx_ack(struct ssm_mux *m, struct chan *c, struct stream *s,
 	before = room_of(s);
 	if ((r = ssm_flow_on_ack(&s->fl, f->offset, f->value, &freed)) < 0)
 		return fail(err, errlen, f, r, NULL);
+	if (s->written > s->fl.send_next)
+		rr_add(m, s); /* a window a resumption had shut may be open again */
 	if (s->fl.send_acked == s->written && s->sbuf != NULL) {
 		free(s->sbuf); /* everything delivered: the ring is allocated again when needed */
 		s->sbuf = NULL;
@@ -873,6 +1000,7 @@ static int rx_accept(struct ssm_mux *m, struct chan *c, struct stream *s,
 		return fail(err, errlen, f, r, NULL);
 	s->written = f->offset;
 	s->accepted = 1;
+	open_msg_free(s);
 	emit(m, SSM_MUX_EV_ACCEPT, c, s, f, 0, NULL);
 	return 0;
 }
@@ -926,19 +1054,305 @@ static int rx_exit(struct ssm_mux *m, struct chan *c, struct stream *s,
 	return 0;
 }
 
+/* ---- resumption (section 6) ---- */
+
+static void drop_queue(struct ssm_mux *m);
+
+static int peer_parity(const struct ssm_mux *m, uint32_t ch)
+{
+	return (int)(ch & 1u) != local_odd(m);
+}
+
+/* The peer's RESUME cannot be honoured (its offsets or flags contradict this side's state):
+ * the stream (channel for stream 0) is closed with CLOSE unknown, sent once the resumption
+ * is done; the program gets SSM_MUX_EV_CLOSED. */
+static void resume_refuse(struct ssm_mux *m, struct chan *c, struct stream *s, const char *why)
+{
+	struct tomb *t = tomb_add(m, c->id, s->id, SSM_CODE_UNKNOWN, why);
+
+	if (t != NULL)
+		t->listed = 1;
+	if (s->id == 0)
+		chan_forget(m, c);
+	else
+		stream_forget(m, s);
+	emit(m, SSM_MUX_EV_CLOSED, c, s, NULL, SSM_CODE_UNKNOWN, why);
+}
+
+static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
+{
+	struct chan *c = chan_get(m, f->channel);
+	struct stream *s = c ? stream_get(c, f->stream) : NULL;
+	uint16_t fl = f->flags;
+	struct tomb *t;
+	int r;
+
+	if (m->phase != PH_RESUMING || m->peer_done)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "RESUME outside a resumption");
+	if (s == NULL) {
+		t = tomb_get(m, f->channel, f->stream);
+		if (t == NULL && f->stream != 0)
+			t = tomb_get(m, f->channel, 0);
+		if (t == NULL && !(fl & SSM_FRAME_F_ACCEPT_SEEN)) {
+			/* an OPEN or STREAM_OPEN that never arrived: the peer sends it again */
+			if (c == NULL && peer_parity(m, f->channel) && f->channel > m->max_peer_chan)
+				return 0;
+			if (c != NULL && f->stream != 0 && (int)(f->stream & 1u) != (int)c->mine &&
+			    f->stream > c->max_peer_stream)
+				return 0;
+		}
+		if (peer_parity(m, f->channel) && f->channel > m->resume_peer_max)
+			m->resume_peer_max = f->channel;
+		if (t != NULL) {
+			t->listed = 1;
+			return 0;
+		}
+		/* ids of this side's parity that it never used: never use them now */
+		if (c == NULL && !peer_parity(m, f->channel) && f->channel > m->last_local_chan)
+			m->last_local_chan = f->channel;
+		if (c != NULL && f->stream != 0 && (int)(f->stream & 1u) == (int)c->mine &&
+		    f->stream > c->last_local_stream)
+			c->last_local_stream = f->stream;
+		t = tomb_add(m, f->channel, f->stream, SSM_CODE_UNKNOWN,
+			     c ? "no such stream here (state lost, or its grace period passed)"
+				: "no such channel here (state lost, or its grace period passed)");
+		if (t != NULL)
+			t->listed = 1;
+		return 0;
+	}
+	if (s->listed)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "a second RESUME for the stream");
+	if (peer_parity(m, f->channel) && f->channel > m->resume_peer_max)
+		m->resume_peer_max = f->channel;
+	/* the peer claims to have seen frames this side never sent */
+	if (((fl & SSM_FRAME_F_EOF_SEEN) && !(s->fl.flags & SSM_FLOW_SENT_EOF)) ||
+	    ((fl & SSM_FRAME_F_ACCEPT_SEEN) && !s->mine && !s->accepted) ||
+	    ((fl & SSM_FRAME_F_EXIT_SEEN) && !s->exit_sent) ||
+	    ((fl & SSM_FRAME_F_TERMINATE_SEEN) && !s->terminated)) {
+		resume_refuse(m, c, s, "the peer saw frames never sent (state lost)");
+		return 0;
+	}
+	if (s->accepted || !s->mine) {
+		r = ssm_flow_on_resume(&s->fl, f->offset, f->value);
+		if (r == SSM_FRAME_E_FLOW_RESUME_LOST || r == SSM_FRAME_E_FLOW_RESUME_AHEAD) {
+			resume_refuse(m, c, s,
+				      r == SSM_FRAME_E_FLOW_RESUME_LOST
+					  ? "the peer lost bytes it acknowledged (state lost)"
+					  : "the peer claims bytes never sent (state lost)");
+			return 0;
+		}
+		if (r < 0)
+			return fail(err, errlen, f, r, NULL);
+	}
+	s->listed = 1;
+	s->peer_flags = fl;
+	return 0;
+}
+
+static int cmp_chan(const void *a, const void *b)
+{
+	uint32_t x = (*(struct chan *const *)a)->id, y = (*(struct chan *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_stream(const void *a, const void *b)
+{
+	uint32_t x = (*(struct stream *const *)a)->id, y = (*(struct stream *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static void q_raw(struct ssm_mux *m, const uint8_t *p, size_t len)
+{
+	struct qnode *n = frame_node_alloc(len);
+
+	if (n == NULL)
+		return; /* out of memory: the peer's window or state stalls, never corrupts */
+	memcpy(n->data, p, len);
+	n->len = len;
+	q_link(m, n);
+}
+
+/* One stream once both RESUME_DONEs passed: what the peer's flags show missing. */
+static void resume_stream(struct ssm_mux *m, struct chan *c, struct stream *s)
+{
+	uint16_t pf = s->peer_flags;
+	struct ssm_frame f;
+
+	if (s->mine && !s->accepted) {
+		/* the peer never saw our OPEN (or it is waiting to be answered) */
+		if (!s->listed && s->open_msg != NULL)
+			q_raw(m, s->open_msg, s->open_len);
+		if (s->id == 0 && c->kind == SSM_KIND_SESSION) {
+			if (s->terminated && !(pf & SSM_FRAME_F_TERMINATE_SEEN))
+				(void)ssm_mux_terminate(m, c->id, s->term_reason);
+			if (s->cols != 0)
+				(void)ssm_mux_resize(m, c->id, s->cols, s->rows);
+		}
+		return;
+	}
+	if (!s->listed) {
+		/* the peer lost it (or closed it, and the cut swallowed its CLOSE): closed here;
+		 * the CLOSE the peer answers our RESUME with is expected (and answered) */
+		struct tomb *t = tomb_add(m, c->id, s->id, SSM_CODE_UNKNOWN, NULL);
+
+		if (t != NULL)
+			t->answer = 1;
+		if (s->id == 0)
+			chan_forget(m, c);
+		else
+			stream_forget(m, s);
+		emit(m, SSM_MUX_EV_CLOSED, c, s, NULL, SSM_CODE_UNKNOWN,
+		     "the peer lost it while the connection was down");
+		return;
+	}
+	if (!s->mine && s->accepted && !(pf & SSM_FRAME_F_ACCEPT_SEEN)) {
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_ACCEPT;
+		f.channel = c->id;
+		f.stream = s->id;
+		f.offset = s->base;
+		f.value = s->fl.recv_limit;
+		(void)q_frame(m, &f, 0);
+	}
+	if (s->accepted && s->rd > s->base && !s->ack_node.linked) {
+		s->ack_later = 0;
+		q_link(m, &s->ack_node);
+	}
+	if (s->eof_wanted) {
+		if (pf & SSM_FRAME_F_EOF_SEEN) {
+			s->eof_queued = 1;
+		} else {
+			s->eof_queued = 0;
+			s->fl.flags &= ~SSM_FLOW_SENT_EOF;
+		}
+	}
+	if (s->accepted) {
+		if (s->written > s->fl.send_next)
+			rr_add(m, s);
+		else
+			maybe_eof(m, s);
+	}
+	if (s->id == 0 && c->kind == SSM_KIND_SESSION) {
+		if (!c->mine && s->exit_sent && !(pf & SSM_FRAME_F_EXIT_SEEN))
+			(void)q_frame(m, &s->exit_f, 0);
+		if (c->mine && s->terminated && !(pf & SSM_FRAME_F_TERMINATE_SEEN))
+			(void)ssm_mux_terminate(m, c->id, s->term_reason);
+		if (c->mine && s->cols != 0)
+			(void)ssm_mux_resize(m, c->id, s->cols, s->rows);
+	}
+	if (s->blocked && room_of(s) > 0) {
+		s->blocked = 0;
+		emit(m, SSM_MUX_EV_WRITABLE, c, s, NULL, 0, NULL);
+	}
+}
+
+/* Both RESUME_DONEs passed: the link carries traffic again. */
+static void resume_finish(struct ssm_mux *m)
+{
+	struct chan **cs = NULL, *c;
+	struct tomb **pp, *t;
+	size_t n = 0, i, k;
+
+	m->phase = PH_UP;
+	m->down_since = 0;
+	free(m->rlist);
+	m->rlist = NULL;
+	m->rn = m->ri = 0;
+	drop_queue(m);
+	m->depth++; /* nothing is freed before the end, whatever the callbacks close */
+	for (pp = &m->tombs; (t = *pp) != NULL;) {
+		if (t->listed) {
+			struct ssm_frame f;
+			close_frame(&f, t->ch, t->st, t->code, t->reason);
+			(void)q_frame(m, &f, 0);
+			t->listed = 0;
+			pp = &t->next;
+		} else {
+			*pp = t->next;
+			free(t);
+			m->ntombs--;
+		}
+	}
+	m->max_peer_chan = m->resume_peer_max;
+	if (m->nchan > 0 && (cs = calloc(m->nchan, sizeof(*cs))) != NULL) {
+		for (i = 0; i < m->nb; i++)
+			for (c = m->ht[i]; c != NULL; c = c->hnext)
+				cs[n++] = c;
+		qsort(cs, n, sizeof(*cs), cmp_chan); /* OPENs again in increasing order */
+	}
+	for (i = 0; i < n; i++) {
+		struct stream **ss;
+		size_t ns;
+
+		c = cs[i];
+		if (c->dead)
+			continue;
+		ns = c->nst;
+		ss = malloc(ns * sizeof(*ss));
+		if (ss == NULL) {
+			resume_stream(m, c, c->s0);
+			continue;
+		}
+		memcpy(ss, c->st, ns * sizeof(*ss));
+		qsort(ss, ns, sizeof(*ss), cmp_stream);
+		for (k = 0; k < ns; k++) {
+			if (!ss[k]->dead && !c->dead)
+				resume_stream(m, c, ss[k]);
+			ss[k]->listed = 0;
+			ss[k]->peer_flags = 0;
+		}
+		free(ss);
+	}
+	free(cs);
+	m->depth--;
+	reap(m);
+}
+
+static int rx_resume_done(struct ssm_mux *m, const struct ssm_frame *f, char *err,
+			  size_t errlen)
+{
+	if (m->phase != PH_RESUMING || m->peer_done)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "RESUME_DONE out of place");
+	m->peer_done = 1;
+	if (m->done_sent)
+		resume_finish(m);
+	return 0;
+}
+
 static int rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
 {
 	struct chan *c = NULL;
 	struct stream *s = NULL;
+	struct tomb *t;
 	int r;
 
-	if (f->channel == 0 || f->type < SSM_FRAME_OPEN || f->type == SSM_FRAME_RESUME)
+	if (f->channel == 0 && f->type == SSM_FRAME_RESUME_DONE)
+		return rx_resume_done(m, f, err, errlen);
+	if (f->channel == 0 || f->type < SSM_FRAME_OPEN)
 		return fail(err, errlen, f, SSM_MUX_E_TYPE, NULL);
+	if (f->type == SSM_FRAME_RESUME)
+		return rx_resume(m, f, err, errlen);
+	if (m->phase != PH_UP)
+		return fail(err, errlen, f, SSM_MUX_E_STATE, "before RESUME_DONE");
 	if (f->type == SSM_FRAME_OPEN)
 		return rx_open(m, f, err, errlen);
 	if (f->type == SSM_FRAME_STREAM_OPEN)
 		return rx_stream_open(m, f, err, errlen);
 	r = lookup(m, f, &c, &s);
+	if (r <= 0 && f->type == SSM_FRAME_CLOSE &&
+	    (t = tomb_get(m, f->channel, f->stream)) != NULL) {
+		if (t->answer) { /* the peer's answer to our RESUME of what it lost: answer it */
+			struct ssm_frame cf;
+
+			close_frame(&cf, f->channel, f->stream, f->u.close.code, NULL);
+			if (q_frame(m, &cf, 1) < 0)
+				return fail(err, errlen, f, SSM_MUX_E_QUEUE, "send queue full");
+		}
+		tomb_del(m, f->channel, f->stream); /* else: the answer to a CLOSE of ours */
+		return 0;
+	}
 	if (r < 0)
 		return fail(err, errlen, f, r, f->stream ? "no such stream" : "no such channel");
 	if (r == 0)
@@ -958,6 +1372,8 @@ static int rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t er
 	case SSM_FRAME_TERMINATE:
 		if (c->kind != SSM_KIND_SESSION || c->mine || s->id != 0)
 			return fail(err, errlen, f, SSM_MUX_E_SIDE, "only from the channel's opener");
+		if (f->type == SSM_FRAME_TERMINATE)
+			s->got_terminate = 1;
 		emit(m, f->type == SSM_FRAME_RESIZE ? SSM_MUX_EV_RESIZE : SSM_MUX_EV_TERMINATE, c, s,
 		     f, 0, NULL);
 		return 0;
@@ -985,9 +1401,15 @@ static int link_chan_rx(void *ctx, const struct ssm_frame *f, char *err, size_t 
 	return ssm_mux_rx(ctx, f, err, errlen);
 }
 
+static void link_chan_hello(void *ctx, int64_t now_ms)
+{
+	ssm_mux_hello(ctx, now_ms);
+}
+
 void ssm_mux_attach(struct ssm_mux *m, struct ssm_link *l)
 {
 	l->chan_rx = link_chan_rx;
+	l->chan_hello = link_chan_hello;
 	l->chan_ctx = m;
 }
 
@@ -1044,6 +1466,8 @@ void ssm_mux_free(struct ssm_mux *m)
 			chan_forget(m, m->ht[i]);
 	m->depth = 0;
 	reap(m);
+	tombs_free(m);
+	free(m->rlist);
 	free(m->ht);
 	free(m);
 }
@@ -1061,9 +1485,10 @@ void ssm_mux_reset(struct ssm_mux *m, uint16_t code, const char *reason)
 	 * free nothing (depth), channels they forget go in front of these */
 	for (c = m->grave_c; c != old; c = c->grave)
 		emit(m, SSM_MUX_EV_CLOSED, c, c->s0, NULL, code, reason);
-	/* a connection without resumption ends the link: the peer may start its ids over (a
-	 * broker that lost the connection lost its state); this side never reuses its own */
+	/* the link ends: the peer may start its ids over (a broker that lost the connection
+	 * lost its state); this side never reuses its own */
 	m->max_peer_chan = 0;
+	tombs_free(m);
 	reap(m);
 }
 
@@ -1073,6 +1498,20 @@ size_t ssm_mux_channels(const struct ssm_mux *m)
 }
 
 /* ---- the program's side ---- */
+
+/* Keep the encoded OPEN or STREAM_OPEN of a stream of ours until its ACCEPT: a resumption
+ * sends it again when the peer never saw it.  0 or -1. */
+static int keep_open(struct ssm_mux *m, struct stream *s, const struct ssm_frame *f)
+{
+	size_t len;
+
+	if (ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len) < 0 ||
+	    (s->open_msg = malloc(len)) == NULL)
+		return -1;
+	memcpy(s->open_msg, m->scratch, len);
+	s->open_len = len;
+	return 0;
+}
 
 uint32_t ssm_mux_open(struct ssm_mux *m, const struct ssm_frame *open, uint32_t window,
 		      void *user)
@@ -1103,12 +1542,15 @@ uint32_t ssm_mux_open(struct ssm_mux *m, const struct ssm_frame *open, uint32_t 
 	f.value = window;
 	if ((c = chan_new(id, open->u.open.kind, 1)) == NULL)
 		return 0;
-	if (ssm_flow_init_recv(&c->st[0]->fl, 0, window) < 0 || q_frame(m, &f, 1) < 0) {
+	if (ssm_flow_init_recv(&c->st[0]->fl, 0, window) < 0 || keep_open(m, c->st[0], &f) < 0 ||
+	    q_frame(m, &f, 1) < 0) {
 		chan_free(c);
 		return 0;
 	}
 	c->st[0]->window = window;
 	c->st[0]->user = user;
+	c->st[0]->cols = f.u.open.cols;
+	c->st[0]->rows = f.u.open.rows;
 	m->last_local_chan = id;
 	ht_insert(m, c);
 	return id;
@@ -1150,7 +1592,8 @@ uint32_t ssm_mux_stream_open(struct ssm_mux *m, uint32_t channel, const char *or
 	f.u.stream_open.origin = ssm_frame_str(origin);
 	if ((s = stream_new(c, id, 1)) == NULL)
 		return 0;
-	if (ssm_flow_init_recv(&s->fl, 0, window) < 0 || q_frame(m, &f, 1) < 0) {
+	if (ssm_flow_init_recv(&s->fl, 0, window) < 0 || keep_open(m, s, &f) < 0 ||
+	    q_frame(m, &f, 1) < 0) {
 		c->nst--; /* the last one: s */
 		stream_free(s);
 		return 0;
@@ -1183,6 +1626,7 @@ int ssm_mux_accept_at(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint
 		return -1;
 	s->window = window;
 	s->rd = base;
+	s->base = base;
 	s->accepted = 1;
 	return 0;
 }
@@ -1197,9 +1641,13 @@ int ssm_mux_close(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint16_t
 {
 	struct chan *c = channel ? chan_get(m, channel) : NULL;
 	struct stream *s = c ? stream_get(c, stream) : NULL;
+	struct tomb *t;
 
 	if (s == NULL)
 		return -1;
+	t = tomb_add(m, channel, stream, code, reason);
+	if (t != NULL && s->listed)
+		t->listed = 1; /* closed during a resumption, after the peer's RESUME for it */
 	q_close_reserved(m, s, code, reason);
 	if (stream == 0)
 		chan_forget(m, c);
@@ -1395,7 +1843,11 @@ int ssm_mux_resize(struct ssm_mux *m, uint32_t channel, uint16_t cols, uint16_t 
 	f.channel = channel;
 	f.u.resize.cols = cols;
 	f.u.resize.rows = rows;
-	return q_frame(m, &f, 1) < 0 ? -1 : 0;
+	if (q_frame(m, &f, 1) < 0)
+		return -1;
+	s->cols = cols; /* said again after a resumption */
+	s->rows = rows;
+	return 0;
 }
 
 int ssm_mux_terminate(struct ssm_mux *m, uint32_t channel, const char *reason)
@@ -1413,6 +1865,15 @@ int ssm_mux_terminate(struct ssm_mux *m, uint32_t channel, const char *reason)
 		f.u.terminate.reason.len = SSM_FRAME_REASON_MAX;
 	if (q_frame(m, &f, 1) < 0)
 		return -1;
+	if (reason != s->term_reason) { /* said again after a resumption until EXIT comes */
+		char *keep = malloc(f.u.terminate.reason.len + 1);
+		if (keep != NULL) {
+			memcpy(keep, f.u.terminate.reason.p, f.u.terminate.reason.len);
+			keep[f.u.terminate.reason.len] = '\0';
+			free(s->term_reason);
+			s->term_reason = keep;
+		}
+	}
 	s->terminated = 1;
 	return 0;
 }
@@ -1437,6 +1898,11 @@ int ssm_mux_exit(struct ssm_mux *m, uint32_t channel, uint8_t how, uint8_t statu
 		f.u.exit.detail.len = SSM_FRAME_REASON_MAX;
 	if (q_frame(m, &f, 1) < 0)
 		return -1;
+	/* said again after a resumption until the channel is closed */
+	if (f.u.exit.detail.len > 0)
+		memcpy(s->exit_detail, f.u.exit.detail.p, f.u.exit.detail.len);
+	s->exit_f = f;
+	s->exit_f.u.exit.detail.p = s->exit_detail;
 	s->exit_sent = 1;
 	return 0;
 }
@@ -1457,12 +1923,59 @@ static int encode_simple(struct ssm_mux *m, uint8_t type, const struct stream *s
 	return ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len);
 }
 
+/* The RESUMEs, then RESUME_DONE (section 6). */
+static void resume_peek(struct ssm_mux *m)
+{
+	struct ssm_frame f;
+
+	while (m->tx_len == 0 && m->ri < m->rn) {
+		struct stream *s = find_open(m, m->rlist[m->ri][0], m->rlist[m->ri][1]);
+
+		m->ri++;
+		if (s == NULL)
+			continue; /* closed since: its tombstone answers the peer's RESUME */
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_RESUME;
+		f.channel = s->c->id;
+		f.stream = s->id;
+		f.offset = s->fl.recv_next;
+		f.value = s->fl.recv_limit;
+		if (s->fl.flags & SSM_FLOW_RECV_EOF)
+			f.flags |= SSM_FRAME_F_EOF_SEEN;
+		if (s->accepted)
+			f.flags |= SSM_FRAME_F_ACCEPT_SEEN;
+		if (s->id == 0 && s->has_exit)
+			f.flags |= SSM_FRAME_F_EXIT_SEEN;
+		if (s->id == 0 && s->got_terminate)
+			f.flags |= SSM_FRAME_F_TERMINATE_SEEN;
+		if (ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len) != 0)
+			m->tx_len = 0;
+	}
+	if (m->tx_len == 0 && !m->done_sent) {
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_RESUME_DONE;
+		if (ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len) != 0)
+			m->tx_len = 0;
+		else
+			m->tx_done = 1;
+	}
+}
+
 uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
 {
 	struct qnode *n;
 	struct stream *s;
 	uint64_t off;
 
+	if (m->phase == PH_DOWN)
+		return NULL;
+	if (m->phase == PH_RESUMING) {
+		resume_peek(m);
+		if (m->tx_len == 0)
+			return NULL;
+		*plen = m->tx_len;
+		return m->tx + SSM_LINK_PRE;
+	}
 	while (m->tx_len == 0 && (n = m->qh) != NULL) {
 		q_unlink(m, n);
 		s = n->s;
@@ -1486,16 +1999,28 @@ uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
 		}
 	}
 	while (m->tx_len == 0 && (s = m->rr_head) != NULL) {
-		uint64_t unsent = s->written - s->fl.send_high;
-		size_t len = unsent < DATA_MAX ? (size_t)unsent : DATA_MAX;
+		/* bytes to send again after a resumption first, then new ones; a resumption
+		 * may have lowered the window below what was written */
+		int again = s->fl.send_next < s->fl.send_high;
+		uint64_t unsent = again ? s->fl.send_high - s->fl.send_next
+					: s->written - s->fl.send_high;
+		uint64_t win = s->fl.send_limit > s->fl.send_next
+				       ? s->fl.send_limit - s->fl.send_next
+				       : 0;
+		size_t len;
 
+		if (unsent > win)
+			unsent = win;
+		len = unsent < DATA_MAX ? (size_t)unsent : DATA_MAX;
 		rr_del(m, s);
-		if (len == 0 || ssm_flow_send(&s->fl, len, &off) != 0 ||
+		if (len == 0 ||
+		    (again ? ssm_flow_resend(&s->fl, len, &off) : ssm_flow_send(&s->fl, len, &off)) !=
+			    0 ||
 		    ssm_frame_data_header(m->tx + SSM_LINK_PRE, s->c->id, s->id, off, len) != 0)
-			continue;
+			continue; /* the window is shut: the peer's ACK puts it back */
 		ring_get(s->sbuf, s->scap, off, m->tx + SSM_LINK_PRE + SSM_FRAME_HEADER, len);
 		m->tx_len = SSM_FRAME_HEADER + len;
-		if (s->written > s->fl.send_high)
+		if (s->written > s->fl.send_next)
 			rr_add(m, s); /* to the back: round-robin */
 		else
 			maybe_eof(m, s);
@@ -1509,9 +2034,81 @@ uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
 void ssm_mux_tx_pop(struct ssm_mux *m)
 {
 	m->tx_len = 0;
+	if (m->tx_done) {
+		m->tx_done = 0;
+		m->done_sent = 1;
+		if (m->peer_done)
+			resume_finish(m);
+	}
 }
 
 int ssm_mux_tx_pending(const struct ssm_mux *m)
 {
+	if (m->phase == PH_DOWN)
+		return 0;
+	if (m->phase == PH_RESUMING)
+		return m->tx_len > 0 || m->ri < m->rn || !m->done_sent;
 	return m->tx_len > 0 || m->qh != NULL || m->rr_head != NULL;
+}
+
+/* ---- connections coming and going (section 6) ---- */
+
+void ssm_mux_link_down(struct ssm_mux *m, int64_t now_ms)
+{
+	if (m->phase == PH_UP)
+		m->down_since = now_ms;
+	m->phase = PH_DOWN;
+	drop_queue(m);
+	free(m->rlist);
+	m->rlist = NULL;
+	m->rn = m->ri = 0;
+	m->tx_done = 0;
+}
+
+void ssm_mux_hello(struct ssm_mux *m, int64_t now_ms)
+{
+	size_t n = 0, i, k;
+	struct chan *c;
+
+	if (m->phase == PH_UP)
+		m->down_since = now_ms;
+	drop_queue(m); /* what was queued is restated from the state once resumed */
+	free(m->rlist);
+	m->rlist = NULL;
+	m->rn = m->ri = 0;
+	m->tx_done = 0;
+	m->done_sent = m->peer_done = 0;
+	m->resume_peer_max = 0;
+	m->phase = PH_RESUMING;
+	for (i = 0; i < m->nb; i++)
+		for (c = m->ht[i]; c != NULL; c = c->hnext)
+			n += c->nst;
+	if (n > 0 && (m->rlist = calloc(n, sizeof(*m->rlist))) == NULL)
+		n = 0; /* out of memory: the peer sees none listed and closes them */
+	for (i = 0; i < m->nb && m->rlist; i++)
+		for (c = m->ht[i]; c != NULL; c = c->hnext)
+			for (k = 0; k < c->nst && m->rn < n; k++) {
+				c->st[k]->listed = 0;
+				c->st[k]->peer_flags = 0;
+				m->rlist[m->rn][0] = c->id;
+				m->rlist[m->rn][1] = c->st[k]->id;
+				m->rn++;
+			}
+	{
+		struct tomb *t;
+		for (t = m->tombs; t; t = t->next)
+			t->listed = 0;
+	}
+}
+
+int64_t ssm_mux_down_ms(const struct ssm_mux *m, int64_t now_ms)
+{
+	if (m->phase == PH_UP)
+		return -1;
+	return now_ms >= m->down_since ? now_ms - m->down_since : 0;
+}
+
+int ssm_mux_resumed(const struct ssm_mux *m)
+{
+	return m->phase == PH_UP;
 }

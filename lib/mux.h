@@ -30,8 +30,17 @@
  * including ssm_mux_close of the channel the event is about; state is freed only after the
  * callback returns.
  *
- * Resumption (section 6) is not implemented yet: when a connection ends, the program calls
- * ssm_mux_reset, which closes every channel (SSM_MUX_EV_CLOSED, code given). */
+ * Resumption (section 6): when a connection ends the program calls ssm_mux_link_down; the
+ * channels, their unacknowledged bytes and counters stay, and the program may go on writing
+ * and reading (nothing is sent; writes stop at the peer's window).  On the next connection
+ * ssm_link calls ssm_mux_hello after the HELLOs (ssm_mux_attach arranges it): the mux sends
+ * one RESUME per stream and RESUME_DONE, takes the peer's RESUMEs, and once both RESUME_DONEs
+ * passed it resends what the peer lacks (bytes from the peer's received offset, EOF, ACCEPT,
+ * EXIT, TERMINATE, the last RESIZE, OPENs the peer never saw) and closes with
+ * SSM_MUX_EV_CLOSED code unknown what the peer lost.  A stream or channel this side closed
+ * keeps a tombstone until the peer answers its CLOSE, so a RESUME for it gets that CLOSE
+ * again.  When the grace period passes (ssm_mux_down_ms), the program calls ssm_mux_reset,
+ * which closes every channel (SSM_MUX_EV_CLOSED, code given). */
 #ifndef SSM_MUX_H
 #define SSM_MUX_H
 #include <stddef.h>
@@ -54,7 +63,7 @@ enum {
 				   * an EXIT offset that contradicts the bytes received */
 	SSM_MUX_E_SIDE = -64,     /* RESIZE/TERMINATE/EXIT from the wrong side or kind */
 	SSM_MUX_E_QUEUE = -65,    /* answering the peer overflowed the send queue (or memory) */
-	SSM_MUX_E_TYPE = -66,     /* not a channel frame, or RESUME (no resumption yet) */
+	SSM_MUX_E_TYPE = -66,     /* not a channel frame (nor RESUME_DONE) */
 };
 /* Names SSM_MUX_E_* and, through ssm_frame_strerror, every SSM_FRAME_E_* code. */
 const char *ssm_mux_strerror(int err);
@@ -115,7 +124,8 @@ void ssm_mux_free(struct ssm_mux *m);
  * after every ssm_link_init (each new connection). */
 void ssm_mux_attach(struct ssm_mux *m, struct ssm_link *l);
 
-/* One decoded channel frame (types OPEN..RESUME).  0, or a negative SSM_FRAME_E_* code
+/* One decoded channel frame (types OPEN..RESUME, and RESUME_DONE; anything but RESUME
+ * before the peer's RESUME_DONE is refused).  0, or a negative SSM_FRAME_E_* code
  * (a protocol or flow-control error: the connection must end with GOAWAY protocol, or
  * flow for the SSM_FRAME_E_FLOW_* codes); err gets one line naming the frame. */
 int ssm_mux_rx(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen);
@@ -211,6 +221,17 @@ void ssm_mux_tick(struct ssm_mux *m);
  * broker, which frees its mux with the connection, loses its state): only this side's own
  * counter is kept. */
 void ssm_mux_reset(struct ssm_mux *m, uint16_t code, const char *reason);
+/* Resumption (section 6).  The connection ended: nothing more is sent; channels stay. */
+void ssm_mux_link_down(struct ssm_mux *m, int64_t now_ms);
+/* A new connection passed its HELLOs: RESUMEs and RESUME_DONE are due (ssm_link calls it;
+ * without ssm_link, e.g. in tests, the program does).  Queued frames are dropped: the
+ * resumption restates everything from the state. */
+void ssm_mux_hello(struct ssm_mux *m, int64_t now_ms);
+/* How long the channels have waited for a resumption (-1: the link is up, resumed). */
+int64_t ssm_mux_down_ms(const struct ssm_mux *m, int64_t now_ms);
+/* 1 once both RESUME_DONEs passed (or before any connection ever ended). */
+int ssm_mux_resumed(const struct ssm_mux *m);
+
 /* Number of open channels. */
 size_t ssm_mux_channels(const struct ssm_mux *m);
 

@@ -122,6 +122,7 @@ static void block_session_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1); /* from the agent's session parent: the broker link is lost */
 	(void)sigprocmask(SIG_BLOCK, &set, NULL);
 }
 

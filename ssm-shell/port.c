@@ -83,6 +83,7 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
 	    (sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
 		end->reason = "error";
@@ -143,8 +144,17 @@ int shell_port_run(struct shell *sh, struct shell_end *end)
 		}
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					/* ssm-agent's session parent: the channel was lost */
+					if (si.ssi_uid == 0) {
+						end->reason = "error";
+						end->error = "the connection to the broker was lost";
+					}
+					continue;
+				}
 				end->reason = si.ssi_signo == SIGHUP ? "disconnect" : "terminated";
+			}
 			if (end->reason)
 				break;
 		}

@@ -330,6 +330,13 @@ static void handle_signals(struct relay *r)
 		case SIGHUP:
 			set_end(r, "disconnect", NULL);
 			break;
+		case SIGUSR1:
+			/* ssm-agent's session parent (root): the session's channel was lost, the
+			 * broker link not restored within its resumption grace (PROTOCOL.md
+			 * section 6); from anyone else it means nothing */
+			if (si.ssi_uid == 0)
+				set_end(r, "error", "the connection to the broker was lost");
+			break;
 		case SIGCHLD:
 			r->sigchld = 1;
 			break;
@@ -429,6 +436,7 @@ static int setup_signals(struct relay *r)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
 		return -errno;
 	r->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

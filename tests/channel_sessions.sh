@@ -207,21 +207,25 @@ ssm_check "  and is marked complete there" sh -c "python3 -c 'import sqlite3,sys
 
 ssm_check "the agent logs no protocol error" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
 
-# ---- the agent killed mid-session: the session ends, nothing is left, the agent comes back
+# ---- the agent killed mid-session: the session ends, nothing is left; the broker keeps the
+# session's channel for the resumption grace (PROTOCOL.md section 6) and learns from the
+# restarted agent that the host lost it
 ssm start-session --target "$HID" --document-name Cmd-Sleep </dev/null >"$T/k.out" 2>"$T/k.err" &
 KPID=$!
 ssm_wait_for 15 grep -q SLEEPING "$T/k.out"
 KSID=$(sed -n 's/^Starting session with SessionId: //p' "$T/k.err")
 kill -KILL "$APID"
-rc=0
-ssm_wait_for 10 sh -c "! kill -0 $KPID 2>/dev/null"
-wait "$KPID" || rc=$?
-ssm_check "agent killed: the client ends non-zero, naming the lost host connection" sh -c \
-	"[ $rc != 0 ] && grep -q \"host's connection was lost\" '$T/k.err' || { cat '$T/k.err'; false; }"
-ssm_check "  no process of the run-as user is left" ssm_wait_for 5 sh -c "! pgrep -u ssmtu >/dev/null"
+ssm_check "agent killed: no process of the run-as user is left" ssm_wait_for 5 sh -c "! pgrep -u ssmtu >/dev/null"
+ssm_check "  the broker keeps the session's channel waiting for the host" \
+	ssm_wait_for 10 grep -q "agent $HID disconnected.*channels wait" "$T/broker.log"
 $IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
 APID=$!
 PIDS="$PIDS $APID"
+rc=0
+ssm_wait_for 20 sh -c "! kill -0 $KPID 2>/dev/null"
+wait "$KPID" || rc=$?
+ssm_check "  once the agent is back, the client ends non-zero: the host lost the session" sh -c \
+	"[ $rc != 0 ] && grep -q 'the host lost the session' '$T/k.err' || { cat '$T/k.err'; false; }"
 ssm_check "  the agent restarted links up again" ssm_wait_for 15 sh -c "[ \$(grep -c 'agent $HID linked' '$T/broker.log') -ge 2 ]"
 ssm_check "  the interrupted session's transcript reaches the broker complete, byte for byte" \
 	ssm_wait_for 20 cmp -s "$T/log/sessions/$KSID.cast" "$ST/transcripts/$HID/$KSID.cast"

@@ -5,6 +5,8 @@
 #include "config.h"
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include "check.h"
 #include "mux.h"
 
@@ -95,6 +97,10 @@ static int pump1(struct side *a, struct side *b)
 	if (r != 0)
 		return r;
 	a->sent[f.type & 63]++;
+	if (getenv("MUXDBG"))
+		fprintf(stderr, "%s: %s ch %u st %u off %llu val %llu fl %x\n", a->name,
+			ssm_frame_type_name(f.type), f.channel, f.stream,
+			(unsigned long long)f.offset, (unsigned long long)f.value, f.flags);
 	r = ssm_mux_rx(b->m, &f, b->errmsg, sizeof(b->errmsg));
 	if (r < 0) {
 		b->err = r;
@@ -678,8 +684,9 @@ static const struct row rows[] = {
     R(BR, SSM_FRAME_ACCEPT, 0, 6, 0, 5, 105, 0, SSM_MUX_E_STATE, 0),
     R(BR, SSM_FRAME_ACCEPT, 0, 6, 0, 0, 100, 0, 0, SSM_MUX_EV_ACCEPT),
     R(AG, SSM_FRAME_ACCEPT, 0, 3, 0, 5000, 5100, 0, 0, SSM_MUX_EV_ACCEPT),
-    /* RESUME is the link's business (no resumption yet) */
-    R(AG, SSM_FRAME_RESUME, 0, 2, 0, 0, 0, 0, SSM_MUX_E_TYPE, 0),
+    /* RESUME only between the HELLOs and RESUME_DONE (test_resume has the rest) */
+    R(AG, SSM_FRAME_RESUME, 0, 2, 0, 0, 0, 0, SSM_MUX_E_STATE, 0),
+    R(AG, SSM_FRAME_RESUME_DONE, 0, 0, 0, 0, 0, 0, SSM_MUX_E_STATE, 0),
 };
 
 static int rx_row(struct side *v, const struct row *r, int *pnev)
@@ -843,7 +850,14 @@ static void test_hostile_sequences(void)
 			ssm_link_rx(&l, q, n, 1, 1, 1, 0);
 			ssm_link_tx_pop(&b);
 		}
-		CHECK(l.state == SSM_LINK_UP, "link up");
+		/* the agent's RESUME_DONE comes from its mux (section 6) */
+		CHECK(ssm_link_tx_peek(&l, &n) == NULL && (q = ssm_mux_tx_peek(ag.m, &n)) != NULL &&
+			      ssm_frame_decode(q, n, &f) == 0 && f.type == SSM_FRAME_RESUME_DONE,
+		      "RESUME_DONE from the mux");
+		ssm_link_rx(&b, q, n, 1, 1, 1, 0);
+		ssm_mux_tx_pop(ag.m);
+		CHECK(l.state == SSM_LINK_UP && b.state == SSM_LINK_UP && ssm_mux_resumed(ag.m),
+		      "link up");
 		f = open_frame(SSM_KIND_SESSION);
 		f.channel = 2;
 		f.value = 100;
@@ -950,6 +964,580 @@ static void test_delayed_ack(void)
 	pair_free(&p);
 }
 
+/* ---- resumption (PROTOCOL.md section 6) ---- */
+
+static uint32_t rnd(uint32_t *st)
+{
+	*st ^= *st << 13;
+	*st ^= *st >> 17;
+	*st ^= *st << 5;
+	return *st;
+}
+
+/* one message from a lost in the cut: it left a, it never arrives */
+static int lose1(struct side *a)
+{
+	size_t n;
+
+	if (ssm_mux_tx_peek(a->m, &n) == NULL)
+		return 0;
+	ssm_mux_tx_pop(a->m);
+	return 1;
+}
+
+static void cut(struct side *a, struct side *b, uint32_t *rs, int64_t now)
+{
+	int k;
+
+	for (k = (int)(rnd(rs) % 4); k > 0; k--)
+		(void)lose1(a);
+	for (k = (int)(rnd(rs) % 4); k > 0; k--)
+		(void)lose1(b);
+	ssm_mux_link_down(a->m, now);
+	ssm_mux_link_down(b->m, now);
+}
+
+/* a new connection: the HELLOs passed, then the resumption (sometimes cut again part way
+ * through, more than once); 0 or the first error */
+static int reconnect(struct side *a, struct side *b, uint32_t *rs)
+{
+	int r, k;
+
+	for (;;) {
+		ssm_mux_hello(a->m, 0);
+		ssm_mux_hello(b->m, 0);
+		if (rnd(rs) % 4 != 0)
+			break;
+		/* a few messages of the resumption get through, then the link breaks again */
+		for (k = (int)(rnd(rs) % 6); k > 0; k--) {
+			if ((r = rnd(rs) & 1 ? pump1(a, b) : pump1(b, a)) < 0)
+				return r;
+		}
+		cut(a, b, rs, 0);
+	}
+	return 0;
+}
+
+struct dir {
+	uint64_t total, w, r;
+	int bad;
+	unsigned seed;
+};
+
+static void write_some(struct side *s, uint32_t ch, struct dir *d, size_t max)
+{
+	uint8_t buf[4096];
+	size_t n, i, got;
+
+	while (d->w < d->total && max > 0) {
+		n = (size_t)(d->total - d->w < sizeof(buf) ? d->total - d->w : sizeof(buf));
+		if (n > max)
+			n = max;
+		for (i = 0; i < n; i++)
+			buf[i] = pat(d->w + i, d->seed);
+		got = ssm_mux_write(s->m, ch, 0, buf, n);
+		d->w += got;
+		max -= got;
+		if (got < n)
+			break;
+	}
+}
+
+static void read_some(struct side *s, uint32_t ch, struct dir *d, size_t max)
+{
+	uint8_t buf[4096];
+	size_t got, i;
+
+	while (max > 0 && (got = ssm_mux_read(s->m, ch, 0, buf,
+					      max < sizeof(buf) ? max : sizeof(buf))) > 0) {
+		for (i = 0; i < got; i++)
+			if (buf[i] != pat(d->r + i, d->seed))
+				d->bad++;
+		d->r += got;
+		max -= got;
+	}
+}
+
+/* A session between broker and agent, cut at random points of its life (OPEN and ACCEPT in
+ * flight, DATA both ways, EOF, EXIT and TERMINATE in flight, during a resumption, the CLOSE
+ * in flight), with writes, reads and TERMINATE while the connection is down: every byte
+ * arrives exactly once and in order, and every control frame takes effect exactly once. */
+static void resume_run(uint32_t seed)
+{
+	struct side br, ag;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION);
+	uint32_t rs = seed * 2654435761u + 1, ch;
+	struct dir down = {0}, up = {0};
+	int down_now = 0, steps = 0, cuts = 0, err = 0, term_at, exited = 0, eof_a = 0, eof_b = 0;
+	int accept_at;
+	static const uint32_t windows[] = {100, 1000, 16384, 70000};
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	ag.auto_accept = rnd(&rs) % 2; /* or the session takes a while to start */
+	accept_at = 1 + (int)(rnd(&rs) % 60);
+	ag.window = windows[rnd(&rs) % 4];
+	down.total = 1 + rnd(&rs) % 60000; /* the agent's output */
+	up.total = rnd(&rs) % 20000;       /* the user's input */
+	down.seed = seed;
+	up.seed = seed + 7;
+	term_at = 1 + (int)(rnd(&rs) % 400);
+	ch = ssm_mux_open(br.m, &o, windows[rnd(&rs) % 4], NULL);
+	CHECK(ch == 2, "seed %u: open", seed);
+	while (steps++ < 200000 && !err) {
+		int k;
+
+		/* the programs: write, read, end their directions, TERMINATE, EXIT */
+		if (!ag.auto_accept && steps >= accept_at && ag.counts[SSM_MUX_EV_OPEN] == 1 &&
+		    ssm_mux_accept(ag.m, ch, 0, ag.window) == 0)
+			ag.auto_accept = 1;
+		if (ssm_mux_is_open(ag.m, ch, 0))
+			write_some(&ag, ch, &down, rnd(&rs) % 20000);
+		if (ssm_mux_is_open(br.m, ch, 0))
+			write_some(&br, ch, &up, rnd(&rs) % 5000);
+		if (down.w == down.total && !eof_a && ssm_mux_write_eof(ag.m, ch, 0) == 0)
+			eof_a = 1;
+		if (up.w == up.total && !eof_b && ssm_mux_write_eof(br.m, ch, 0) == 0)
+			eof_b = 1;
+		if (steps == term_at)
+			CHECK(ssm_mux_terminate(br.m, ch, "TerminateSession") == 0,
+			      "seed %u: terminate", seed);
+		if (eof_a && !exited && rnd(&rs) % 3 == 0 &&
+		    ssm_mux_exit(ag.m, ch, SSM_EXIT_EXITED, 3, SSM_END_TERMINATED, "ended") == 0)
+			exited = 1;
+		read_some(&br, ch, &down, rnd(&rs) % 30000);
+		read_some(&ag, ch, &up, rnd(&rs) % 30000);
+		if (down_now) {
+			/* a while without a connection, then a new one */
+			if (rnd(&rs) % 3 == 0) {
+				if ((err = reconnect(&br, &ag, &rs)) < 0)
+					break;
+				down_now = 0;
+			}
+			continue;
+		}
+		for (k = (int)(rnd(&rs) % 8); k > 0 && !err; k--)
+			if ((err = rnd(&rs) & 1 ? pump1(&br, &ag) : pump1(&ag, &br)) > 0)
+				err = 0;
+		if (err < 0)
+			break;
+		if (rnd(&rs) % 10 == 0) {
+			cut(&br, &ag, &rs, 0);
+			cuts++;
+			down_now = 1;
+			continue;
+		}
+		if (down.r == down.total && up.r == up.total && br.counts[SSM_MUX_EV_EXIT] &&
+		    ssm_mux_read_eof(br.m, ch, 0) && ssm_mux_read_eof(ag.m, ch, 0) &&
+		    ag.counts[SSM_MUX_EV_TERMINATE] && steps > term_at)
+			break;
+	}
+	CHECK(err == 0, "seed %u: error %d: %s%s", seed, err, br.errmsg, ag.errmsg);
+	CHECK(down.r == down.total && up.r == up.total && down.bad == 0 && up.bad == 0,
+	      "seed %u (%d cuts): output %llu of %llu, input %llu of %llu, %d+%d bad", seed, cuts,
+	      (unsigned long long)down.r, (unsigned long long)down.total,
+	      (unsigned long long)up.r, (unsigned long long)up.total, down.bad, up.bad);
+	CHECK(br.counts[SSM_MUX_EV_EXIT] == 1 && br.counts[SSM_MUX_EV_EOF] == 1 &&
+	          br.counts[SSM_MUX_EV_ACCEPT] == 1,
+	      "seed %u: the broker saw ACCEPT, EOF and EXIT once (%d %d %d)", seed,
+	      br.counts[SSM_MUX_EV_ACCEPT], br.counts[SSM_MUX_EV_EOF], br.counts[SSM_MUX_EV_EXIT]);
+	CHECK(ag.counts[SSM_MUX_EV_OPEN] == 1 && ag.counts[SSM_MUX_EV_EOF] == (up.total ? 1 : 1) &&
+	          ag.counts[SSM_MUX_EV_TERMINATE] == 1,
+	      "seed %u: the agent saw OPEN, EOF and TERMINATE once (%d %d %d)", seed,
+	      ag.counts[SSM_MUX_EV_OPEN], ag.counts[SSM_MUX_EV_EOF],
+	      ag.counts[SSM_MUX_EV_TERMINATE]);
+	/* the end: the broker's CLOSE, perhaps lost in a cut, still reaches the agent once */
+	CHECK(ssm_mux_close(br.m, ch, 0, SSM_CODE_OK, "") == 0, "seed %u: close", seed);
+	if (rnd(&rs) % 2) {
+		if (rnd(&rs) % 2)
+			(void)lose1(&br);
+		cut(&br, &ag, &rs, 0);
+		CHECK(reconnect(&br, &ag, &rs) == 0, "seed %u: reconnect at the end", seed);
+	}
+	CHECK(wire(&br, &ag) == 0, "seed %u: the end wired (%s%s)", seed, br.errmsg, ag.errmsg);
+	CHECK(ag.counts[SSM_MUX_EV_CLOSED] == 1 && ssm_mux_channels(ag.m) == 0 &&
+	          ssm_mux_channels(br.m) == 0,
+	      "seed %u: the agent saw the CLOSE once (%d), no channel left (%zu, %zu)", seed,
+	      ag.counts[SSM_MUX_EV_CLOSED], ssm_mux_channels(ag.m), ssm_mux_channels(br.m));
+	CHECK(br.counts[SSM_MUX_EV_CLOSED] == 0, "seed %u: the broker got no CLOSE event", seed);
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+}
+
+static void test_resume_cuts(void)
+{
+	uint32_t seed;
+
+	if (getenv("MUXSEED")) {
+		resume_run((uint32_t)atoi(getenv("MUXSEED")));
+		return;
+	}
+	for (seed = 1; seed <= 300; seed++)
+		resume_run(seed);
+}
+
+/* v is resuming: its own RESUMEs and RESUME_DONE went out (to nowhere) */
+static void victim_hello(struct side *v)
+{
+	size_t n;
+
+	ssm_mux_link_down(v->m, 0);
+	ssm_mux_hello(v->m, 0);
+	while (ssm_mux_tx_peek(v->m, &n) != NULL)
+		ssm_mux_tx_pop(v->m);
+	clear(v);
+}
+
+static int rx_resume(struct side *v, uint32_t ch, uint32_t st, uint16_t flags, uint64_t off,
+		     uint64_t val)
+{
+	struct ssm_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_RESUME;
+	f.channel = ch;
+	f.stream = st;
+	f.flags = flags;
+	f.offset = off;
+	f.value = val;
+	return ssm_mux_rx(v->m, &f, v->errmsg, sizeof(v->errmsg));
+}
+
+static int rx_done(struct side *v)
+{
+	struct ssm_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_RESUME_DONE;
+	return ssm_mux_rx(v->m, &f, v->errmsg, sizeof(v->errmsg));
+}
+
+/* what v sends once resumed: the code of its CLOSE on (ch, st) (-1: none); *ptypes gets a
+ * bit per frame type seen on ch */
+static int sent_close(struct side *v, uint32_t ch, uint32_t st, unsigned long *ptypes)
+{
+	uint8_t *p;
+	size_t n;
+	struct ssm_frame f;
+	int code = -1;
+
+	if (ptypes)
+		*ptypes = 0;
+	while ((p = ssm_mux_tx_peek(v->m, &n)) != NULL) {
+		if (ssm_frame_decode(p, n, &f) == 0 && f.channel == ch) {
+			if (ptypes)
+				*ptypes |= 1ul << (f.type & 63);
+			if (f.type == SSM_FRAME_CLOSE && f.stream == st)
+				code = f.u.close.code;
+		}
+		ssm_mux_tx_pop(v->m);
+	}
+	return code;
+}
+
+#define F_EOF SSM_FRAME_F_EOF_SEEN
+#define F_ACC SSM_FRAME_F_ACCEPT_SEEN
+#define F_EXIT SSM_FRAME_F_EXIT_SEEN
+#define F_TERM SSM_FRAME_F_TERMINATE_SEEN
+
+struct rrow {
+	int line, victim;
+	uint32_t ch, st;
+	uint16_t flags;
+	uint64_t off, val;
+	int want_ev;    /* 1: EV_CLOSED unknown for the channel */
+	int want_close; /* the CLOSE code sent once resumed, -1 none */
+};
+
+/* pair_setup's state, then one RESUME (the other channels listed as they are) */
+static const struct rrow rrows[] = {
+    /* the broker's channel 2: it sent 10 bytes, all acknowledged */
+    {__LINE__, BR, 2, 0, F_ACC, 10, 110, 0, -1},
+    {__LINE__, BR, 2, 0, F_ACC, 9, 109, 1, SSM_CODE_UNKNOWN},  /* below what was acked */
+    {__LINE__, BR, 2, 0, F_ACC, 11, 111, 1, SSM_CODE_UNKNOWN}, /* beyond what was sent */
+    {__LINE__, BR, 2, 0, F_ACC | F_EOF, 10, 110, 1, SSM_CODE_UNKNOWN}, /* EOF never sent */
+    {__LINE__, BR, 2, 0, F_ACC | F_EXIT, 10, 110, 1, SSM_CODE_UNKNOWN}, /* EXIT never sent */
+    /* channels the broker does not have */
+    {__LINE__, BR, 4, 0, F_ACC, 0, 100, 0, SSM_CODE_UNKNOWN},  /* closed */
+    {__LINE__, BR, 8, 0, F_ACC, 0, 100, 0, SSM_CODE_UNKNOWN},  /* its parity, never opened */
+    {__LINE__, BR, 9, 0, F_ACC, 0, 0, 0, SSM_CODE_UNKNOWN},    /* accepted, never seen */
+    {__LINE__, BR, 9, 0, 0, 0, 0, 0, -1},                      /* an OPEN that never came */
+    {__LINE__, BR, 2, 4, 0, 0, 100, 0, -1},                    /* a STREAM_OPEN never came */
+    {__LINE__, BR, 2, 4, F_ACC, 0, 100, 0, SSM_CODE_UNKNOWN},  /* a stream it does not have */
+    {__LINE__, BR, 2, 5, 0, 0, 100, 0, SSM_CODE_UNKNOWN},      /* its parity, never opened */
+    /* the agent's TRANSCRIPT 1: the broker sends nothing on it */
+    {__LINE__, BR, 1, 0, F_ACC, 0, 0, 0, -1},
+    {__LINE__, BR, 1, 0, F_ACC, 1, 1, 1, SSM_CODE_UNKNOWN},
+    /* the agent: channel 2 (it accepted; it sent 10 bytes) */
+    {__LINE__, AG, 2, 0, 0, 10, 110, 0, -1},
+    {__LINE__, AG, 2, 0, F_TERM, 10, 110, 1, SSM_CODE_UNKNOWN}, /* TERMINATE never sent */
+    {__LINE__, AG, 2, 0, 0, 0, 100, 1, SSM_CODE_UNKNOWN},
+    {__LINE__, AG, 6, 0, 0, 0, 100, 0, -1}, /* not accepted yet: offsets 0 */
+    {__LINE__, AG, 6, 0, F_ACC, 0, 100, 1, SSM_CODE_UNKNOWN}, /* it never accepted */
+    {__LINE__, AG, 6, 0, 0, 1, 100, 1, SSM_CODE_UNKNOWN},
+    {__LINE__, AG, 7, 0, F_ACC, 0, 100, 0, SSM_CODE_UNKNOWN},   /* its parity, never opened */
+    {__LINE__, AG, 10, 0, 0, 0, 100, 0, -1},                   /* an OPEN that never came */
+};
+
+/* what the victim lists so that only the row's channel matters: every other channel of
+ * pair_setup as its peer has it */
+static void list_others(struct side *v, int victim, uint32_t except)
+{
+	if (victim == BR) {
+		if (except != 2)
+			CHECK(rx_resume(v, 2, 0, F_ACC, 10, 110) == 0, "list 2");
+		if (except != 6)
+			CHECK(rx_resume(v, 6, 0, 0, 0, 0) == 0, "list 6");
+		if (except != 1)
+			CHECK(rx_resume(v, 1, 0, F_ACC, 0, 0) == 0, "list 1");
+		if (except != 3)
+			CHECK(rx_resume(v, 3, 0, 0, 0, 0) == 0, "list 3");
+	} else {
+		if (except != 2)
+			CHECK(rx_resume(v, 2, 0, F_ACC, 10, 110) == 0, "list 2");
+		if (except != 6)
+			CHECK(rx_resume(v, 6, 0, 0, 0, 100) == 0, "list 6");
+		if (except != 1)
+			CHECK(rx_resume(v, 1, 0, F_ACC, 0, 100) == 0, "list 1");
+		if (except != 3)
+			CHECK(rx_resume(v, 3, 0, 0, 0, 0) == 0, "list 3");
+	}
+}
+
+static void test_resume_rows(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rrows) / sizeof(rrows[0]); i++) {
+		const struct rrow *r = &rrows[i];
+		struct pair p;
+		struct side *v;
+		int rc, code;
+
+		pair_setup(&p);
+		v = r->victim == AG ? &p.ag : &p.br;
+		victim_hello(v);
+		list_others(v, r->victim, r->st == 0 ? r->ch : 0);
+		rc = rx_resume(v, r->ch, r->st, r->flags, r->off, r->val);
+		CHECK_ROW(r->line, rc == 0, "RESUME: %d %s", rc, v->errmsg);
+		CHECK_ROW(r->line, rx_done(v) == 0, "RESUME_DONE: %s", v->errmsg);
+		if (r->want_ev)
+			CHECK_ROW(r->line, v->counts[SSM_MUX_EV_CLOSED] == 1 &&
+					       v->last[0].code == SSM_CODE_UNKNOWN &&
+					       v->last[0].ch == r->ch && !ssm_mux_is_open(v->m, r->ch, 0),
+				  "EV_CLOSED unknown (%d events)", v->nev);
+		else
+			CHECK_ROW(r->line, v->counts[SSM_MUX_EV_CLOSED] == 0, "no channel closed");
+		code = sent_close(v, r->ch, r->st, NULL);
+		CHECK_ROW(r->line, code == r->want_close, "CLOSE sent %d, want %d", code,
+			  r->want_close);
+		pair_free(&p);
+	}
+}
+
+/* the order of things in a resumption, and what goes again */
+static void test_resume_rules(void)
+{
+	struct pair p;
+	struct ssm_frame f;
+	unsigned long types;
+	uint8_t buf[200];
+	size_t n;
+
+	/* nothing but RESUME before the peer's RESUME_DONE; RESUME only once per stream,
+	 * never after RESUME_DONE; RESUME_DONE once */
+	pair_setup(&p);
+	victim_hello(&p.br);
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_ACK;
+	f.channel = 2;
+	f.offset = 10;
+	f.value = 110;
+	CHECK(ssm_mux_rx(p.br.m, &f, p.br.errmsg, sizeof(p.br.errmsg)) == SSM_MUX_E_STATE &&
+		      strstr(p.br.errmsg, "before RESUME_DONE") != NULL,
+	      "ACK before RESUME_DONE: %s", p.br.errmsg);
+	f.type = SSM_FRAME_DATA;
+	f.u.data.p = payload;
+	f.u.data.len = 1;
+	CHECK(ssm_mux_rx(p.br.m, &f, NULL, 0) == SSM_MUX_E_STATE, "DATA before RESUME_DONE");
+	CHECK(rx_resume(&p.br, 2, 0, F_ACC, 10, 110) == 0, "RESUME");
+	CHECK(rx_resume(&p.br, 2, 0, F_ACC, 10, 110) == SSM_MUX_E_STATE, "a second RESUME");
+	CHECK(rx_done(&p.br) == 0, "RESUME_DONE");
+	CHECK(rx_done(&p.br) == SSM_MUX_E_STATE, "a second RESUME_DONE");
+	CHECK(rx_resume(&p.br, 6, 0, 0, 0, 0) == SSM_MUX_E_STATE, "RESUME after RESUME_DONE");
+	pair_free(&p);
+
+	/* a side that waits for the peer's RESUME_DONE sends nothing after its own */
+	pair_setup(&p);
+	ssm_mux_link_down(p.br.m, 0);
+	ssm_mux_hello(p.br.m, 0);
+	CHECK(ssm_mux_write(p.br.m, 2, 0, "abc", 3) == 3, "write while resuming");
+	{
+		int resumes = 0, done = 0, other = 0;
+		uint8_t *q;
+		while ((q = ssm_mux_tx_peek(p.br.m, &n)) != NULL) {
+			CHECK(ssm_frame_decode(q, n, &f) == 0, "decodes");
+			if (f.type == SSM_FRAME_RESUME)
+				resumes++;
+			else if (f.type == SSM_FRAME_RESUME_DONE)
+				done++;
+			else
+				other++;
+			ssm_mux_tx_pop(p.br.m);
+		}
+		/* channels 2 and 6 (its own), 1 and 3 (the agent's) */
+		CHECK(resumes == 4 && done == 1 && other == 0,
+		      "4 RESUMEs, RESUME_DONE, nothing else (%d %d %d)", resumes, done, other);
+		CHECK(!ssm_mux_tx_pending(p.br.m) && !ssm_mux_resumed(p.br.m), "then it waits");
+	}
+	pair_free(&p);
+
+	/* unlisted by the peer: ours unanswered is opened again, the rest is closed (the peer
+	 * lost it, or closed it and the cut swallowed its CLOSE) */
+	pair_setup(&p);
+	victim_hello(&p.br);
+	CHECK(rx_done(&p.br) == 0, "RESUME_DONE alone");
+	CHECK(p.br.counts[SSM_MUX_EV_CLOSED] == 3 && p.br.last[0].code == SSM_CODE_UNKNOWN &&
+		      ssm_mux_channels(p.br.m) == 1 && ssm_mux_is_open(p.br.m, 6, 0),
+	      "2, 1 and 3 closed, unknown (%d), 6 kept", p.br.counts[SSM_MUX_EV_CLOSED]);
+	(void)sent_close(&p.br, 6, 0, &types);
+	CHECK(types == (1ul << SSM_FRAME_OPEN | 1ul << SSM_FRAME_RESIZE),
+	      "6: OPEN sent again, and the terminal's size (%lx)", types);
+	{
+		/* the peer's CLOSEs answering our RESUMEs: expected, answered, no more events */
+		static const uint32_t lost[] = {2, 1, 3};
+		size_t i;
+		for (i = 0; i < 3; i++) {
+			memset(&f, 0, sizeof(f));
+			f.type = SSM_FRAME_CLOSE;
+			f.channel = lost[i];
+			f.u.close.code = i == 0 ? SSM_CODE_TERMINATED : SSM_CODE_UNKNOWN;
+			CHECK(ssm_mux_rx(p.br.m, &f, NULL, 0) == 0, "CLOSE %u", lost[i]);
+			CHECK(sent_close(&p.br, lost[i], 0, NULL) == (int)f.u.close.code,
+			      "CLOSE %u answered", lost[i]);
+			/* once more: an id of this side's (2) is dropped as closed; the peer's
+			 * (1, 3: it lost them, and its ids may start over) is no more known */
+			CHECK(ssm_mux_rx(p.br.m, &f, NULL, 0) == (i == 0 ? 0 : SSM_MUX_E_NOT_OPEN),
+			      "CLOSE %u again", lost[i]);
+			CHECK(sent_close(&p.br, lost[i], 0, NULL) == -1, "not answered twice");
+		}
+	}
+	CHECK(p.br.counts[SSM_MUX_EV_CLOSED] == 3, "no second event");
+	pair_free(&p);
+
+	/* what a peer misses is sent again: ACCEPT, bytes from its offset, EOF, EXIT; and
+	 * what it saw is not */
+	pair_setup(&p);
+	CHECK(ssm_mux_write(p.ag.m, 2, 0, "abcdef", 6) == 6 && ssm_mux_write_eof(p.ag.m, 2, 0) == 0 &&
+		      ssm_mux_exit(p.ag.m, 2, SSM_EXIT_EXITED, 0, SSM_END_EXIT, "") == 0,
+	      "the agent: 6 bytes, EOF, EXIT");
+	victim_hello(&p.ag);
+	list_others(&p.ag, AG, 2);
+	CHECK(rx_resume(&p.ag, 2, 0, F_ACC, 10, 110) == 0 && rx_done(&p.ag) == 0, "resumed");
+	{
+		uint8_t *q;
+		int data = 0, eof = 0, exit_ = 0, order_ok = 1;
+		while ((q = ssm_mux_tx_peek(p.ag.m, &n)) != NULL) {
+			CHECK(ssm_frame_decode(q, n, &f) == 0, "decodes");
+			if (f.channel == 2 && f.type == SSM_FRAME_DATA) {
+				data += (int)f.u.data.len;
+				order_ok &= f.offset == 10 && eof == 0;
+			}
+			if (f.channel == 2 && f.type == SSM_FRAME_EOF)
+				eof += f.offset == 16;
+			if (f.channel == 2 && f.type == SSM_FRAME_EXIT)
+				exit_ += f.offset == 16;
+			ssm_mux_tx_pop(p.ag.m);
+		}
+		CHECK(data == 6 && eof == 1 && exit_ == 1 && order_ok,
+		      "DATA from 10, EOF at 16, EXIT at 16 (%d %d %d)", data, eof, exit_);
+	}
+	victim_hello(&p.ag);
+	list_others(&p.ag, AG, 2);
+	CHECK(rx_resume(&p.ag, 2, 0, F_ACC | F_EOF | F_EXIT, 16, 116) == 0 && rx_done(&p.ag) == 0,
+	      "resumed, the broker had it all");
+	(void)sent_close(&p.ag, 2, 0, &types);
+	CHECK((types & ~(1ul << SSM_FRAME_ACK)) == 0,
+	      "nothing sent again on 2 but an ACK of what it holds (%lx)", types);
+	pair_free(&p);
+
+	/* an ACCEPT lost: sent again, before anything else on the channel */
+	pair_setup(&p);
+	CHECK(ssm_mux_accept(p.ag.m, 6, 0, 100) == 0 && lose1(&p.ag) == 1, "ACCEPT lost");
+	CHECK(ssm_mux_write(p.ag.m, 6, 0, "xyz", 3) == 3, "3 bytes behind it");
+	ssm_mux_link_down(p.br.m, 0);
+	ssm_mux_link_down(p.ag.m, 0);
+	ssm_mux_hello(p.br.m, 0);
+	ssm_mux_hello(p.ag.m, 0);
+	CHECK(wire(&p.br, &p.ag) == 0, "resumed (%s%s)", p.br.errmsg, p.ag.errmsg);
+	CHECK(p.br.counts[SSM_MUX_EV_ACCEPT] == 1 && ssm_mux_read(p.br.m, 6, 0, buf, 10) == 3,
+	      "the broker got the ACCEPT and the bytes");
+	pair_free(&p);
+
+	/* a peer that lost its state (a new mux): what it does not list is closed, what the
+	 * other side resumes is answered CLOSE unknown, and its new ids are taken */
+	pair_setup(&p);
+	ssm_mux_free(p.br.m);
+	side_init(&p.br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	ssm_mux_link_down(p.ag.m, 0);
+	ssm_mux_hello(p.br.m, 0);
+	ssm_mux_hello(p.ag.m, 0);
+	clear(&p.ag);
+	CHECK(wire(&p.br, &p.ag) == 0, "resumed (%s%s)", p.br.errmsg, p.ag.errmsg);
+	CHECK(ssm_mux_channels(p.ag.m) == 1 && ssm_mux_is_open(p.ag.m, 3, 0) &&
+		      ssm_mux_channels(p.br.m) == 1 && p.br.counts[SSM_MUX_EV_OPEN] == 1,
+	      "the agent kept only its unanswered AUDIT 3, opened again (%zu %zu)",
+	      ssm_mux_channels(p.ag.m), ssm_mux_channels(p.br.m));
+	{
+		struct ssm_frame s = open_frame(SSM_KIND_SESSION);
+		/* 2 and 6 were resumed by the agent: the new broker never uses them */
+		CHECK(ssm_mux_open(p.br.m, &s, 100, NULL) == 8 && wire(&p.br, &p.ag) == 0 &&
+			      p.ag.counts[SSM_MUX_EV_OPEN] == 1,
+		      "the new broker's next channel is a new channel (%s)", p.ag.errmsg);
+	}
+	pair_free(&p);
+
+	/* the grace period: the program's clock, then ssm_mux_reset closes with timeout */
+	pair_setup(&p);
+	CHECK(ssm_mux_down_ms(p.ag.m, 5000) == -1, "up: not waiting");
+	ssm_mux_link_down(p.ag.m, 1000);
+	CHECK(ssm_mux_down_ms(p.ag.m, 120999) == 119999, "waiting 119999 ms");
+	ssm_mux_hello(p.ag.m, 121000);
+	CHECK(ssm_mux_down_ms(p.ag.m, 121000) == 120000, "a resumption under way still waits");
+	ssm_mux_link_down(p.ag.m, 121000);
+	clear(&p.ag);
+	ssm_mux_reset(p.ag.m, SSM_CODE_TIMEOUT, "grace expired");
+	CHECK(p.ag.counts[SSM_MUX_EV_CLOSED] == 4 && ssm_mux_channels(p.ag.m) == 0,
+	      "every channel closed (%d)", p.ag.counts[SSM_MUX_EV_CLOSED]);
+	CHECK(p.ag.last[0].code == SSM_CODE_TIMEOUT, "code timeout");
+	/* the broker, still within its grace, resumes them: each is answered CLOSE unknown */
+	ssm_mux_link_down(p.br.m, 0);
+	ssm_mux_hello(p.br.m, 0);
+	ssm_mux_hello(p.ag.m, 0);
+	clear(&p.br);
+	CHECK(wire(&p.br, &p.ag) == 0, "resumed (%s%s)", p.br.errmsg, p.ag.errmsg);
+	CHECK(ssm_mux_channels(p.br.m) == 1 && ssm_mux_is_open(p.br.m, 6, 0) &&
+		      p.br.counts[SSM_MUX_EV_CLOSED] == 3 && p.ag.counts[SSM_MUX_EV_OPEN] == 1,
+	      "the broker lost 2, 1, 3 (%d) and opened 6 again (%d)",
+	      p.br.counts[SSM_MUX_EV_CLOSED], p.ag.counts[SSM_MUX_EV_OPEN]);
+	pair_free(&p);
+
+	/* TERMINATE and RESIZE while down: sent once resumed */
+	pair_setup(&p);
+	ssm_mux_link_down(p.br.m, 0);
+	ssm_mux_link_down(p.ag.m, 0);
+	CHECK(ssm_mux_terminate(p.br.m, 2, "TerminateSession") == 0 &&
+		      ssm_mux_resize(p.br.m, 2, 120, 40) == 0,
+	      "TERMINATE and RESIZE while down");
+	CHECK(!ssm_mux_tx_pending(p.br.m), "nothing to send while down");
+	ssm_mux_hello(p.br.m, 0);
+	ssm_mux_hello(p.ag.m, 0);
+	CHECK(wire(&p.br, &p.ag) == 0 && p.ag.counts[SSM_MUX_EV_TERMINATE] == 1 &&
+		      p.ag.counts[SSM_MUX_EV_RESIZE] == 2,
+	      "the agent got TERMINATE and RESIZE (channels 2 and 6) once resumed");
+	pair_free(&p);
+}
+
 int main(void)
 {
 	test_delayed_ack();
@@ -960,5 +1548,8 @@ int main(void)
 	test_queue_flood();
 	test_hostile();
 	test_hostile_sequences();
+	test_resume_rows();
+	test_resume_rules();
+	test_resume_cuts();
 	return check_done("test_mux");
 }

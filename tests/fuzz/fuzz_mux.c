@@ -9,10 +9,14 @@
  *   0x40..0x7f  a synthesised frame: type, channel, stream, offset, value, length from the
  *               next bytes (encoded by the codec, so mostly valid frames reach the mux);
  *   0x80..0xff  a program action (open, accept, read, write, EOF, close, resize, EXIT...)
- *               on a channel and stream picked among the small ids;
+ *               on a channel and stream picked among the small ids, and the connection
+ *               ending and a new one starting (ssm_mux_link_down, ssm_mux_hello: the
+ *               resumption of section 6, whose RESUME and RESUME_DONE the synthesised
+ *               frames include);
  * and the event callback itself takes input bytes to accept, close or read from inside the
- * callback.  Properties: no crash, no leak, every message the mux writes decodes, the
- * channel count stays within 1024, a refusal is a known error code. */
+ * callback.  Properties: no crash, no leak, every message the mux writes decodes (RESUME and
+ * RESUME_DONE only while resuming), the channel count stays within 1024, a refusal is a
+ * known error code. */
 #include "config.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -109,10 +113,16 @@ static void drain(struct fz *z)
 				abort();
 			ssm_link_tx_pop(z->l);
 		}
-	for (i = 0; i < 64 && (p = ssm_mux_tx_peek(z->m, &n)) != NULL; i++) {
+	for (i = 0; i < 64; i++) {
+		int resuming = !ssm_mux_resumed(z->m);
+
+		if ((p = ssm_mux_tx_peek(z->m, &n)) == NULL)
+			break;
 		if (n > SSM_FRAME_MAX || ssm_frame_decode(p, n, &f) != 0)
 			abort();
-		if (f.type < SSM_FRAME_OPEN || f.type == SSM_FRAME_RESUME)
+		if (resuming != (f.type == SSM_FRAME_RESUME || f.type == SSM_FRAME_RESUME_DONE))
+			abort();
+		if (f.type < SSM_FRAME_OPEN && f.type != SSM_FRAME_RESUME_DONE)
 			abort();
 		ssm_mux_tx_pop(z->m);
 	}
@@ -132,7 +142,8 @@ static void feed(struct fz *z, const uint8_t *msg, size_t len)
 			z->dead = 1; /* the program closes the connection */
 		return;
 	}
-	if (ssm_frame_decode(msg, len, &f) != 0 || f.channel == 0)
+	if (ssm_frame_decode(msg, len, &f) != 0 ||
+	    (f.channel == 0 && f.type != SSM_FRAME_RESUME_DONE))
 		return;
 	r = ssm_mux_rx(z->m, &f, err, sizeof(err));
 	if (r < 0) {
@@ -145,7 +156,8 @@ static void feed(struct fz *z, const uint8_t *msg, size_t len)
 static const uint8_t types[] = {SSM_FRAME_OPEN,  SSM_FRAME_ACCEPT, SSM_FRAME_STREAM_OPEN,
 				SSM_FRAME_DATA,  SSM_FRAME_ACK,    SSM_FRAME_EOF,
 				SSM_FRAME_CLOSE, SSM_FRAME_RESIZE, SSM_FRAME_EXIT,
-				SSM_FRAME_TERMINATE, SSM_FRAME_DATA, SSM_FRAME_ACK};
+				SSM_FRAME_TERMINATE, SSM_FRAME_DATA, SSM_FRAME_ACK,
+				SSM_FRAME_RESUME, SSM_FRAME_RESUME, SSM_FRAME_RESUME_DONE};
 
 static void synth(struct fz *z, uint8_t op)
 {
@@ -202,6 +214,13 @@ static void synth(struct fz *z, uint8_t op)
 		break;
 	case SSM_FRAME_TERMINATE:
 		f.offset = f.value = 0;
+		break;
+	case SSM_FRAME_RESUME:
+		f.flags = take(z) & 15;
+		break;
+	case SSM_FRAME_RESUME_DONE:
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_RESUME_DONE;
 		break;
 	default: /* ACCEPT, ACK */
 		break;
@@ -278,7 +297,15 @@ static void action(struct fz *z, uint8_t op)
 		drain(z);
 		break;
 	case 11:
-		if (b == 0xa5) {
+		if (b == 0x5a) {
+			/* the connection ends; channels wait for the resumption */
+			ssm_mux_link_down(z->m, 0);
+			z->dead = 0;
+		} else if (b == 0x3c && z->l == NULL) {
+			/* a new connection passed its HELLOs */
+			ssm_mux_hello(z->m, 0);
+			z->dead = 0;
+		} else if (b == 0xa5) {
 			ssm_mux_reset(z->m, SSM_CODE_TIMEOUT, "reset");
 			z->dead = 0;
 			if (z->l != NULL && z->l->state == SSM_LINK_CLOSING) {
@@ -332,6 +359,10 @@ static void link_up(struct fz *z, enum ssm_frame_role peer)
 	f.type = SSM_FRAME_RESUME_DONE;
 	if (ssm_frame_encode(&f, buf, sizeof(buf), &n) != 0 ||
 	    ssm_link_rx(z->l, buf, n, 1, 1, 1, 0) != SSM_LINK_EV_UP)
+		abort();
+	/* this side's RESUME_DONE (nothing to resume yet) comes from the mux */
+	drain(z);
+	if (!ssm_mux_resumed(z->m))
 		abort();
 }
 
