@@ -51,7 +51,7 @@ void ssm_link_init(struct ssm_link *l, enum ssm_frame_role role, const char *sof
 	l->state = SSM_LINK_HELLO_WAIT;
 	memset(&f, 0, sizeof(f));
 	f.type = SSM_FRAME_HELLO;
-	f.u.hello.features = 0;
+	f.u.hello.features = SSM_FRAME_FEATURES;
 	f.u.hello.role = (uint8_t)role;
 	f.u.hello.software = ssm_frame_str(software);
 	if (f.u.hello.software.len > SSM_FRAME_SOFTWARE_MAX)
@@ -117,6 +117,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len)
 		if (f.u.hello.role != l->peer_role)
 			return protocol_error(l, "HELLO from the wrong role", NULL);
 		copy_str(l->peer_software, sizeof(l->peer_software), &f.u.hello.software);
+		l->peer_features = f.u.hello.features; /* bits this side does not know: ignored */
 		/* no channels yet: nothing to RESUME (section 6), RESUME_DONE at once */
 		if (queue_simple(l, SSM_FRAME_RESUME_DONE, 0) < 0)
 			return protocol_error(l, "send queue full", NULL);
