@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <libwebsockets.h>
 #include "log.h"
+#include "link.h"
 #include "mux.h"
 
 struct agent_env {
@@ -16,6 +17,7 @@ struct agent_env {
 	const char *pam_service;    /* "ssm-session" */
 	const char *broker_host;    /* PAM_RHOST */
 	void (*want_write)(void);   /* ask for a writeable callback on the link */
+	const struct ssm_link *link; /* the link (the broker's HELLO features) */
 	void (*log)(const char *fmt, ...) SSM_PRINTF(1, 2);
 };
 
@@ -27,6 +29,19 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 void agent_sessions_link_lost(void);
 void agent_sessions_tick(void);
 size_t agent_sessions_count(void);
+/* docfetch.c is done with document name/sha (stored or not): the sessions waiting for it
+ * go on to their login */
+void agent_sessions_doc_ready(const char *name, const char *sha);
+
+/* docfetch.c: documents from the broker (DOCUMENT channels) into the host's cache */
+struct ssm_config;
+void agent_docs_init(const struct agent_env *env, const struct ssm_config *cfg);
+/* 1 if a session naming document name/sha (from its token, unverified) must wait: the host
+ * takes that document from the broker, holds it nowhere, and a fetch is now under way (the
+ * caller then waits for agent_sessions_doc_ready); 0 to go on at once */
+int agent_docs_need(const char *name, const char *sha);
+int agent_docs_event(const struct ssm_mux_ev *ev); /* 1 if it was a fetch's */
+void agent_docs_tick(int64_t now_ms);
 
 /* deliver.c: transcripts to the broker (TRANSCRIPT channels) */
 struct ssm_config;

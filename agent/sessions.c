@@ -52,6 +52,14 @@ struct asess {
 	int in_eof_done;    /* the user's EOF was passed on (socket: SHUT_WR) */
 	int terminate_asked;
 	int lost;           /* ... because the channel was lost */
+	/* held back until the document its token names arrived from the broker (docfetch.c):
+	 * what the login needs, kept until then (the token wiped when it is used or dropped) */
+	int parked;
+	char user[64], doc[SSM_FRAME_DOC_MAX + 1], term[SSM_FRAME_TERM_MAX + 1];
+	char want_doc[SSM_FRAME_DOC_MAX + 1], want_sha[65];
+	char *token;
+	size_t token_len;
+	uint16_t cols, rows;
 	uint8_t how, status;
 	lws_sorted_usec_list_t rearm; /* POLLOUT asked again after a writeable callback */
 	struct asess *next;
@@ -66,6 +74,26 @@ static struct asess *sessions;
 void agent_sessions_init(const struct agent_env *env)
 {
 	E = *env;
+}
+
+static void wipe_token(struct asess *a)
+{
+	if (a->token != NULL) {
+		explicit_bzero(a->token, a->token_len);
+		free(a->token);
+		a->token = NULL;
+	}
+}
+
+static void unlink_sess(struct asess *a)
+{
+	struct asess **pp;
+
+	for (pp = &sessions; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
 }
 
 static void release(struct asess *a)
@@ -119,7 +147,8 @@ static struct lws *adopt(int fd, struct asess *a)
 /* The token's run_as, read without trusting it: PAM verifies the token for exactly this
  * user, so a token that lies about it only names a login PAM will refuse.  The OPEN's sid
  * must be the token's (what the agent logs and the broker shows is what PAM judges). */
-static int token_user(const struct ssm_frame_str *t, const char *sid, char *user, size_t size)
+static int token_user(const struct ssm_frame_str *t, const char *sid, char *user, size_t size,
+		      char doc[SSM_FRAME_DOC_MAX + 1], char sha[65])
 {
 	char *tok = malloc(t->len + 1);
 	struct ssm_jws *jws = NULL;
@@ -133,6 +162,17 @@ static int token_user(const struct ssm_frame_str *t, const char *sid, char *user
 	tok[t->len] = '\0';
 	if (ssm_jws_parse(tok, t->len, &jws, err, sizeof(err)) == 0) {
 		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(jws->claims, "sid");
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(jws->claims, "doc");
+		const cJSON *dn = cJSON_GetObjectItemCaseSensitive(d, "name");
+		const cJSON *dh = cJSON_GetObjectItemCaseSensitive(d, "sha256");
+
+		/* the document to have on the host before PAM judges (docfetch.c checks both) */
+		doc[0] = sha[0] = '\0';
+		if (cJSON_IsString(dn) && cJSON_IsString(dh) &&
+		    strlen(dn->valuestring) <= SSM_FRAME_DOC_MAX && strlen(dh->valuestring) == 64) {
+			snprintf(doc, SSM_FRAME_DOC_MAX + 1, "%s", dn->valuestring);
+			snprintf(sha, 65, "%s", dh->valuestring);
+		}
 
 		ra = cJSON_GetObjectItemCaseSensitive(jws->claims, "run_as");
 		if (cJSON_IsString(ra) && strlen(ra->valuestring) > 0 &&
@@ -156,12 +196,60 @@ static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
 	dst[n] = '\0';
 }
 
+/* Run the login (session_priv.c) of a session whose OPEN was taken: a is new, or on the list
+ * parked.  On failure its channel is closed and a freed. */
+static void start_login(struct asess *a)
+{
+	struct ssm_asess_req req;
+	char err[256] = "";
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.user = a->user;
+	req.token = a->token;
+	req.token_len = a->token_len;
+	req.sid = a->sid;
+	req.document = a->doc;
+	req.term = a->term[0] ? a->term : NULL;
+	req.cols = a->cols;
+	req.rows = a->rows;
+	req.service = E.pam_service;
+	req.rhost = E.broker_host;
+	r = ssm_asess_start(&req, &a->s, err, sizeof(err));
+	wipe_token(a);
+	if (r < 0) {
+		E.log("session %s: cannot start: %s", a->sid, err);
+		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL, "cannot start");
+		if (a->parked)
+			unlink_sess(a);
+		free(a);
+		return;
+	}
+	if (!a->parked) {
+		a->next = sessions;
+		sessions = a;
+	}
+	a->parked = 0;
+	a->channel_open = 1;
+	ssm_mux_set_user(E.mux, a->ch, 0, a);
+	a->ctl_wsi = adopt(a->s.ctl_fd, a);
+	a->io_wsi = adopt(a->s.io_fd, a);
+	if (a->ctl_wsi == NULL || a->io_wsi == NULL) {
+		E.log("session %s: cannot watch its descriptors", a->sid);
+		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL, "agent error");
+		a->channel_open = 0;
+		end_session(a, "agent error");
+		return;
+	}
+	/* no output is read before the ACCEPT */
+	lws_rx_flow_control(a->io_wsi, 0);
+	E.log("session %s: login of %s for %s (%s) started, pid %ld", a->sid, a->user, a->doc,
+	      a->s.has_tty ? "terminal" : "no terminal", (long)a->s.pid);
+}
+
 static void on_open(const struct ssm_mux_ev *ev)
 {
 	const struct ssm_frame *f = ev->f;
-	struct ssm_asess_req req;
-	char user[64], doc[SSM_FRAME_DOC_MAX + 1], term[SSM_FRAME_TERM_MAX + 1], err[256] = "";
-	char *token;
 	struct asess *a;
 
 	if (f->u.open.kind != SSM_KIND_SESSION) {
@@ -181,9 +269,12 @@ static void on_open(const struct ssm_mux_ev *ev)
 	a->ch = ev->channel;
 	a->s.io_fd = a->s.ctl_fd = -1;
 	str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
-	str_copy(doc, sizeof(doc), &f->u.open.document);
-	str_copy(term, sizeof(term), &f->u.open.term);
-	if (token_user(&f->u.open.token, a->sid, user, sizeof(user)) < 0) {
+	str_copy(a->doc, sizeof(a->doc), &f->u.open.document);
+	str_copy(a->term, sizeof(a->term), &f->u.open.term);
+	a->cols = f->u.open.cols;
+	a->rows = f->u.open.rows;
+	if (token_user(&f->u.open.token, a->sid, a->user, sizeof(a->user), a->want_doc,
+		       a->want_sha) < 0) {
 		E.log("session %s refused: the token names no run_as user or another session",
 		      a->sid);
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED,
@@ -191,52 +282,51 @@ static void on_open(const struct ssm_mux_ev *ev)
 		free(a);
 		return;
 	}
-	token = malloc(f->u.open.token.len + 1);
-	if (token == NULL) {
+	a->token = malloc(f->u.open.token.len + 1);
+	if (a->token == NULL) {
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
 		free(a);
 		return;
 	}
-	memcpy(token, f->u.open.token.p, f->u.open.token.len);
-	token[f->u.open.token.len] = '\0';
-	memset(&req, 0, sizeof(req));
-	req.user = user;
-	req.token = token;
-	req.token_len = f->u.open.token.len;
-	req.sid = a->sid;
-	req.document = doc;
-	req.term = term[0] ? term : NULL;
-	req.cols = f->u.open.cols;
-	req.rows = f->u.open.rows;
-	req.service = E.pam_service;
-	req.rhost = E.broker_host;
-	if (ssm_asess_start(&req, &a->s, err, sizeof(err)) < 0) {
-		explicit_bzero(token, f->u.open.token.len);
-		free(token);
-		E.log("session %s: cannot start: %s", a->sid, err);
-		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_INTERNAL, "cannot start");
-		free(a);
+	memcpy(a->token, f->u.open.token.p, f->u.open.token.len);
+	a->token[f->u.open.token.len] = '\0';
+	a->token_len = f->u.open.token.len;
+	if (a->want_doc[0] != '\0' && agent_docs_need(a->want_doc, a->want_sha) > 0) {
+		/* the login waits for the document (agent_sessions_doc_ready) */
+		a->parked = 1;
+		a->channel_open = 1;
+		a->next = sessions;
+		sessions = a;
+		ssm_mux_set_user(E.mux, a->ch, 0, a);
+		E.log("session %s: waiting for document %s from the broker", a->sid, a->want_doc);
 		return;
 	}
-	explicit_bzero(token, f->u.open.token.len);
-	free(token);
-	a->channel_open = 1;
-	a->next = sessions;
-	sessions = a;
-	ssm_mux_set_user(E.mux, a->ch, 0, a);
-	a->ctl_wsi = adopt(a->s.ctl_fd, a);
-	a->io_wsi = adopt(a->s.io_fd, a);
-	if (a->ctl_wsi == NULL || a->io_wsi == NULL) {
-		E.log("session %s: cannot watch its descriptors", a->sid);
-		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL, "agent error");
-		a->channel_open = 0;
-		end_session(a, "agent error");
-		return;
+	start_login(a);
+}
+
+/* A parked session goes away before its login started (its channel closed or was
+ * terminated, or the agent stops). */
+static void drop_parked(struct asess *a)
+{
+	unlink_sess(a);
+	wipe_token(a);
+	free(a);
+}
+
+void agent_sessions_doc_ready(const char *name, const char *sha)
+{
+	struct asess *a, *next;
+
+	for (a = sessions; a; a = next) {
+		next = a->next;
+		if (!a->parked || strcmp(a->want_doc, name) != 0 || strcmp(a->want_sha, sha) != 0)
+			continue;
+		/* a channel closed meanwhile (the link lost): its CLOSED event frees it */
+		if (!ssm_mux_is_open(E.mux, a->ch, 0))
+			continue;
+		start_login(a);
 	}
-	/* no output is read before the ACCEPT */
-	lws_rx_flow_control(a->io_wsi, 0);
-	E.log("session %s: login of %s for %s (%s) started, pid %ld", a->sid, user, doc,
-	      a->s.has_tty ? "terminal" : "no terminal", (long)a->s.pid);
+	E.want_write();
 }
 
 /* Output: pty or socket to stream 0, as far as the window lets. */
@@ -419,6 +509,24 @@ void agent_mux_event(void *ctx, const struct ssm_mux_ev *ev)
 	if (ev->type != SSM_MUX_EV_OPEN &&
 	    (agent_deliver_event(ev) || agent_deliver_audit_event(ev)))
 		return;
+	if (ev->type != SSM_MUX_EV_OPEN && agent_docs_event(ev))
+		return;
+	if (a != NULL && a->parked) {
+		/* waiting for its document: only its end, a termination or a new size */
+		if (ev->type == SSM_MUX_EV_CLOSED) {
+			drop_parked(a);
+		} else if (ev->type == SSM_MUX_EV_TERMINATE) {
+			E.log("session %s: terminated while waiting for its document", a->sid);
+			(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_TERMINATED,
+					    "terminated before it started");
+			drop_parked(a);
+		} else if (ev->type == SSM_MUX_EV_RESIZE && a->term[0] != '\0') {
+			a->cols = ev->f->u.resize.cols;
+			a->rows = ev->f->u.resize.rows;
+		}
+		E.want_write();
+		return;
+	}
 	switch (ev->type) {
 	case SSM_MUX_EV_OPEN:
 		on_open(ev);
@@ -513,17 +621,23 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
 void agent_sessions_link_lost(void)
 {
-	struct asess *a;
+	struct asess *a, *next;
 
 	/* the agent is stopping: its sessions end, their channels are closed (a lost
 	 * connection alone does not end them: their channels wait for the resumption,
 	 * PROTOCOL.md section 6) */
-	for (a = sessions; a; a = a->next)
-		if (a->channel_open) {
-			(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_SHUTDOWN, "the agent is stopping");
-			a->channel_open = 0;
-			end_session(a, "the agent is stopping");
+	for (a = sessions; a; a = next) {
+		next = a->next;
+		if (!a->channel_open)
+			continue;
+		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_SHUTDOWN, "the agent is stopping");
+		if (a->parked) { /* its login never started */
+			drop_parked(a);
+			continue;
 		}
+		a->channel_open = 0;
+		end_session(a, "the agent is stopping");
+	}
 }
 
 void agent_sessions_tick(void)

@@ -242,6 +242,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	int64_t now = ssm_mono_ms();
 
 	agent_sessions_tick();
+	agent_docs_tick(now);
 	agent_deliver_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
 	agent_deliver_audit_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
 
@@ -396,6 +397,7 @@ int main(int argc, char **argv)
 		env.pam_service = PAM_SERVICE;
 		env.broker_host = broker_host;
 		env.want_write = want_write;
+		env.link = &link_;
 		env.log = logf_;
 		if (env.vhost == NULL) {
 			fprintf(stderr, "ssm-agent: libwebsockets has no vhost to adopt sessions\n");
@@ -404,6 +406,7 @@ int main(int argc, char **argv)
 		agent_sessions_init(&env);
 		agent_deliver_init(&env, cfg);
 		agent_deliver_audit_init(&env, cfg);
+		agent_docs_init(&env, cfg);
 	}
 	logf_("host %s, broker %s", cfg->host_id, cfg->broker_url);
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());

@@ -116,6 +116,10 @@ int documents_schema_ensure(sqlite3 *db);
  * (64 lowercase hex) and session type.  0, -ENOENT, -EIO, -ENOMEM. */
 int db_document_get(sqlite3 *db, const char *name, char **pcontent, size_t *plen,
 		    char sha256[65], char session_type[32]);
+/* The bytes of document name whose SHA-256 is sha256: the current version or an older one
+ * still kept.  0, -ENOENT, -EIO, -ENOMEM. */
+int db_document_version_get(sqlite3 *db, const char *name, const char *sha256,
+			    char **pcontent, size_t *plen);
 
 /* sessions.c: sessions (AWS StartSession, TerminateSession, DescribeSessions), in the table
  * sessions(sid, owner, target, document, session_type, run_as, params, state, reason,

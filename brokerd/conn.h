@@ -22,6 +22,7 @@ struct conn {
 	int linked, kill;
 	int revoked;           /* disconnected because the host was revoked: no resumption */
 	unsigned ntranscripts; /* open TRANSCRIPT channels (transcripts.c) */
+	unsigned ndocuments;   /* open DOCUMENT channels (docserve.c) */
 	struct conn *next;
 };
 
@@ -33,7 +34,8 @@ static inline void conn_wake(struct conn *c)
 }
 
 /* the first member of every channel's user pointer at the broker */
-enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2, RELAY_TAG_AUDIT = 3 };
+enum { RELAY_TAG_SESSION = 1, RELAY_TAG_TRANSCRIPT = 2, RELAY_TAG_AUDIT = 3,
+       RELAY_TAG_DOCUMENT = 4 };
 
 /* transcripts.c: TRANSCRIPT channels from agents */
 void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...));
@@ -41,6 +43,11 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev);
 int transcripts_event(struct conn *a, const struct ssm_mux_ev *ev); /* 1 if it was one */
 /* the broker's timer: commit (and then acknowledge) what waited; before ssm_mux_tick */
 void transcripts_tick(void);
+
+/* docserve.c: DOCUMENT channels from agents (a host fetching a document version) */
+void docserve_init(struct broker *b, void (*log)(const char *fmt, ...));
+void docserve_open(struct conn *a, const struct ssm_mux_ev *ev);
+int docserve_event(struct conn *a, const struct ssm_mux_ev *ev); /* 1 if it was one */
 
 /* relay.c: session channels between clients and agents (docs/PROTOCOL.md section 5 rule 6) */
 void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...));

@@ -5,9 +5,12 @@
  *   ssm-broker document list [--state-dir DIR] [--json]
  *   ssm-broker document delete [--state-dir DIR] NAME
  *
- * A document is stored as the file's bytes, exactly: a session token carries their SHA-256
- * and a host accepts the token only when its own documents_dir/NAME.json hashes the same
- * (docs/CONTRACT.md section 3.1).  It must pass lib/document.c, the parser the host runs. */
+ * A document is stored as the file's bytes, exactly: a session token carries their SHA-256,
+ * and a host runs exactly those bytes, from its own documents_dir/NAME.json or from the copy
+ * its agent fetches over a DOCUMENT channel (docserve.c; docs/CONTRACT.md section 3.1).  It
+ * must pass lib/document.c, the parser the host runs.  Every version put is kept by its hash
+ * (document_versions) until the document is deleted, so a token minted before a `put`
+ * replaced the document still finds its bytes. */
 #include "brokerd.h"
 #include <errno.h>
 #include <stdio.h>
@@ -23,7 +26,15 @@ static const char documents_schema[] =
 	" content BLOB NOT NULL,"          /* the file's bytes */
 	" sha256 TEXT NOT NULL,"           /* lowercase hex of content */
 	" session_type TEXT NOT NULL,"     /* Standard_Stream, InteractiveCommands, ... */
-	" created INTEGER NOT NULL);";
+	" created INTEGER NOT NULL);"
+	/* every version ever put, by its hash: a host fetches the version its token names
+	 * (DOCUMENT channels, docserve.c), even after `document put` replaced it */
+	"CREATE TABLE IF NOT EXISTS document_versions("
+	" name TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" content BLOB NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" PRIMARY KEY(name, sha256));";
 
 int documents_schema_ensure(sqlite3 *db)
 {
@@ -63,6 +74,41 @@ int db_document_get(sqlite3 *db, const char *name, char **pcontent, size_t *plen
 			*plen = (size_t)n;
 			snprintf(sha256, 65, "%s", (const char *)sqlite3_column_text(st, 1));
 			snprintf(session_type, 32, "%s", (const char *)sqlite3_column_text(st, 2));
+			r = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_document_version_get(sqlite3 *db, const char *name, const char *sha256,
+			    char **pcontent, size_t *plen)
+{
+	sqlite3_stmt *st;
+	int r = -ENOENT, n;
+
+	*pcontent = NULL;
+	*plen = 0;
+	if (documents_schema_ensure(db) < 0)
+		return -EIO;
+	/* the current version (also one put before versions were kept), else an older one */
+	st = brokerd_prep(db, "SELECT content FROM documents WHERE name = ?1 AND sha256 = ?2"
+			      " UNION ALL SELECT content FROM document_versions"
+			      " WHERE name = ?1 AND sha256 = ?2 LIMIT 1");
+	if (st == NULL)
+		return -EIO;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_bytes(st, 0);
+		*pcontent = malloc((size_t)n + 1);
+		if (*pcontent == NULL) {
+			r = -ENOMEM;
+		} else {
+			if (n > 0)
+				memcpy(*pcontent, sqlite3_column_blob(st, 0), (size_t)n);
+			(*pcontent)[n] = '\0';
+			*plen = (size_t)n;
 			r = 0;
 		}
 	}
@@ -143,9 +189,24 @@ static int document_put(const char *dir, const char *name, const char *file)
 		ssm_log(LOG_ERR, "database: %s", sqlite3_errmsg(b->db));
 		goto out;
 	}
+	sqlite3_finalize(st);
+	st = brokerd_prep(b->db, "INSERT OR IGNORE INTO document_versions(name, sha256, content,"
+				 " created) VALUES(?1, ?2, ?3, ?4)");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, text, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, ssm_now());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		ssm_log(LOG_ERR, "database: %s", sqlite3_errmsg(b->db));
+		goto out;
+	}
 	printf("document: %s\nsha256: %s\nsession_type: %s\n%s\n", name, hash, type,
-	       existed ? "replaced the stored document (tokens minted before name the old hash)"
-		       : "stored (hosts need the same bytes as documents_dir/NAME.json)");
+	       existed ? "replaced the stored document (tokens minted before name the old hash;"
+			 " hosts can still fetch it)"
+		       : "stored (hosts fetch it from the broker when they need it, unless their"
+			 " documents_dir has NAME.json)");
 	ret = 0;
 out:
 	sqlite3_finalize(st);
@@ -216,6 +277,13 @@ static int document_delete(const char *dir, const char *name)
 
 	if (open_state(dir, &b) < 0)
 		return 2;
+	/* every version: a deleted document is no longer sent to any host */
+	st = brokerd_prep(b->db, "DELETE FROM document_versions WHERE name = ?1");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_step(st);
+	sqlite3_finalize(st);
 	st = brokerd_prep(b->db, "DELETE FROM documents WHERE name = ?1");
 	if (st == NULL)
 		goto out;

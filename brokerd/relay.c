@@ -51,6 +51,7 @@ void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *f
 	logf_ = log;
 	transcripts_init(b, log);
 	audit_chans_init(b, log);
+	docserve_init(b, log);
 }
 
 static void wake(struct relay *r)
@@ -337,14 +338,16 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 	struct relay *r = ev->user;
 
 	if (ev->type == SSM_MUX_EV_OPEN) {
-		/* the mux lets an agent open only TRANSCRIPT and AUDIT */
+		/* the mux lets an agent open only TRANSCRIPT, AUDIT and DOCUMENT */
 		if (ev->f->u.open.kind == SSM_KIND_TRANSCRIPT)
 			transcripts_open(a, ev);
+		else if (ev->f->u.open.kind == SSM_KIND_DOCUMENT)
+			docserve_open(a, ev);
 		else
 			audit_chan_open(a, ev);
 		return;
 	}
-	if (transcripts_event(a, ev) || audit_chan_event(a, ev))
+	if (transcripts_event(a, ev) || audit_chan_event(a, ev) || docserve_event(a, ev))
 		return;
 	if (r == NULL || ev->stream != 0)
 		return;

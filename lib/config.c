@@ -180,6 +180,8 @@ static int set_defaults(struct ssm_config *cfg)
 	cfg->replay_fsync = 1;
 	cfg->transcript_delivery_required = 1;
 	cfg->transcript_backlog_max = 16 * 1024 * 1024;
+	cfg->broker_documents = 1;
+	cfg->document_cache_max_bytes = 16 * 1024 * 1024;
 	cfg->host_tags = cJSON_CreateObject();
 	cfg->seccomp_profiles = cJSON_CreateObject();
 	if (cfg->host_tags == NULL || cfg->seccomp_profiles == NULL ||
@@ -540,6 +542,11 @@ static int config_key(struct ssm_config *cfg, const char *path, const cJSON *ite
 		return get_profiles(path, item, &cfg->seccomp_profiles, err, errlen);
 	if (strcmp(key, "command_line_parameters") == 0)
 		return get_command_lines(path, item, &cfg->command_line_params, err, errlen);
+	if (strcmp(key, "broker_documents") == 0)
+		return get_bool(path, item, key, &cfg->broker_documents, err, errlen);
+	if (strcmp(key, "document_cache_max_bytes") == 0)
+		return get_int(path, item, key, 64 * 1024, INT64_C(1) << 30,
+			       &cfg->document_cache_max_bytes, err, errlen);
 	if (strcmp(key, "allow_privilege") == 0)
 		return get_bool(path, item, key, &cfg->allow_privilege, err, errlen);
 	if (strcmp(key, "ssm_user_sudo") == 0)

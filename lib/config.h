@@ -74,6 +74,13 @@ struct ssm_config {
 	 * than this not yet acknowledged by the broker ends with reason error (16 MiB; 0 = no
 	 * limit) */
 	int64_t transcript_backlog_max;
+	/* "broker_documents": true - accept a document that ssm-agent received from the broker
+	 * (state_dir/documents/, lib/doccache.h) when documents_dir has no NAME.json and NAME is
+	 * in allowed_documents; false: documents_dir only, and the agent fetches nothing */
+	int broker_documents;
+	/* "document_cache_max_bytes": what the agent keeps in that cache (16 MiB); the least
+	 * recently used documents are removed beyond it */
+	int64_t document_cache_max_bytes;
 };
 
 /* Load and validate: unknown keys, wrong types, relative paths, out-of-range numbers and

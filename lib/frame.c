@@ -119,6 +119,11 @@ static int is_sid_char(unsigned char c)
 	       strchr("_+=,.@-", c) != NULL;
 }
 
+static int is_lower_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 static int is_doc_char(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -206,8 +211,19 @@ static int check_open(const struct ssm_frame *f)
 
 	if (f->value > SSM_FRAME_WINDOW_MAX)
 		return SSM_FRAME_E_WINDOW;
-	if (f->u.open.kind < SSM_KIND_SESSION || f->u.open.kind > SSM_KIND_AUDIT)
+	if (f->u.open.kind < SSM_KIND_SESSION || f->u.open.kind > SSM_KIND_DOCUMENT)
 		return SSM_FRAME_E_KIND;
+	if (f->u.open.kind == SSM_KIND_DOCUMENT) {
+		/* sid: the SHA-256 of the document's bytes, 64 lowercase hex; the opener's grant
+		 * is the largest document it takes: 1..64 KiB; no token, no terminal */
+		if (f->u.open.token.len != 0 || f->u.open.term.len != 0 || f->u.open.cols != 0 ||
+		    f->u.open.rows != 0 || f->value < 1 || f->value > SSM_FRAME_DOCUMENT_MAX)
+			return SSM_FRAME_E_KIND;
+		if ((r = check_name(&f->u.open.sid, 64, 64, is_lower_hex)) < 0)
+			return r;
+		return check_name(&f->u.open.document, SSM_FRAME_DOC_MIN, SSM_FRAME_DOC_MAX,
+		                  is_doc_char);
+	}
 	if ((r = check_name(&f->u.open.sid, 1, SSM_FRAME_SID_MAX, is_sid_char)) < 0)
 		return r;
 	if (f->u.open.kind != SSM_KIND_SESSION) {

@@ -65,7 +65,18 @@ enum ssm_frame_type {
 #define SSM_FRAME_F_TERMINATE_SEEN 0x0008u /* stream 0 only */
 
 enum ssm_frame_role { SSM_ROLE_AGENT = 1, SSM_ROLE_BROKER = 2, SSM_ROLE_CLIENT = 3 };
-enum ssm_frame_kind { SSM_KIND_SESSION = 1, SSM_KIND_TRANSCRIPT = 2, SSM_KIND_AUDIT = 3 };
+enum ssm_frame_kind {
+	SSM_KIND_SESSION = 1,
+	SSM_KIND_TRANSCRIPT = 2,
+	SSM_KIND_AUDIT = 3,
+	SSM_KIND_DOCUMENT = 4, /* agent to broker: send me document NAME whose SHA-256 is sid */
+};
+/* HELLO feature bits (PROTOCOL.md section 2): used only when both sides announced them */
+#define SSM_FRAME_FEAT_DOCUMENTS 0x00000001u /* DOCUMENT channels (section 4) */
+#define SSM_FRAME_FEATURES SSM_FRAME_FEAT_DOCUMENTS /* what this code announces */
+/* a DOCUMENT channel's grant: a session document is at most this long (SPEC section 3,
+ * lib/document.h SSM_DOCUMENT_MAX_SIZE) */
+#define SSM_FRAME_DOCUMENT_MAX (64u * 1024)
 /* CLOSE and GOAWAY codes */
 enum ssm_frame_code {
 	SSM_CODE_OK = 0,

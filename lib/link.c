@@ -51,7 +51,7 @@ void ssm_link_init(struct ssm_link *l, enum ssm_frame_role role, const char *sof
 	l->state = SSM_LINK_HELLO_WAIT;
 	memset(&f, 0, sizeof(f));
 	f.type = SSM_FRAME_HELLO;
-	f.u.hello.features = 0;
+	f.u.hello.features = SSM_FRAME_FEATURES;
 	f.u.hello.role = (uint8_t)role;
 	f.u.hello.software = ssm_frame_str(software);
 	if (f.u.hello.software.len > SSM_FRAME_SOFTWARE_MAX)
@@ -125,6 +125,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len, int64_
 		if (f.u.hello.role != l->peer_role)
 			return protocol_error(l, "HELLO from the wrong role", NULL);
 		copy_str(l->peer_software, sizeof(l->peer_software), &f.u.hello.software);
+		l->peer_features = f.u.hello.features; /* bits this side does not know: ignored */
 		l->state = SSM_LINK_RESUME_WAIT;
 		if (l->chan_hello != NULL) {
 			/* the channels' RESUMEs, then RESUME_DONE, from the mux (section 6) */

@@ -52,6 +52,8 @@ struct ssm_link {
 	unsigned q_head, q_n;
 	/* what the peer said */
 	char peer_software[SSM_FRAME_SOFTWARE_MAX + 1];
+	uint32_t peer_features; /* the peer's HELLO features: a feature is used only when
+				 * SSM_FRAME_FEATURES and this both have its bit */
 	uint16_t peer_goaway_code;
 	uint64_t peer_goaway_retry_ms;
 	char peer_goaway_reason[SSM_FRAME_REASON_MAX + 1];

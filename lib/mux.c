@@ -616,7 +616,8 @@ static int local_odd(const struct ssm_mux *m)
 static int peer_may_open(const struct ssm_mux *m, uint8_t kind)
 {
 	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_AGENT)
-		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT;
+		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT ||
+		       kind == SSM_KIND_DOCUMENT;
 	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_CLIENT)
 		return kind == SSM_KIND_SESSION;
 	if (m->role == SSM_ROLE_AGENT)
@@ -627,7 +628,8 @@ static int peer_may_open(const struct ssm_mux *m, uint8_t kind)
 static int self_may_open(const struct ssm_mux *m, uint8_t kind)
 {
 	if (m->role == SSM_ROLE_AGENT)
-		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT;
+		return kind == SSM_KIND_TRANSCRIPT || kind == SSM_KIND_AUDIT ||
+		       kind == SSM_KIND_DOCUMENT;
 	if (m->role == SSM_ROLE_CLIENT)
 		return kind == SSM_KIND_SESSION;
 	if (m->role == SSM_ROLE_BROKER && m->peer == SSM_ROLE_AGENT)
@@ -994,7 +996,8 @@ static int rx_accept(struct ssm_mux *m, struct chan *c, struct stream *s,
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "for a stream this side did not open");
 	if (s->accepted)
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "a second ACCEPT");
-	if (f->offset != 0 && (c->kind == SSM_KIND_SESSION || s->id != 0))
+	if (f->offset != 0 &&
+	    (c->kind == SSM_KIND_SESSION || c->kind == SSM_KIND_DOCUMENT || s->id != 0))
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "a base offset on a session stream");
 	if ((r = ssm_flow_init_send(&s->fl, f->offset, f->value)) < 0)
 		return fail(err, errlen, f, r, NULL);
@@ -1522,8 +1525,11 @@ uint32_t ssm_mux_open(struct ssm_mux *m, const struct ssm_frame *open, uint32_t 
 
 	if (m == NULL || open == NULL || !self_may_open(m, open->u.open.kind))
 		return 0;
-	if (open->u.open.kind == SSM_KIND_SESSION ? window < 1 || window > SSM_FRAME_WINDOW_MAX
-						  : window != 0)
+	if (open->u.open.kind == SSM_KIND_SESSION
+		    ? window < 1 || window > SSM_FRAME_WINDOW_MAX
+		    : open->u.open.kind == SSM_KIND_DOCUMENT
+			      ? window < 1 || window > SSM_FRAME_DOCUMENT_MAX
+			      : window != 0)
 		return 0;
 	if (m->nchan >= SSM_FRAME_CHANNELS_MAX || m->ctl_n >= SSM_MUX_CTL_MAX)
 		return 0;
@@ -1612,7 +1618,11 @@ int ssm_mux_accept_at(struct ssm_mux *m, uint32_t channel, uint32_t stream, uint
 
 	if (s == NULL || s->mine || s->accepted)
 		return -1;
-	if (window < 1 || window > SSM_FRAME_WINDOW_MAX || base > SSM_FRAME_OFFSET_MAX - window)
+	/* a DOCUMENT channel is one-way, towards its opener: its acceptor grants nothing */
+	if (s->c->kind == SSM_KIND_DOCUMENT ? window != 0 || base != 0
+					    : window < 1 || window > SSM_FRAME_WINDOW_MAX)
+		return -1;
+	if (base > SSM_FRAME_OFFSET_MAX - window)
 		return -1;
 	if (base != 0 && (s->c->kind == SSM_KIND_SESSION || stream != 0))
 		return -1;

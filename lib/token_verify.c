@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "doccache.h"
 #include "document.h"
 #include "json.h"
 #include "jws.h"
@@ -77,7 +78,9 @@ int ssm_token_verify(const struct ssm_verify_ctx *ctx, const char *token, size_t
 		   : (cJSON_IsString(alg) && strcmp(alg->valuestring, "Ed25519") == 0) ? "Ed25519"
 		   : "EdDSA";
 
-	r = ssm_document_load(ctx->cfg->documents_dir, tok->doc_name, tok->doc_sha256, &doc, sub,
+	/* documents_dir first; else the broker's copy that ssm-agent cached, for names in
+	 * allowed_documents only (doccache.h) */
+	r = ssm_doccache_load(ctx->cfg, tok->doc_name, tok->doc_sha256, &doc, NULL, sub,
 			      sizeof(sub));
 	switch (r) {
 	case 0:

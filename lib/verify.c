@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "doccache.h"
 #include "jwk.h"
 #include "jws.h"
 #include "util.h"
@@ -214,7 +215,7 @@ int ssm_verifier_check(struct ssm_verifier *vf, const char *config_path, const c
 		char did[SSM_FILE_ID_MAX];
 		size_t n = strlen(out->ids);
 
-		ssm_document_file_id(s->cfg->documents_dir, tok->doc_name, did);
+		ssm_doccache_file_id(s->cfg, tok->doc_name, tok->doc_sha256, did);
 		snprintf(out->ids + n, sizeof(out->ids) - n, "%s", did);
 	}
 	out->code = 0;

@@ -32,6 +32,7 @@
 #include <security/pam_modules.h>
 
 #include "audit.h"
+#include "doccache.h"
 #include "json.h"
 #include "log.h"
 #include "record.h"
@@ -531,14 +532,14 @@ static const char *alg_literal(const char *alg)
 /* The files a verdict rests on, as this process sees them: "CONFIG;KEYS;" and, when
  * doc_name is given, the document's identity (verdict.h). */
 static void my_ids(const char *config_path, const struct ssm_config *cfg, const char *doc_name,
-		   char *out, size_t outlen)
+		   const char *doc_sha256, char *out, size_t outlen)
 {
 	char c[SSM_FILE_ID_MAX], k[SSM_FILE_ID_MAX], d[SSM_FILE_ID_MAX] = "";
 
 	ssm_file_id(config_path, c);
 	ssm_file_id(cfg->trusted_keys, k);
-	if (doc_name != NULL)
-		ssm_document_file_id(cfg->documents_dir, doc_name, d);
+	if (doc_name != NULL) /* documents_dir's file, else the broker's cached copy */
+		ssm_doccache_file_id(cfg, doc_name, doc_sha256, d);
 	snprintf(out, outlen, "%s;%s;%s", c, k, d);
 }
 
@@ -557,7 +558,7 @@ static int judge(const struct opts *o, const struct ssm_config *cfg, const char 
 
 	if (v->code == SSM_TOKEN_REFUSED) {
 		if (remote) {
-			my_ids(o->config, cfg, NULL, mine, sizeof(mine));
+			my_ids(o->config, cfg, NULL, NULL, mine, sizeof(mine));
 			if (strncmp(v->ids, mine, strlen(mine)) != 0)
 				return JUDGE_RETRY;
 		}
@@ -583,7 +584,7 @@ static int judge(const struct opts *o, const struct ssm_config *cfg, const char 
 		return r == -ENOMEM ? PAM_BUF_ERR : PAM_AUTHINFO_UNAVAIL;
 	}
 	if (remote) {
-		my_ids(o->config, cfg, (*ptok)->doc_name, mine, sizeof(mine));
+		my_ids(o->config, cfg, (*ptok)->doc_name, (*ptok)->doc_sha256, mine, sizeof(mine));
 		if (strcmp(v->ids, mine) != 0) {
 			ssm_token_free(*ptok);
 			*ptok = NULL;

@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "audit.h"
+#include "doccache.h"
 #include "log.h"
 #include "shell.h"
 #include "util.h"
@@ -417,8 +418,8 @@ int shell_priv_startup(struct shell *sh, int argc, char **argv)
 	if (!ssm_config_document_allowed(sh->cfg, sh->rec->doc_name))
 		shell_deny(sh, "document_not_allowed", "document is not allowed on this host");
 
-	r = ssm_document_load(sh->cfg->documents_dir, sh->rec->doc_name, sh->rec->doc_sha256,
-	                      &sh->doc, err, sizeof(err));
+	r = ssm_doccache_load(sh->cfg, sh->rec->doc_name, sh->rec->doc_sha256, &sh->doc, NULL, err,
+	                      sizeof(err));
 	if (r < 0)
 		shell_deny(sh, "document", "document refused: %s", err);
 	if (sh->doc->type != SSM_SESSION_STANDARD_STREAM &&

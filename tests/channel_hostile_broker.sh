@@ -4,7 +4,9 @@
 # tests/hostile_broker.py takes its address with the broker's own certificate and key, so the
 # agent's TLS checks pass and every refusal below is the agent's protocol code speaking.  One
 # bad thing per connection (oversized, truncated, unknown, out-of-window and wrong-offset
-# frames, frames for channels that are not the broker's, a forged session token, ...): the
+# frames, frames for channels that are not the broker's, a forged session token, DOCUMENT
+# channels answered with bytes of another hash, bytes that are no document, more than the
+# agent granted, or nothing, ...): the
 # agent answers each with GOAWAY (or CLOSE for the session), drops the connection, reconnects,
 # and never crashes (the suite also runs this under ASan+UBSan).  Then the real broker is back
 # and a session works over the same agent process.  Then the same for the users' client: the
@@ -73,6 +75,15 @@ done <"$T/cases.txt"
 ssm_check "every case was played" [ "$(wc -l <"$T/cases.txt")" = "$ncases" ]
 ssm_check "the agent is still running (no crash)" kill -0 "$APID"
 ssm_check "the agent logged the protocol errors" grep -q "protocol error from the broker" "$T/agent.log"
+# the DOCUMENT cases: whatever the broker sent, nothing entered the host's cache
+ssm_check "DOCUMENT: the agent refused bytes of another hash" \
+	grep -q "document Hostile-Doc from the broker refused: .*the bytes received hash to" "$T/agent.log"
+ssm_check "DOCUMENT: the agent refused bytes that are not a document" \
+	grep -q "document Hostile-Doc from the broker refused: .*not a valid session document" "$T/agent.log"
+ssm_check "DOCUMENT: the agent gave up on a broker that never answered" \
+	grep -q "document Hostile-Doc: no answer from the broker within 15 s" "$T/agent.log"
+ssm_check "DOCUMENT: nothing the hostile broker sent is in the host's cache" sh -c \
+	"! ls -A '$T/state/documents' 2>/dev/null | grep -q '^Hostile-Doc@'"
 
 # ---- the real broker is back: the same agent process links up and serves a session
 kill "$HPID" 2>/dev/null

@@ -152,7 +152,8 @@ def hello(c, role=2):
     f = c.recv_frame()
     if f["type"] != HELLO:
         raise ValueError("first frame not HELLO")
-    c.send(frame(HELLO, body=struct.pack(">IBB", 0, role, 0) + string("hostile-broker")))
+    # feature DOCUMENTS (0x1), as ssm-broker announces it: the agent then asks for documents
+    c.send(frame(HELLO, body=struct.pack(">IBB", 1, role, 0) + string("hostile-broker")))
 
 
 def up(c):
@@ -269,7 +270,93 @@ def c_ping_flood(c):
         c.send(frame(PING, val=i + 1))
 
 
+# ---- DOCUMENT channels: the broker opens a session whose token (unsigned: the agent reads
+# its doc claim only to choose what to fetch) names document Hostile-Doc with a hash; the
+# agent, which holds no copy, asks for it, and the broker abuses the answer.  Each case names
+# another hash, so nothing a case leaves behind serves the next.
+DOC_NAME = "Hostile-Doc"
+GOOD_DOC = (b'{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",'
+            b' "properties": {"linux": {"commands": "echo HOSTILE-DOC-RAN"}}}\n')
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def unsigned_token(sid, sha):
+    head = {"alg": "EdDSA", "typ": "ssm-session+jwt", "kid": "k1"}
+    claims = {"iss": "hostile", "aud": "x", "sub": "alice", "sid": sid, "jti": "j" * 16,
+              "iat": int(time.time()), "exp": int(time.time()) + 60, "run_as": "ssmtu",
+              "doc": {"name": DOC_NAME, "sha256": sha}}
+    enc = lambda o: b64u(json.dumps(o, separators=(",", ":")).encode())
+    return enc(head) + "." + enc(claims) + "." + b64u(b"\0" * 64)
+
+
+def document_channel(c, sha):
+    """a SESSION naming Hostile-Doc with hash sha; the agent's DOCUMENT OPEN (channel, grant)"""
+    sid = "alice-" + sha[:20]
+    body = (struct.pack(">BBHH", 1, 0, 0, 0) + string(sid) + string(DOC_NAME) +
+            string(unsigned_token(sid, sha)) + string(""))
+    c.send(frame(OPEN, ch=2, val=65536, body=body))
+    c.s.settimeout(15)
+    while True:
+        f = c.recv_frame()
+        if f["type"] == PING:
+            c.send(frame(PONG, val=f["val"]))
+        elif f["type"] == OPEN and f["body"][0] == 4:
+            if f["body"][6:8] != b"\0\x40" or f["body"][8:72].decode() != sha:
+                raise ValueError("the agent asked for another hash")
+            return f["ch"], f["val"]
+
+
+def d_wrong_hash(c):
+    ch, _ = document_channel(c, hashlib.sha256(b"wrong hash " + GOOD_DOC).hexdigest())
+    c.send(frame(ACCEPT, ch=ch, val=0))
+    c.send(frame(DATA, ch=ch, off=0, body=GOOD_DOC))
+    c.send(frame(EOF, ch=ch, off=len(GOOD_DOC)))
+
+
+def d_not_a_document(c):
+    bad = b"#!/bin/sh\necho HOSTILE-DOC-RAN\n"
+    ch, _ = document_channel(c, hashlib.sha256(bad).hexdigest())
+    c.send(frame(ACCEPT, ch=ch, val=0))
+    c.send(frame(DATA, ch=ch, off=0, body=bad))
+    c.send(frame(EOF, ch=ch, off=len(bad)))
+
+
+def d_beyond_grant(c):
+    ch, grant = document_channel(c, hashlib.sha256(b"x" * 70000).hexdigest())
+    c.send(frame(ACCEPT, ch=ch, val=0))
+    off = 0
+    while off <= grant:  # the grant in 16 KiB frames, then one byte more
+        n = min(16384, grant + 1 - off)
+        c.send(frame(DATA, ch=ch, off=off, body=b"x" * n))
+        off += n
+
+
+def d_accept_with_base(c):
+    ch, _ = document_channel(c, hashlib.sha256(b"base " + GOOD_DOC).hexdigest())
+    c.send(frame(ACCEPT, ch=ch, off=5, val=5))
+
+
+def d_open_from_broker(c):
+    sha = hashlib.sha256(GOOD_DOC).hexdigest()
+    body = struct.pack(">BBHH", 4, 0, 0, 0) + string(sha) + string(DOC_NAME) + string("") + string("")
+    c.send(frame(OPEN, ch=2, val=65536, body=body))
+
+
+def d_no_answer(c):
+    document_channel(c, hashlib.sha256(b"never answered " + GOOD_DOC).hexdigest())
+    return 20.0  # the agent gives up after 15 s
+
+
 CASES = [
+    ("DOCUMENT: bytes that do not have the hash asked for", d_wrong_hash, {"CLOSE refused"}),
+    ("DOCUMENT: bytes with the right hash that are not a document", d_not_a_document, {"CLOSE refused"}),
+    ("DOCUMENT: one byte beyond the agent's 64 KiB grant", d_beyond_grant, {"GOAWAY flow"}),
+    ("DOCUMENT: an ACCEPT with a base offset", d_accept_with_base, {"GOAWAY protocol"}),
+    ("DOCUMENT: an OPEN of a DOCUMENT by the broker", d_open_from_broker, {"GOAWAY protocol"}),
+    ("DOCUMENT: no answer to the agent's OPEN", d_no_answer, {"CLOSE timeout"}),
     ("oversized frame (16385-byte DATA body)", c_oversized, {"GOAWAY protocol", "closed"}),
     ("truncated frame (20 of 32 header bytes)", c_truncated, {"GOAWAY protocol"}),
     ("length field beyond the message", c_length_mismatch, {"GOAWAY protocol"}),
@@ -414,8 +501,8 @@ def play(out, cases, connect):
         c = None
         try:
             c, args = connect()
-            fn(c, *args)
-            got = answer(c)
+            secs = fn(c, *args)  # a case may ask to wait longer for the answer
+            got = answer(c, seconds=secs if isinstance(secs, float) else 8.0)
             if "code" in got:
                 res["got"] = got["frame"] + " " + got["code"]
             elif got.get("closed"):
@@ -527,6 +614,11 @@ def t_open(kind, ch, sid, doc, token=""):
                  string(doc) + string(token) + string(""))
 
 
+def t_doc(ch, sha, name, grant):
+    return frame(OPEN, ch=ch, val=grant, body=struct.pack(">BBHH", 4, 0, 0, 0) + string(sha) +
+                 string(name) + string("") + string(""))
+
+
 HOST_CASES = [
     ("oversized frame", lambda c: c.send(frame(DATA, ch=1, body=b"x" * 16385)), {"GOAWAY protocol", "closed"}),
     ("truncated frame", lambda c: c.send(frame(PING)[:20]), {"GOAWAY protocol"}),
@@ -539,6 +631,9 @@ HOST_CASES = [
     ("a transcript named ../../etc", lambda c: c.send(t_open(2, 1, "../../etc", "Doc-A")), {"GOAWAY protocol"}),
     ("EXIT from a host on a channel it opened", lambda c: (c.send(t_open(2, 1, "s-0123456789", "Doc-A")), c.send(frame(EXIT, ch=1, body=struct.pack(">BBBB", 1, 0, 1, 0) + string("")))), {"GOAWAY protocol"}),
     ("DATA beyond the broker's window", lambda c: (c.send(t_open(2, 1, "s-0123456789", "Doc-A")), c.send(frame(DATA, ch=1, off=(1 << 20) + 5, body=b"x"))), {"GOAWAY protocol", "GOAWAY flow"}),
+    ("DOCUMENT for a version the broker does not hold", lambda c: c.send(t_doc(1, "0" * 64, "Cmd-Id", 65536)), {"CLOSE refused"}),
+    ("DOCUMENT granting nothing (no size cap)", lambda c: c.send(t_doc(1, "0" * 64, "Cmd-Id", 0)), {"GOAWAY protocol"}),
+    ("DOCUMENT naming ../../etc/passwd", lambda c: c.send(t_doc(1, "0" * 64, "../../etc/passwd", 65536)), {"GOAWAY protocol"}),
     ("2000 OPENs at once", lambda c: [c.send(t_open(3, 2 * i + 1, "audit.%d.flood" % i, "")) for i in range(2000)], {"GOAWAY protocol", "GOAWAY limit", "closed", "CLOSE limit"}),
 ]
 

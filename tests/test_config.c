@@ -77,6 +77,12 @@ static const struct row rows[] = {
 	{ __LINE__, "{" BASE ", \"allow_privilege\": \"false\"}", -EINVAL, "'allow_privilege'" },
 	{ __LINE__, "{" BASE ", \"ssm_user_sudo\": true}", 0, NULL },
 	{ __LINE__, "{" BASE ", \"ssm_user_sudo\": 1}", -EINVAL, "'ssm_user_sudo'" },
+	/* documents from the broker: an on/off switch and the cache's size */
+	{ __LINE__, "{" BASE ", \"broker_documents\": false, \"document_cache_max_bytes\": 65536}", 0, NULL },
+	{ __LINE__, "{" BASE ", \"broker_documents\": \"no\"}", -EINVAL, "'broker_documents'" },
+	{ __LINE__, "{" BASE ", \"document_cache_max_bytes\": 65535}", -EINVAL, "'document_cache_max_bytes'" },
+	{ __LINE__, "{" BASE ", \"document_cache_max_bytes\": 1073741825}", -EINVAL, "'document_cache_max_bytes'" },
+	{ __LINE__, "{" BASE ", \"document_cache_max_bytes\": 1.5}", -EINVAL, "'document_cache_max_bytes'" },
 	/* the opt-in to AWS's whole-command-line parameters */
 	{ __LINE__, "{" BASE ", \"command_line_parameters\": {\"AWS-StartInteractiveCommand\": [\"command\"]}}", 0, NULL },
 	{ __LINE__, "{" BASE ", \"command_line_parameters\": [\"command\"]}", -EINVAL, "'command_line_parameters'" },
@@ -174,6 +180,8 @@ static void test_defaults_and_matching(void)
 	CHECK(cfg->transcript_max_bytes == 64 * 1024 * 1024, "transcript cap");
 	CHECK(cfg->allow_privilege == 1 && cfg->record_input == 0, "flags");
 	CHECK(cfg->ssm_user_sudo == 0, "ssm_user_sudo defaults to false");
+	CHECK(cfg->broker_documents == 1 && cfg->document_cache_max_bytes == 16 * 1024 * 1024,
+	      "broker documents on by default, a 16 MiB cache");
 	CHECK(cfg->replay_fsync == 1, "replay_durability defaults to fsync");
 	CHECK(ssm_config_document_allowed(cfg, "AnyDoc"), "* allows any valid name");
 	CHECK(!ssm_config_document_allowed(cfg, "../etc"), "* never allows an invalid name");

@@ -26,6 +26,10 @@
 #define SID "alice@example.com-0123456789abcdef"
 #define DOC "SSM-SessionManagerRunShell"
 #define TOK "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl_-"
+#define HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH_UC "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH63 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde"
+#define HASH_SLASH "../3456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define MiB16 (UINT64_C(16) * 1024 * 1024)
 #define OMAX SSM_FRAME_OFFSET_MAX
 
@@ -224,6 +228,10 @@ static const struct row rows[] = {
 	  { OPEN_S(4096, 4096, AS(128), AS(128), AS(4096), AS(64)), .value = MiB16 }, 0 },
 	{ __LINE__, "open transcript", { OPEN_K(SSM_KIND_TRANSCRIPT, S(SID), S(DOC)) }, 0 },
 	{ __LINE__, "open audit segment", { OPEN_K(SSM_KIND_AUDIT, S("audit.1733350000.42"), S("")) }, 0 },
+	{ __LINE__, "open document: name and SHA-256, a 64 KiB grant",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S(DOC)), .value = 65536 }, 0 },
+	{ __LINE__, "open document, the smallest grant", { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S(DOC)), .value = 1 }, 0 },
+	{ __LINE__, "accept document: no grant back", { .type = SSM_FRAME_ACCEPT, .channel = 3 }, 0 },
 	{ __LINE__, "accept session", { .type = SSM_FRAME_ACCEPT, .channel = 2, .value = 65536 }, 0 },
 	{ __LINE__, "accept transcript at a stored base",
 	  { .type = SSM_FRAME_ACCEPT, .channel = 3, .offset = 123456789, .value = 123456789 + MiB16 }, 0 },
@@ -372,7 +380,28 @@ static const struct row rows[] = {
 	{ __LINE__, "exit detail with CR", { .type = SSM_FRAME_EXIT, .channel = 2,
 	  .u.exit = { SSM_EXIT_NONE, 0, SSM_END_ERROR, S("x\r") } }, SSM_FRAME_E_TEXT },
 	{ __LINE__, "open kind 0", { OPEN_K(0, S(SID), S(DOC)) }, SSM_FRAME_E_KIND },
-	{ __LINE__, "open kind 4", { OPEN_K(4, S(SID), S(DOC)) }, SSM_FRAME_E_KIND },
+	{ __LINE__, "open kind 5", { OPEN_K(5, S(HASH), S(DOC)), .value = 1 }, SSM_FRAME_E_KIND },
+	/* DOCUMENT: the host names the bytes it will take by their hash, and caps them */
+	{ __LINE__, "document granting nothing (no size cap)", { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S(DOC)) },
+	  SSM_FRAME_E_KIND },
+	{ __LINE__, "document granting 64 KiB + 1 (over the document size limit)",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S(DOC)), .value = 65537 }, SSM_FRAME_E_KIND },
+	{ __LINE__, "document sid is a session id, not a hash",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(SID), S(DOC)), .value = 65536 }, SSM_FRAME_E_TEXT_LEN },
+	{ __LINE__, "document hash in uppercase hex",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(HASH_UC), S(DOC)), .value = 65536 }, SSM_FRAME_E_NAME },
+	{ __LINE__, "document hash 63 digits", { OPEN_K(SSM_KIND_DOCUMENT, S(HASH63), S(DOC)), .value = 65536 },
+	  SSM_FRAME_E_TEXT_LEN },
+	{ __LINE__, "document hash with a slash (path traversal)",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(HASH_SLASH), S(DOC)), .value = 65536 }, SSM_FRAME_E_NAME },
+	{ __LINE__, "document name ../x (path traversal)",
+	  { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S("../x")), .value = 65536 }, SSM_FRAME_E_NAME },
+	{ __LINE__, "document without a name", { OPEN_K(SSM_KIND_DOCUMENT, S(HASH), S("")), .value = 65536 },
+	  SSM_FRAME_E_TEXT_LEN },
+	{ __LINE__, "document carrying a token",
+	  { OPEN_X(3, SSM_KIND_DOCUMENT, 0, 0, S(HASH), S(DOC), S(TOK), S("")), .value = 65536 }, SSM_FRAME_E_KIND },
+	{ __LINE__, "document with a terminal",
+	  { OPEN_X(3, SSM_KIND_DOCUMENT, 80, 24, S(HASH), S(DOC), S(""), S("")), .value = 65536 }, SSM_FRAME_E_KIND },
 	{ __LINE__, "open with an empty sid", { OPEN_S(0, 0, S(""), S(DOC), S(TOK), S("")) }, SSM_FRAME_E_TEXT_LEN },
 	{ __LINE__, "open sid 129 bytes", { OPEN_S(0, 0, AS(129), S(DOC), S(TOK), S("")) }, SSM_FRAME_E_TEXT_LEN },
 	{ __LINE__, "open sid with a slash (path traversal)", { OPEN_S(0, 0, S("../../etc/x"), S(DOC), S(TOK), S("")) },

@@ -1538,6 +1538,137 @@ static void test_resume_rules(void)
 	pair_free(&p);
 }
 
+/* DOCUMENT channels (PROTOCOL.md section 4): the agent opens one naming a document and its
+ * SHA-256 and grants the largest document it takes; the broker accepts granting nothing and
+ * sends the bytes, then EOF.  The grant is the size cap: the agent reads nothing before EOF,
+ * so the window never slides, and a byte beyond it is a flow-control error. */
+static void test_document_channel(void)
+{
+	static uint8_t big[SSM_FRAME_DOCUMENT_MAX];
+	struct side br, ag;
+	struct ssm_frame o, f, g;
+	uint8_t buf[SSM_FRAME_MAX], one = 'x';
+	uint64_t sent = 0;
+	size_t n, i, got;
+	uint32_t ch;
+	int bad = 0;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	memset(&o, 0, sizeof(o));
+	o.type = SSM_FRAME_OPEN;
+	o.u.open.kind = SSM_KIND_DOCUMENT;
+	o.u.open.sid = ssm_frame_str("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	o.u.open.document = ssm_frame_str("Doc-From-Broker");
+	CHECK(ssm_mux_open(ag.m, &o, 0, NULL) == 0, "document: a grant of 0 is refused");
+	CHECK(ssm_mux_open(ag.m, &o, SSM_FRAME_DOCUMENT_MAX + 1, NULL) == 0,
+	      "document: a grant over 64 KiB is refused");
+	CHECK(ssm_mux_open(br.m, &o, SSM_FRAME_DOCUMENT_MAX, NULL) == 0,
+	      "document: the broker may not open one");
+	ch = ssm_mux_open(ag.m, &o, SSM_FRAME_DOCUMENT_MAX, NULL);
+	CHECK(ch == 1, "document: the agent opens channel 1 (%u)", ch);
+	CHECK(wire(&ag, &br) == 0 && br.counts[SSM_MUX_EV_OPEN] == 1, "document: the broker sees it");
+	CHECK(ssm_mux_accept(br.m, ch, 0, 100) < 0, "document: the acceptor grants nothing");
+	CHECK(ssm_mux_accept_at(br.m, ch, 0, 5, 0) < 0, "document: no base offset");
+	CHECK(ssm_mux_accept(br.m, ch, 0, 0) == 0, "document: accepted with a grant of 0");
+	CHECK(wire(&ag, &br) == 0 && ag.counts[SSM_MUX_EV_ACCEPT] == 1, "document: agent has ACCEPT");
+	CHECK(ssm_mux_write_room(ag.m, ch, 0) == 0, "document: the agent cannot send");
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = pat(i, 7);
+	/* the broker sends 64 KiB; the agent does not read: the window must not slide */
+	while (sent < sizeof(big)) {
+		size_t room = ssm_mux_write_room(br.m, ch, 0);
+		if (room == 0)
+			break;
+		got = ssm_mux_write(br.m, ch, 0, big + sent,
+				    sizeof(big) - sent < room ? sizeof(big) - sent : room);
+		sent += got;
+		if (wire(&br, &ag) < 0)
+			break;
+		ssm_mux_tick(ag.m);
+		if (wire(&br, &ag) < 0)
+			break;
+	}
+	CHECK(sent == sizeof(big), "document: 64 KiB sent (%llu)", (unsigned long long)sent);
+	CHECK(ssm_mux_readable(ag.m, ch, 0) == sizeof(big), "document: all of it held unread");
+	CHECK(ssm_mux_write_room(br.m, ch, 0) == 0, "document: no room for a byte more");
+	CHECK(ssm_mux_write(br.m, ch, 0, &one, 1) == 0, "document: the 65537th byte is not taken");
+	CHECK(ssm_mux_write_eof(br.m, ch, 0) == 0 && wire(&br, &ag) == 0 &&
+		  ssm_mux_peer_eof(ag.m, ch, 0),
+	      "document: EOF");
+	for (i = 0; i < sizeof(big);) {
+		const uint8_t *p = ssm_mux_read_peek_at(ag.m, ch, 0, i, &n);
+		if (p == NULL || n == 0)
+			break;
+		for (got = 0; got < n; got++)
+			bad += p[got] != big[i + got];
+		i += n;
+	}
+	CHECK(i == sizeof(big) && bad == 0, "document: the bytes arrive intact (%zu, %d bad)", i, bad);
+	/* a hostile broker: one byte beyond the grant */
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_DATA;
+	f.channel = ch;
+	f.offset = sizeof(big);
+	f.u.data.p = &one;
+	f.u.data.len = 1;
+	CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0 && ssm_frame_decode(buf, n, &g) == 0,
+	      "document: frame");
+	CHECK(ssm_mux_rx(ag.m, &g, ag.errmsg, sizeof(ag.errmsg)) == SSM_FRAME_E_FLOW_AFTER_EOF,
+	      "document: DATA after EOF is a flow error (%s)", ag.errmsg);
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+
+	/* again, without EOF: DATA past the 64 KiB grant */
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	ch = ssm_mux_open(ag.m, &o, 1000, NULL);
+	CHECK(wire(&ag, &br) == 0 && ssm_mux_accept(br.m, ch, 0, 0) == 0 && wire(&ag, &br) == 0,
+	      "document 2: opened and accepted");
+	f.offset = 1000;
+	CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0 && ssm_frame_decode(buf, n, &g) == 0,
+	      "document 2: frame");
+	f.offset = 0;
+	{
+		static uint8_t k[1001];
+		struct ssm_frame d = f;
+		d.u.data.p = k;
+		d.u.data.len = sizeof(k);
+		CHECK(ssm_frame_encode(&d, buf, sizeof(buf), &n) == 0 &&
+			  ssm_frame_decode(buf, n, &g) == 0,
+		      "document 2: frame of 1001");
+		CHECK(ssm_mux_rx(ag.m, &g, ag.errmsg, sizeof(ag.errmsg)) == SSM_FRAME_E_FLOW_WINDOW,
+		      "document 2: 1001 bytes on a grant of 1000 is a flow error (%s)", ag.errmsg);
+	}
+	/* the agent's DATA on it: the broker granted 0 */
+	f.offset = 0;
+	CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0 && ssm_frame_decode(buf, n, &g) == 0,
+	      "document 2: agent frame");
+	CHECK(ssm_mux_rx(br.m, &g, br.errmsg, sizeof(br.errmsg)) == SSM_FRAME_E_FLOW_WINDOW,
+	      "document 2: DATA from the agent is a flow error (%s)", br.errmsg);
+	/* an ACCEPT with a base offset, and a DOCUMENT OPEN from the broker */
+	ch = ssm_mux_open(ag.m, &o, 1000, NULL);
+	CHECK(wire(&ag, &br) == 0, "document 3: opened");
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_ACCEPT;
+	f.channel = ch;
+	f.offset = 5;
+	f.value = 5;
+	CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0 && ssm_frame_decode(buf, n, &g) == 0,
+	      "document 3: frame");
+	CHECK(ssm_mux_rx(ag.m, &g, ag.errmsg, sizeof(ag.errmsg)) == SSM_MUX_E_STATE,
+	      "document 3: an ACCEPT with a base is refused (%s)", ag.errmsg);
+	f = o;
+	f.channel = 2;
+	f.value = 1000;
+	CHECK(ssm_frame_encode(&f, buf, sizeof(buf), &n) == 0 && ssm_frame_decode(buf, n, &g) == 0,
+	      "document 4: frame");
+	CHECK(ssm_mux_rx(ag.m, &g, ag.errmsg, sizeof(ag.errmsg)) == SSM_MUX_E_KIND,
+	      "document 4: a broker may not open a DOCUMENT (%s)", ag.errmsg);
+	ssm_mux_free(br.m);
+	ssm_mux_free(ag.m);
+}
+
 int main(void)
 {
 	test_delayed_ack();
@@ -1551,5 +1682,6 @@ int main(void)
 	test_resume_rows();
 	test_resume_rules();
 	test_resume_cuts();
+	test_document_channel();
 	return check_done("test_mux");
 }

@@ -23,6 +23,8 @@
 #include <string.h>
 #include "mux.h"
 
+#define DOC_HASH "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fz {
@@ -177,12 +179,14 @@ static void synth(struct fz *z, uint8_t op)
 	case SSM_FRAME_OPEN:
 		f.offset = 0;
 		f.value &= 0xffff;
-		f.u.open.kind = (uint8_t)(1 + take(z) % 3);
-		f.u.open.sid = ssm_frame_str("s-1");
+		f.u.open.kind = (uint8_t)(1 + take(z) % 4);
+		f.u.open.sid = ssm_frame_str(f.u.open.kind == SSM_KIND_DOCUMENT ? DOC_HASH : "s-1");
 		if (f.u.open.kind != SSM_KIND_AUDIT)
 			f.u.open.document = ssm_frame_str("Doc");
 		if (f.u.open.kind == SSM_KIND_SESSION) {
 			f.u.open.token = ssm_frame_str("t.t.t");
+		} else if (f.u.open.kind == SSM_KIND_DOCUMENT) {
+			f.value = 1 + f.value % SSM_FRAME_DOCUMENT_MAX;
 		} else {
 			f.value = 0;
 		}
@@ -241,20 +245,25 @@ static void action(struct fz *z, uint8_t op)
 	switch (op & 15) {
 	case 0:
 		memset(&o, 0, sizeof(o));
-		o.u.open.kind = (uint8_t)(1 + b % 3);
-		o.u.open.sid = ssm_frame_str("s-2");
+		o.u.open.kind = (uint8_t)(1 + b % 4);
+		o.u.open.sid = ssm_frame_str(o.u.open.kind == SSM_KIND_DOCUMENT ? DOC_HASH : "s-2");
 		if (o.u.open.kind != SSM_KIND_AUDIT)
 			o.u.open.document = ssm_frame_str("Doc");
 		if (o.u.open.kind == SSM_KIND_SESSION)
 			o.u.open.token = ssm_frame_str("a.b.c");
-		id = ssm_mux_open(z->m, &o, o.u.open.kind == SSM_KIND_SESSION ? 1 + b * 300u : 0,
+		id = ssm_mux_open(z->m, &o,
+				  o.u.open.kind == SSM_KIND_SESSION    ? 1 + b * 300u
+				  : o.u.open.kind == SSM_KIND_DOCUMENT ? 1 + b * 256u
+								       : 0,
 				  NULL);
 		if (id != 0)
 			z->last_ch = id;
 		break;
 	case 1:
 		st = pick_st(z);
-		(void)ssm_mux_accept_at(z->m, ch, st, b & 1 ? take32(z, 2) : 0, 1 + b * 64u);
+		/* a window of 0 is how a DOCUMENT channel is accepted */
+		(void)ssm_mux_accept_at(z->m, ch, st, b & 1 ? take32(z, 2) : 0,
+					(b & 6) == 6 ? 0 : 1 + b * 64u);
 		break;
 	case 2:
 		st = pick_st(z);
