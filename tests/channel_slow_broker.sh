@@ -1,0 +1,122 @@
+#!/bin/sh
+# channel_slow_broker.sh - a broker that acknowledges slowly (issue 8's fault list), as root:
+# the host's link to the broker is throttled to 1 MB/s with a real tc token-bucket filter in
+# the host's network namespace, so the broker's acknowledgements of a transcript come far
+# slower than the session writes it. A session on the sshd path prints 32 MB of output in a
+# few seconds:
+#  - the backlog grows on the host's disk (the spool), tens of MB beyond what the broker
+#    acknowledged, and the session is not slowed to the link's pace;
+#  - the memory of ssm-agent, of the broker and of the session's recorder stays flat: each
+#    grows by less than 4 MiB while the backlog passes 20 MB (the agent holds at most the
+#    transcript channel's window, 1 MiB, in memory; the rest stays on disk);
+#  - the throttle removed, the transcript arrives complete at the broker, byte for byte.
+# Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.83.0/30.
+command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
+command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; }
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net w 169.254.83
+VH=vwh$$ # the host's end of the veth pair (chan_net)
+if ! $IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 200ms 2>"$T/tc.err"; then
+	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
+	exit 77
+fi
+$IH tc qdisc del dev "$VH" root
+# the sanitizers' allocator keeps freed memory in quarantine: keep it small so that RSS
+# means what the program holds
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1:malloc_context_size=5
+export ASAN_OPTIONS
+chan_broker
+mkdoc Cmd-Flood '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "i=0; while [ $i -lt 16 ]; do head -c 1500000 /dev/urandom | base64 -w 100; sleep 0.3; i=$((i+1)); done; echo FLOOD-END"}}}'
+chan_docs Cmd-Flood
+# the backlog may pass the default transcript_backlog_max (16 MiB): this test is about memory
+CHAN_CONF_EXTRA='{"transcript_backlog_max": 1000000000}'
+chan_host Environment=Dev
+chan_pam
+chan_agent
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+sz() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# a first session, unthrottled, so that the agent's and broker's memory are warm
+sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+mkdoc Cmd-Warm '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "head -c 3000000 /dev/urandom | base64 -w 100"}}}'
+timeout 60 "$T/bin/login-hid" ssmtu Cmd-Warm - -- </dev/null >/dev/null 2>"$T/warm.err"
+WSID=$(cat "$T/sid")
+complete_at_broker() { # SID: stored complete and identical to the host's file
+	python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("SELECT complete FROM transcripts WHERE sid=?", (sys.argv[2],)).fetchone(); sys.exit(0 if r and r[0] == 1 else 1)' \
+		"$ST/broker.db" "$1" 2>/dev/null && cmp -s "$T/log/sessions/$1.cast" "$ST/transcripts/$HID/$1.cast"
+}
+ssm_check "a warm-up session's 4 MB transcript is delivered" ssm_wait_for 30 complete_at_broker "$WSID"
+A0=$(rss_kb "$APID") B0=$(rss_kb "$BPID")
+echo "note: after the warm-up: agent RSS $A0 KiB, broker RSS $B0 KiB"
+
+# ---- the throttle, then a session that floods
+$IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 200ms
+rm -f "$T/sid"
+t0=$(date +%s%N)
+timeout 120 "$T/bin/login-hid" ssmtu Cmd-Flood - -- </dev/null >"$T/flood.out" 2>"$T/flood.err" &
+LPID=$!
+ssm_wait_for 10 test -s "$T/sid"
+FSID=$(cat "$T/sid")
+CAST=$T/log/sessions/$FSID.cast
+# the recorder's memory while it records: every process of the recorder user, sampled
+: >"$T/rec.rss"
+while kill -0 "$LPID" 2>/dev/null; do
+	ps -u ssmsession -o rss= 2>/dev/null | awk '{s += $1} END {print s + 0}' >>"$T/rec.rss"
+	sleep 0.2
+done
+wait "$LPID"
+rc=$?
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+ssm_check "the flooding session runs to its end while the link is throttled" sh -c \
+	"[ $rc = 0 ] && tail -n 1 '$T/flood.out' | grep -qx FLOOD-END"
+CS=$(sz "$CAST")
+echo "note: the session took $ms ms; its transcript holds $CS bytes"
+ssm_check "  not slowed to the link's pace (1 MB/s): done in well under \$(transcript size) / 1 MB/s" \
+	[ $(( ms * 1000 )) -lt $(( CS / 2 )) ]
+# what the broker holds 3 s after the end (1 MB/s: about 3 MB plus what came meanwhile)
+sleep 3
+AT=$(sz "$ST/transcripts/$HID/$FSID.cast")
+BACKLOG=$(( CS - AT ))
+echo "note: 3 s after its end the broker holds $AT bytes of it: $BACKLOG bytes wait in the host's spool"
+ssm_check "  the backlog is on the host's disk: more than 20 MB beyond what the broker holds" \
+	[ "$BACKLOG" -gt 20000000 ]
+ssm_check "  delivery goes on meanwhile (the broker's copy grows)" \
+	ssm_wait_for 20 sh -c "[ \$(stat -c %s '$ST/transcripts/$HID/$FSID.cast' 2>/dev/null || echo 0) -gt $AT ]"
+$IH tc -s qdisc show dev "$VH"
+A1=$(hwm_kb "$APID") B1=$(rss_kb "$BPID") A1r=$(rss_kb "$APID")
+RMAX=$(sort -n "$T/rec.rss" | tail -1)
+RMIN=$(awk '$1 > 0 {print; exit}' "$T/rec.rss")
+echo "note: agent RSS $A0 -> $A1r KiB (peak $A1), broker RSS $B0 -> $B1 KiB, recorder RSS $RMIN..$RMAX KiB"
+LIM=4096 # KiB: the transcript channel's window (1 MiB) and buffers, whatever the backlog
+ssm_check "  ssm-agent's memory stays flat: its peak grew by less than 4 MiB, a fifth of the backlog ($(( A1 - A0 )) < $LIM KiB)" \
+	[ $(( A1 - A0 )) -lt "$LIM" ]
+ssm_check "  the broker's too ($(( B1 - B0 )) < $LIM KiB)" [ $(( B1 - B0 )) -lt "$LIM" ]
+ssm_check "  and the recorder's while it wrote it ($(( RMAX - ${RMIN:-0} )) < $LIM KiB)" \
+	[ $(( RMAX - ${RMIN:-0} )) -lt "$LIM" ]
+ssm_check "  the session's end is audited (no backlog limit was hit)" sh -c \
+	"grep '\"session_end\"' '$T/log/audit.jsonl' | grep '$FSID' | grep -qv backlog"
+
+# ---- the throttle removed: the whole transcript arrives
+$IH tc qdisc del dev "$VH" root
+ssm_check "the throttle removed: the transcript arrives complete, byte for byte" \
+	ssm_wait_for 60 complete_at_broker "$FSID"
+A2=$(hwm_kb "$APID")
+echo "note: the agent's peak RSS at the end: $A2 KiB"
+ssm_check "  the agent's peak stayed under the bound to the end ($(( A2 - A0 )) < $LIM KiB)" \
+	[ $(( A2 - A0 )) -lt "$LIM" ]
+ssm_check "no protocol error on either side" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
+ssm_check "no sanitizer report from the broker or the agent" sh -c \
+	"! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T/agent.log' '$T/broker.log'"
+if [ "$SSM_FAIL" -gt 0 ]; then
+	echo "--- agent.log"; tail -30 "$T/agent.log"
+	echo "--- broker.log"; tail -30 "$T/broker.log"
+	echo "--- flood.err"; tail -5 "$T/flood.err"
+fi
+kill "$APID" 2>/dev/null
+ssm_done
