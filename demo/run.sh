@@ -9,7 +9,9 @@
 # host (registered by activation: mi- ids).  A developer with the workshop's SSMDevAccess policy, an on-call
 # engineer who reaches Prod only with MFA, an interactive-command document, a port forward
 # to a web server on a host, scp through ssh's ProxyCommand, an idle timeout, a terminate
-# from the broker, the session history and a transcript played back from the broker.
+# from the broker, the session history and a transcript played back from the broker; also a
+# document that only the broker holds, fetched by the host over its channel, and a session
+# that goes on across a 12-second cut of its host's network.
 #
 # Everything runs inside private mount and pid namespaces with private copies of
 # /etc/passwd, /etc/group, /etc/shadow and /etc/pam.d: the machine's users, PAM and sshd are
@@ -141,7 +143,9 @@ IB="ip netns exec ssmw-broker"
 note "broker 10.77.0.1; hosts dev-web .10, dev-db .11, prod-web .12, prod-db .13"
 
 say "The broker: ssm-broker serve creates its state (database, CA, signing key) on first start"
-$IB "$broker_bin" serve --state-dir "$work/broker" --listen 10.77.0.1:8443 >broker.log 2>&1 &
+# --keepalive 2:6 (a PING after 2 s of silence, a link dead after 6 s): short, so that the
+# network cut below is noticed within seconds (the default is 15 s and 45 s)
+$IB "$broker_bin" serve --state-dir "$work/broker" --listen 10.77.0.1:8443 --keepalive 2:6 >broker.log 2>&1 &
 PIDS="$PIDS $!"
 n=0; while ! grep -q 'listening on' broker.log && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 grep 'listening on' broker.log | indent
@@ -254,7 +258,7 @@ mkdir -p etc/ssmsession
 say "Each host's agent dials out to the broker (its configuration mounted where ssm-shell reads it)"
 for h in $HOSTS; do
 	ip netns exec "ssmw-$h" unshare --mount --propagation private sh -c \
-		"mount --bind '$work/hosts/$h/etc' '$work/etc/ssmsession' && exec '$agent_bin' --config '$work/etc/ssmsession/ssmsession.json'" \
+		"mount --bind '$work/hosts/$h/etc' '$work/etc/ssmsession' && exec '$agent_bin' --config '$work/etc/ssmsession/ssmsession.json' --keepalive 2:6" \
 		>"hosts/$h/agent.log" 2>&1 &
 	PIDS="$PIDS $!"
 done
@@ -368,6 +372,26 @@ user_ssm alice start-session --target "$ID_dev_db" --document-name ViewLog \
 indent <viewlog-bad.err
 grep -q InvalidParameters viewlog-bad.err && ok "a logpath outside /var/log is refused before any host is asked"
 
+say "A document put at the broker only: the host fetches it over its channel, then runs it"
+mkdir -p broker-docs
+cat >broker-docs/DiskSpace.json <<'EOF'
+{"schemaVersion": "1.0", "description": "Free space on /, written at the broker only",
+ "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "echo disk-space-report; df -P / | tail -n 1"}}}
+EOF
+chmod 0644 broker-docs/DiskSpace.json
+B document put DiskSpace broker-docs/DiskSpace.json >/dev/null
+note "no host holds DiskSpace in its documents_dir ($work/docs); the broker has it"
+user_ssm alice start-session --target "$ID_dev_web" --document-name DiskSpace </dev/null >disk.out 2>disk.err || true
+indent <disk.out
+grep 'document DiskSpace' hosts/dev-web/agent.log | sed 's/.*ssm-agent: //' | indent
+if grep -qx disk-space-report disk.out && ls hosts/dev-web/state/documents/DiskSpace@*.json >/dev/null 2>&1 &&
+	cmp -s broker-docs/DiskSpace.json hosts/dev-web/state/documents/DiskSpace@*.json; then
+	ok "dev-web fetched the exact bytes the token names (cached in state_dir/documents), then PAM judged the login as ever"
+else
+	bad "the broker-only document did not run"; indent <disk.err
+fi
+
 say "Port forwarding: a web server on dev-web's 127.0.0.1:8080, curl through a local port"
 mkdir -p www && echo "hello from dev-web, through the channel" >www/index.html
 ip netns exec ssmw-dev-web python3 -m http.server --bind 127.0.0.1 --directory "$work/www" 8080 >www.log 2>&1 &
@@ -433,6 +457,37 @@ t0=$(date +%s%N)
 wait $SPID 2>/dev/null || true
 t1=$(date +%s%N)
 ok "alice's client ended $(( (t1 - t0) / 1000000 )) ms after TerminateSession"
+
+say "A network cut: dev-db's network dropped for 12 s mid-session (nftables in its namespace)"
+cat >docs/Count.json <<'EOF'
+{"schemaVersion": "1.0", "description": "40 numbered lines, two a second",
+ "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "i=1; while [ $i -le 40 ]; do echo line-$i; i=$((i+1)); sleep 0.5; done"}}}
+EOF
+chmod 0644 docs/Count.json
+B document put Count docs/Count.json >/dev/null
+user_ssm alice start-session --target "$ID_dev_db" --document-name Count </dev/null >count.out 2>count.err &
+CPID=$!
+n=0; while ! grep -q line-4 count.out && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+ip netns exec ssmw-dev-db nft -f - <<'EOF'
+table inet democut {
+	chain in { type filter hook input priority -10; policy accept; iifname "vh11" drop; }
+	chain out { type filter hook output priority -10; policy accept; oifname "vh11" drop; }
+}
+EOF
+note "cut at $(tail -n 1 count.out); every packet in or out of dev-db is dropped"
+n=0; while ! grep -q 'disconnected: .*channels wait' hosts/dev-db/agent.log && [ $n -lt 200 ]; do sleep 0.1; n=$((n + 1)); done
+grep 'disconnected: .*channels wait' hosts/dev-db/agent.log | tail -1 | sed 's/.*ssm-agent: /dev-db: /' | indent
+sleep 6 # the rest of the cut: the session goes on printing on dev-db meanwhile
+ip netns exec ssmw-dev-db nft delete table inet democut
+note "the network is back"
+wait $CPID 2>/dev/null || true
+grep 'resuming' hosts/dev-db/agent.log | tail -1 | sed 's/.*ssm-agent: /dev-db: /' | indent
+if [ "$(grep -c '^line-' count.out)" = 40 ] && seq 1 40 | sed 's/^/line-/' | cmp -s - count.out; then
+	ok "the session went on: all 40 lines arrived, in order, none twice (PROTOCOL.md section 6, resumption)"
+else
+	bad "lines lost or repeated across the cut"; tail -3 count.err | indent
+fi
 
 say "The session history (describe-sessions --state History, as alice)"
 user_ssm alice describe-sessions --state History --output text | cut -f2,5,7,8 | indent
