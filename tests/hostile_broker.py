@@ -304,8 +304,12 @@ def document_channel(c, sha):
         if f["type"] == PING:
             c.send(frame(PONG, val=f["val"]))
         elif f["type"] == OPEN and f["body"][0] == 4:
-            if f["body"][6:8] != b"\0\x40" or f["body"][8:72].decode() != sha:
-                raise ValueError("the agent asked for another hash")
+            if f["body"][6:8] != b"\0\x40":
+                raise ValueError("the agent's DOCUMENT OPEN does not name a 64-byte hash")
+            if f["body"][8:72].decode() != sha:
+                # an earlier case's fetch, never accepted: the agent kept it across the
+                # reconnect and opens it again after the resumption (PROTOCOL.md section 6)
+                continue
             return f["ch"], f["val"]
 
 
