@@ -188,14 +188,6 @@ static int token_user(const struct ssm_frame_str *t, const char *sid, char *user
 	return r;
 }
 
-static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
-{
-	size_t n = s->len < size - 1 ? s->len : size - 1;
-
-	memcpy(dst, s->p, n);
-	dst[n] = '\0';
-}
-
 /* Run the login (session_priv.c) of a session whose OPEN was taken: a is new, or on the list
  * parked.  On failure its channel is closed and a freed. */
 static void start_login(struct asess *a)
@@ -268,9 +260,9 @@ static void on_open(const struct ssm_mux_ev *ev)
 	}
 	a->ch = ev->channel;
 	a->s.io_fd = a->s.ctl_fd = -1;
-	str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
-	str_copy(a->doc, sizeof(a->doc), &f->u.open.document);
-	str_copy(a->term, sizeof(a->term), &f->u.open.term);
+	ssm_frame_str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
+	ssm_frame_str_copy(a->doc, sizeof(a->doc), &f->u.open.document);
+	ssm_frame_str_copy(a->term, sizeof(a->term), &f->u.open.term);
 	a->cols = f->u.open.cols;
 	a->rows = f->u.open.rows;
 	if (token_user(&f->u.open.token, a->sid, a->user, sizeof(a->user), a->want_doc,

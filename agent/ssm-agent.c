@@ -37,8 +37,6 @@
 #include "util.h"
 
 #define AGENT_SOFTWARE "ssm-agent " PACKAGE_VERSION
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
 #define TICK_US (250 * 1000)
 #define RAW_PROTOCOL "ssm-agent-raw"
 #define PAM_SERVICE "ssm-session"
@@ -51,7 +49,7 @@ static struct lws *wsi_cur;
 static struct ssm_link link_;
 static struct ssm_mux *mux;
 static int connected, name_checked;
-static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
+static int64_t backoff_ms = SSM_BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
 static int64_t grace_ms = SSM_FRAME_RESUME_GRACE * 1000;
 static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
@@ -78,14 +76,8 @@ static void logf_(const char *fmt, ...)
  * at least hint_ms (a GOAWAY's retry hint). */
 static void schedule_reconnect(uint64_t hint_ms)
 {
-	uint32_t rnd = 0;
-	int64_t wait;
+	int64_t wait = ssm_backoff_next(&backoff_ms, hint_ms);
 
-	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-	wait = backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(backoff_ms / 2 + 1));
-	if ((int64_t)hint_ms > wait)
-		wait = (int64_t)hint_ms;
-	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
 	next_connect_ms = ssm_mono_ms() + wait;
 	logf_("reconnecting in %lld.%03lld s", (long long)(wait / 1000), (long long)(wait % 1000));
 }
@@ -201,7 +193,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				      link_.peer_software, ssm_mux_channels(mux));
 			else
 				logf_("link up (broker %s)", link_.peer_software);
-			backoff_ms = BACKOFF_MIN_MS;
+			backoff_ms = SSM_BACKOFF_MIN_MS;
 			(void)ssm_agent_status_write(cfg->run_dir, 1, ssm_now());
 		} else if (ev == SSM_LINK_EV_GOAWAY) {
 			logf_("broker said GOAWAY %s: %s (retry after %llu ms)",

@@ -29,8 +29,6 @@
 #include "lwsglue.h"
 #include "util.h"
 
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
 #define TICK_US (100 * LWS_US_PER_MS)
 #define MAX_HOSTS 20000
 
@@ -54,13 +52,7 @@ static volatile sig_atomic_t stop_signal;
 
 static void schedule_reconnect(struct host *h)
 {
-	uint32_t rnd = 0;
-	int64_t wait;
-
-	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-	wait = h->backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(h->backoff_ms / 2 + 1));
-	h->backoff_ms = h->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : h->backoff_ms * 2;
-	h->next_connect_ms = ssm_mono_ms() + wait;
+	h->next_connect_ms = ssm_mono_ms() + ssm_backoff_next(&h->backoff_ms, 0);
 }
 
 static void connect_host(struct host *h)
@@ -123,7 +115,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		if (ev == SSM_LINK_EV_UP) {
 			h->up = 1;
 			n_up++;
-			h->backoff_ms = BACKOFF_MIN_MS;
+			h->backoff_ms = SSM_BACKOFF_MIN_MS;
 			if (n_up == n_hosts) {
 				printf("all-up %lld\n", (long long)(ssm_mono_ms() - t0));
 				fflush(stdout);
@@ -288,7 +280,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "loadhosts: cannot set up TLS with %s and %s\n", cert, key);
 			return 2;
 		}
-		h->backoff_ms = BACKOFF_MIN_MS;
+		h->backoff_ms = SSM_BACKOFF_MIN_MS;
 		n_hosts++;
 	}
 	fclose(f);

@@ -32,14 +32,6 @@ void docserve_init(struct broker *b, void (*log)(const char *fmt, ...))
 	logf_ = log;
 }
 
-static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
-{
-	size_t n = s->len < size - 1 ? s->len : size - 1;
-
-	memcpy(dst, s->p, n);
-	dst[n] = '\0';
-}
-
 void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 {
 	char name[SSM_FRAME_DOC_MAX + 1], sha[SSM_FRAME_SID_MAX + 1], *content = NULL;
@@ -47,8 +39,8 @@ void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 	int r;
 
 	/* the codec checked both: a name of [A-Za-z0-9_.-] and 64 lowercase hex digits */
-	str_copy(name, sizeof(name), &ev->f->u.open.document);
-	str_copy(sha, sizeof(sha), &ev->f->u.open.sid);
+	ssm_frame_str_copy(name, sizeof(name), &ev->f->u.open.document);
+	ssm_frame_str_copy(sha, sizeof(sha), &ev->f->u.open.sid);
 	if (a->ndocuments >= DOCS_PER_LINK) {
 		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_LIMIT,
 				    "too many documents at once on this link");

@@ -192,14 +192,6 @@ int broker_session_terminate(const char *sid, const char *reason)
 	return 0;
 }
 
-static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
-{
-	size_t n = s->len < size - 1 ? s->len : size - 1;
-
-	memcpy(dst, s->p, n);
-	dst[n] = '\0';
-}
-
 /* A client's OPEN: sid and attach secret from StartSession. */
 static void client_open(struct conn *c, const struct ssm_mux_ev *ev)
 {
@@ -212,7 +204,7 @@ static void client_open(struct conn *c, const struct ssm_mux_ev *ev)
 	struct conn *a;
 	int rc;
 
-	str_copy(sid, sizeof(sid), &f->u.open.sid);
+	ssm_frame_str_copy(sid, sizeof(sid), &f->u.open.sid);
 	secret = malloc(f->u.open.token.len + 1);
 	if (secret == NULL) {
 		(void)ssm_mux_close(c->mux, ev->channel, 0, SSM_CODE_INTERNAL, "out of memory");
@@ -374,7 +366,7 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 		r->how = ev->f->u.exit.how;
 		r->status = ev->f->u.exit.status;
 		r->reason = ev->f->u.exit.reason;
-		str_copy(r->detail, sizeof(r->detail), &ev->f->u.exit.detail);
+		ssm_frame_str_copy(r->detail, sizeof(r->detail), &ev->f->u.exit.detail);
 		pump_down(r);
 		break;
 	case SSM_MUX_EV_CLOSED:

@@ -40,14 +40,6 @@ void transcripts_init(struct broker *b, void (*log)(const char *fmt, ...))
 	logf_ = log;
 }
 
-static void str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
-{
-	size_t n = s->len < size - 1 ? s->len : size - 1;
-
-	memcpy(dst, s->p, n);
-	dst[n] = '\0';
-}
-
 void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 {
 	char doc[SSM_FRAME_DOC_MAX + 1], err[256] = "";
@@ -68,8 +60,8 @@ void transcripts_open(struct conn *a, const struct ssm_mux_ev *ev)
 	t->tag = RELAY_TAG_TRANSCRIPT;
 	t->agent = a;
 	t->ch = ev->channel;
-	str_copy(t->sid, sizeof(t->sid), &ev->f->u.open.sid);
-	str_copy(doc, sizeof(doc), &ev->f->u.open.document);
+	ssm_frame_str_copy(t->sid, sizeof(t->sid), &ev->f->u.open.sid);
+	ssm_frame_str_copy(doc, sizeof(doc), &ev->f->u.open.document);
 	/* stored under the host's own id (from its certificate): a host can only ever write
 	 * its own transcripts */
 	r = tstore_open(B, a->host_id, t->sid, doc, &t->obj, &size, &complete, err, sizeof(err));

@@ -59,8 +59,6 @@
 #define EXIT_ERROR 255
 #define CONNS_MAX 256
 #define FIRST_SESSION_FRESH_MS 50000 /* StartSession's attach secret lasts 60 s */
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
 #define RESUME_SIDS_MAX 32 /* session ids named when reconnecting (brokerd/serve.c) */
 
 /* one stream: standard input/output, or one accepted TCP connection */
@@ -98,7 +96,7 @@ static char refusal[512], bearer_hdr[128];
 static lws_sorted_usec_list_t tick_sul;
 /* reconnecting (PROTOCOL.md section 6) */
 static int ever_up, reconnecting;
-static int64_t backoff_ms = BACKOFF_MIN_MS, next_connect_ms, grace_ms, ping_after_ms,
+static int64_t backoff_ms = SSM_BACKOFF_MIN_MS, next_connect_ms, grace_ms, ping_after_ms,
 	dead_after_ms;
 static char conn_path[256 + RESUME_SIDS_MAX * (8 + SSM_FRAME_SID_MAX)];
 
@@ -607,15 +605,7 @@ static void connect_now(void)
  * 30 s; at least hint_ms (a GOAWAY's retry hint). */
 static void schedule_reconnect(uint64_t hint_ms)
 {
-	uint32_t rnd = 0;
-	int64_t wait;
-
-	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
-	wait = backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(backoff_ms / 2 + 1));
-	if ((int64_t)hint_ms > wait)
-		wait = (int64_t)hint_ms;
-	backoff_ms = backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff_ms * 2;
-	next_connect_ms = ssm_mono_ms() + wait;
+	next_connect_ms = ssm_mono_ms() + ssm_backoff_next(&backoff_ms, hint_ms);
 }
 
 /* The connection ended after a link was up: the sessions wait for the next one. */
@@ -693,7 +683,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
 				 lws_frame_is_binary(wsi), ssm_mono_ms());
 		if (ev == SSM_LINK_EV_UP) {
-			backoff_ms = BACKOFF_MIN_MS;
+			backoff_ms = SSM_BACKOFF_MIN_MS;
 			if (!ever_up) {
 				ever_up = 1;
 				on_link_up();

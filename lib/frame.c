@@ -646,6 +646,14 @@ struct ssm_frame_str ssm_frame_str(const char *s)
 	return r;
 }
 
+void ssm_frame_str_copy(char *dst, size_t size, const struct ssm_frame_str *s)
+{
+	size_t n = s->len < size - 1 ? s->len : size - 1;
+
+	memcpy(dst, s->p, n);
+	dst[n] = '\0';
+}
+
 /* ---- names ---- */
 
 const char *ssm_frame_strerror(int err)

@@ -211,6 +211,9 @@ int ssm_frame_data_header(uint8_t hdr[SSM_FRAME_HEADER], uint32_t channel, uint3
 
 /* Set s from a NUL-terminated string (NULL gives the empty string). */
 struct ssm_frame_str ssm_frame_str(const char *s);
+/* Copy a decoded string into dst as a C string, cut to size - 1 bytes (size > 0).  The codec
+ * has already refused NUL and control characters in every text field. */
+void ssm_frame_str_copy(char *dst, size_t size, const struct ssm_frame_str *s);
 
 /* Names for logs: an error code's message, a type's name ("?" if unknown), a code's name. */
 const char *ssm_frame_strerror(int err);

@@ -95,14 +95,6 @@ static int protocol_error(struct ssm_link *l, const char *what, const char *deta
 	return link_error(l, SSM_CODE_PROTOCOL, what, detail);
 }
 
-static void copy_str(char *dst, size_t size, const struct ssm_frame_str *s)
-{
-	size_t n = s->len < size - 1 ? s->len : size - 1;
-
-	memcpy(dst, s->p, n);
-	dst[n] = '\0';
-}
-
 /* One whole message. */
 static int chan_error(struct ssm_link *l, int r, const char *err)
 {
@@ -124,7 +116,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len, int64_
 			return protocol_error(l, "expected HELLO, got", ssm_frame_type_name(f.type));
 		if (f.u.hello.role != l->peer_role)
 			return protocol_error(l, "HELLO from the wrong role", NULL);
-		copy_str(l->peer_software, sizeof(l->peer_software), &f.u.hello.software);
+		ssm_frame_str_copy(l->peer_software, sizeof(l->peer_software), &f.u.hello.software);
 		l->peer_features = f.u.hello.features; /* bits this side does not know: ignored */
 		l->state = SSM_LINK_RESUME_WAIT;
 		if (l->chan_hello != NULL) {
@@ -185,7 +177,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len, int64_
 	case SSM_FRAME_GOAWAY:
 		l->peer_goaway_code = f.u.close.code;
 		l->peer_goaway_retry_ms = f.value;
-		copy_str(l->peer_goaway_reason, sizeof(l->peer_goaway_reason), &f.u.close.reason);
+		ssm_frame_str_copy(l->peer_goaway_reason, sizeof(l->peer_goaway_reason), &f.u.close.reason);
 		l->state = SSM_LINK_CLOSING;
 		l->q_n = 0;
 		return SSM_LINK_EV_GOAWAY;

@@ -2,6 +2,7 @@
 #include "lwsglue.h"
 #include <fcntl.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
@@ -57,4 +58,17 @@ void ssm_lws_unwatch(struct lws **pw)
 		lws_set_timeout(*pw, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		*pw = NULL;
 	}
+}
+
+int64_t ssm_backoff_next(int64_t *backoff_ms, uint64_t hint_ms)
+{
+	uint32_t rnd = 0;
+	int64_t wait;
+
+	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	wait = *backoff_ms / 2 + (int64_t)(rnd % (uint32_t)(*backoff_ms / 2 + 1));
+	if ((int64_t)hint_ms > wait)
+		wait = (int64_t)hint_ms;
+	*backoff_ms = *backoff_ms * 2 > SSM_BACKOFF_MAX_MS ? SSM_BACKOFF_MAX_MS : *backoff_ms * 2;
+	return wait;
 }

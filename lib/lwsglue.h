@@ -21,4 +21,12 @@ struct lws *ssm_lws_watch_fd(struct lws_vhost *vh, const char *protocol, int fd,
 /* Stop watching: the dup is closed asynchronously, user data cleared, *pw set to NULL. */
 void ssm_lws_unwatch(struct lws **pw);
 
+/* The reconnect backoff of the dialers (ssm-agent, ssm, bench/loadhosts): the wait before
+ * the next attempt, drawn uniformly from half to all of *backoff_ms and at least hint_ms (a
+ * GOAWAY's retry hint); *backoff_ms then doubles, up to SSM_BACKOFF_MAX_MS.  A dialer
+ * starts from, and after a link came up returns to, SSM_BACKOFF_MIN_MS. */
+#define SSM_BACKOFF_MIN_MS 1000
+#define SSM_BACKOFF_MAX_MS 30000
+int64_t ssm_backoff_next(int64_t *backoff_ms, uint64_t hint_ms);
+
 #endif
