@@ -48,11 +48,26 @@ int documents_schema_ensure(sqlite3 *db)
 	return 0;
 }
 
+/* Column col of the row st is on, as a NUL-terminated copy (*pcontent, *plen): 0 or -ENOMEM. */
+static int blob_copy(sqlite3_stmt *st, int col, char **pcontent, size_t *plen)
+{
+	int n = sqlite3_column_bytes(st, col);
+
+	*pcontent = malloc((size_t)n + 1);
+	if (*pcontent == NULL)
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(*pcontent, sqlite3_column_blob(st, col), (size_t)n);
+	(*pcontent)[n] = '\0';
+	*plen = (size_t)n;
+	return 0;
+}
+
 int db_document_get(sqlite3 *db, const char *name, char **pcontent, size_t *plen,
 		    char sha256[65], char session_type[32])
 {
 	sqlite3_stmt *st;
-	int r = -ENOENT, n;
+	int r = -ENOENT;
 
 	*pcontent = NULL;
 	*plen = 0;
@@ -63,18 +78,10 @@ int db_document_get(sqlite3 *db, const char *name, char **pcontent, size_t *plen
 		return -EIO;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		n = sqlite3_column_bytes(st, 0);
-		*pcontent = malloc((size_t)n + 1);
-		if (*pcontent == NULL) {
-			r = -ENOMEM;
-		} else {
-			if (n > 0)
-				memcpy(*pcontent, sqlite3_column_blob(st, 0), (size_t)n);
-			(*pcontent)[n] = '\0';
-			*plen = (size_t)n;
+		r = blob_copy(st, 0, pcontent, plen);
+		if (r == 0) {
 			snprintf(sha256, 65, "%s", (const char *)sqlite3_column_text(st, 1));
 			snprintf(session_type, 32, "%s", (const char *)sqlite3_column_text(st, 2));
-			r = 0;
 		}
 	}
 	sqlite3_finalize(st);
@@ -85,7 +92,7 @@ int db_document_version_get(sqlite3 *db, const char *name, const char *sha256,
 			    char **pcontent, size_t *plen)
 {
 	sqlite3_stmt *st;
-	int r = -ENOENT, n;
+	int r = -ENOENT;
 
 	*pcontent = NULL;
 	*plen = 0;
@@ -100,17 +107,7 @@ int db_document_version_get(sqlite3 *db, const char *name, const char *sha256,
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		n = sqlite3_column_bytes(st, 0);
-		*pcontent = malloc((size_t)n + 1);
-		if (*pcontent == NULL) {
-			r = -ENOMEM;
-		} else {
-			if (n > 0)
-				memcpy(*pcontent, sqlite3_column_blob(st, 0), (size_t)n);
-			(*pcontent)[n] = '\0';
-			*plen = (size_t)n;
-			r = 0;
-		}
+		r = blob_copy(st, 0, pcontent, plen);
 	}
 	sqlite3_finalize(st);
 	return r;
