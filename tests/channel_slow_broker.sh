@@ -1,13 +1,13 @@
 #!/bin/sh
 # channel_slow_broker.sh - a broker that acknowledges slowly (issue 8's fault list), as root:
-# the host's link to the broker is throttled to 1 MB/s with a real tc token-bucket filter in
+# the host's link to the broker is throttled to 0.5 MB/s with a real tc token-bucket filter in
 # the host's network namespace, so the broker's acknowledgements of a transcript come far
 # slower than the session writes it. A session on the sshd path prints 32 MB of output in a
 # few seconds:
 #  - the backlog grows on the host's disk (the spool), tens of MB beyond what the broker
 #    acknowledged, and the session is not slowed to the link's pace;
 #  - the memory of ssm-agent, of the broker and of the session's recorder stays flat: each
-#    grows by less than 4 MiB while the backlog passes 20 MB (the agent holds at most the
+#    grows by less than 4 MiB while the backlog passes 16 MB (the agent holds at most the
 #    transcript channel's window, 1 MiB, in memory; the rest stays on disk);
 #  - the throttle removed, the transcript arrives complete at the broker, byte for byte.
 # Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.83.0/30.
@@ -18,7 +18,7 @@ command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; 
 chan_init
 chan_net w 169.254.83
 VH=vwh$$ # the host's end of the veth pair (chan_net)
-if ! $IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 200ms 2>"$T/tc.err"; then
+if ! $IH tc qdisc add dev "$VH" root tbf rate 4mbit burst 128kb latency 200ms 2>"$T/tc.err"; then
 	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
 	exit 77
 fi
@@ -55,7 +55,7 @@ A0=$(rss_kb "$APID") B0=$(rss_kb "$BPID")
 echo "note: after the warm-up: agent RSS $A0 KiB, broker RSS $B0 KiB"
 
 # ---- the throttle, then a session that floods
-$IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 200ms
+$IH tc qdisc add dev "$VH" root tbf rate 4mbit burst 128kb latency 200ms
 rm -f "$T/sid"
 t0=$(date +%s%N)
 timeout 120 "$T/bin/login-hid" ssmtu Cmd-Flood - -- </dev/null >"$T/flood.out" 2>"$T/flood.err" &
@@ -77,15 +77,13 @@ ssm_check "the flooding session runs to its end while the link is throttled" sh 
 	"[ $rc = 0 ] && tail -n 1 '$T/flood.out' | grep -qx FLOOD-END"
 CS=$(sz "$CAST")
 echo "note: the session took $ms ms; its transcript holds $CS bytes"
-ssm_check "  not slowed to the link's pace (1 MB/s): done in well under \$(transcript size) / 1 MB/s" \
-	[ $(( ms * 1000 )) -lt $(( CS / 2 )) ]
-# what the broker holds 3 s after the end (1 MB/s: about 3 MB plus what came meanwhile)
-sleep 3
+ssm_check "  not slowed to the link's pace (0.5 MB/s): it wrote more than 1 MB/s" \
+	[ $(( ms * 1000 )) -lt "$CS" ]
 AT=$(sz "$ST/transcripts/$HID/$FSID.cast")
 BACKLOG=$(( CS - AT ))
-echo "note: 3 s after its end the broker holds $AT bytes of it: $BACKLOG bytes wait in the host's spool"
-ssm_check "  the backlog is on the host's disk: more than 20 MB beyond what the broker holds" \
-	[ "$BACKLOG" -gt 20000000 ]
+echo "note: at its end the broker holds $AT bytes of it: $BACKLOG bytes wait in the host's spool"
+ssm_check "  the backlog is on the host's disk: more than half the transcript (16 MB) beyond what the broker holds" \
+	[ "$BACKLOG" -gt 16000000 ]
 ssm_check "  delivery goes on meanwhile (the broker's copy grows)" \
 	ssm_wait_for 20 sh -c "[ \$(stat -c %s '$ST/transcripts/$HID/$FSID.cast' 2>/dev/null || echo 0) -gt $AT ]"
 $IH tc -s qdisc show dev "$VH"
@@ -94,7 +92,7 @@ RMAX=$(sort -n "$T/rec.rss" | tail -1)
 RMIN=$(awk '$1 > 0 {print; exit}' "$T/rec.rss")
 echo "note: agent RSS $A0 -> $A1r KiB (peak $A1), broker RSS $B0 -> $B1 KiB, recorder RSS $RMIN..$RMAX KiB"
 LIM=4096 # KiB: the transcript channel's window (1 MiB) and buffers, whatever the backlog
-ssm_check "  ssm-agent's memory stays flat: its peak grew by less than 4 MiB, a fifth of the backlog ($(( A1 - A0 )) < $LIM KiB)" \
+ssm_check "  ssm-agent's memory stays flat: its peak grew by less than 4 MiB, a quarter of the backlog ($(( A1 - A0 )) < $LIM KiB)" \
 	[ $(( A1 - A0 )) -lt "$LIM" ]
 ssm_check "  the broker's too ($(( B1 - B0 )) < $LIM KiB)" [ $(( B1 - B0 )) -lt "$LIM" ]
 ssm_check "  and the recorder's while it wrote it ($(( RMAX - ${RMIN:-0} )) < $LIM KiB)" \
