@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include "doccache.h"
 #include "document.h"
@@ -248,7 +249,7 @@ int ssm_doccache_store(const char *dir, const char *name, const char *sha256, co
 	char entry[SSM_DOCCACHE_ENTRY_MAX], tmp[64], hex[65], sub[512] = "";
 	struct ssm_document *doc = NULL;
 	static unsigned counter;
-	int dfd = -1, fd = -1, r;
+	int dfd = -1, fd = -1, r, tries;
 
 	if (!ssm_doccache_entry(name, sha256, entry, sizeof(entry))) {
 		ERR("invalid document name or sha256");
@@ -275,11 +276,24 @@ int ssm_doccache_store(const char *dir, const char *name, const char *sha256, co
 	dfd = open_store_dir(dir, err, errlen);
 	if (dfd < 0)
 		return dfd;
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u", (long)getpid(), counter++);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		    0644);
+	/* a name no earlier agent used: one that died while storing left its temporary file,
+	 * and a pid is reused (in a container the agent's is the same at every start); on a
+	 * clash, another name, and the file there is left alone (pruning removes it when stale) */
+	for (tries = 0;; tries++) {
+		uint32_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			rnd = (uint32_t)time(NULL);
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u-%08x", (long)getpid(), counter++,
+			 (unsigned)rnd);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			    0644);
+		if (fd >= 0 || errno != EEXIST || tries >= 16)
+			break;
+	}
 	if (fd < 0) {
 		ERR("%s/%s: cannot create: %s", dir, tmp, strerror(errno));
+		tmp[0] = '\0'; /* not ours: never removed here */
 		r = -EIO;
 		goto out;
 	}

@@ -189,6 +189,21 @@ static void test_store(void)
 	      "stored twice (%s)", err);
 	snprintf(path, sizeof(path), "test \"$(ls -A '%s' | wc -l)\" = 1", cdir);
 	CHECK(system(path) == 0, "one file after two stores");
+	/* temporary files an earlier agent with this process id left (it died while storing;
+	 * in a container the agent's pid is the same at every start) neither make a store fail
+	 * nor are taken for this store's */
+	new_dir_mode(dir, "store-leftover", 0755);
+	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
+	CHECK(mkdir(cdir, 0755) == 0, "mkdir");
+	for (i = 0; i < 1024; i++) {
+		snprintf(path, sizeof(path), "%s/.tmp-%ld-%zu", cdir, (long)getpid(), i);
+		write_file(path, "left", 4, 0600);
+	}
+	CHECK(ssm_doccache_store(cdir, "Doc-A", sha, DOC_A, strlen(DOC_A), 1 << 20, err,
+				 sizeof(err)) == 0,
+	      "store beside leftover temporary files (%s)", err);
+	snprintf(path, sizeof(path), "test \"$(ls -A '%s' | grep -c '^\\.tmp-')\" = 1024", cdir);
+	CHECK(system(path) == 0, "no leftover temporary file removed by a store that did not make it");
 }
 
 /* ---- reading ---- */
