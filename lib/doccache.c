@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include "doccache.h"
 #include "document.h"
@@ -22,7 +23,12 @@
 #define ERR(...) ssm_errf(err, errlen, __VA_ARGS__)
 #define TMP_PREFIX ".tmp-"
 #define TMP_STALE_S 60
-#define PRUNE_MAX_FILES 4096 /* entries considered at once; a 16 MiB cache holds at most 256 */
+/* What an entry costs against document_cache_max_bytes: its size rounded up to a block of
+ * 4 KiB, at least one block.  A tiny document still takes an inode and a block on disk, so
+ * counting bytes alone would let thousands of them pile up (a 55-byte document is valid)
+ * under a limit meant for documents of up to 64 KiB. */
+#define ENTRY_BLOCK 4096
+#define PRUNE_MAX_FILES (1 << 18) /* entries considered at once: 1 GiB (the largest limit) / 4 KiB */
 
 /* The cache directory, opened and checked.  fd, or -ENOENT, -EACCES (a link, unsafe owner
  * or mode), -ENOTDIR, -EIO. */
@@ -146,24 +152,78 @@ out:
 	return r;
 }
 
-/* mkdir with mode 0755 whatever the umask; an existing one is left as it is (open_dir
- * checks it) */
-static int make_dir(const char *path, char *err, size_t errlen)
+/* dirfd/name as a directory, made 0755 (whatever the umask) when missing, opened without
+ * following a symbolic link and checked as open_dir does.  The mode of a directory just made
+ * is set through its descriptor: a path could meanwhile name a link to anything.  fd, or
+ * -EACCES (a link, not a directory, unsafe owner or mode), -EIO. */
+static int make_open_dir(int dirfd, const char *name, const char *what, char *err,
+			 size_t errlen)
 {
-	int e;
+	int fd, r, made = 0;
 
-	if (mkdir(path, 0755) == 0) {
-		if (chmod(path, 0755) != 0) {
-			ERR("%s: cannot set its mode: %s", path, strerror(errno));
-			return -EIO;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdirat(dirfd, name, 0755) == 0)
+			made = 1;
+		else if (errno != EEXIST) {
+			r = errno;
+			ERR("%s: cannot create: %s", what, strerror(r));
+			return r == EACCES || r == EPERM ? -EACCES : -EIO;
 		}
-		return 0;
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	e = errno;
-	if (e == EEXIST)
-		return 0;
-	ERR("%s: cannot create: %s", path, strerror(e));
-	return e == EACCES || e == EPERM ? -EACCES : -EIO;
+	if (fd < 0) {
+		r = errno;
+		if (r == ELOOP || r == ENOTDIR) {
+			ERR("%s: a symbolic link or not a directory: refusing it", what);
+			return -EACCES;
+		}
+		ERR("%s: cannot open: %s", what, strerror(r));
+		return r == EACCES ? -EACCES : -EIO;
+	}
+	if (made && fchmod(fd, 0755) != 0) {
+		ERR("%s: cannot set its mode: %s", what, strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	r = ssm_check_trusted_fd(fd, what, err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The cache directory for a store: its parent (state_dir) and itself, each made when missing
+ * and checked (owner root, no group or other write, not a link).  Only root can then change
+ * what either holds.  fd, or a negative errno with err. */
+static int open_store_dir(const char *dir, char *err, size_t errlen)
+{
+	char parent[4096];
+	const char *base;
+	char *slash;
+	int pfd, dfd;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent)) {
+		ERR("%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	slash = strrchr(parent, '/');
+	if (slash == NULL || slash[1] == '\0') {
+		ERR("%s: not an absolute path to a directory", dir);
+		return -EINVAL;
+	}
+	base = dir + (slash - parent) + 1;
+	if (slash == parent)
+		parent[1] = '\0'; /* "/documents": the parent is "/" */
+	else
+		*slash = '\0';
+	pfd = make_open_dir(AT_FDCWD, parent, parent, err, errlen);
+	if (pfd < 0)
+		return pfd;
+	dfd = make_open_dir(pfd, base, dir, err, errlen);
+	close(pfd);
+	return dfd;
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -186,11 +246,10 @@ static int write_all(int fd, const void *buf, size_t len)
 int ssm_doccache_store(const char *dir, const char *name, const char *sha256, const void *buf,
 		       size_t len, int64_t max_bytes, char *err, size_t errlen)
 {
-	char entry[SSM_DOCCACHE_ENTRY_MAX], tmp[64], hex[65], parent[4096], sub[512] = "";
+	char entry[SSM_DOCCACHE_ENTRY_MAX], tmp[64], hex[65], sub[512] = "";
 	struct ssm_document *doc = NULL;
 	static unsigned counter;
-	char *slash;
-	int dfd = -1, fd = -1, r;
+	int dfd = -1, fd = -1, r, tries;
 
 	if (!ssm_doccache_entry(name, sha256, entry, sizeof(entry))) {
 		ERR("invalid document name or sha256");
@@ -213,27 +272,28 @@ int ssm_doccache_store(const char *dir, const char *name, const char *sha256, co
 		ERR("document %s: not a valid session document: %s", name, sub);
 		return r;
 	}
-	/* the parent (state_dir) and the directory itself, when missing */
-	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent)) {
-		ERR("%s: path too long", dir);
-		return -ENAMETOOLONG;
-	}
-	slash = strrchr(parent, '/');
-	if (slash != NULL && slash != parent) {
-		*slash = '\0';
-		if ((r = make_dir(parent, err, errlen)) < 0)
-			return r;
-	}
-	if ((r = make_dir(dir, err, errlen)) < 0)
-		return r;
-	dfd = open_dir(dir, err, errlen);
+	/* the parent (state_dir) and the directory itself, made when missing, both checked */
+	dfd = open_store_dir(dir, err, errlen);
 	if (dfd < 0)
-		return dfd == -ENOTDIR ? -EACCES : dfd;
-	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u", (long)getpid(), counter++);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		    0644);
+		return dfd;
+	/* a name no earlier agent used: one that died while storing left its temporary file,
+	 * and a pid is reused (in a container the agent's is the same at every start); on a
+	 * clash, another name, and the file there is left alone (pruning removes it when stale) */
+	for (tries = 0;; tries++) {
+		uint32_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+			rnd = (uint32_t)time(NULL);
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%ld-%u-%08x", (long)getpid(), counter++,
+			 (unsigned)rnd);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+			    0644);
+		if (fd >= 0 || errno != EEXIST || tries >= 16)
+			break;
+	}
 	if (fd < 0) {
 		ERR("%s/%s: cannot create: %s", dir, tmp, strerror(errno));
+		tmp[0] = '\0'; /* not ours: never removed here */
 		r = -EIO;
 		goto out;
 	}
@@ -312,7 +372,7 @@ int ssm_doccache_prune(const char *dir, int64_t max_bytes, const char *keep, cha
 	struct stat st;
 	time_t now = time(NULL);
 	int64_t total = 0;
-	size_t n = 0, i;
+	size_t n = 0, cap = 0, i;
 	DIR *d = NULL;
 	int dfd, fd2, removed = 0;
 
@@ -327,24 +387,19 @@ int ssm_doccache_prune(const char *dir, int64_t max_bytes, const char *keep, cha
 		ERR("%s: cannot list: %s", dir, strerror(errno));
 		return -EIO;
 	}
-	v = calloc(PRUNE_MAX_FILES, sizeof(*v));
-	if (v == NULL) {
-		closedir(d);
-		close(dfd);
-		ERR("out of memory");
-		return -ENOMEM;
-	}
 	while ((de = readdir(d)) != NULL) {
+		int64_t cost;
+
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
-			/* a store that died half way */
-			if (now - st.st_mtime > TMP_STALE_S && unlinkat(dfd, de->d_name, 0) == 0)
-				removed++;
+		/* an entry first: a document's name may begin with ".tmp-" too (no temporary
+		 * file's name has an '@') */
+		if (!ssm_doccache_entry_valid(de->d_name)) {
+			if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0 &&
+			    now - st.st_mtime > TMP_STALE_S && unlinkat(dfd, de->d_name, 0) == 0)
+				removed++; /* a store that died half way */
 			continue;
 		}
-		if (!ssm_doccache_entry_valid(de->d_name))
-			continue;
 		if (!S_ISREG(st.st_mode)) {
 			/* only root writes here: nothing but a regular file belongs under an
 			 * entry's name */
@@ -352,16 +407,29 @@ int ssm_doccache_prune(const char *dir, int64_t max_bytes, const char *keep, cha
 				removed++;
 			continue;
 		}
-		total += st.st_size;
-		if (n < PRUNE_MAX_FILES) {
+		cost = ((int64_t)st.st_size + ENTRY_BLOCK - 1) / ENTRY_BLOCK * ENTRY_BLOCK;
+		if (cost < ENTRY_BLOCK)
+			cost = ENTRY_BLOCK;
+		total += cost;
+		if (n == cap && cap < PRUNE_MAX_FILES) {
+			size_t ncap = cap == 0 ? 256 : cap * 2;
+			struct pentry *nv = realloc(v, ncap * sizeof(*v));
+
+			if (nv != NULL) {
+				v = nv;
+				cap = ncap;
+			}
+		}
+		if (n < cap) {
 			/* a valid entry name fits (SSM_DOCCACHE_ENTRY_MAX) */
 			memcpy(v[n].name, de->d_name, strlen(de->d_name) + 1);
-			v[n].size = st.st_size;
+			v[n].size = cost;
 			v[n].mtime = st.st_mtim;
 			n++;
 		}
 	}
-	qsort(v, n, sizeof(*v), by_age);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), by_age);
 	for (i = 0; i < n && total > max_bytes; i++) {
 		if (keep != NULL && strcmp(v[i].name, keep) == 0)
 			continue;

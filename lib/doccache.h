@@ -64,7 +64,8 @@ int ssm_doccache_read(const char *dir, const char *name, const char *sha256, cha
 
 /* Store a document the broker sent: name and sha256 valid, len at most 64 KiB, the bytes'
  * SHA-256 equal to sha256 (-EBADMSG), and ssm_document_parse accepting them (-EINVAL).  Creates
- * state_dir-like parent and dir (0755) when missing, checks dir as ssm_doccache_read does,
+ * dir's parent (state_dir) and dir (0755) when missing, never following a symbolic link, and
+ * checks both as ssm_doccache_read checks dir (-EACCES: an unsafe parent or dir),
  * writes a temporary file (0644, O_EXCL, not following links), fsyncs it, renames it over
  * the entry and fsyncs the directory.  Then prunes the cache to max_bytes, keeping this
  * entry.  0, or a negative errno with err. */
@@ -75,7 +76,8 @@ int ssm_doccache_store(const char *dir, const char *name, const char *sha256, co
  * 0 or a negative errno. */
 int ssm_doccache_touch(const char *dir, const char *name, const char *sha256);
 
-/* Remove the least recently used entries until the entries' bytes total at most max_bytes,
+/* Remove the least recently used entries until the entries total at most max_bytes, each
+ * counted as its size rounded up to 4 KiB (at least 4 KiB: what a file costs on disk),
  * never keep (an entry file name, or NULL); also removes temporary files older than a
  * minute and entries that are not regular files.  Files with other names are left alone.
  * Returns how many files were removed, or a negative errno. */

@@ -84,6 +84,17 @@ ssm_check "DOCUMENT: the agent gave up on a broker that never answered" \
 	grep -q "document Hostile-Doc: no answer from the broker within 15 s" "$T/agent.log"
 ssm_check "DOCUMENT: nothing the hostile broker sent is in the host's cache" sh -c \
 	"! ls -A '$T/state/documents' 2>/dev/null | grep -q '^Hostile-Doc@'"
+# a session terminated while its login waited: dropped (its token with it); the document
+# that came after was stored, and started no login for it
+psid=$(sed -n 's/.*session \(alice-[0-9a-f]*\): waiting for document Hostile-Parked from.*/\1/p' \
+	"$T/agent.log" | head -n 1)
+ssm_check "DOCUMENT: a session waiting for its document was terminated" \
+	grep -q "session ${psid:-none}: terminated while waiting for its document" "$T/agent.log"
+ssm_check "DOCUMENT: its document, arriving after, was stored" \
+	grep -q "document Hostile-Parked (sha256 [0-9a-f]*, [0-9]* bytes): received from the broker, cached" \
+	"$T/agent.log"
+ssm_check "DOCUMENT: and no login started for the terminated session" sh -c \
+	"! grep -q 'session ${psid:-none}: login of' '$T/agent.log'"
 
 # ---- the real broker is back: the same agent process links up and serves a session
 kill "$HPID" 2>/dev/null

@@ -275,6 +275,7 @@ def c_ping_flood(c):
 # agent, which holds no copy, asks for it, and the broker abuses the answer.  Each case names
 # another hash, so nothing a case leaves behind serves the next.
 DOC_NAME = "Hostile-Doc"
+PARKED_NAME = "Hostile-Parked"  # a good document, stored: not one of the refused ones
 GOOD_DOC = (b'{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",'
             b' "properties": {"linux": {"commands": "echo HOSTILE-DOC-RAN"}}}\n')
 
@@ -283,20 +284,20 @@ def b64u(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def unsigned_token(sid, sha):
+def unsigned_token(sid, sha, name=DOC_NAME):
     head = {"alg": "EdDSA", "typ": "ssm-session+jwt", "kid": "k1"}
     claims = {"iss": "hostile", "aud": "x", "sub": "alice", "sid": sid, "jti": "j" * 16,
               "iat": int(time.time()), "exp": int(time.time()) + 60, "run_as": "ssmtu",
-              "doc": {"name": DOC_NAME, "sha256": sha}}
+              "doc": {"name": name, "sha256": sha}}
     enc = lambda o: b64u(json.dumps(o, separators=(",", ":")).encode())
     return enc(head) + "." + enc(claims) + "." + b64u(b"\0" * 64)
 
 
-def document_channel(c, sha):
+def document_channel(c, sha, name=DOC_NAME):
     """a SESSION naming Hostile-Doc with hash sha; the agent's DOCUMENT OPEN (channel, grant)"""
     sid = "alice-" + sha[:20]
-    body = (struct.pack(">BBHH", 1, 0, 0, 0) + string(sid) + string(DOC_NAME) +
-            string(unsigned_token(sid, sha)) + string(""))
+    body = (struct.pack(">BBHH", 1, 0, 0, 0) + string(sid) + string(name) +
+            string(unsigned_token(sid, sha, name)) + string(""))
     c.send(frame(OPEN, ch=2, val=65536, body=body))
     c.s.settimeout(15)
     while True:
@@ -305,10 +306,10 @@ def document_channel(c, sha):
             c.send(frame(PONG, val=f["val"]))
         elif f["type"] == OPEN and f["body"][0] == 4:
             if f["body"][6:8] != b"\0\x40":
-                raise ValueError("the agent's DOCUMENT OPEN does not name a 64-byte hash")
+                raise ValueError("the agent's DOCUMENT OPEN names no hash")
             if f["body"][8:72].decode() != sha:
-                # an earlier case's fetch, never accepted: the agent kept it across the
-                # reconnect and opens it again after the resumption (PROTOCOL.md section 6)
+                # a fetch of an earlier case, sent again on this connection for the
+                # resumption (PROTOCOL.md section 6): not this case's
                 continue
             return f["ch"], f["val"]
 
@@ -349,6 +350,25 @@ def d_open_from_broker(c):
     c.send(frame(OPEN, ch=2, val=65536, body=body))
 
 
+def d_terminate_parked(c):
+    """TERMINATE for the session while its login waits for the document, then the document:
+    the session ends (CLOSE terminated) and the document, stored, starts no login for it"""
+    doc = GOOD_DOC.replace(b"HOSTILE-DOC-RAN", b"PARKED-DOC-RAN")
+    ch, _ = document_channel(c, hashlib.sha256(doc).hexdigest(), PARKED_NAME)
+    c.send(frame(TERMINATE, ch=2, body=string("terminated while it waits")))
+    c.send(frame(ACCEPT, ch=ch, val=0))
+    c.send(frame(DATA, ch=ch, off=0, body=doc))
+    c.send(frame(EOF, ch=ch, off=len(doc)))
+    got = answer(c)  # the session's CLOSE first
+    if got.get("ch") != 2:
+        got["code"] = "%s (channel %s)" % (got.get("code"), got.get("ch"))
+        return got
+    stored = answer(c)  # then the DOCUMENT channel's: ok once stored
+    if stored.get("ch") != ch or stored.get("code") != "ok":
+        got["code"] += " (the document: %s)" % stored.get("code", "no CLOSE")
+    return got
+
+
 def d_no_answer(c):
     document_channel(c, hashlib.sha256(b"never answered " + GOOD_DOC).hexdigest())
     return 20.0  # the agent gives up after 15 s
@@ -361,6 +381,8 @@ CASES = [
     ("DOCUMENT: an ACCEPT with a base offset", d_accept_with_base, {"GOAWAY protocol"}),
     ("DOCUMENT: an OPEN of a DOCUMENT by the broker", d_open_from_broker, {"GOAWAY protocol"}),
     ("DOCUMENT: no answer to the agent's OPEN", d_no_answer, {"CLOSE timeout"}),
+    ("DOCUMENT: TERMINATE of a session waiting for its document, the document after",
+     d_terminate_parked, {"CLOSE terminated"}),
     ("oversized frame (16385-byte DATA body)", c_oversized, {"GOAWAY protocol", "closed"}),
     ("truncated frame (20 of 32 header bytes)", c_truncated, {"GOAWAY protocol"}),
     ("length field beyond the message", c_length_mismatch, {"GOAWAY protocol"}),
@@ -506,7 +528,9 @@ def play(out, cases, connect):
         try:
             c, args = connect()
             secs = fn(c, *args)  # a case may ask to wait longer for the answer
-            got = answer(c, seconds=secs if isinstance(secs, float) else 8.0)
+            # ... or have read the answer itself (a dict as answer() gives)
+            got = secs if isinstance(secs, dict) else answer(
+                c, seconds=secs if isinstance(secs, float) else 8.0)
             if "code" in got:
                 res["got"] = got["frame"] + " " + got["code"]
             elif got.get("closed"):

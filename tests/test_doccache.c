@@ -161,6 +161,16 @@ static void test_store(void)
 	CHECK(ssm_doccache_store(cdir, "Doc-A", sha, DOC_A, strlen(DOC_A), 1 << 20, err,
 				 sizeof(err)) == -EACCES,
 	      "store into a world-writable directory is refused (%s)", err);
+	/* nor its parent (state_dir): whoever may write there could swap the directory the
+	 * agent (root) just made for a symbolic link before its mode is set, so nothing is
+	 * created or written under an unsafe parent */
+	new_dir_mode(dir, "store-unsafe-parent", 0777);
+	CHECK(chmod(dir, 0777) == 0, "chmod 0777");
+	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
+	CHECK(ssm_doccache_store(cdir, "Doc-A", sha, DOC_A, strlen(DOC_A), 1 << 20, err,
+				 sizeof(err)) == -EACCES,
+	      "store under a world-writable state_dir is refused (%s)", err);
+	CHECK(access(cdir, F_OK) != 0, "nothing made under a world-writable state_dir");
 	/* a symbolic link in the directory's place is not followed */
 	new_dir_mode(dir, "store-link", 0755);
 	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
@@ -179,6 +189,21 @@ static void test_store(void)
 	      "stored twice (%s)", err);
 	snprintf(path, sizeof(path), "test \"$(ls -A '%s' | wc -l)\" = 1", cdir);
 	CHECK(system(path) == 0, "one file after two stores");
+	/* temporary files an earlier agent with this process id left (it died while storing;
+	 * in a container the agent's pid is the same at every start) neither make a store fail
+	 * nor are taken for this store's */
+	new_dir_mode(dir, "store-leftover", 0755);
+	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
+	CHECK(mkdir(cdir, 0755) == 0, "mkdir");
+	for (i = 0; i < 1024; i++) {
+		snprintf(path, sizeof(path), "%s/.tmp-%ld-%zu", cdir, (long)getpid(), i);
+		write_file(path, "left", 4, 0600);
+	}
+	CHECK(ssm_doccache_store(cdir, "Doc-A", sha, DOC_A, strlen(DOC_A), 1 << 20, err,
+				 sizeof(err)) == 0,
+	      "store beside leftover temporary files (%s)", err);
+	snprintf(path, sizeof(path), "test \"$(ls -A '%s' | grep -c '^\\.tmp-')\" = 1024", cdir);
+	CHECK(system(path) == 0, "no leftover temporary file removed by a store that did not make it");
 }
 
 /* ---- reading ---- */
@@ -344,8 +369,7 @@ static void test_prune(void)
 	/* used recently: the oldest becomes the newest */
 	CHECK(ssm_doccache_touch(cdir, "Doc-P", sha[0]) == 0, "touch");
 	/* room for two documents: 1 and 2 go (the least recently used), 0 and 3 stay */
-	rc = ssm_doccache_prune(cdir, (int64_t)(strlen(text[0]) + strlen(text[3])), NULL, err,
-				sizeof(err));
+	rc = ssm_doccache_prune(cdir, 2 * 4096, NULL, err, sizeof(err));
 	CHECK(rc == 2, "prune removed %d (%s)", rc, err);
 	CHECK(exists(cdir, e[0]) && !exists(cdir, e[1]) && !exists(cdir, e[2]) && exists(cdir, e[3]),
 	      "least recently used removed first");
@@ -380,6 +404,36 @@ static void test_prune(void)
 	      "store over the limit prunes the others");
 	CHECK(ssm_doccache_prune("/nonexistent/documents", 1, NULL, err, sizeof(err)) == 0,
 	      "prune: no directory, nothing to do");
+
+	/* a document whose name begins with ".tmp-" (a valid name) is an entry, not a
+	 * temporary file: an old one stays while the cache is under its limit */
+	new_dir_mode(dir, "prune-tmpname", 0755);
+	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
+	CHECK(ssm_doccache_store(cdir, ".tmp-doc", sha[0], text[0], strlen(text[0]), 1 << 20, err,
+				 sizeof(err)) == 0,
+	      "store .tmp-doc (%s)", err);
+	(void)ssm_doccache_entry(".tmp-doc", sha[0], e[0], sizeof(e[0]));
+	set_age(cdir, e[0], 3600);
+	rc = ssm_doccache_prune(cdir, 1 << 20, NULL, err, sizeof(err));
+	CHECK(rc == 0 && exists(cdir, e[0]), "an old entry named .tmp-* is kept (%d)", rc);
+
+	/* the limit bounds the disk used, not only the bytes: each entry costs at least a
+	 * block (4 KiB), so tiny documents cannot pile up to thousands of files (inodes and
+	 * blocks) under a limit meant for 64 KiB ones */
+	new_dir_mode(dir, "prune-tiny", 0755);
+	snprintf(cdir, sizeof(cdir), "%s/documents", dir);
+	for (i = 0; i < 40; i++) {
+		char t[200], h[65];
+
+		snprintf(t, sizeof(t),
+			 "{\"schemaVersion\": \"1.0\", \"sessionType\": \"NonInteractiveCommands\","
+			 " \"properties\": {\"linux\": {\"commands\": \"echo tiny %d\"}}}", i);
+		hash(t, strlen(t), h);
+		rc = ssm_doccache_store(cdir, "Doc-T", h, t, strlen(t), 64 * 1024, err, sizeof(err));
+		CHECK(rc == 0, "store tiny %d (%s)", i, err);
+	}
+	snprintf(path, sizeof(path), "test \"$(ls -A '%s' | wc -l)\" -le 16", cdir);
+	CHECK(system(path) == 0, "64 KiB keeps at most 16 entries of 4 KiB, however small");
 }
 
 /* ---- which copy a host uses ---- */
