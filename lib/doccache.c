@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,7 @@ static int open_dir(const char *dir, char *err, size_t errlen)
 int ssm_doccache_read(const char *dir, const char *name, const char *sha256, char **pbuf,
 		      size_t *plen, char *err, size_t errlen)
 {
-	char entry[SSM_DOCCACHE_ENTRY_MAX], hex[65], *buf = NULL;
-	struct stat st;
+	char entry[SSM_DOCCACHE_ENTRY_MAX], path[PATH_MAX], hex[65], *buf = NULL;
 	size_t len = 0;
 	int dfd, fd = -1, r;
 
@@ -89,51 +89,12 @@ int ssm_doccache_read(const char *dir, const char *name, const char *sha256, cha
 		r = r == ENOENT ? -ENOENT : (r == ELOOP || r == EACCES || r == EPERM) ? -EACCES : -EIO;
 		goto out;
 	}
-	if (fstat(fd, &st) != 0) {
-		ERR("%s/%s: cannot stat: %s", dir, entry, strerror(errno));
-		r = -EIO;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ERR("%s/%s: not a regular file", dir, entry);
-		r = -EINVAL;
-		goto out;
-	}
-	r = ssm_check_trusted_fd(fd, entry, err, errlen);
+	snprintf(path, sizeof(path), "%s/%s", dir, entry);
+	r = ssm_read_fd(fd, path, SSM_DOCUMENT_MAX_SIZE, SSM_FILE_TRUSTED, &buf, &len, err, errlen);
+	if (r == -EFBIG)
+		r = -EINVAL; /* this function's code for an entry over 64 KiB */
 	if (r < 0)
 		goto out;
-	if (st.st_size > SSM_DOCUMENT_MAX_SIZE) {
-		ERR("%s/%s: larger than %d bytes", dir, entry, SSM_DOCUMENT_MAX_SIZE);
-		r = -EINVAL;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		ERR("out of memory");
-		r = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		/* one byte more than the size: a file that grew is refused, not cut */
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ERR("%s/%s: read error: %s", dir, entry, strerror(errno));
-			r = -EIO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > (size_t)st.st_size) {
-			ERR("%s/%s: changed while being read", dir, entry);
-			r = -EIO;
-			goto out;
-		}
-	}
-	buf[len] = '\0';
 	ssm_sha256_hex(buf, len, hex);
 	if (strcmp(hex, sha256) != 0) {
 		ERR("%s/%s: its bytes do not hash to its name (a damaged cache entry)", dir, entry);

@@ -53,25 +53,17 @@ int ssm_check_trusted_fd(int fd, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,
-		  char *err, size_t errlen)
+int ssm_read_fd(int fd, const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,
+		char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
 	*pbuf = NULL;
 	if (plen)
 		*plen = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
-				((flags & SSM_FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
-	if (fd < 0) {
-		r = errno;
-		ERR("%s: cannot open: %s", path, strerror(r));
-		return r == ENOENT ? -ENOENT : (r == EACCES || r == EPERM || r == ELOOP) ? -EACCES
-										       : -EIO;
-	}
 	if (fstat(fd, &st) != 0) {
 		ERR("%s: cannot stat: %s", path, strerror(errno));
 		r = -EIO;
@@ -138,6 +130,26 @@ int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_
 	r = 0;
 out:
 	free(buf);
+	return r;
+}
+
+int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,
+		  char *err, size_t errlen)
+{
+	int fd, r;
+
+	*pbuf = NULL;
+	if (plen)
+		*plen = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+				((flags & SSM_FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		r = errno;
+		ERR("%s: cannot open: %s", path, strerror(r));
+		return r == ENOENT ? -ENOENT : (r == EACCES || r == EPERM || r == ELOOP) ? -EACCES
+										       : -EIO;
+	}
+	r = ssm_read_fd(fd, path, maxlen, flags, pbuf, plen, err, errlen);
 	close(fd);
 	return r;
 }

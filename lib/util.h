@@ -17,6 +17,10 @@
  * err (may be NULL) receives one line for the administrator. */
 int ssm_read_file(const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,
                   char *err, size_t errlen);
+/* The same for a file already open as fd (flags other than SSM_FILE_NOFOLLOW apply; path
+ * names it in err).  fd stays open. */
+int ssm_read_fd(int fd, const char *path, size_t maxlen, int flags, char **pbuf, size_t *plen,
+                char *err, size_t errlen);
 
 /* Check an open file against the SSM_FILE_TRUSTED rule. */
 /* The SSM_FILE_TRUSTED owner besides root: the effective uid unless set here (ssm-verifyd
