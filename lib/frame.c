@@ -299,7 +299,7 @@ static const struct rule {
     {SSM_FRAME_TERMINATE, NZ, Z, 1, 1, 0},
     {SSM_FRAME_RESUME, NZ, ANY, 0, 0,
      SSM_FRAME_F_EOF_SEEN | SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_EXIT_SEEN |
-         SSM_FRAME_F_TERMINATE_SEEN},
+         SSM_FRAME_F_TERMINATE_SEEN | SSM_FRAME_F_ACKED},
 };
 
 static const struct rule *rule_of(int type)
@@ -384,6 +384,10 @@ static int check(const struct ssm_frame *f)
 		if (f->stream != 0 &&
 		    (f->flags & (SSM_FRAME_F_EXIT_SEEN | SSM_FRAME_F_TERMINATE_SEEN)))
 			return SSM_FRAME_E_FLAGS;
+		if (!(f->flags & SSM_FRAME_F_ACKED) && f->u.resume.acked != 0)
+			return SSM_FRAME_E_RESERVED;
+		if (f->u.resume.acked > SSM_FRAME_OFFSET_MAX)
+			return SSM_FRAME_E_OFFSET;
 		return check_window(f->offset, f->value);
 	}
 	return SSM_FRAME_E_TYPE;
@@ -458,7 +462,16 @@ static int parse_body(struct ssm_frame *f, struct cur *c)
 		if ((r = cur_str(c, &f->u.terminate.reason)) < 0)
 			return r;
 		break;
-	default: /* RESUME_DONE, PING, PONG, ACCEPT, ACK, EOF, RESUME: empty body */
+	case SSM_FRAME_RESUME:
+		if (f->flags & SSM_FRAME_F_ACKED) {
+			uint32_t hi, lo;
+
+			if ((r = cur_u32(c, &hi)) < 0 || (r = cur_u32(c, &lo)) < 0)
+				return r;
+			f->u.resume.acked = (uint64_t)hi << 32 | lo;
+		}
+		break;
+	default: /* RESUME_DONE, PING, PONG, ACCEPT, ACK, EOF: empty body */
 		break;
 	}
 	return c->left == 0 ? 0 : SSM_FRAME_E_BODY_TRAILING;
@@ -522,6 +535,8 @@ static size_t body_size(const struct ssm_frame *f)
 		return 4 + str_size(&f->u.exit.detail);
 	case SSM_FRAME_TERMINATE:
 		return str_size(&f->u.terminate.reason);
+	case SSM_FRAME_RESUME:
+		return (f->flags & SSM_FRAME_F_ACKED) ? 8 : 0;
 	default:
 		return 0;
 	}
@@ -607,6 +622,12 @@ int ssm_frame_encode(const struct ssm_frame *f, uint8_t *buf, size_t size, size_
 		break;
 	case SSM_FRAME_TERMINATE:
 		p = put_str(p, &f->u.terminate.reason);
+		break;
+	case SSM_FRAME_RESUME:
+		if (f->flags & SSM_FRAME_F_ACKED) {
+			put64(p, f->u.resume.acked);
+			p += 8;
+		}
 		break;
 	default:
 		break;

@@ -63,6 +63,9 @@ enum ssm_frame_type {
 #define SSM_FRAME_F_ACCEPT_SEEN 0x0002u
 #define SSM_FRAME_F_EXIT_SEEN 0x0004u      /* stream 0 only */
 #define SSM_FRAME_F_TERMINATE_SEEN 0x0008u /* stream 0 only */
+/* the body holds the sender's acknowledged offset of its own sending direction (8 bytes;
+ * sent only when both HELLOs announced SSM_FRAME_FEAT_RESUME_ACKED) */
+#define SSM_FRAME_F_ACKED 0x0010u
 
 enum ssm_frame_role { SSM_ROLE_AGENT = 1, SSM_ROLE_BROKER = 2, SSM_ROLE_CLIENT = 3 };
 enum ssm_frame_kind {
@@ -73,7 +76,8 @@ enum ssm_frame_kind {
 };
 /* HELLO feature bits (PROTOCOL.md section 2): used only when both sides announced them */
 #define SSM_FRAME_FEAT_DOCUMENTS 0x00000001u /* DOCUMENT channels (section 4) */
-#define SSM_FRAME_FEATURES SSM_FRAME_FEAT_DOCUMENTS /* what this code announces */
+#define SSM_FRAME_FEAT_RESUME_ACKED 0x00000002u /* RESUME's ACKED flag (section 6) */
+#define SSM_FRAME_FEATURES (SSM_FRAME_FEAT_DOCUMENTS | SSM_FRAME_FEAT_RESUME_ACKED)
 /* a DOCUMENT channel's grant: a session document is at most this long (SPEC section 3,
  * lib/document.h SSM_DOCUMENT_MAX_SIZE) */
 #define SSM_FRAME_DOCUMENT_MAX (64u * 1024)
@@ -189,6 +193,9 @@ struct ssm_frame {
 		struct {
 			struct ssm_frame_str reason;
 		} terminate;
+		struct {
+			uint64_t acked; /* with SSM_FRAME_F_ACKED */
+		} resume;
 	} u;
 };
 

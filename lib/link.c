@@ -121,7 +121,7 @@ static int on_message(struct ssm_link *l, const uint8_t *buf, size_t len, int64_
 		l->state = SSM_LINK_RESUME_WAIT;
 		if (l->chan_hello != NULL) {
 			/* the channels' RESUMEs, then RESUME_DONE, from the mux (section 6) */
-			l->chan_hello(l->chan_ctx, now_ms);
+			l->chan_hello(l->chan_ctx, l->peer_features & SSM_FRAME_FEATURES, now_ms);
 			return SSM_LINK_EV_NONE;
 		}
 		/* no channels: nothing to RESUME (section 6), RESUME_DONE at once */

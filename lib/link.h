@@ -71,7 +71,8 @@ struct ssm_link {
 	 * RESUMEs and RESUME_DONE come from the mux's queue; the peer's RESUMEs and its
 	 * RESUME_DONE go to chan_rx.  Without it, RESUME_DONE is sent at once and every RESUME
 	 * is answered CLOSE unknown. */
-	void (*chan_hello)(void *ctx, int64_t now_ms);
+	void (*chan_hello)(void *ctx, uint32_t features, int64_t now_ms); /* features: both
+									     * sides' */
 };
 
 /* Start a connection: role is this side's (agent or broker; the peer must be the other), the

@@ -134,6 +134,9 @@ struct ssm_mux {
 	struct stream *grave_s;
 	unsigned depth; /* callbacks running */
 	unsigned ticking : 1; /* the program calls ssm_mux_tick: acknowledgements may wait */
+	unsigned want_acked : 1; /* SSM_MUX_EV_ACKED wanted (ssm_mux_want_acked) */
+	uint32_t feat;           /* HELLO features both sides announced */
+	ssm_mux_adopt_cb adopt;  /* resumption: the program may take up a RESUME it lacks */
 	/* resumption (section 6) */
 	int phase;                 /* PH_*: a mux that never lost a connection is up */
 	int64_t down_since;        /* ms, when the connection ended (phase not up) */
@@ -968,6 +971,8 @@ static int rx_ack(struct ssm_mux *m, struct chan *c, struct stream *s,
 		s->blocked = 0;
 		emit(m, SSM_MUX_EV_WRITABLE, c, s, f, 0, NULL);
 	}
+	if (freed > 0 && m->want_acked && !s->dead)
+		emit(m, SSM_MUX_EV_ACKED, c, s, f, 0, NULL);
 	return 0;
 }
 
@@ -1082,6 +1087,69 @@ static void resume_refuse(struct ssm_mux *m, struct chan *c, struct stream *s, c
 	emit(m, SSM_MUX_EV_CLOSED, c, s, NULL, SSM_CODE_UNKNOWN, why);
 }
 
+static int rlist_add(struct ssm_mux *m, uint32_t ch, uint32_t st)
+{
+	uint32_t(*nl)[2] = realloc(m->rlist, (m->rn + 1) * sizeof(*m->rlist));
+
+	if (nl == NULL)
+		return -1;
+	m->rlist = nl;
+	m->rlist[m->rn][0] = ch;
+	m->rlist[m->rn][1] = st;
+	m->rn++;
+	return 0;
+}
+
+/* A RESUME for a SESSION channel this side has no state for (a broker that restarted):
+ * the program may take it up (ssm_mux_set_adopt).  The channel is made as it stands at
+ * the peer: accepted, sending from the peer's received offset (nothing held here),
+ * receiving from the peer's acknowledged offset (the peer sends again what it holds).
+ * 0 adopted (this side's RESUME for it is queued), -1 not. */
+static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
+{
+	struct ssm_mux_adopt a;
+	struct chan *c;
+	struct stream *s;
+
+	if (m->adopt == NULL || !(m->feat & SSM_FRAME_FEAT_RESUME_ACKED) ||
+	    (f->flags & (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN)) !=
+		    (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN) ||
+	    m->nchan >= SSM_FRAME_CHANNELS_MAX)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.channel = f->channel;
+	a.mine = !peer_parity(m, f->channel);
+	a.peer_received = f->offset;
+	a.peer_acked = f->u.resume.acked;
+	m->depth++;
+	if (!m->adopt(m->ctx, &a) || a.window < 1 || a.window > SSM_FRAME_WINDOW_MAX ||
+	    a.peer_acked > SSM_FRAME_OFFSET_MAX - a.window) {
+		m->depth--;
+		return -1;
+	}
+	m->depth--;
+	if ((c = chan_new(f->channel, SSM_KIND_SESSION, a.mine)) == NULL)
+		return -1;
+	s = c->s0;
+	if (ssm_flow_init_send(&s->fl, f->offset, f->value) < 0 ||
+	    ssm_flow_init_recv(&s->fl, a.peer_acked, a.peer_acked + a.window) < 0 ||
+	    rlist_add(m, c->id, 0) < 0) {
+		chan_free(c);
+		return -1;
+	}
+	s->written = f->offset;
+	s->window = a.window;
+	s->rd = s->base = a.peer_acked;
+	s->accepted = 1;
+	s->user = a.user;
+	s->listed = 1;
+	s->peer_flags = f->flags;
+	if (a.mine && f->channel > m->last_local_chan)
+		m->last_local_chan = f->channel;
+	ht_insert(m, c);
+	return 0;
+}
+
 static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, size_t errlen)
 {
 	struct chan *c = chan_get(m, f->channel);
@@ -1110,6 +1178,8 @@ static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, si
 			t->listed = 1;
 			return 0;
 		}
+		if (c == NULL && f->stream == 0 && adopt(m, f) == 0)
+			return 0;
 		/* ids of this side's parity that it never used: never use them now */
 		if (c == NULL && !peer_parity(m, f->channel) && f->channel > m->last_local_chan)
 			m->last_local_chan = f->channel;
@@ -1404,9 +1474,25 @@ static int link_chan_rx(void *ctx, const struct ssm_frame *f, char *err, size_t 
 	return ssm_mux_rx(ctx, f, err, errlen);
 }
 
-static void link_chan_hello(void *ctx, int64_t now_ms)
+static void link_chan_hello(void *ctx, uint32_t features, int64_t now_ms)
 {
+	ssm_mux_set_features(ctx, features);
 	ssm_mux_hello(ctx, now_ms);
+}
+
+void ssm_mux_set_features(struct ssm_mux *m, uint32_t features)
+{
+	m->feat = features & SSM_FRAME_FEATURES;
+}
+
+void ssm_mux_set_adopt(struct ssm_mux *m, ssm_mux_adopt_cb cb)
+{
+	m->adopt = cb;
+}
+
+void ssm_mux_want_acked(struct ssm_mux *m)
+{
+	m->want_acked = 1;
 }
 
 void ssm_mux_attach(struct ssm_mux *m, struct ssm_link *l)
@@ -1749,6 +1835,13 @@ uint64_t ssm_mux_written(struct ssm_mux *m, uint32_t channel, uint32_t stream)
 	return s ? s->written : 0;
 }
 
+uint64_t ssm_mux_read_offset(struct ssm_mux *m, uint32_t channel, uint32_t stream)
+{
+	struct stream *s = find_open(m, channel, stream);
+
+	return s ? s->rd : 0;
+}
+
 size_t ssm_mux_readable(struct ssm_mux *m, uint32_t channel, uint32_t stream)
 {
 	struct stream *s = find_open(m, channel, stream);
@@ -1933,6 +2026,14 @@ static int encode_simple(struct ssm_mux *m, uint8_t type, const struct stream *s
 	return ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len);
 }
 
+/* The broker answers the peer's RESUMEs before its RESUME_DONE: a broker that restarted
+ * may take up sessions it finds there (section 6). */
+static int done_waits(const struct ssm_mux *m)
+{
+	return m->role == SSM_ROLE_BROKER && (m->feat & SSM_FRAME_FEAT_RESUME_ACKED) &&
+	       !m->peer_done;
+}
+
 /* The RESUMEs, then RESUME_DONE (section 6). */
 static void resume_peek(struct ssm_mux *m)
 {
@@ -1958,10 +2059,14 @@ static void resume_peek(struct ssm_mux *m)
 			f.flags |= SSM_FRAME_F_EXIT_SEEN;
 		if (s->id == 0 && s->got_terminate)
 			f.flags |= SSM_FRAME_F_TERMINATE_SEEN;
+		if (m->feat & SSM_FRAME_FEAT_RESUME_ACKED) {
+			f.flags |= SSM_FRAME_F_ACKED;
+			f.u.resume.acked = s->fl.send_acked;
+		}
 		if (ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len) != 0)
 			m->tx_len = 0;
 	}
-	if (m->tx_len == 0 && !m->done_sent) {
+	if (m->tx_len == 0 && !m->done_sent && !done_waits(m)) {
 		memset(&f, 0, sizeof(f));
 		f.type = SSM_FRAME_RESUME_DONE;
 		if (ssm_frame_encode(&f, m->tx + SSM_LINK_PRE, SSM_FRAME_MAX, &m->tx_len) != 0)
@@ -2057,7 +2162,7 @@ int ssm_mux_tx_pending(const struct ssm_mux *m)
 	if (m->phase == PH_DOWN)
 		return 0;
 	if (m->phase == PH_RESUMING)
-		return m->tx_len > 0 || m->ri < m->rn || !m->done_sent;
+		return m->tx_len > 0 || m->ri < m->rn || (!m->done_sent && !done_waits(m));
 	return m->tx_len > 0 || m->qh != NULL || m->rr_head != NULL;
 }
 

@@ -98,6 +98,9 @@ enum ssm_mux_ev_type {
 	/* From the channel's acceptor (the host side), given only once every byte up to the
 	 * EXIT's offset was received (it may still be unread): ev->f->u.exit. */
 	SSM_MUX_EV_EXIT,
+	/* The peer's ACK freed bytes of (channel, stream) (only with ssm_mux_want_acked): the
+	 * acknowledged offset is ssm_mux_written - ssm_mux_unacked. */
+	SSM_MUX_EV_ACKED,
 };
 
 struct ssm_mux_ev {
@@ -118,6 +121,31 @@ int ssm_mux_new(struct ssm_mux **pm, enum ssm_frame_role role, enum ssm_frame_ro
 		ssm_mux_cb cb, void *ctx);
 /* Frees every channel without events. */
 void ssm_mux_free(struct ssm_mux *m);
+
+/* Resumption of a SESSION channel this side has no state for (a broker that restarted,
+ * PROTOCOL.md section 6): the peer's RESUME for its stream 0, with ACCEPT_SEEN and ACKED.
+ * The callback returns 1 to take it up, with window (this side's grant, 1..16 MiB) and
+ * user set; the channel is then open as the peer has it: accepted, this side sending from
+ * the peer's received offset (ssm_mux_written starts there: nothing is held here),
+ * receiving from the peer's acknowledged offset (the peer sends again everything it holds;
+ * ssm_mux_read_offset starts there).  Only when both HELLOs announced
+ * SSM_FRAME_FEAT_RESUME_ACKED. */
+struct ssm_mux_adopt {
+	uint32_t channel;
+	int mine;               /* the id is of this side's parity (this side opened it) */
+	uint64_t peer_received; /* the peer's received offset: where this side sends from */
+	uint64_t peer_acked;    /* what the peer holds from: where this side receives from */
+	uint32_t window;        /* set by the callback */
+	void *user;             /* set by the callback */
+};
+typedef int (*ssm_mux_adopt_cb)(void *ctx, struct ssm_mux_adopt *a);
+void ssm_mux_set_adopt(struct ssm_mux *m, ssm_mux_adopt_cb cb);
+/* The HELLO features both sides announced (ssm_link passes them before ssm_mux_hello;
+ * tests without a link call it). */
+void ssm_mux_set_features(struct ssm_mux *m, uint32_t features);
+/* Give SSM_MUX_EV_ACKED on every ACK that frees bytes (a relay passing acknowledgements
+ * on, PROTOCOL.md section 5 rule 6). */
+void ssm_mux_want_acked(struct ssm_mux *m);
 
 /* Attach to a link: sets l->chan_rx and l->chan_ctx so that ssm_link_rx hands every
  * channel frame (after RESUME_DONE) to ssm_mux_rx.  ssm_link_init zeroes them: attach again
@@ -173,6 +201,8 @@ uint64_t ssm_mux_unacked(struct ssm_mux *m, uint32_t channel, uint32_t stream);
  * SSM_MUX_EV_ACCEPT), so the first byte written is the byte at that offset. */
 uint64_t ssm_mux_written(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 
+/* Receiving: the absolute offset of the first unread byte. */
+uint64_t ssm_mux_read_offset(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 /* Receiving: bytes waiting in the receive buffer. */
 size_t ssm_mux_readable(struct ssm_mux *m, uint32_t channel, uint32_t stream);
 /* Copy out up to len bytes (consumes them: may queue an ACK); returns how many. */

@@ -111,7 +111,10 @@ static size_t raw(const struct ssm_frame *f, uint8_t *out)
 	case SSM_FRAME_ACCEPT:
 	case SSM_FRAME_ACK:
 	case SSM_FRAME_EOF:
+		break;
 	case SSM_FRAME_RESUME:
+		if (f->flags & SSM_FRAME_F_ACKED)
+			p = be(p, f->u.resume.acked, 8);
 		break;
 	default: /* DATA, and unknown types: the payload as the body */
 		if (f->u.data.len)
@@ -170,6 +173,8 @@ static int same(const struct ssm_frame *a, const struct ssm_frame *b)
 		       str_eq(&a->u.exit.detail, &b->u.exit.detail);
 	case SSM_FRAME_TERMINATE:
 		return str_eq(&a->u.terminate.reason, &b->u.terminate.reason);
+	case SSM_FRAME_RESUME:
+		return a->u.resume.acked == b->u.resume.acked;
 	}
 	return 1;
 }
@@ -269,6 +274,10 @@ static const struct row rows[] = {
 						     .offset = 10, .value = 20 }, 0 },
 	{ __LINE__, "resume a port stream", { .type = SSM_FRAME_RESUME, .channel = 2, .stream = 9,
 					      .flags = 3, .offset = 0, .value = 0 }, 0 },
+	{ __LINE__, "resume with the acked offset", { .type = SSM_FRAME_RESUME, .channel = 2,
+	  .flags = 0x1f, .offset = 10, .value = 20, .u.resume = { 123456789012ull } }, 0 },
+	{ __LINE__, "resume acked at 2^62", { .type = SSM_FRAME_RESUME, .channel = 3, .stream = 4,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { UINT64_C(1) << 62 } }, 0 },
 
 	/* ---- bad: the message as a whole ---- */
 	{ __LINE__, "31 bytes: short header", { .type = SSM_FRAME_PING }, SSM_FRAME_E_SHORT, .cut = 1 },
@@ -289,7 +298,7 @@ static const struct row rows[] = {
 	/* ---- bad: header fields ---- */
 	{ __LINE__, "data with a flag (no FIN flag exists)", { DATA(1, 0, 0, "x"), .flags = 1 }, SSM_FRAME_E_FLAGS },
 	{ __LINE__, "hello with the top flag", { HELLO(1, S("")), .flags = 0x8000 }, SSM_FRAME_E_FLAGS },
-	{ __LINE__, "resume with an undefined flag", { .type = SSM_FRAME_RESUME, .channel = 1, .flags = 0x10 },
+	{ __LINE__, "resume with an undefined flag", { .type = SSM_FRAME_RESUME, .channel = 1, .flags = 0x20 },
 	  SSM_FRAME_E_FLAGS },
 	{ __LINE__, "resume EXIT_SEEN on a port stream", { .type = SSM_FRAME_RESUME, .channel = 1, .stream = 3,
 	  .flags = SSM_FRAME_F_EXIT_SEEN }, SSM_FRAME_E_FLAGS },
@@ -337,6 +346,10 @@ static const struct row rows[] = {
 						   .value = UINT64_C(1) << 63 }, SSM_FRAME_E_WINDOW },
 	{ __LINE__, "resume window too large", { .type = SSM_FRAME_RESUME, .channel = 1, .offset = 0,
 						 .value = MiB16 + 1 }, SSM_FRAME_E_WINDOW },
+	{ __LINE__, "resume acked beyond 2^62", { .type = SSM_FRAME_RESUME, .channel = 1,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { (UINT64_C(1) << 62) + 1 } }, SSM_FRAME_E_OFFSET },
+	{ __LINE__, "resume acked 2^64 - 1", { .type = SSM_FRAME_RESUME, .channel = 1,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { UINT64_MAX } }, SSM_FRAME_E_OFFSET },
 
 	/* ---- bad: body layout ---- */
 	{ __LINE__, "hello body of 3 bytes", { HELLO(1, S("")) }, SSM_FRAME_E_BODY, .lenfix = -5, .cut = 5 },
@@ -352,6 +365,14 @@ static const struct row rows[] = {
 	  .lenfix = 8, .add = 8 },
 	{ __LINE__, "resume done with a body", { .type = SSM_FRAME_RESUME_DONE }, SSM_FRAME_E_BODY_TRAILING,
 	  .lenfix = 1, .add = 1 },
+	{ __LINE__, "resume with a body but no ACKED flag", { .type = SSM_FRAME_RESUME, .channel = 1 },
+	  SSM_FRAME_E_BODY_TRAILING, .lenfix = 8, .add = 8 },
+	{ __LINE__, "resume ACKED with 7 bytes of body", { .type = SSM_FRAME_RESUME, .channel = 1,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { 5 } }, SSM_FRAME_E_BODY, .lenfix = -1, .cut = 1 },
+	{ __LINE__, "resume ACKED with no body", { .type = SSM_FRAME_RESUME, .channel = 1,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { 5 } }, SSM_FRAME_E_BODY, .lenfix = -8, .cut = 8 },
+	{ __LINE__, "resume ACKED with 9 bytes of body", { .type = SSM_FRAME_RESUME, .channel = 1,
+	  .flags = SSM_FRAME_F_ACKED, .u.resume = { 5 } }, SSM_FRAME_E_BODY_TRAILING, .lenfix = 1, .add = 1 },
 	{ __LINE__, "close with bytes after the reason", { CLOSE(0, S("x")) }, SSM_FRAME_E_BODY_TRAILING,
 	  .lenfix = 2, .add = 2 },
 
