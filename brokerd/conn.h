@@ -23,6 +23,9 @@ struct conn {
 	int revoked;           /* disconnected because the host was revoked: no resumption */
 	unsigned ntranscripts; /* open TRANSCRIPT channels (transcripts.c) */
 	unsigned ndocuments;   /* open DOCUMENT channels (docserve.c) */
+	/* clients: the sessions named by resume= (a restarted broker takes up only these) */
+	char (*resume)[SSM_FRAME_SID_MAX + 1];
+	int nresume;
 	struct conn *next;
 };
 
@@ -57,5 +60,11 @@ void relay_conn_gone(struct conn *c, const char *why);
 /* the client link of user whose sessions include every one of sids (n >= 1), or NULL */
 struct conn *relay_client_of(const char *user, char (*sids)[SSM_FRAME_SID_MAX + 1], int n);
 void relay_tick(void);
+/* After a restart: the sessions that were running (relays table) wait grace_ms for their
+ * host and client to resume them.  How many, or -1 (database error). */
+int relay_restore(int64_t grace_ms);
+/* The broker stops: sessions closed from now on stay recorded as running, so that the
+ * next start takes them up (relay_restore). */
+void relay_keep_for_restart(void);
 
 #endif

@@ -27,6 +27,7 @@ struct relay {
 	int tag; /* RELAY_TAG_SESSION */
 	char sid[SSM_FRAME_SID_MAX + 1];
 	char target[32];
+	char owner[65];
 	struct conn *client, *agent;
 	uint32_t cch, ach;  /* the client's and the agent's channel (0: not open) */
 	int accepted;
@@ -36,6 +37,11 @@ struct relay {
 	int c_eof, a_eof;   /* EOF passed on: client->agent, agent->client */
 	int ended;          /* recorded in the database */
 	int64_t term_deadline; /* ssm_mono_ms() by which EXIT must have come, 0: none */
+	/* a session the broker had before it restarted (relays table): the agent's and the
+	 * client's RESUMEs for these channels are taken up until adopt_deadline */
+	int adopting;
+	uint32_t want_ach, want_cch;
+	int64_t adopt_deadline;
 	struct relay *next;
 };
 
@@ -43,6 +49,7 @@ static struct broker *B;
 static struct conn **Conns;
 static void (*logf_)(const char *fmt, ...);
 static struct relay *relays;
+static int keeping; /* relay_keep_for_restart */
 
 void relay_init(struct broker *b, struct conn **conns, void (*log)(const char *fmt, ...))
 {
@@ -60,11 +67,59 @@ static void wake(struct relay *r)
 	conn_wake(r->agent);
 }
 
+/* ---- the relays table: the sessions a restarted broker takes up again ---- */
+
+static const char relays_schema[] =
+	"CREATE TABLE IF NOT EXISTS relays(sid TEXT PRIMARY KEY, host TEXT NOT NULL,"
+	" agent_ch INTEGER NOT NULL, owner TEXT NOT NULL, client_ch INTEGER NOT NULL);";
+
+static int relays_schema_ensure(void)
+{
+	return sqlite3_exec(B->db, relays_schema, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* The session runs end to end: both ends can resume it without the broker's memory. */
+static void relay_row_put(const struct relay *r)
+{
+	sqlite3_stmt *st;
+
+	if (relays_schema_ensure() < 0 ||
+	    (st = brokerd_prep(B->db, "INSERT OR REPLACE INTO relays(sid, host, agent_ch, owner,"
+				      " client_ch) VALUES(?1, ?2, ?3, ?4, ?5)")) == NULL) {
+		logf_("session %s: cannot record it for a broker restart (database error)", r->sid);
+		return;
+	}
+	sqlite3_bind_text(st, 1, r->sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, r->ach);
+	sqlite3_bind_text(st, 4, r->owner, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, r->cch);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		logf_("session %s: cannot record it for a broker restart (database error)", r->sid);
+	sqlite3_finalize(st);
+}
+
+static void relay_row_del(const char *sid)
+{
+	sqlite3_stmt *st;
+
+	if (relays_schema_ensure() < 0 ||
+	    (st = brokerd_prep(B->db, "DELETE FROM relays WHERE sid = ?1")) == NULL)
+		return;
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	(void)sqlite3_step(st);
+	sqlite3_finalize(st);
+}
+
 static void record_end(struct relay *r, const char *state, const char *why)
 {
 	if (r->ended)
 		return;
 	r->ended = 1;
+	r->adopting = 0;
+	if (keeping)
+		return; /* the broker is stopping: the next start takes the session up */
+	relay_row_del(r->sid);
 	(void)db_session_end(B->db, r->sid, state, why, ssm_now());
 	logf_("session %s on %s: %s (%s)", r->sid, r->target, state, why);
 }
@@ -73,7 +128,7 @@ static void maybe_free(struct relay *r)
 {
 	struct relay **pp;
 
-	if (r->cch || r->ach)
+	if (r->cch || r->ach || r->adopting)
 		return;
 	for (pp = &relays; *pp; pp = &(*pp)->next)
 		if (*pp == r) {
@@ -83,55 +138,98 @@ static void maybe_free(struct relay *r)
 	free(r);
 }
 
+/* Bytes from (sm, sch) to (dm, dch), PROTOCOL.md section 5 rule 6: a byte is forwarded
+ * once, and consumed from the source (which acknowledges it to its sender) only once the
+ * destination's peer has acknowledged it, so that the broker never holds a byte only it
+ * has.  Offsets are the session's own on both hops: the destination's written offset is
+ * where forwarding goes on, its acknowledged offset where consuming may go.  1 once every
+ * byte received from the source was forwarded, 0 if not yet, -1 if the two hops disagree
+ * (the destination is behind what the source's sender has already freed). */
+static int pump(struct ssm_mux *sm, uint32_t sch, struct ssm_mux *dm, uint32_t dch)
+{
+	uint64_t rd = ssm_mux_read_offset(sm, sch, 0);
+	uint64_t end = rd + ssm_mux_readable(sm, sch, 0);
+	uint64_t w = ssm_mux_written(dm, dch, 0);
+	uint64_t acked = w - ssm_mux_unacked(dm, dch, 0);
+	const uint8_t *p;
+	size_t n, room, k;
+
+	if (w < rd)
+		return -1;
+	while (w < end) {
+		p = ssm_mux_read_peek_at(sm, sch, 0, (size_t)(w - rd), &n);
+		if (p == NULL || n == 0)
+			break;
+		room = ssm_mux_write_room(dm, dch, 0);
+		if (room == 0)
+			break;
+		k = ssm_mux_write(dm, dch, 0, p, n < room ? n : room);
+		if (k == 0)
+			break;
+		w += k;
+	}
+	if (acked > rd)
+		ssm_mux_read_consume(sm, sch, 0, (size_t)((acked < end ? acked : end) - rd));
+	return w >= end;
+}
+
+static int relay_live(const struct relay *r)
+{
+	return r->cch && r->ach && r->accepted && r->client && r->agent;
+}
+
+static void relay_broken(struct relay *r, const char *why);
+
 /* agent -> client: output, EOF, then EXIT */
 static void pump_down(struct relay *r)
 {
-	const uint8_t *p;
-	size_t n, room, w;
+	int all;
 
-	if (!r->cch || !r->ach || !r->accepted)
+	if (!relay_live(r))
 		return;
-	while ((p = ssm_mux_read_peek(r->agent->mux, r->ach, 0, &n)) != NULL && n > 0) {
-		room = ssm_mux_write_room(r->client->mux, r->cch, 0);
-		if (room == 0)
-			break;
-		w = ssm_mux_write(r->client->mux, r->cch, 0, p, n < room ? n : room);
-		if (w == 0)
-			break;
-		ssm_mux_read_consume(r->agent->mux, r->ach, 0, w);
+	all = pump(r->agent->mux, r->ach, r->client->mux, r->cch);
+	if (all < 0) {
+		relay_broken(r, "the client is behind what the host has freed");
+		return;
 	}
-	if (!r->a_eof && ssm_mux_read_eof(r->agent->mux, r->ach, 0) &&
+	if (all && !r->a_eof && ssm_mux_peer_eof(r->agent->mux, r->ach, 0) &&
 	    ssm_mux_write_eof(r->client->mux, r->cch, 0) == 0)
 		r->a_eof = 1;
-	if (r->have_exit && !r->exit_sent && ssm_mux_readable(r->agent->mux, r->ach, 0) == 0) {
-		if (ssm_mux_exit(r->client->mux, r->cch, r->how, r->status, r->reason, r->detail) ==
-		    0)
-			r->exit_sent = 1;
-	}
+	if (all && r->have_exit && !r->exit_sent &&
+	    ssm_mux_exit(r->client->mux, r->cch, r->how, r->status, r->reason, r->detail) == 0)
+		r->exit_sent = 1;
 	wake(r);
 }
 
 /* client -> agent: input and EOF */
 static void pump_up(struct relay *r)
 {
-	const uint8_t *p;
-	size_t n, room, w;
+	int all;
 
-	if (!r->cch || !r->ach || !r->accepted)
+	if (!relay_live(r))
 		return;
-	while ((p = ssm_mux_read_peek(r->client->mux, r->cch, 0, &n)) != NULL && n > 0) {
-		room = ssm_mux_write_room(r->agent->mux, r->ach, 0);
-		if (room == 0)
-			break;
-		w = ssm_mux_write(r->agent->mux, r->ach, 0, p, n < room ? n : room);
-		if (w == 0)
-			break;
-		ssm_mux_read_consume(r->client->mux, r->cch, 0, w);
+	all = pump(r->client->mux, r->cch, r->agent->mux, r->ach);
+	if (all < 0) {
+		relay_broken(r, "the host is behind what the client has freed");
+		return;
 	}
-	if (!r->c_eof && ssm_mux_read_eof(r->client->mux, r->cch, 0) &&
+	if (all && !r->c_eof && ssm_mux_peer_eof(r->client->mux, r->cch, 0) &&
 	    ssm_mux_write_eof(r->agent->mux, r->ach, 0) == 0)
 		r->c_eof = 1;
 	wake(r);
+}
+
+/* Both ends are told and the session ends (the hops cannot be joined). */
+static void relay_broken(struct relay *r, const char *why)
+{
+	logf_("session %s on %s: %s: closing", r->sid, r->target, why);
+	if (r->ach && r->agent)
+		(void)ssm_mux_close(r->agent->mux, r->ach, 0, SSM_CODE_INTERNAL, why);
+	if (r->cch && r->client)
+		(void)ssm_mux_close(r->client->mux, r->cch, 0, SSM_CODE_INTERNAL, why);
+	wake(r);
+	r->ach = r->cch = 0;
+	record_end(r, "Terminated", why); /* freed by relay_tick */
 }
 
 static struct conn *agent_of(const char *host_id)
@@ -231,6 +329,7 @@ static void client_open(struct conn *c, const struct ssm_mux_ev *ev)
 	r->tag = RELAY_TAG_SESSION;
 	snprintf(r->sid, sizeof(r->sid), "%s", bs.sid);
 	snprintf(r->target, sizeof(r->target), "%s", bs.target);
+	snprintf(r->owner, sizeof(r->owner), "%s", c->user);
 	r->client = c;
 	r->cch = ev->channel;
 	r->next = relays;
@@ -288,6 +387,7 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 		pump_up(r);
 		break;
 	case SSM_MUX_EV_WRITABLE:
+	case SSM_MUX_EV_ACKED:
 		pump_down(r);
 		break;
 	case SSM_MUX_EV_RESIZE:
@@ -351,6 +451,8 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 			r->ach = 0;
 		}
 		logf_("session %s: started on %s", r->sid, r->target);
+		if (r->ach && r->cch)
+			relay_row_put(r);
 		pump_down(r);
 		pump_up(r);
 		break;
@@ -359,6 +461,7 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 		pump_down(r);
 		break;
 	case SSM_MUX_EV_WRITABLE:
+	case SSM_MUX_EV_ACKED:
 		pump_up(r);
 		break;
 	case SSM_MUX_EV_EXIT:
@@ -408,13 +511,115 @@ static void on_event(void *ctx, const struct ssm_mux_ev *ev)
 		agent_event(c, ev);
 }
 
+static int conn_names(const struct conn *c, const char *sid)
+{
+	int i;
+
+	for (i = 0; i < c->nresume; i++)
+		if (strcmp(c->resume[i], sid) == 0)
+			return 1;
+	return 0;
+}
+
+/* A RESUME for a session channel this broker has no state for: one it had before it
+ * restarted (relay_restore), from the same host on the same channel, or from the same
+ * user on the same channel naming the session in its resume= arguments. */
+static int on_adopt(void *ctx, struct ssm_mux_adopt *a)
+{
+	struct conn *c = ctx;
+	struct relay *r;
+
+	for (r = relays; r; r = r->next) {
+		if (!r->adopting)
+			continue;
+		if (c->is_client) {
+			if (r->cch || a->mine || r->want_cch != a->channel ||
+			    strcmp(r->owner, c->user) != 0 || !conn_names(c, r->sid))
+				continue;
+			r->client = c;
+			r->cch = a->channel;
+		} else {
+			if (r->ach || !a->mine || r->want_ach != a->channel ||
+			    strcmp(r->target, c->host_id) != 0)
+				continue;
+			r->agent = c;
+			r->ach = a->channel;
+		}
+		a->window = RELAY_WINDOW;
+		a->user = r;
+		logf_("session %s: %s resumed it after the broker restarted", r->sid,
+		      c->is_client ? "the client" : "the host");
+		if (r->ach && r->cch) {
+			r->adopting = 0;
+			logf_("session %s: both ends are back, relaying", r->sid);
+		}
+		wake(r);
+		return 1;
+	}
+	return 0;
+}
+
 int relay_conn_setup(struct conn *c)
 {
 	if (ssm_mux_new(&c->mux, SSM_ROLE_BROKER, c->is_client ? SSM_ROLE_CLIENT : SSM_ROLE_AGENT,
 			on_event, c) < 0)
 		return -1;
+	ssm_mux_set_adopt(c->mux, on_adopt);
+	ssm_mux_want_acked(c->mux);
 	ssm_mux_attach(c->mux, &c->link);
 	return 0;
+}
+
+void relay_keep_for_restart(void)
+{
+	keeping = 1;
+}
+
+int relay_restore(int64_t grace_ms)
+{
+	sqlite3_stmt *st;
+	struct relay *r;
+	int n = 0;
+
+	if (relays_schema_ensure() < 0 || sessions_schema_ensure(B->db) < 0)
+		return -1;
+	/* a session that ended meanwhile (TerminateSession while the broker was down) stays
+	 * ended */
+	(void)sqlite3_exec(B->db,
+			   "DELETE FROM relays WHERE sid NOT IN"
+			   " (SELECT sid FROM sessions WHERE state = 'Connected')",
+			   NULL, NULL, NULL);
+	st = brokerd_prep(B->db, "SELECT sid, host, agent_ch, owner, client_ch FROM relays");
+	if (st == NULL)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *sid = (const char *)sqlite3_column_text(st, 0);
+		const char *host = (const char *)sqlite3_column_text(st, 1);
+		const char *owner = (const char *)sqlite3_column_text(st, 3);
+		int64_t ach = sqlite3_column_int64(st, 2), cch = sqlite3_column_int64(st, 4);
+
+		if (sid == NULL || host == NULL || owner == NULL || ach <= 0 || ach > UINT32_MAX ||
+		    cch <= 0 || cch > UINT32_MAX || strlen(sid) > SSM_FRAME_SID_MAX ||
+		    (r = calloc(1, sizeof(*r))) == NULL)
+			continue;
+		r->tag = RELAY_TAG_SESSION;
+		snprintf(r->sid, sizeof(r->sid), "%s", sid);
+		snprintf(r->target, sizeof(r->target), "%s", host);
+		snprintf(r->owner, sizeof(r->owner), "%s", owner);
+		r->want_ach = (uint32_t)ach;
+		r->want_cch = (uint32_t)cch;
+		r->accepted = 1;
+		r->adopting = 1;
+		r->adopt_deadline = ssm_mono_ms() + grace_ms;
+		r->next = relays;
+		relays = r;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (n > 0)
+		logf_("%d sessions from before the restart wait up to %lld s for their host and "
+		      "client", n, (long long)(grace_ms / 1000));
+	return n;
 }
 
 void relay_conn_gone(struct conn *c, const char *why)
@@ -442,6 +647,24 @@ void relay_tick(void)
 
 	for (r = relays; r; r = next) {
 		next = r->next;
+		if (r->adopting && now >= r->adopt_deadline) {
+			const char *why = r->ach || r->cch ? "the other end did not come back after "
+							     "the broker restarted"
+							   : "neither end came back after the broker "
+							     "restarted";
+
+			logf_("session %s on %s: %s", r->sid, r->target, why);
+			if (r->ach && r->agent)
+				(void)ssm_mux_close(r->agent->mux, r->ach, 0, SSM_CODE_TIMEOUT, why);
+			if (r->cch && r->client)
+				(void)ssm_mux_close(r->client->mux, r->cch, 0, SSM_CODE_TIMEOUT, why);
+			wake(r);
+			r->ach = r->cch = 0;
+			r->adopting = 0;
+			record_end(r, "Terminated", why);
+			maybe_free(r);
+			continue;
+		}
 		/* TERMINATE takes effect once the host is back (SPEC section 8): its 2 s (and our
 		 * slack) count only while the host's link is up */
 		if (r->term_deadline && r->ach && r->agent &&
@@ -465,5 +688,6 @@ void relay_tick(void)
 		}
 		pump_down(r);
 		pump_up(r);
+		maybe_free(r);
 	}
 }

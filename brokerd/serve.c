@@ -521,6 +521,7 @@ static void conn_remove(struct conn *c)
 			*pp = c->next;
 			break;
 		}
+	free(c->resume);
 	free(c);
 }
 
@@ -577,12 +578,18 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		memcpy(c->host_id, pss->host_id, sizeof(c->host_id));
 		memcpy(c->serial, pss->serial, sizeof(c->serial));
 		memcpy(c->user, pss->user, sizeof(c->user));
+		if (pss->is_client && pss->nresume > 0 &&
+		    (c->resume = calloc((size_t)pss->nresume, sizeof(*c->resume))) != NULL) {
+			memcpy(c->resume, pss->resume, (size_t)pss->nresume * sizeof(*c->resume));
+			c->nresume = pss->nresume;
+		}
 		peer_name(wsi, c->peer, sizeof(c->peer));
 		ssm_link_init(&c->link, SSM_ROLE_BROKER, BROKER_SOFTWARE, O->ping_after_ms,
 			      O->dead_after_ms, ssm_mono_ms());
 		if (c->is_client)
 			c->link.peer_role = SSM_ROLE_CLIENT;
 		if (relay_conn_setup(c) < 0) {
+			free(c->resume);
 			free(c);
 			return -1;
 		}
@@ -713,6 +720,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	if (stop_signal && !stopping) {
 		stopping = 1;
 		stop_deadline = now + 1000;
+		relay_keep_for_restart();
 		logf_("stopping: GOAWAY to %s agents", conns ? "the" : "no");
 		for (c = conns; c; c = c->next) {
 			if (c->wsi == NULL)
@@ -892,6 +900,8 @@ int broker_serve(struct broker *b, const struct serve_opts *o)
 	logf_("listening on %s (state %s, issuer %s, CA %s)", o->listen, b->dir, b->issuer,
 	      b->ca_cert);
 	relay_init(b, &conns, logf_);
+	if (relay_restore(grace_ms()) < 0)
+		logf_("cannot read the sessions that ran before the restart (database error)");
 	lws_sul_schedule(ctx, 0, &tick_sul, tick, TICK_US);
 	while (!(stopping && (conns == NULL || ssm_mono_ms() >= stop_deadline))) {
 		if (lws_service(ctx, 0) < 0)
