@@ -67,6 +67,8 @@ struct stream {
 	unsigned ack_later : 1;     /* consumed bytes to acknowledge at the next tick */
 	unsigned got_terminate : 1; /* stream 0: the peer's TERMINATE arrived */
 	unsigned listed : 1;        /* resumption: the peer sent a RESUME for it */
+	unsigned adopted : 1;       /* taken up from the peer's RESUME (adopt): its ACKs may
+				     * restate bytes already counted as acknowledged here */
 	uint16_t peer_flags;        /* ... with these flags */
 	uint64_t base;              /* receiving: where the offsets started (ACCEPT's base) */
 	uint8_t *open_msg;          /* ours, until the ACCEPT: the encoded OPEN/STREAM_OPEN */
@@ -952,13 +954,22 @@ static int rx_data(struct ssm_mux *m, struct chan *c, struct stream *s,
 static int rx_ack(struct ssm_mux *m, struct chan *c, struct stream *s,
 		  const struct ssm_frame *f, char *err, size_t errlen)
 {
-	uint64_t before, freed = 0;
+	uint64_t before, freed = 0, ack;
 	int r;
 
 	if (!s->accepted)
 		return fail(err, errlen, f, SSM_MUX_E_STATE, "before ACCEPT");
 	before = room_of(s);
-	if ((r = ssm_flow_on_ack(&s->fl, f->offset, f->value, &freed)) < 0)
+	ack = f->offset;
+	if (s->adopted) {
+		/* this side started at the peer's received offset, which the peer's reads may
+		 * not have reached yet: its first ACKs restate an older offset */
+		if (ack < s->fl.send_acked)
+			ack = s->fl.send_acked;
+		else
+			s->adopted = 0;
+	}
+	if ((r = ssm_flow_on_ack(&s->fl, ack, f->value, &freed)) < 0)
 		return fail(err, errlen, f, r, NULL);
 	if (s->written > s->fl.send_next)
 		rr_add(m, s); /* a window a resumption had shut may be open again */
@@ -1141,6 +1152,7 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	s->window = a.window;
 	s->rd = s->base = a.peer_acked;
 	s->accepted = 1;
+	s->adopted = 1;
 	s->user = a.user;
 	s->listed = 1;
 	s->peer_flags = f->flags;

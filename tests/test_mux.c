@@ -1669,6 +1669,178 @@ static void test_document_channel(void)
 	ssm_mux_free(ag.m);
 }
 
+/* ---- a broker that restarts: adoption (PROTOCOL.md section 6, RESUME's ACKED) ---- */
+
+static struct {
+	int calls, answer;
+	struct ssm_mux_adopt got;
+} adopt_rec;
+
+static int adopt_cb(void *ctx, struct ssm_mux_adopt *a)
+{
+	(void)ctx;
+	adopt_rec.calls++;
+	adopt_rec.got = *a;
+	if (!adopt_rec.answer)
+		return 0;
+	a->window = 1000;
+	a->user = &adopt_rec;
+	return 1;
+}
+
+static void write_pat(struct side *s, uint32_t ch, uint64_t from, size_t n, unsigned seed)
+{
+	uint8_t buf[4096];
+	size_t i;
+
+	CHECK(n <= sizeof(buf), "write_pat size");
+	for (i = 0; i < n; i++)
+		buf[i] = pat(from + i, seed);
+	CHECK(ssm_mux_write(s->m, ch, 0, buf, n) == n, "%s: write %zu", s->name, n);
+}
+
+/* read everything readable: it must be the pattern from the read offset on */
+static size_t read_pat(struct side *s, uint32_t ch, unsigned seed)
+{
+	uint8_t buf[4096];
+	uint64_t off = ssm_mux_read_offset(s->m, ch, 0);
+	size_t got, i, total = 0;
+	int bad = 0;
+
+	while ((got = ssm_mux_read(s->m, ch, 0, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < got; i++)
+			bad += buf[i] != pat(off + i, seed);
+		off += got;
+		total += got;
+	}
+	CHECK(bad == 0, "%s: %d bytes differ from the pattern", s->name, bad);
+	return total;
+}
+
+/* The agent side of a session with unacknowledged bytes both ways, its broker gone without
+ * a word; a new broker mux (answer: whether its program adopts); features: the agent's. */
+static void restart_case(int answer, uint32_t features, int *adopted)
+{
+	struct side b1, ag, b2;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION);
+	uint64_t ag_acked, ag_recv;
+	size_t n;
+	uint32_t ch;
+	int i;
+
+	side_init(&b1, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	side_init(&ag, "agent", SSM_ROLE_AGENT, SSM_ROLE_BROKER);
+	ag.auto_accept = 1;
+	ch = ssm_mux_open(b1.m, &o, 1000, NULL);
+	CHECK(ch == 2 && wire(&b1, &ag) == 0, "restart: the session opens");
+	/* agent -> broker: 1600 written, the broker reads 600 (acknowledged), 400 unread in its
+	 * buffer, 600 never sent (window); broker -> agent: 900, the agent reads 300 */
+	write_pat(&ag, ch, 0, 1000, 7);
+	write_pat(&b1, ch, 0, 900, 9);
+	CHECK(wire(&b1, &ag) == 0, "restart: bytes move");
+	{
+		uint8_t tmp[600];
+		CHECK(ssm_mux_read(b1.m, ch, 0, tmp, 600) == 600, "restart: the broker reads 600");
+		CHECK(ssm_mux_read(ag.m, ch, 0, tmp, 300) == 300, "restart: the agent reads 300");
+	}
+	CHECK(wire(&b1, &ag) == 0, "restart: acknowledgements move");
+	write_pat(&ag, ch, 1000, 600, 7);
+	CHECK(wire(&b1, &ag) == 0, "restart: more bytes move");
+	ag_acked = ssm_mux_written(ag.m, ch, 0) - ssm_mux_unacked(ag.m, ch, 0);
+	ag_recv = ssm_mux_read_offset(ag.m, ch, 0) + ssm_mux_readable(ag.m, ch, 0);
+	CHECK(ag_acked > 0 && ag_acked < 1600 && ag_recv == 900,
+	      "restart: the agent holds unacknowledged bytes (acked %llu, received %llu)",
+	      (unsigned long long)ag_acked, (unsigned long long)ag_recv);
+	/* the broker dies */
+	ssm_mux_free(b1.m);
+	ssm_mux_link_down(ag.m, 0);
+	side_init(&b2, "broker2", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	ssm_mux_set_adopt(b2.m, adopt_cb);
+	ssm_mux_set_features(b2.m, SSM_FRAME_FEATURES);
+	ssm_mux_set_features(ag.m, features);
+	memset(&adopt_rec, 0, sizeof(adopt_rec));
+	adopt_rec.answer = answer;
+	ssm_mux_hello(ag.m, 0);
+	ssm_mux_hello(b2.m, 0);
+	if (features & SSM_FRAME_FEAT_RESUME_ACKED)
+		CHECK(ssm_mux_tx_peek(b2.m, &n) == NULL && !ssm_mux_tx_pending(b2.m),
+		      "restart: the broker's RESUME_DONE waits for the agent's");
+	CHECK(wire(&ag, &b2) == 0, "restart: the resumption passes (%s %s)", ag.errmsg,
+	      b2.errmsg);
+	CHECK(ssm_mux_resumed(ag.m) && ssm_mux_resumed(b2.m), "restart: both resumed");
+	*adopted = ssm_mux_is_open(b2.m, ch, 0);
+	if (!(features & SSM_FRAME_FEAT_RESUME_ACKED) || !answer) {
+		CHECK(adopt_rec.calls == ((features & SSM_FRAME_FEAT_RESUME_ACKED) ? 1 : 0),
+		      "restart: the program was asked %d times", adopt_rec.calls);
+		CHECK(!*adopted && !ssm_mux_is_open(ag.m, ch, 0) &&
+			      ag.counts[SSM_MUX_EV_CLOSED] == 1,
+		      "restart: not adopted: the agent's session closes");
+		for (i = 0; i < ag.nev; i++)
+			if (ag.last[i].type == SSM_MUX_EV_CLOSED)
+				CHECK(ag.last[i].code == SSM_CODE_UNKNOWN, "restart: code unknown");
+		goto out;
+	}
+	CHECK(adopt_rec.calls == 1 && adopt_rec.got.channel == ch && adopt_rec.got.mine &&
+		      adopt_rec.got.peer_acked == ag_acked && adopt_rec.got.peer_received == ag_recv,
+	      "restart: the program is asked with the agent's offsets");
+	CHECK(*adopted && ssm_mux_user(b2.m, ch, 0) == &adopt_rec, "restart: adopted");
+	CHECK(ssm_mux_is_open(ag.m, ch, 0) && ag.counts[SSM_MUX_EV_CLOSED] == 0,
+	      "restart: the agent keeps its session");
+	CHECK(ssm_mux_written(b2.m, ch, 0) == ag_recv && ssm_mux_unacked(b2.m, ch, 0) == 0,
+	      "restart: the new broker sends from the agent's received offset");
+	/* the agent sends again everything it holds, then the rest */
+	CHECK(wire(&ag, &b2) == 0, "restart: resent");
+	n = 0;
+	for (i = 0; i < 10 && ssm_mux_read_offset(b2.m, ch, 0) < 1600; i++) {
+		CHECK(ssm_mux_read_offset(b2.m, ch, 0) + ssm_mux_readable(b2.m, ch, 0) <= 1600,
+		      "restart: no byte beyond what was written");
+		n += read_pat(&b2, ch, 7);
+		CHECK(wire(&ag, &b2) == 0, "restart: more");
+	}
+	CHECK(ssm_mux_read_offset(b2.m, ch, 0) == 1600 && n == 1600 - ag_acked,
+	      "restart: the new broker gets the agent's bytes from its acknowledged offset on "
+	      "(%zu)", n);
+	/* and the other way: from the agent's received offset, continuing the pattern */
+	{
+		uint64_t w = ag_recv;
+		uint8_t one[1];
+
+		n = 0;
+		for (i = 0; i < 20 && w < ag_recv + 500; i++) {
+			size_t k = ssm_mux_write_room(b2.m, ch, 0);
+
+			for (; k > 0 && w < ag_recv + 500; k--, w++) {
+				one[0] = pat(w, 9);
+				CHECK(ssm_mux_write(b2.m, ch, 0, one, 1) == 1, "restart: write");
+			}
+			CHECK(wire(&ag, &b2) == 0, "restart: new bytes to the agent");
+			n += read_pat(&ag, ch, 9);
+			CHECK(wire(&ag, &b2) == 0, "restart: acknowledged");
+		}
+	}
+	CHECK(n == ag_recv - 300 + 500, "restart: the agent reads its old bytes, then the new ones "
+	      "(%zu)", n);
+	/* the broker's next channel takes an id above the adopted one */
+	ch = ssm_mux_open(b2.m, &o, 1000, NULL);
+	CHECK(ch == 4 && wire(&b2, &ag) == 0 && ssm_mux_is_open(ag.m, 4, 0),
+	      "restart: the next OPEN (channel %u) is accepted", ch);
+out:
+	ssm_mux_free(b2.m);
+	ssm_mux_free(ag.m);
+}
+
+static void test_broker_restart(void)
+{
+	int adopted;
+
+	restart_case(1, SSM_FRAME_FEATURES, &adopted);
+	CHECK(adopted, "a restarted broker adopts a session its program knows");
+	restart_case(0, SSM_FRAME_FEATURES, &adopted);
+	CHECK(!adopted, "a RESUME the program does not know is answered CLOSE unknown");
+	restart_case(1, SSM_FRAME_FEAT_DOCUMENTS, &adopted);
+	CHECK(!adopted, "without RESUME_ACKED on both sides, no adoption");
+}
+
 int main(void)
 {
 	test_delayed_ack();
@@ -1683,5 +1855,6 @@ int main(void)
 	test_resume_rules();
 	test_resume_cuts();
 	test_document_channel();
+	test_broker_restart();
 	return check_done("test_mux");
 }

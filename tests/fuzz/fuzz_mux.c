@@ -34,7 +34,9 @@ struct fz {
 	struct ssm_link *l;
 	int dead; /* the mux reported an error: the connection would be closed */
 	uint32_t last_ch, last_st;
+	uint32_t features; /* announced by the peer (mode bit 8: all of this code's) */
 };
+
 
 static uint8_t take(struct fz *z)
 {
@@ -55,6 +57,19 @@ static uint32_t take32(struct fz *z, unsigned bytes)
 	while (bytes-- > 0)
 		v = v << 8 | take(z);
 	return v;
+}
+
+/* a restarted broker's program taking up a RESUME it has no state for: the input says */
+static int on_adopt(void *ctx, struct ssm_mux_adopt *a)
+{
+	struct fz *z = ctx;
+	uint8_t b = take(z);
+
+	if (!(b & 1))
+		return 0;
+	a->window = b & 2 ? 0 : 1u + (uint32_t)b * 97u; /* 0: a program error, refused */
+	a->user = NULL;
+	return 1;
 }
 
 static uint32_t pick_ch(struct fz *z)
@@ -220,7 +235,9 @@ static void synth(struct fz *z, uint8_t op)
 		f.offset = f.value = 0;
 		break;
 	case SSM_FRAME_RESUME:
-		f.flags = take(z) & 15;
+		f.flags = take(z) & 31;
+		if (f.flags & SSM_FRAME_F_ACKED)
+			f.u.resume.acked = take32(z, 3);
 		break;
 	case SSM_FRAME_RESUME_DONE:
 		memset(&f, 0, sizeof(f));
@@ -361,6 +378,7 @@ static void link_up(struct fz *z, enum ssm_frame_role peer)
 	memset(&f, 0, sizeof(f));
 	f.type = SSM_FRAME_HELLO;
 	f.u.hello.role = (uint8_t)peer;
+	f.u.hello.features = z->features;
 	if (ssm_frame_encode(&f, buf, sizeof(buf), &n) != 0 ||
 	    ssm_link_rx(z->l, buf, n, 1, 1, 1, 0) != SSM_LINK_EV_NONE)
 		abort();
@@ -391,6 +409,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rp = roles[mode & 3];
 	if (ssm_mux_new(&z.m, rp[0], rp[1], on_ev, &z) != 0)
 		abort();
+	if (mode & 8) {
+		z.features = SSM_FRAME_FEATURES;
+		ssm_mux_set_features(z.m, z.features);
+		ssm_mux_set_adopt(z.m, on_adopt);
+	}
 	if (mode & 4) {
 		z.l = &link;
 		ssm_link_init(z.l, rp[0], "fuzz", 0, 0, 0);
