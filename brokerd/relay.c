@@ -12,7 +12,11 @@
  * goes away the other channel is closed and the session ends in the database.  A lost
  * connection does not end a session: both conns keep their channels for the resumption
  * grace period (docs/PROTOCOL.md section 6), bytes wait in the channel of the side that is
- * away (up to its window), and TERMINATE's deadline runs only while the host is linked. */
+ * away (up to its window), and TERMINATE's deadline runs only while the host is linked.
+ * A byte is consumed from one side only once the other side's peer acknowledged it (rule
+ * 6), so a broker restart loses nothing: running relays are rows of the relays table, and
+ * a restarted broker takes up the agent's and the client's RESUMEs for them (section 6,
+ * "A broker that restarted"). */
 #include "conn.h"
 #include <stdio.h>
 #include <stdlib.h>

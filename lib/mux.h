@@ -40,7 +40,10 @@
  * SSM_MUX_EV_CLOSED code unknown what the peer lost.  A stream or channel this side closed
  * keeps a tombstone until the peer answers its CLOSE, so a RESUME for it gets that CLOSE
  * again.  When the grace period passes (ssm_mux_down_ms), the program calls ssm_mux_reset,
- * which closes every channel (SSM_MUX_EV_CLOSED, code given). */
+ * which closes every channel (SSM_MUX_EV_CLOSED, code given).  With the HELLO feature
+ * RESUME_ACKED on both sides, RESUMEs carry this side's acknowledged offset and a broker
+ * sends its RESUME_DONE only after the peer's, so that a restarted broker may take up
+ * (ssm_mux_set_adopt) the sessions it finds in the peer's RESUMEs. */
 #ifndef SSM_MUX_H
 #define SSM_MUX_H
 #include <stddef.h>
