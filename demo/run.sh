@@ -11,7 +11,7 @@
 # to a web server on a host, scp through ssh's ProxyCommand, an idle timeout, a terminate
 # from the broker, the session history and a transcript played back from the broker; also a
 # document that only the broker holds, fetched by the host over its channel, and a session
-# that goes on across a 12-second cut of its host's network.
+# that goes on across a 12-second cut of its host's network and across a broker restart.
 #
 # Everything runs inside private mount and pid namespaces with private copies of
 # /etc/passwd, /etc/group, /etc/shadow and /etc/pam.d: the machine's users, PAM and sshd are
@@ -146,7 +146,8 @@ say "The broker: ssm-broker serve creates its state (database, CA, signing key) 
 # --keepalive 2:6 (a PING after 2 s of silence, a link dead after 6 s): short, so that the
 # network cut below is noticed within seconds (the default is 15 s and 45 s)
 $IB "$broker_bin" serve --state-dir "$work/broker" --listen 10.77.0.1:8443 --keepalive 2:6 >broker.log 2>&1 &
-PIDS="$PIDS $!"
+BPID=$!
+PIDS="$PIDS $BPID"
 n=0; while ! grep -q 'listening on' broker.log && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
 grep 'listening on' broker.log | indent
 B() { "$broker_bin" "$@" --state-dir "$work/broker"; }
@@ -487,6 +488,24 @@ if [ "$(grep -c '^line-' count.out)" = 40 ] && seq 1 40 | sed 's/^/line-/' | cmp
 	ok "the session went on: all 40 lines arrived, in order, none twice (PROTOCOL.md section 6, resumption)"
 else
 	bad "lines lost or repeated across the cut"; tail -3 count.err | indent
+fi
+
+say "The broker restarts mid-session: killed (SIGKILL) and started again on the same state"
+user_ssm alice start-session --target "$ID_dev_db" --document-name Count </dev/null >count2.out 2>count2.err &
+CPID=$!
+n=0; while ! grep -q line-4 count2.out && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+kill -9 "$BPID"
+wait "$BPID" 2>/dev/null || true
+note "broker killed at $(tail -n 1 count2.out); the host and the client keep what the other has not acknowledged"
+$IB "$broker_bin" serve --state-dir "$work/broker" --listen 10.77.0.1:8443 --keepalive 2:6 >>broker.log 2>&1 &
+BPID=$!
+PIDS="$PIDS $BPID"
+wait $CPID 2>/dev/null || true
+grep 'sessions from before the restart\|both ends are back' broker.log | tail -2 | sed 's/.*ssm-broker: /broker: /' | indent
+if [ "$(grep -c '^line-' count2.out)" = 40 ] && seq 1 40 | sed 's/^/line-/' | cmp -s - count2.out; then
+	ok "the session went on: all 40 lines arrived, in order, none twice (PROTOCOL.md section 6, a broker that restarted)"
+else
+	bad "lines lost or repeated across the broker restart"; tail -3 count2.err | indent
 fi
 
 say "The session history (describe-sessions --state History, as alice)"
