@@ -251,6 +251,13 @@ static void tick(lws_sorted_usec_list_t *sul)
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			logf_("%s: closing the connection", link_.error);
 			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		} else if (!ssm_mux_resumed(mux) && ssm_mux_down_ms(mux, now) >= grace_ms) {
+			/* a broker that never finishes the resumption holds the sessions no longer
+			 * than a lost connection would: closed, then the grace below ends them */
+			logf_("the broker did not finish the resumption within %lld s: closing the "
+			      "connection",
+			      (long long)(grace_ms / 1000));
+			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 		} else if (link_.q_n || ssm_mux_tx_pending(mux)) {
 			lws_callback_on_writable(wsi_cur);
 		}

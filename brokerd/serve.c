@@ -764,6 +764,17 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 		if (c->wsi == NULL)
 			continue;
+		if (c->mux && !c->kill && !ssm_mux_resumed(c->mux) &&
+		    ssm_mux_down_ms(c->mux, now) >= grace_ms()) {
+			/* a peer that never finishes the resumption holds its channels no longer
+			 * than a lost connection would: closed, then the grace above ends them */
+			logf_("%s %s did not finish the resumption within %lld s: closing",
+			      c->is_client ? "client of" : "agent", c->is_client ? c->user : c->host_id,
+			      (long long)(grace_ms() / 1000));
+			c->kill = 1;
+			lws_callback_on_writable(c->wsi);
+			continue;
+		}
 		if (c->mux)
 			ssm_mux_tick(c->mux); /* acknowledgements that waited for the tick */
 		ev = ssm_link_tick(&c->link, now);

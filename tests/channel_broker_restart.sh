@@ -174,8 +174,25 @@ ssm_check "  no process of the run-as user is left" ssm_wait_for 10 sh -c "! pgr
 ssm_check "  the history has it ended" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' describe-sessions --state History | grep -q '$GSID'"
 
+# ---- a broker that never finishes the resumption: the agent (--grace 8) does not wait on it
+# for longer than on a lost connection (tests/hostile_broker.py noresume)
 kill "$BPID" "$APID"
 wait "$BPID" "$APID" 2>/dev/null
+: >"$T/noresume.jsonl"
+$IB python3 "$srcdir/tests/hostile_broker.py" "$BIP" "$PORT" "$ST/server.crt" "$ST/server.key" \
+	"$T/noresume.jsonl" noresume >"$T/hostile.log" 2>&1 &
+HPID=$!
+PIDS="$PIDS $HPID"
+ssm_wait_for 10 grep -q "listening" "$T/hostile.log"
+$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 --grace 8 >>"$T/agent.log" 2>&1 &
+APID=$!
+PIDS="$PIDS $APID"
+ssm_check "a broker that never sends RESUME_DONE: the agent closes the connection after the grace" \
+	ssm_wait_for 40 grep -q 'did not finish the resumption within 8 s: closing the connection' "$T/agent.log"
+ssm_check "  the broker saw the connection closed, 8 to 20 s after its HELLO" ssm_wait_for 20 python3 -c \
+	"import json,sys; r=json.loads(open('$T/noresume.jsonl').readline()); sys.exit(not (r['closed'] and 8 <= r['after'] <= 20))"
+kill "$HPID" 2>/dev/null
+wait "$HPID" 2>/dev/null
 ssm_check "no sanitizer report from the broker or the agent" sh -c \
 	"! grep -E 'Sanitizer|runtime error' '$T/agent.log' '$T/broker.log'"
 ssm_done

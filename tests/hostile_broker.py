@@ -8,12 +8,13 @@
 # results file: what the agent answered (its GOAWAY or CLOSE code) and whether it closed the
 # connection.  The agent reconnects by itself after each case.
 #
-#   hostile_broker.py ADDR PORT CERT KEY RESULTS [client]
+#   hostile_broker.py ADDR PORT CERT KEY RESULTS [client|noresume]
 #   hostile_broker.py BROKER_ADDR PORT HOST_CERT HOST_KEY RESULTS host CA
 #
 # With "client" it plays the broker to the users' client instead: it answers `ssm
 # start-session`'s StartSession (HTTPS POST /v1/sessions) and then, on the client's websocket,
-# accepts its OPEN and sends one bad thing per session.
+# accepts its OPEN and sends one bad thing per session.  With "noresume" it sends HELLO and
+# never RESUME_DONE, and writes when the agent closed the connection.
 #
 # Only the standard library: ssl, socket, hashlib (the websocket accept key is SHA-1 by
 # RFC 6455; no cryptography of our own).
@@ -582,6 +583,19 @@ def main():
     out = open(RESULTS, "a")
     if len(sys.argv) > 6 and sys.argv[6] == "client":
         main_client(ctx, ls, out)
+        return
+    if len(sys.argv) > 6 and sys.argv[6] == "noresume":
+        # HELLO, then never RESUME_DONE: how long does the agent wait?
+        raw, _ = ls.accept()
+        raw.settimeout(15)
+        c = Conn(ctx.wrap_socket(raw, server_side=True))
+        c.handshake()
+        hello(c)
+        t0 = time.monotonic()
+        got = answer(c, seconds=120.0)
+        out.write(json.dumps({"case": "no RESUME_DONE", "closed": bool(got.get("closed")),
+                              "after": round(time.monotonic() - t0, 1)}) + "\n")
+        out.flush()
         return
 
     def connect():
