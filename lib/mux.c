@@ -252,6 +252,14 @@ static struct qnode *frame_node_alloc(size_t size)
 	return n;
 }
 
+/* An encoded OPEN carries a credential (the host's session token, the client's attach
+ * secret): every copy of it is wiped once it is no longer needed. */
+static void wipe_if_open(uint8_t *p, size_t len)
+{
+	if (len >= 2 && p[1] == SSM_FRAME_OPEN)
+		explicit_bzero(p, len);
+}
+
 /* Encode f into a new node and queue it.  0, SSM_MUX_E_QUEUE (queue full, counted frames
  * only, or out of memory), or the codec's refusal of f. */
 static int q_frame(struct ssm_mux *m, const struct ssm_frame *f, int counted)
@@ -264,11 +272,16 @@ static int q_frame(struct ssm_mux *m, const struct ssm_frame *f, int counted)
 		return SSM_MUX_E_QUEUE;
 	if ((r = ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len)) < 0)
 		return r;
-	if (m->phase != PH_UP)
+	if (m->phase != PH_UP) {
+		wipe_if_open(m->scratch, len);
 		return 0; /* no connection: the resumption restates it from the state */
-	if ((n = frame_node_alloc(len)) == NULL)
+	}
+	if ((n = frame_node_alloc(len)) == NULL) {
+		wipe_if_open(m->scratch, len);
 		return SSM_MUX_E_QUEUE;
+	}
 	memcpy(n->data, m->scratch, len);
+	wipe_if_open(m->scratch, len);
 	n->len = len;
 	n->counted = (uint8_t)(counted != 0);
 	q_link(m, n);
@@ -1545,13 +1558,15 @@ static void drop_queue(struct ssm_mux *m)
 	while (m->qh) {
 		struct qnode *n = m->qh;
 		q_unlink(m, n);
-		if (n->kind == Q_FRAME)
+		if (n->kind == Q_FRAME) {
+			wipe_if_open(n->data, n->len);
 			free(n);
-		else if (n->kind == Q_EOF)
+		} else if (n->kind == Q_EOF)
 			n->s->eof_queued = 0; /* not sent: the stream is going anyway */
 	}
 	while (m->rr_head)
 		rr_del(m, m->rr_head);
+	wipe_if_open(m->tx + SSM_LINK_PRE, m->tx_len);
 	m->tx_len = 0;
 }
 
@@ -1606,10 +1621,14 @@ static int keep_open(struct ssm_mux *m, struct stream *s, const struct ssm_frame
 {
 	size_t len;
 
-	if (ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len) < 0 ||
-	    (s->open_msg = malloc(len)) == NULL)
+	if (ssm_frame_encode(f, m->scratch, sizeof(m->scratch), &len) < 0)
 		return -1;
+	if ((s->open_msg = malloc(len)) == NULL) {
+		wipe_if_open(m->scratch, len);
+		return -1;
+	}
 	memcpy(s->open_msg, m->scratch, len);
+	wipe_if_open(m->scratch, len);
 	s->open_len = len;
 	return 0;
 }
@@ -2110,6 +2129,7 @@ uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
 		case Q_FRAME:
 			memcpy(m->tx + SSM_LINK_PRE, n->data, n->len);
 			m->tx_len = n->len;
+			wipe_if_open(n->data, n->len);
 			free(n);
 			break;
 		case Q_ACK:
@@ -2160,6 +2180,7 @@ uint8_t *ssm_mux_tx_peek(struct ssm_mux *m, size_t *plen)
 
 void ssm_mux_tx_pop(struct ssm_mux *m)
 {
+	wipe_if_open(m->tx + SSM_LINK_PRE, m->tx_len);
 	m->tx_len = 0;
 	if (m->tx_done) {
 		m->tx_done = 0;

@@ -1829,6 +1829,23 @@ out:
 	ssm_mux_free(ag.m);
 }
 
+/* the host token in an OPEN: no copy left in the mux's buffers once it left */
+static void test_open_wiped(void)
+{
+	struct side br;
+	struct ssm_frame o = open_frame(SSM_KIND_SESSION);
+	uint8_t *p;
+	size_t n;
+
+	side_init(&br, "broker", SSM_ROLE_BROKER, SSM_ROLE_AGENT);
+	CHECK(ssm_mux_open(br.m, &o, 1000, NULL) == 2, "wipe: open");
+	p = ssm_mux_tx_peek(br.m, &n);
+	CHECK(p != NULL && memmem(p, n, "aaa.bbb.ccc", 11) != NULL, "wipe: the OPEN holds the token");
+	ssm_mux_tx_pop(br.m);
+	CHECK(memmem(p, n, "aaa.bbb.ccc", 11) == NULL, "wipe: sent, the buffer no longer holds it");
+	ssm_mux_free(br.m);
+}
+
 static void test_broker_restart(void)
 {
 	int adopted;
@@ -1856,5 +1873,6 @@ int main(void)
 	test_resume_cuts();
 	test_document_channel();
 	test_broker_restart();
+	test_open_wiped();
 	return check_done("test_mux");
 }
