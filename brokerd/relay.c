@@ -45,6 +45,7 @@ struct relay {
 	 * client's RESUMEs for these channels are taken up until adopt_deadline */
 	int adopting;
 	uint32_t want_ach, want_cch;
+	char *term_pending; /* TerminateSession before the host came back: its reason */
 	int64_t adopt_deadline;
 	struct relay *next;
 };
@@ -139,6 +140,7 @@ static void maybe_free(struct relay *r)
 			*pp = r->next;
 			break;
 		}
+	free(r->term_pending);
 	free(r);
 }
 
@@ -289,6 +291,16 @@ int broker_session_terminate(const char *sid, const char *reason)
 			if (r->term_deadline == 0)
 				r->term_deadline = ssm_mono_ms() + RELAY_TERMINATE_MS;
 			wake(r);
+			return 1;
+		}
+	for (r = relays; r; r = r->next)
+		if (strcmp(r->sid, sid) == 0 && r->adopting && !r->ach) {
+			/* the broker restarted and the host is not back yet: sent when it is */
+			free(r->term_pending);
+			r->term_pending = strdup(reason && reason[0] ? reason : "TerminateSession");
+			if (r->term_pending == NULL)
+				return -1;
+			logf_("session %s: TERMINATE waits for %s to come back", r->sid, r->target);
 			return 1;
 		}
 	return 0;
@@ -668,6 +680,16 @@ void relay_tick(void)
 			record_end(r, "Terminated", why);
 			maybe_free(r);
 			continue;
+		}
+		if (r->term_pending && r->ach && r->agent) {
+			if (ssm_mux_terminate(r->agent->mux, r->ach, r->term_pending) == 0) {
+				logf_("session %s: TERMINATE sent to %s", r->sid, r->target);
+				if (r->term_deadline == 0)
+					r->term_deadline = now + RELAY_TERMINATE_MS;
+				wake(r);
+			}
+			free(r->term_pending);
+			r->term_pending = NULL;
 		}
 		/* TERMINATE takes effect once the host is back (SPEC section 8): its 2 s (and our
 		 * slack) count only while the host's link is up */

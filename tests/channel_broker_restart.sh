@@ -8,10 +8,13 @@
 #     input typed meanwhile arrive byte for byte (hashes compared; no gap, no duplicate),
 #     it is the same shell (a variable set before, the same $$), its exit status reaches the
 #     client, and the transcript at the broker is the host's, byte for byte;
-#   - TerminateSession, sent to the restarted broker, ends a session started before it;
+#   - TerminateSession, sent to the restarted broker, ends a session started before it, also
+#     when it is sent before the host is back (its network cut with nftables meanwhile);
 #   - the broker stopped with SIGTERM and started again: the same;
 #   - a session whose client does not come back after the restart (--grace 8): the broker
 #     ends it, the host ends it with reason error, and no process of it is left.
+#   - a broker that sends HELLO and never RESUME_DONE (tests/hostile_broker.py noresume): the
+#     agent closes the connection once the grace passes.
 #
 # Isolation as in channel_sessions.sh (tests/channel_setup.sh): private mount and pid
 # namespaces, two network namespaces joined by a veth pair (broker and client, host); every
@@ -151,6 +154,39 @@ ssm_check "  and it holds the output produced while the broker was away" sh -c \
 ssm_check "  the history has it Terminated" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' describe-sessions --state History | python3 -c 'import json,sys; s=[x for x in json.load(sys.stdin)[\"Sessions\"] if x[\"SessionId\"] == \"$SID\"]; assert s and s[0][\"Status\"] == \"Terminated\", s'"
 ssm_check "no protocol error on either side" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
+
+# ---- TerminateSession sent to the restarted broker before the host is back (the host's
+# network cut with nftables meanwhile): it takes effect once the host is back
+if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmprobe 2>/dev/null; then
+	XDG_CONFIG_HOME="$T/cfg" SSM_KEEPALIVE=2:6 $IB "$SSM" start-session --target "$HID" \
+		--document-name Cmd-Sleep </dev/null >"$T/t.out" 2>"$T/t.err" &
+	TPID=$!
+	PIDS="$PIDS $TPID"
+	ssm_check "a command session runs" ssm_wait_for 20 grep -qs SLEEPING "$T/t.out"
+	TSID=$(sid_of "$T/t.err")
+	ssm_wait_for 10 grep -q "session $TSID: started" "$T/broker.log"
+	printf 'table inet ssmcut {\n\tchain in { type filter hook input priority -10; policy accept; iifname "%s" drop; }\n\tchain out { type filter hook output priority -10; policy accept; oifname "%s" drop; }\n}\n' \
+		"vkh$$" "vkh$$" | $IH nft -f - || echo "FAIL: cannot install the drop rules"
+	kill -9 "$BPID"
+	wait "$BPID" 2>/dev/null
+	broker_again 60
+	ssm_check "  the broker restarted, the host cut off: the client resumes its session" \
+		ssm_wait_for 30 grep -q "session $TSID: the client resumed it" "$T/broker.log"
+	ssm_check "  TerminateSession is accepted" sh -c \
+		"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' terminate-session --session-id '$TSID' >/dev/null"
+	ssm_check "  the broker keeps it for the host" grep -q "session $TSID: TERMINATE waits for $HID" "$T/broker.log"
+	ssm_check "  the session still runs on the host (it cannot know yet)" sh -c "pgrep -u ssmtu -x sleep >/dev/null"
+	$IH nft delete table inet ssmcut
+	rc=0
+	ssm_wait_for 60 sh -c "! kill -0 $TPID 2>/dev/null"
+	wait "$TPID" || rc=$?
+	ssm_check "  the host is back: the session ends, the client exits" sh -c "! kill -0 $TPID 2>/dev/null"
+	ssm_check "  the host's audit says terminated" ssm_wait_for 10 sh -c \
+		"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | grep '$TSID' | grep -q '\"reason\":\"terminated\"'"
+	ssm_check "  no sleep of it is left" ssm_wait_for 10 sh -c "! pgrep -u ssmtu -x sleep >/dev/null"
+else
+	echo "SKIP (part): nftables unusable in a network namespace here: no TerminateSession while the host is cut off"
+fi
 
 # ---- a client that does not come back: the restarted broker (--grace 8) ends the session
 # (not through the function: $! must be the client itself, for the SIGKILL)
