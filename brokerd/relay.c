@@ -148,10 +148,12 @@ static void maybe_free(struct relay *r)
  * once, and consumed from the source (which acknowledges it to its sender) only once the
  * destination's peer has acknowledged it, so that the broker never holds a byte only it
  * has.  Offsets are the session's own on both hops: the destination's written offset is
- * where forwarding goes on, its acknowledged offset where consuming may go.  1 once every
- * byte received from the source was forwarded, 0 if not yet, -1 if the two hops disagree
+ * where forwarding goes on, its acknowledged offset where consuming may go; the source's
+ * EOF is passed on after its last byte (*eof_passed).  1 once every byte received from the
+ * source was forwarded, 0 if not yet, -1 if the two hops disagree
  * (the destination is behind what the source's sender has already freed). */
-static int pump(struct ssm_mux *sm, uint32_t sch, struct ssm_mux *dm, uint32_t dch)
+static int pump(struct ssm_mux *sm, uint32_t sch, struct ssm_mux *dm, uint32_t dch,
+		int *eof_passed)
 {
 	uint64_t rd = ssm_mux_read_offset(sm, sch, 0);
 	uint64_t end = rd + ssm_mux_readable(sm, sch, 0);
@@ -176,7 +178,12 @@ static int pump(struct ssm_mux *sm, uint32_t sch, struct ssm_mux *dm, uint32_t d
 	}
 	if (acked > rd)
 		ssm_mux_read_consume(sm, sch, 0, (size_t)((acked < end ? acked : end) - rd));
-	return w >= end;
+	if (w < end)
+		return 0;
+	/* the source's EOF follows once every byte before it was passed on */
+	if (!*eof_passed && ssm_mux_peer_eof(sm, sch, 0) && ssm_mux_write_eof(dm, dch, 0) == 0)
+		*eof_passed = 1;
+	return 1;
 }
 
 static int relay_live(const struct relay *r)
@@ -184,7 +191,7 @@ static int relay_live(const struct relay *r)
 	return r->cch && r->ach && r->accepted && r->client && r->agent;
 }
 
-static void relay_broken(struct relay *r, const char *why);
+static void relay_end(struct relay *r, uint16_t code, const char *why);
 
 /* agent -> client: output, EOF, then EXIT */
 static void pump_down(struct relay *r)
@@ -193,14 +200,11 @@ static void pump_down(struct relay *r)
 
 	if (!relay_live(r))
 		return;
-	all = pump(r->agent->mux, r->ach, r->client->mux, r->cch);
+	all = pump(r->agent->mux, r->ach, r->client->mux, r->cch, &r->a_eof);
 	if (all < 0) {
-		relay_broken(r, "the client is behind what the host has freed");
+		relay_end(r, SSM_CODE_INTERNAL, "the client is behind what the host has freed");
 		return;
 	}
-	if (all && !r->a_eof && ssm_mux_peer_eof(r->agent->mux, r->ach, 0) &&
-	    ssm_mux_write_eof(r->client->mux, r->cch, 0) == 0)
-		r->a_eof = 1;
 	if (all && r->have_exit && !r->exit_sent &&
 	    ssm_mux_exit(r->client->mux, r->cch, r->how, r->status, r->reason, r->detail) == 0)
 		r->exit_sent = 1;
@@ -210,29 +214,24 @@ static void pump_down(struct relay *r)
 /* client -> agent: input and EOF */
 static void pump_up(struct relay *r)
 {
-	int all;
-
 	if (!relay_live(r))
 		return;
-	all = pump(r->client->mux, r->cch, r->agent->mux, r->ach);
-	if (all < 0) {
-		relay_broken(r, "the host is behind what the client has freed");
+	if (pump(r->client->mux, r->cch, r->agent->mux, r->ach, &r->c_eof) < 0) {
+		relay_end(r, SSM_CODE_INTERNAL, "the host is behind what the client has freed");
 		return;
 	}
-	if (all && !r->c_eof && ssm_mux_peer_eof(r->client->mux, r->cch, 0) &&
-	    ssm_mux_write_eof(r->agent->mux, r->ach, 0) == 0)
-		r->c_eof = 1;
 	wake(r);
 }
 
-/* Both ends are told and the session ends (the hops cannot be joined). */
-static void relay_broken(struct relay *r, const char *why)
+/* Both ends are told (CLOSE code) and the session ends: the hops cannot be joined, or an
+ * end did not come back after a restart. */
+static void relay_end(struct relay *r, uint16_t code, const char *why)
 {
 	logf_("session %s on %s: %s: closing", r->sid, r->target, why);
 	if (r->ach && r->agent)
-		(void)ssm_mux_close(r->agent->mux, r->ach, 0, SSM_CODE_INTERNAL, why);
+		(void)ssm_mux_close(r->agent->mux, r->ach, 0, code, why);
 	if (r->cch && r->client)
-		(void)ssm_mux_close(r->client->mux, r->cch, 0, SSM_CODE_INTERNAL, why);
+		(void)ssm_mux_close(r->client->mux, r->cch, 0, code, why);
 	wake(r);
 	r->ach = r->cch = 0;
 	record_end(r, "Terminated", why); /* freed by relay_tick */
@@ -669,15 +668,7 @@ void relay_tick(void)
 							   : "neither end came back after the broker "
 							     "restarted";
 
-			logf_("session %s on %s: %s", r->sid, r->target, why);
-			if (r->ach && r->agent)
-				(void)ssm_mux_close(r->agent->mux, r->ach, 0, SSM_CODE_TIMEOUT, why);
-			if (r->cch && r->client)
-				(void)ssm_mux_close(r->client->mux, r->cch, 0, SSM_CODE_TIMEOUT, why);
-			wake(r);
-			r->ach = r->cch = 0;
-			r->adopting = 0;
-			record_end(r, "Terminated", why);
+			relay_end(r, SSM_CODE_TIMEOUT, why);
 			maybe_free(r);
 			continue;
 		}

@@ -40,26 +40,25 @@ broker_again() { # GRACE
 }
 
 chan_broker --keepalive 2:6 --grace 60
-mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
- "inputs": {"idleSessionTimeout": "20"}}'
-mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
- "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-chan_docs SSM-SessionManagerRunShell Cmd-Sleep
+chan_docs_shell_sleep
 chan_host Environment=Dev
 chan_pam
 chan_agent --keepalive 2:6 --grace 60
 
-cat >"$T/dev.json" <<EOF
-{"Version": "2012-10-17", "Statement": [
- {"Effect": "Allow", "Action": "ssm:StartSession",
-  "Resource": ["arn:aws:ssm:*:*:managed-instance/*", "arn:aws:ssm:*:*:document/*"]},
- {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:GetTranscript"],
-  "Resource": "arn:aws:ssm:*:*:session/\${aws:username}-*"},
- {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
-EOF
+chan_dev_policy "$T/dev.json"
 chan_user alice "$T/dev.json"
 ssm() { XDG_CONFIG_HOME="$T/cfg" SSM_KEEPALIVE=2:6 $IB "$SSM" "$@"; }
 sid_of() { sed -n 's/^Starting session with SessionId: //p' "$1"; }
+# PID SID: a command session that was terminated ends: its client exits, the host's audit
+# says terminated, and no process of it is left
+ended_terminated() {
+	ssm_wait_for 60 sh -c "! kill -0 $1 2>/dev/null"
+	wait "$1" 2>/dev/null
+	ssm_check "  its client exits" sh -c "! kill -0 $1 2>/dev/null"
+	ssm_check "  its host audit says terminated" ssm_wait_for 10 sh -c \
+		"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | grep '$2' | grep -q '\"reason\":\"terminated\"'"
+	ssm_check "  no sleep of it is left" ssm_wait_for 10 sh -c "! pgrep -u ssmtu -x sleep >/dev/null"
+}
 # the output of the shell while the broker is away: N x 15000 random bytes, base64
 produce() { # N TAG FILE
 	echo "{ echo BEGIN-$2; i=0; while [ \$i -lt $1 ]; do head -c 15000 /dev/urandom | base64 -w 100; i=\$((i+1)); sleep 0.1; done; echo END-$2; } | tee \"\$HOME/$3\" &" >&3
@@ -115,13 +114,7 @@ ssm_check "the same shell: the variable set before, the same process" \
 	ssm_wait_for 10 grep -qx "AFTER-before-restart-$SHPID" "$T/s.out"
 ssm_check "TerminateSession through the restarted broker ends the command session" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' terminate-session --session-id '$KSID' >/dev/null"
-rc=0
-ssm_wait_for 15 sh -c "! kill -0 $KPID 2>/dev/null"
-wait "$KPID" || rc=$?
-ssm_check "  its client exits" sh -c "! kill -0 $KPID 2>/dev/null"
-ssm_check "  its host audit says terminated" ssm_wait_for 10 sh -c \
-	"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | grep '$KSID' | grep -q '\"reason\":\"terminated\"'"
-ssm_check "  no sleep of it is left" ssm_wait_for 10 sh -c "! pgrep -u ssmtu -x sleep >/dev/null"
+ended_terminated "$KPID" "$KSID"
 
 # ---- SIGTERM: the broker stops cleanly and starts again
 produce 60 TERM produced2.txt
@@ -177,13 +170,7 @@ if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmp
 	ssm_check "  the broker keeps it for the host" grep -q "session $TSID: TERMINATE waits for $HID" "$T/broker.log"
 	ssm_check "  the session still runs on the host (it cannot know yet)" sh -c "pgrep -u ssmtu -x sleep >/dev/null"
 	$IH nft delete table inet ssmcut
-	rc=0
-	ssm_wait_for 60 sh -c "! kill -0 $TPID 2>/dev/null"
-	wait "$TPID" || rc=$?
-	ssm_check "  the host is back: the session ends, the client exits" sh -c "! kill -0 $TPID 2>/dev/null"
-	ssm_check "  the host's audit says terminated" ssm_wait_for 10 sh -c \
-		"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | grep '$TSID' | grep -q '\"reason\":\"terminated\"'"
-	ssm_check "  no sleep of it is left" ssm_wait_for 10 sh -c "! pgrep -u ssmtu -x sleep >/dev/null"
+	ended_terminated "$TPID" "$TSID"
 else
 	echo "SKIP (part): nftables unusable in a network namespace here: no TerminateSession while the host is cut off"
 fi

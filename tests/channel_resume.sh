@@ -60,23 +60,12 @@ cut_off() { ${1:-$IH} nft delete table inet ssmcut; }
 n_linked() { grep -c "agent $HID linked" "$T/broker.log"; }
 
 chan_broker --keepalive 2:6 --grace 150
-mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
- "inputs": {"idleSessionTimeout": "20"}}'
-mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
- "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-chan_docs SSM-SessionManagerRunShell Cmd-Sleep
+chan_docs_shell_sleep
 chan_host Environment=Dev
 chan_pam
 chan_agent --keepalive 2:6 --grace 150
 
-cat >"$T/dev.json" <<EOF
-{"Version": "2012-10-17", "Statement": [
- {"Effect": "Allow", "Action": "ssm:StartSession",
-  "Resource": ["arn:aws:ssm:*:*:managed-instance/*", "arn:aws:ssm:*:*:document/*"]},
- {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:GetTranscript"],
-  "Resource": "arn:aws:ssm:*:*:session/\${aws:username}-*"},
- {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
-EOF
+chan_dev_policy "$T/dev.json"
 chan_user alice "$T/dev.json"
 ssm() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
 # the client in its own namespace, with a short keepalive so that it notices a cut soon

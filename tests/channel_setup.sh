@@ -135,3 +135,26 @@ chan_user() {
 	"$BROKER" policy attach --user "$1" "$2" --state-dir "$ST" >/dev/null
 	$CHAN_CHECK "ssm login as $1" sh -c "printf 'correct horse\n' | XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' login --broker $URL --ca '$ST/ca.crt' --user $1 >/dev/null 2>'$T/login.err'"
 }
+
+# The documents of the resumption tests: a shell (idle timeout 20 min) and a command that
+# sleeps, put at the broker and on the host.
+chan_docs_shell_sleep() {
+	mkdoc SSM-SessionManagerRunShell '{"schemaVersion": "1.0", "sessionType": "Standard_Stream",
+ "inputs": {"idleSessionTimeout": "20"}}'
+	mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
+	chan_docs SSM-SessionManagerRunShell Cmd-Sleep
+}
+
+# FILE: a developer's policy: any session on any host, terminate and read their own
+# sessions' transcripts, describe everything.
+chan_dev_policy() {
+	cat >"$1" <<EOF
+{"Version": "2012-10-17", "Statement": [
+ {"Effect": "Allow", "Action": "ssm:StartSession",
+  "Resource": ["arn:aws:ssm:*:*:managed-instance/*", "arn:aws:ssm:*:*:document/*"]},
+ {"Effect": "Allow", "Action": ["ssm:TerminateSession", "ssm:GetTranscript"],
+  "Resource": "arn:aws:ssm:*:*:session/\${aws:username}-*"},
+ {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
+EOF
+}
