@@ -6,40 +6,28 @@
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
-/* messages written in one writeable callback at most, while the socket takes them */
-#define WRITE_BURST 8
-
 int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m)
 {
 	size_t n;
-	uint8_t *p;
-	int k;
+	uint8_t *p = ssm_link_tx_peek(l, &n);
 
-	for (k = 0; k < WRITE_BURST; k++) {
-		/* a second message only when the socket would take it now (the poll libwebsockets
-		 * would do before the next callback, without a turn of the whole loop) */
-		if (k > 0 && lws_send_pipe_choked(wsi))
-			break;
-		if ((p = ssm_link_tx_peek(l, &n)) != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_link_tx_pop(l);
-			continue;
-		}
-		/* after the HELLOs: the resumption's frames, then (once resumed) traffic */
-		if (m != NULL && (l->state == SSM_LINK_UP || l->state == SSM_LINK_RESUME_WAIT) &&
-		    (p = ssm_mux_tx_peek(m, &n)) != NULL) {
-			if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
-				return -1;
-			ssm_mux_tx_pop(m);
-			continue;
-		}
-		if (k == 0)
-			return ssm_link_done(l) ? 1 : 0;
-		break;
+	if (p != NULL) {
+		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+			return -1;
+		ssm_link_tx_pop(l);
+		lws_callback_on_writable(wsi);
+		return 0;
 	}
-	lws_callback_on_writable(wsi);
-	return 0;
+	/* after the HELLOs: the resumption's frames, then (once resumed) traffic */
+	if (m != NULL && (l->state == SSM_LINK_UP || l->state == SSM_LINK_RESUME_WAIT) &&
+	    (p = ssm_mux_tx_peek(m, &n)) != NULL) {
+		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+			return -1;
+		ssm_mux_tx_pop(m);
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	return ssm_link_done(l) ? 1 : 0;
 }
 
 struct lws *ssm_lws_watch_fd(struct lws_vhost *vh, const char *protocol, int fd, void *user)

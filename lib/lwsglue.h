@@ -7,9 +7,8 @@
 #include "mux.h"
 
 /* One writeable callback's work for link l and its mux m: write the next message (the
- * link's own control frames first, then, once the link is up, the mux's; up to 8 while
- * the socket takes them without blocking), and ask for another callback when one was
- * written.  0, -1 when the write failed (close), 1 when the
+ * link's own control frames first, then, once the link is up, the mux's), and ask for
+ * another callback when one was written.  0, -1 when the write failed (close), 1 when the
  * link is done (GOAWAY sent and nothing left: close). */
 int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m);
 
