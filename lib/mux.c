@@ -1134,36 +1134,41 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	struct ssm_mux_adopt a;
 	struct chan *c;
 	struct stream *s;
+	int ok;
 
 	if (m->adopt == NULL || !(m->feat & SSM_FRAME_FEAT_RESUME_ACKED) ||
 	    (f->flags & (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN)) !=
 		    (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN) ||
-	    m->nchan >= SSM_FRAME_CHANNELS_MAX)
+	    m->nchan >= SSM_FRAME_CHANNELS_MAX ||
+	    f->u.resume.acked > SSM_FRAME_OFFSET_MAX - SSM_FRAME_WINDOW_MAX)
 		return -1;
+	/* everything that can fail first: once the program said yes, the channel exists */
+	if ((c = chan_new(f->channel, SSM_KIND_SESSION, !peer_parity(m, f->channel))) == NULL)
+		return -1;
+	s = c->s0;
+	if (ssm_flow_init_send(&s->fl, f->offset, f->value) < 0 || rlist_add(m, c->id, 0) < 0) {
+		chan_free(c);
+		return -1;
+	}
 	memset(&a, 0, sizeof(a));
 	a.channel = f->channel;
 	a.mine = !peer_parity(m, f->channel);
 	a.peer_received = f->offset;
 	a.peer_acked = f->u.resume.acked;
 	m->depth++;
-	if (!m->adopt(m->ctx, &a) || a.window < 1 || a.window > SSM_FRAME_WINDOW_MAX ||
-	    a.peer_acked > SSM_FRAME_OFFSET_MAX - a.window) {
-		m->depth--;
-		return -1;
-	}
+	ok = m->adopt(m->ctx, &a);
 	m->depth--;
-	if ((c = chan_new(f->channel, SSM_KIND_SESSION, a.mine)) == NULL)
-		return -1;
-	s = c->s0;
-	if (ssm_flow_init_send(&s->fl, f->offset, f->value) < 0 ||
-	    ssm_flow_init_recv(&s->fl, a.peer_acked, a.peer_acked + a.window) < 0 ||
-	    rlist_add(m, c->id, 0) < 0) {
+	if (ok && (a.window < 1 || a.window > SSM_FRAME_WINDOW_MAX ||
+		   ssm_flow_init_recv(&s->fl, f->u.resume.acked, f->u.resume.acked + a.window) < 0))
+		ok = 0; /* the program's error (a window out of range): refused */
+	if (!ok) {
+		m->rn--; /* the RESUME just listed */
 		chan_free(c);
 		return -1;
 	}
 	s->written = f->offset;
 	s->window = a.window;
-	s->rd = s->base = a.peer_acked;
+	s->rd = s->base = f->u.resume.acked;
 	s->accepted = 1;
 	s->adopted = 1;
 	s->user = a.user;

@@ -127,8 +127,8 @@ void ssm_mux_free(struct ssm_mux *m);
 
 /* Resumption of a SESSION channel this side has no state for (a broker that restarted,
  * PROTOCOL.md section 6): the peer's RESUME for its stream 0, with ACCEPT_SEEN and ACKED.
- * The callback returns 1 to take it up, with window (this side's grant, 1..16 MiB) and
- * user set; the channel is then open as the peer has it: accepted, this side sending from
+ * The callback returns 1 to take it up, with window (this side's grant, 1..16 MiB: the
+ * program must give one, another is refused as if the callback had said 0) and user set; the channel is then open as the peer has it: accepted, this side sending from
  * the peer's received offset (ssm_mux_written starts there: nothing is held here),
  * receiving from the peer's acknowledged offset (the peer sends again everything it holds;
  * ssm_mux_read_offset starts there).  Only when both HELLOs announced
