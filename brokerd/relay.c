@@ -102,6 +102,16 @@ static void relay_row_put(const struct relay *r)
 	if (sqlite3_step(st) != SQLITE_DONE)
 		logf_("session %s: cannot record it for a broker restart (database error)", r->sid);
 	sqlite3_finalize(st);
+	/* a session this broker still waited for on the same host channel: the host did not
+	 * list that channel (the id is in use again), so it is gone there */
+	if ((st = brokerd_prep(B->db, "DELETE FROM relays WHERE host = ?1 AND agent_ch = ?2"
+				      " AND sid <> ?3")) != NULL) {
+		sqlite3_bind_text(st, 1, r->target, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r->ach);
+		sqlite3_bind_text(st, 3, r->sid, -1, SQLITE_STATIC);
+		(void)sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
 }
 
 static void relay_row_del(const char *sid)
@@ -418,7 +428,9 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 		break;
 	case SSM_MUX_EV_CLOSED:
 		r->cch = 0;
-		if (r->ach) {
+		/* the broker stopping: the host keeps the session for the next start (its own
+		 * channel closes when its link goes) */
+		if (r->ach && !keeping) {
 			/* after EXIT, the normal end; before it, the user went away (timeout: the
 			 * client's connection was not restored within the grace period, and the
 			 * host ends the session with reason error) */
@@ -466,8 +478,17 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 			r->ach = 0;
 		}
 		logf_("session %s: started on %s", r->sid, r->target);
-		if (r->ach && r->cch)
+		if (r->ach && r->cch) {
+			struct relay *o;
+
+			/* a session waiting since a restart for this host channel: the host reuses
+			 * the id, so it no longer has that session */
+			for (o = relays; o; o = o->next)
+				if (o != r && o->adopting && !o->ach && o->want_ach == r->ach &&
+				    strcmp(o->target, r->target) == 0)
+					o->adopt_deadline = 0;
 			relay_row_put(r);
+		}
 		pump_down(r);
 		pump_up(r);
 		break;
@@ -489,7 +510,7 @@ static void agent_event(struct conn *a, const struct ssm_mux_ev *ev)
 		break;
 	case SSM_MUX_EV_CLOSED:
 		r->ach = 0;
-		if (r->cch) {
+		if (r->cch && !keeping) { /* stopping: the client keeps the session */
 			if (r->exit_sent) {
 				/* the client answers our EXIT with its CLOSE */
 			} else {
@@ -553,6 +574,9 @@ static int on_adopt(void *ctx, struct ssm_mux_adopt *a)
 				continue;
 			r->client = c;
 			r->cch = a->channel;
+			/* the client has the EXIT already: the host's, sent again, is not passed on */
+			if (a->peer_flags & SSM_FRAME_F_EXIT_SEEN)
+				r->exit_sent = 1;
 		} else {
 			if (r->ach || !a->mine || r->want_ach != a->channel ||
 			    strcmp(r->target, c->host_id) != 0)

@@ -538,6 +538,8 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter_agent(wsi, pss);
 	case LWS_CALLBACK_ESTABLISHED:
+		if (stopping)
+			return -1; /* it would miss the GOAWAY: the next start takes it */
 		if ((c = conn_resumable(pss)) != NULL) {
 			if (c->wsi != NULL) {
 				/* one link per host (PROTOCOL.md section 1): the newest connection

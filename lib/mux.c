@@ -1155,6 +1155,7 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	a.mine = !peer_parity(m, f->channel);
 	a.peer_received = f->offset;
 	a.peer_acked = f->u.resume.acked;
+	a.peer_flags = f->flags;
 	m->depth++;
 	ok = m->adopt(m->ctx, &a);
 	m->depth--;

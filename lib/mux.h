@@ -138,6 +138,7 @@ struct ssm_mux_adopt {
 	int mine;               /* the id is of this side's parity (this side opened it) */
 	uint64_t peer_received; /* the peer's received offset: where this side sends from */
 	uint64_t peer_acked;    /* what the peer holds from: where this side receives from */
+	uint16_t peer_flags;    /* the RESUME's flags (EXIT_SEEN: the peer has the EXIT) */
 	uint32_t window;        /* set by the callback */
 	void *user;             /* set by the callback */
 };
