@@ -1846,6 +1846,41 @@ static void test_open_wiped(void)
 	ssm_mux_free(br.m);
 }
 
+/* a RESUME the peer shapes to be taken up with offsets that cannot be: never offered to the
+ * program, answered CLOSE unknown like any other */
+static void test_adopt_bad(void)
+{
+	static const uint64_t acked[] = {UINT64_C(1) << 62,
+					 (UINT64_C(1) << 62) - SSM_FRAME_WINDOW_MAX + 1};
+	size_t i;
+
+	for (i = 0; i < sizeof(acked) / sizeof(acked[0]); i++) {
+		struct side b;
+		struct ssm_frame f;
+
+		side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
+		ssm_mux_set_adopt(b.m, adopt_cb);
+		ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
+		memset(&adopt_rec, 0, sizeof(adopt_rec));
+		adopt_rec.answer = 1;
+		ssm_mux_link_down(b.m, 0);
+		ssm_mux_hello(b.m, 0);
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_RESUME;
+		f.channel = 1;
+		f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
+		f.value = 1000;
+		f.u.resume.acked = acked[i];
+		CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) == 0,
+		      "adopt, acked %llu: the RESUME is taken (%s)", (unsigned long long)acked[i],
+		      b.errmsg);
+		CHECK(adopt_rec.calls == 0 && !ssm_mux_is_open(b.m, 1, 0),
+		      "adopt, acked %llu: the program is not asked, no channel",
+		      (unsigned long long)acked[i]);
+		ssm_mux_free(b.m);
+	}
+}
+
 static void test_broker_restart(void)
 {
 	int adopted;
@@ -1874,5 +1909,6 @@ int main(void)
 	test_document_channel();
 	test_broker_restart();
 	test_open_wiped();
+	test_adopt_bad();
 	return check_done("test_mux");
 }
