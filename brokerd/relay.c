@@ -47,6 +47,9 @@ struct relay {
 	uint32_t want_ach, want_cch;
 	char *term_pending; /* TerminateSession before the host came back: its reason */
 	int64_t adopt_deadline;
+	/* a window change from the client while the host's end is not there yet (before its
+	 * ACCEPT, or while a restarted broker waits for its RESUME): passed on when it is */
+	uint16_t pend_cols, pend_rows;
 	struct relay *next;
 };
 
@@ -222,10 +225,21 @@ static void pump_down(struct relay *r)
 }
 
 /* client -> agent: input and EOF */
+/* The client's last window change, kept while the host's end was missing: said once the
+ * host's channel is there and accepted. */
+static void pass_resize(struct relay *r)
+{
+	if (r->pend_cols == 0 || !r->ach || !r->accepted)
+		return;
+	if (ssm_mux_resize(r->agent->mux, r->ach, r->pend_cols, r->pend_rows) == 0)
+		r->pend_cols = r->pend_rows = 0;
+}
+
 static void pump_up(struct relay *r)
 {
 	if (!relay_live(r))
 		return;
+	pass_resize(r);
 	if (pump(r->client->mux, r->cch, r->agent->mux, r->ach, &r->c_eof) < 0) {
 		relay_end(r, SSM_CODE_INTERNAL, "the host is behind what the client has freed");
 		return;
@@ -416,9 +430,12 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 		pump_down(r);
 		break;
 	case SSM_MUX_EV_RESIZE:
-		if (r->ach && r->accepted)
-			(void)ssm_mux_resize(r->agent->mux, r->ach, ev->f->u.resize.cols,
-					     ev->f->u.resize.rows);
+		r->pend_cols = ev->f->u.resize.cols;
+		r->pend_rows = ev->f->u.resize.rows;
+		pass_resize(r);
+		if (r->pend_cols)
+			logf_("session %s: window change to %ux%u kept until the host's end is back",
+			      r->sid, (unsigned)r->pend_cols, (unsigned)r->pend_rows);
 		break;
 	case SSM_MUX_EV_TERMINATE:
 		/* the owner ending their own session */
@@ -705,6 +722,10 @@ void relay_tick(void)
 			}
 			free(r->term_pending);
 			r->term_pending = NULL;
+		}
+		if (r->pend_cols && r->ach && r->agent) { /* the host's end came back */
+			pass_resize(r);
+			wake(r);
 		}
 		/* TERMINATE takes effect once the host is back (SPEC section 8): its 2 s (and our
 		 * slack) count only while the host's link is up */

@@ -148,6 +148,7 @@ struct ssm_mux {
 	unsigned peer_done : 1;    /* the peer's RESUME_DONE arrived */
 	unsigned tx_done : 1;      /* the message peeked is this side's RESUME_DONE */
 	uint32_t resume_peer_max;  /* highest channel id of the peer's parity it resumed */
+	uint32_t resume_adopts;    /* RESUMEs offered for adoption in this resumption */
 	struct tomb *tombs;
 	size_t ntombs;
 	size_t tx_len;  /* a peeked message waiting for ssm_mux_tx_pop */
@@ -1209,8 +1210,15 @@ static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, si
 			t->listed = 1;
 			return 0;
 		}
-		if (c == NULL && f->stream == 0 && adopt(m, f) == 0)
-			return 0;
+		if (c == NULL && f->stream == 0 && m->adopt != NULL) {
+			/* each is an allocation and a question to the program: a peer has at most
+			 * SSM_FRAME_CHANNELS_MAX channels on a link to resume */
+			if (++m->resume_adopts > SSM_FRAME_CHANNELS_MAX)
+				return fail(err, errlen, f, SSM_MUX_E_STATE,
+					    "more RESUMEs for unknown channels than a link has channels");
+			if (adopt(m, f) == 0)
+				return 0;
+		}
 		/* ids of this side's parity that it never used: never use them now */
 		if (c == NULL && !peer_parity(m, f->channel) && f->channel > m->last_local_chan)
 			m->last_local_chan = f->channel;
@@ -2233,6 +2241,7 @@ void ssm_mux_hello(struct ssm_mux *m, int64_t now_ms)
 	m->tx_done = 0;
 	m->done_sent = m->peer_done = 0;
 	m->resume_peer_max = 0;
+	m->resume_adopts = 0;
 	m->phase = PH_RESUMING;
 	for (i = 0; i < m->nb; i++)
 		for (c = m->ht[i]; c != NULL; c = c->hnext)

@@ -10,6 +10,7 @@
 #     client, and the transcript at the broker is the host's, byte for byte;
 #   - TerminateSession, sent to the restarted broker, ends a session started before it, also
 #     when it is sent before the host is back (its network cut with nftables meanwhile);
+#     a window change made meanwhile reaches the shell once the host is back;
 #   - the broker stopped with SIGTERM and started again: the same;
 #   - a session whose client does not come back after the restart (--grace 8): the broker
 #     ends it, the host ends it with reason error, and no process of it is left.
@@ -158,6 +159,16 @@ if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmp
 	ssm_check "a command session runs" ssm_wait_for 20 grep -qs SLEEPING "$T/t.out"
 	TSID=$(sid_of "$T/t.err")
 	ssm_wait_for 10 grep -q "session $TSID: started" "$T/broker.log"
+	# and a terminal session, whose window changes while the host is away
+	RSID=
+	if command -v tmux >/dev/null 2>&1; then
+		ssm_tmux_start rsz 100 30 "XDG_CONFIG_HOME='$T/cfg' SSM_KEEPALIVE=2:6 TERM=xterm $IB '$SSM' start-session --target '$HID'; echo CLIENT-EXIT=\$?"
+		ssm_check "a terminal session gives a prompt" ssm_tmux_wait rsz 20 'ssmtu\$'
+		RSID=$(ssm_tmux_text rsz | sed -n 's/^Starting session with SessionId: //p' | head -1)
+		ssm_wait_for 10 grep -q "session $RSID: started" "$T/broker.log"
+	else
+		echo "SKIP (part): tmux missing: no window change while the host is away"
+	fi
 	printf 'table inet ssmcut {\n\tchain in { type filter hook input priority -10; policy accept; iifname "%s" drop; }\n\tchain out { type filter hook output priority -10; policy accept; oifname "%s" drop; }\n}\n' \
 		"vkh$$" "vkh$$" | $IH nft -f - || echo "FAIL: cannot install the drop rules"
 	kill -9 "$BPID"
@@ -169,8 +180,25 @@ if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmp
 		"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' terminate-session --session-id '$TSID' >/dev/null"
 	ssm_check "  the broker keeps it for the host" grep -q "session $TSID: TERMINATE waits for $HID" "$T/broker.log"
 	ssm_check "  the session still runs on the host (it cannot know yet)" sh -c "pgrep -u ssmtu -x sleep >/dev/null"
+	if [ -n "$RSID" ]; then
+		ssm_check "  the terminal session's client resumes too" \
+			ssm_wait_for 30 grep -q "session $RSID: the client resumed it" "$T/broker.log"
+		SSM_TMUX resize-window -t rsz -x 120 -y 40
+		ssm_check "  its window changes to 120x40: the broker keeps the change for the host" \
+			ssm_wait_for 10 grep -q "session $RSID: window change to 120x40 kept" "$T/broker.log"
+	fi
 	$IH nft delete table inet ssmcut
 	ended_terminated "$TPID" "$TSID"
+	if [ -n "$RSID" ]; then
+		ssm_check "  the host is back: the terminal session is taken up" \
+			ssm_wait_for 30 grep -q "session $RSID: both ends are back" "$T/broker.log"
+		ssm_tmux_keys rsz 'stty size' Enter
+		ssm_check "  the shell's terminal has the size set while the host was away (40 120)" \
+			ssm_tmux_wait rsz 10 '^40 120$'
+		ssm_tmux_keys rsz 'exit 5' Enter
+		ssm_check "  exit 5 ends it: the client exits 5" ssm_tmux_wait rsz 10 'CLIENT-EXIT=5'
+		ssm_tmux_kill rsz
+	fi
 else
 	echo "SKIP (part): nftables unusable in a network namespace here: no TerminateSession while the host is cut off"
 fi

@@ -1881,6 +1881,42 @@ static void test_adopt_bad(void)
 	}
 }
 
+/* A resumption offers at most SSM_FRAME_CHANNELS_MAX unknown channels for adoption: a peer
+ * that lists more (each an allocation and a question to the program) loses its link. */
+static void test_adopt_flood(void)
+{
+	struct side b;
+	struct ssm_frame f;
+	uint32_t i;
+	int rc = 0;
+
+	side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
+	ssm_mux_set_adopt(b.m, adopt_cb);
+	ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
+	memset(&adopt_rec, 0, sizeof(adopt_rec));
+	adopt_rec.answer = 0;
+	ssm_mux_link_down(b.m, 0);
+	ssm_mux_hello(b.m, 0);
+	memset(&f, 0, sizeof(f));
+	f.type = SSM_FRAME_RESUME;
+	f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
+	f.value = 1000;
+	for (i = 0; i < SSM_FRAME_CHANNELS_MAX && rc == 0; i++) {
+		f.channel = 2 * i + 1;
+		rc = ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg));
+	}
+	CHECK(rc == 0 && adopt_rec.calls == SSM_FRAME_CHANNELS_MAX,
+	      "adopt flood: %d unknown channels are each offered (%d asked, %s)",
+	      SSM_FRAME_CHANNELS_MAX, adopt_rec.calls, b.errmsg);
+	f.channel = 2 * SSM_FRAME_CHANNELS_MAX + 1;
+	b.errmsg[0] = 0;
+	CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) < 0 &&
+		      strstr(b.errmsg, "more RESUMEs for unknown channels") != NULL &&
+		      adopt_rec.calls == SSM_FRAME_CHANNELS_MAX,
+	      "adopt flood: one more fails the link without asking (%s)", b.errmsg);
+	ssm_mux_free(b.m);
+}
+
 static void test_broker_restart(void)
 {
 	int adopted;
@@ -1910,5 +1946,6 @@ int main(void)
 	test_broker_restart();
 	test_open_wiped();
 	test_adopt_bad();
+	test_adopt_flood();
 	return check_done("test_mux");
 }
