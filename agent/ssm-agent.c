@@ -206,7 +206,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ssm_lws_write_next(wsi, &link_, mux) == 0 ? 0 : -1;
+		return ssm_lws_write_next(wsi, &link_, mux, SSM_LWS_DIALER) == 0 ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		link_closed(link_.error[0] ? link_.error
 					   : link_.peer_goaway_reason[0] ? link_.peer_goaway_reason

@@ -126,7 +126,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ssm_lws_write_next(wsi, &h->link, NULL) == 0 ? 0 : -1;
+		return ssm_lws_write_next(wsi, &h->link, NULL, SSM_LWS_DIALER) == 0 ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		closed(h);
 		return 0;

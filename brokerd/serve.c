@@ -637,7 +637,7 @@ static int cb_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		if (c->kill)
 			return -1;
-		r = ssm_lws_write_next(wsi, &c->link, c->mux);
+		r = ssm_lws_write_next(wsi, &c->link, c->mux, 0);
 		if (r < 0)
 			return -1;
 		if (r > 0) {

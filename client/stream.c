@@ -703,7 +703,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ssm_lws_write_next(wsi, &link_, mux) == 0 ? 0 : -1;
+		return ssm_lws_write_next(wsi, &link_, mux, SSM_LWS_DIALER) == 0 ? 0 : -1;
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		connected = 0;
 		wsi_ws = NULL;

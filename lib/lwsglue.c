@@ -1,18 +1,50 @@
 /* lwsglue.c - see lwsglue.h. */
 #include "lwsglue.h"
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 #include <openssl/rand.h>
+#include "frame.h"
+#include "wsframe.h"
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
-int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m)
+/* A dialer's message: framed and masked here (lib/wsframe.h says why), then handed to
+ * libwebsockets as LWS_WRITE_HTTP, which its websocket role sends as it is (through TLS,
+ * keeping what the socket did not take for later, in order).  The copy is wiped: it may
+ * hold an OPEN's token, and the masking key travels with it. */
+static int write_dialer(struct lws *wsi, const uint8_t *p, size_t n)
+{
+	static uint8_t out[LWS_PRE + SSM_WS_HEADER_MAX + SSM_FRAME_MAX];
+	uint8_t key[4];
+	size_t len;
+	int r;
+
+	if (RAND_bytes(key, sizeof(key)) != 1)
+		return -1;
+	len = ssm_ws_client_frame(out + LWS_PRE, sizeof(out) - LWS_PRE, SSM_WS_OP_BINARY, p, n,
+				  key);
+	if (len == 0)
+		return -1;
+	r = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP);
+	explicit_bzero(out + LWS_PRE, len);
+	return r == (int)len ? 0 : -1;
+}
+
+static int write_msg(struct lws *wsi, uint8_t *p, size_t n, int flags)
+{
+	if (flags & SSM_LWS_DIALER)
+		return write_dialer(wsi, p, n);
+	return lws_write(wsi, p, n, LWS_WRITE_BINARY) == (int)n ? 0 : -1;
+}
+
+int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m, int flags)
 {
 	size_t n;
 	uint8_t *p = ssm_link_tx_peek(l, &n);
 
 	if (p != NULL) {
-		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+		if (write_msg(wsi, p, n, flags) < 0)
 			return -1;
 		ssm_link_tx_pop(l);
 		lws_callback_on_writable(wsi);
@@ -21,7 +53,7 @@ int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m)
 	/* after the HELLOs: the resumption's frames, then (once resumed) traffic */
 	if (m != NULL && (l->state == SSM_LINK_UP || l->state == SSM_LINK_RESUME_WAIT) &&
 	    (p = ssm_mux_tx_peek(m, &n)) != NULL) {
-		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) != (int)n)
+		if (write_msg(wsi, p, n, flags) < 0)
 			return -1;
 		ssm_mux_tx_pop(m);
 		lws_callback_on_writable(wsi);

@@ -9,8 +9,11 @@
 /* One writeable callback's work for link l and its mux m: write the next message (the
  * link's own control frames first, then, once the link is up, the mux's), and ask for
  * another callback when one was written.  0, -1 when the write failed (close), 1 when the
- * link is done (GOAWAY sent and nothing left: close). */
-int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m);
+ * link is done (GOAWAY sent and nothing left: close).  flags: SSM_LWS_DIALER on a
+ * connection this side dialled (a websocket client): its messages are framed and masked
+ * by lib/wsframe.c instead of by libwebsockets 4.1's byte-at-a-time loop. */
+#define SSM_LWS_DIALER 0x1
+int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m, int flags);
 
 /* Watch fd in the loop without handing it over: a dup() of it (close-on-exec) is adopted as
  * a raw file of protocol (its RAW_RX_FILE / RAW_WRITEABLE_FILE say when fd is ready;
