@@ -1160,9 +1160,13 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	m->depth++;
 	ok = m->adopt(m->ctx, &a);
 	m->depth--;
-	if (ok && (a.window < 1 || a.window > SSM_FRAME_WINDOW_MAX ||
-		   ssm_flow_init_recv(&s->fl, f->u.resume.acked, f->u.resume.acked + a.window) < 0))
-		ok = 0; /* the program's error (a window out of range): refused */
+	/* once the program said yes the channel exists, whatever it got wrong: a window out of
+	 * range (the program's error) becomes the default; the receive limit cannot fail, the
+	 * acknowledged offset having been checked above */
+	if (ok && (a.window < 1 || a.window > SSM_FRAME_WINDOW_MAX))
+		a.window = SSM_FRAME_WINDOW_DEFAULT;
+	if (ok && ssm_flow_init_recv(&s->fl, f->u.resume.acked, f->u.resume.acked + a.window) < 0)
+		abort(); /* unreachable: acked <= SSM_FRAME_OFFSET_MAX - SSM_FRAME_WINDOW_MAX */
 	if (!ok) {
 		m->rn--; /* the RESUME just listed */
 		chan_free(c);

@@ -1673,6 +1673,7 @@ static void test_document_channel(void)
 
 static struct {
 	int calls, answer;
+	uint32_t window; /* the window answered; 0: 1000 */
 	struct ssm_mux_adopt got;
 } adopt_rec;
 
@@ -1683,7 +1684,7 @@ static int adopt_cb(void *ctx, struct ssm_mux_adopt *a)
 	adopt_rec.got = *a;
 	if (!adopt_rec.answer)
 		return 0;
-	a->window = 1000;
+	a->window = adopt_rec.window ? adopt_rec.window : 1000;
 	a->user = &adopt_rec;
 	return 1;
 }
@@ -1877,6 +1878,33 @@ static void test_adopt_bad(void)
 		CHECK(adopt_rec.calls == 0 && !ssm_mux_is_open(b.m, 1, 0),
 		      "adopt, acked %llu: the program is not asked, no channel",
 		      (unsigned long long)acked[i]);
+		ssm_mux_free(b.m);
+	}
+	/* a program that says yes with a window out of range still gets its channel (it holds
+	 * state for it now), with the default window */
+	{
+		struct side b;
+		struct ssm_frame f;
+
+		side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
+		ssm_mux_set_adopt(b.m, adopt_cb);
+		ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
+		memset(&adopt_rec, 0, sizeof(adopt_rec));
+		adopt_rec.answer = 1;
+		adopt_rec.window = SSM_FRAME_WINDOW_MAX + 1;
+		ssm_mux_link_down(b.m, 0);
+		ssm_mux_hello(b.m, 0);
+		memset(&f, 0, sizeof(f));
+		f.type = SSM_FRAME_RESUME;
+		f.channel = 1;
+		f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
+		f.value = 1000;
+		f.u.resume.acked = 5;
+		CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) == 0 && adopt_rec.calls == 1 &&
+			      ssm_mux_is_open(b.m, 1, 0),
+		      "adopt: a yes with a window out of range still makes the channel (%s)",
+		      b.errmsg);
+		adopt_rec.window = 0;
 		ssm_mux_free(b.m);
 	}
 }
