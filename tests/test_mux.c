@@ -1847,30 +1847,37 @@ static void test_open_wiped(void)
 	ssm_mux_free(br.m);
 }
 
+/* A broker's mux that lost its state (a restart), linked again and resuming: the program
+ * answers adoption with answer (adopt_rec); *f is a RESUME for stream 0 as a client sends
+ * it, channel and acknowledged offset to fill in. */
+static void adopt_side(struct side *b, int answer, struct ssm_frame *f)
+{
+	side_init(b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
+	ssm_mux_set_adopt(b->m, adopt_cb);
+	ssm_mux_set_features(b->m, SSM_FRAME_FEATURES);
+	memset(&adopt_rec, 0, sizeof(adopt_rec));
+	adopt_rec.answer = answer;
+	ssm_mux_link_down(b->m, 0);
+	ssm_mux_hello(b->m, 0);
+	memset(f, 0, sizeof(*f));
+	f->type = SSM_FRAME_RESUME;
+	f->channel = 1;
+	f->flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
+	f->value = 1000;
+}
+
 /* a RESUME the peer shapes to be taken up with offsets that cannot be: never offered to the
  * program, answered CLOSE unknown like any other */
 static void test_adopt_bad(void)
 {
 	static const uint64_t acked[] = {UINT64_C(1) << 62,
 					 (UINT64_C(1) << 62) - SSM_FRAME_WINDOW_MAX + 1};
+	struct side b;
+	struct ssm_frame f;
 	size_t i;
 
 	for (i = 0; i < sizeof(acked) / sizeof(acked[0]); i++) {
-		struct side b;
-		struct ssm_frame f;
-
-		side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
-		ssm_mux_set_adopt(b.m, adopt_cb);
-		ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
-		memset(&adopt_rec, 0, sizeof(adopt_rec));
-		adopt_rec.answer = 1;
-		ssm_mux_link_down(b.m, 0);
-		ssm_mux_hello(b.m, 0);
-		memset(&f, 0, sizeof(f));
-		f.type = SSM_FRAME_RESUME;
-		f.channel = 1;
-		f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
-		f.value = 1000;
+		adopt_side(&b, 1, &f);
 		f.u.resume.acked = acked[i];
 		CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) == 0,
 		      "adopt, acked %llu: the RESUME is taken (%s)", (unsigned long long)acked[i],
@@ -1882,31 +1889,14 @@ static void test_adopt_bad(void)
 	}
 	/* a program that says yes with a window out of range still gets its channel (it holds
 	 * state for it now), with the default window */
-	{
-		struct side b;
-		struct ssm_frame f;
-
-		side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
-		ssm_mux_set_adopt(b.m, adopt_cb);
-		ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
-		memset(&adopt_rec, 0, sizeof(adopt_rec));
-		adopt_rec.answer = 1;
-		adopt_rec.window = SSM_FRAME_WINDOW_MAX + 1;
-		ssm_mux_link_down(b.m, 0);
-		ssm_mux_hello(b.m, 0);
-		memset(&f, 0, sizeof(f));
-		f.type = SSM_FRAME_RESUME;
-		f.channel = 1;
-		f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
-		f.value = 1000;
-		f.u.resume.acked = 5;
-		CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) == 0 && adopt_rec.calls == 1 &&
-			      ssm_mux_is_open(b.m, 1, 0),
-		      "adopt: a yes with a window out of range still makes the channel (%s)",
-		      b.errmsg);
-		adopt_rec.window = 0;
-		ssm_mux_free(b.m);
-	}
+	adopt_side(&b, 1, &f);
+	adopt_rec.window = SSM_FRAME_WINDOW_MAX + 1;
+	f.u.resume.acked = 5;
+	CHECK(ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg)) == 0 && adopt_rec.calls == 1 &&
+		      ssm_mux_is_open(b.m, 1, 0),
+	      "adopt: a yes with a window out of range still makes the channel (%s)", b.errmsg);
+	adopt_rec.window = 0;
+	ssm_mux_free(b.m);
 }
 
 /* A resumption offers at most SSM_FRAME_CHANNELS_MAX unknown channels for adoption: a peer
@@ -1918,17 +1908,7 @@ static void test_adopt_flood(void)
 	uint32_t i;
 	int rc = 0;
 
-	side_init(&b, "broker", SSM_ROLE_BROKER, SSM_ROLE_CLIENT);
-	ssm_mux_set_adopt(b.m, adopt_cb);
-	ssm_mux_set_features(b.m, SSM_FRAME_FEATURES);
-	memset(&adopt_rec, 0, sizeof(adopt_rec));
-	adopt_rec.answer = 0;
-	ssm_mux_link_down(b.m, 0);
-	ssm_mux_hello(b.m, 0);
-	memset(&f, 0, sizeof(f));
-	f.type = SSM_FRAME_RESUME;
-	f.flags = SSM_FRAME_F_ACCEPT_SEEN | SSM_FRAME_F_ACKED;
-	f.value = 1000;
+	adopt_side(&b, 0, &f);
 	for (i = 0; i < SSM_FRAME_CHANNELS_MAX && rc == 0; i++) {
 		f.channel = 2 * i + 1;
 		rc = ssm_mux_rx(b.m, &f, b.errmsg, sizeof(b.errmsg));
