@@ -11,8 +11,11 @@ _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 
 /* A dialer's message: framed and masked here (lib/wsframe.h says why), then handed to
  * libwebsockets as LWS_WRITE_HTTP, which its websocket role sends as it is (through TLS,
- * keeping what the socket did not take for later, in order).  The copy is wiped: it may
- * hold an OPEN's token, and the masking key travels with it. */
+ * keeping what the socket did not take for later, in order with its own control frames).
+ * This relies on the dialers using no websocket extension: with permessage-deflate, 4.1
+ * would frame the frame again.  Our copy is wiped (it may hold an OPEN's token, and the
+ * masking key travels with it); what libwebsockets keeps of a partial send is its own heap
+ * copy, freed unwiped, as it was when it masked the frame itself. */
 static int write_dialer(struct lws *wsi, const uint8_t *p, size_t n)
 {
 	static uint8_t out[LWS_PRE + SSM_WS_HEADER_MAX + SSM_FRAME_MAX];
