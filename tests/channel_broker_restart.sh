@@ -192,9 +192,17 @@ if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmp
 	if [ -n "$RSID" ]; then
 		ssm_check "  the host is back: the terminal session is taken up" \
 			ssm_wait_for 30 grep -q "session $RSID: both ends are back" "$T/broker.log"
-		ssm_tmux_keys rsz 'stty size' Enter
+		# asked again until it shows: ssm-shell passes the change to the shell's pty on its
+		# SIGWINCH, which may come just after the first line typed
+		size_shows() {
+			for _i in 1 2 3 4 5 6 7 8 9 10; do
+				ssm_tmux_keys rsz 'stty size' Enter
+				ssm_tmux_wait rsz 1 '^40 120$' && return 0
+			done
+			return 1
+		}
 		ssm_check "  the shell's terminal has the size set while the host was away (40 120)" \
-			ssm_tmux_wait rsz 10 '^40 120$'
+			size_shows
 		ssm_tmux_keys rsz 'exit 5' Enter
 		ssm_check "  exit 5 ends it: the client exits 5" ssm_tmux_wait rsz 10 'CLIENT-EXIT=5'
 		ssm_tmux_kill rsz
