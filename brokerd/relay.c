@@ -224,7 +224,6 @@ static void pump_down(struct relay *r)
 	wake(r);
 }
 
-/* client -> agent: input and EOF */
 /* The client's last window change, kept while the host's end was missing: said once the
  * host's channel is there and accepted. */
 static void pass_resize(struct relay *r)
@@ -235,6 +234,7 @@ static void pass_resize(struct relay *r)
 		r->pend_cols = r->pend_rows = 0;
 }
 
+/* client -> agent: input and EOF */
 static void pump_up(struct relay *r)
 {
 	if (!relay_live(r))
