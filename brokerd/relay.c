@@ -225,13 +225,14 @@ static void pump_down(struct relay *r)
 }
 
 /* The client's last window change, kept while the host's end was missing: said once the
- * host's channel is there and accepted. */
-static void pass_resize(struct relay *r)
+ * host's channel is there and accepted.  1 when it was said now. */
+static int pass_resize(struct relay *r)
 {
-	if (r->pend_cols == 0 || !r->ach || !r->accepted)
-		return;
-	if (ssm_mux_resize(r->agent->mux, r->ach, r->pend_cols, r->pend_rows) == 0)
-		r->pend_cols = r->pend_rows = 0;
+	if (r->pend_cols == 0 || !r->ach || !r->agent || !r->accepted ||
+	    ssm_mux_resize(r->agent->mux, r->ach, r->pend_cols, r->pend_rows) < 0)
+		return 0;
+	r->pend_cols = r->pend_rows = 0;
+	return 1;
 }
 
 /* client -> agent: input and EOF */
@@ -239,7 +240,7 @@ static void pump_up(struct relay *r)
 {
 	if (!relay_live(r))
 		return;
-	pass_resize(r);
+	(void)pass_resize(r);
 	if (pump(r->client->mux, r->cch, r->agent->mux, r->ach, &r->c_eof) < 0) {
 		relay_end(r, SSM_CODE_INTERNAL, "the host is behind what the client has freed");
 		return;
@@ -432,8 +433,7 @@ static void client_event(struct conn *c, const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_RESIZE:
 		r->pend_cols = ev->f->u.resize.cols;
 		r->pend_rows = ev->f->u.resize.rows;
-		pass_resize(r);
-		if (r->pend_cols)
+		if (!pass_resize(r))
 			logf_("session %s: window change to %ux%u kept until the host's end is back",
 			      r->sid, (unsigned)r->pend_cols, (unsigned)r->pend_rows);
 		break;
@@ -723,10 +723,8 @@ void relay_tick(void)
 			free(r->term_pending);
 			r->term_pending = NULL;
 		}
-		if (r->pend_cols && r->ach && r->agent) { /* the host's end came back */
-			pass_resize(r);
+		if (pass_resize(r)) /* the host's end came back */
 			wake(r);
-		}
 		/* TERMINATE takes effect once the host is back (SPEC section 8): its 2 s (and our
 		 * slack) count only while the host's link is up */
 		if (r->term_deadline && r->ach && r->agent &&

@@ -32,7 +32,6 @@ static int write_dialer(struct lws *wsi, const uint8_t *p, size_t n)
 		used = 0;
 	}
 	memcpy(key, keys + used, sizeof(key));
-	explicit_bzero(keys + used, sizeof(key));
 	used += sizeof(key);
 	len = ssm_ws_client_frame(out + LWS_PRE, sizeof(out) - LWS_PRE, SSM_WS_OP_BINARY, p, n,
 				  key);
