@@ -132,8 +132,9 @@ if [ -x "$SSHD" ] && command -v ssh >/dev/null 2>&1 && "$PY" -c 'import jwt, cry
 	PIDS="$PIDS $!"
 	ssm_wait_for 10 sh -c "$IH ss -Hltn | grep -q 127.0.0.1:22" || echo "note: sshd did not start: $(cat "$T/sshd.log")"
 	ISS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["issuer"])' "$CONF_PATH")
+	# the key id is base64url: "--kid=" keeps one that begins with "-" a value
 	KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["kid"])' "$ST/jwks.json")
-	mint() { "$PY" "$srcdir/broker/ssmtoken.py" mint --key "$ST/signing.key" --kid "$KID" \
+	mint() { "$PY" "$srcdir/broker/ssmtoken.py" mint --key "$ST/signing.key" --kid="$KID" \
 		--iss "$ISS" --aud "$HID" --sub alice --run-as ssmtu --doc-name Dist-Cmd --doc-sha256 "$1" \
 		--params '{"word": ["ssh"]}'; }
 	printf '#!/bin/sh\ncat "%s"\n' "$T/token" >"$T/askpass"
