@@ -31,6 +31,7 @@
 #include "frame.h"
 #include "link.h"
 #include "lwsglue.h"
+#include "wsdial.h"
 #include "mux.h"
 #include "record.h"
 #include "log.h"
@@ -45,16 +46,15 @@ static struct ssm_config *cfg;
 static char broker_host[SSM_ENROLL_HOST_MAX + 1];
 static int broker_port;
 static struct lws_context *ctx;
-static struct lws *wsi_cur;
+static struct ssm_wsd *wsd_cur; /* the connection to the broker (lib/wsdial.c) */
 static struct ssm_link link_;
 static struct ssm_mux *mux;
-static int connected, name_checked;
+static int connected;
 static int64_t backoff_ms = SSM_BACKOFF_MIN_MS, next_connect_ms, ping_after_ms, dead_after_ms;
 static int64_t grace_ms = SSM_FRAME_RESUME_GRACE * 1000;
 static lws_sorted_usec_list_t tick_sul;
 static volatile sig_atomic_t stop_signal;
 static int stopping;
-static char last_refusal[512];
 
 static void logf_(const char *fmt, ...) SSM_PRINTF(1, 2);
 static void want_write(void);
@@ -82,61 +82,40 @@ static void schedule_reconnect(uint64_t hint_ms)
 	logf_("reconnecting in %lld.%03lld s", (long long)(wait / 1000), (long long)(wait % 1000));
 }
 
+static void on_open(void *arg);
+static int on_event(void *arg, int ev);
+static void on_close(void *arg, int was_open, const char *why);
+
 static void connect_now(void)
 {
-	struct lws_client_connect_info ci;
-	char hostport[300];
+	struct ssm_wsd_cfg dc;
+	char hostport[300], err[512];
 
-	memset(&ci, 0, sizeof(ci));
+	memset(&dc, 0, sizeof(dc));
 	snprintf(hostport, sizeof(hostport), strchr(broker_host, ':') ? "[%s]:%d" : "%s:%d",
 		 broker_host, broker_port);
-	ci.context = ctx;
-	ci.address = broker_host;
-	ci.port = broker_port;
-	ci.path = "/v1/agent";
-	ci.host = broker_host;
-	ci.origin = broker_host;
-	ci.protocol = SSM_FRAME_SUBPROTOCOL;
-	ci.alpn = "http/1.1";
-	/* the host name is checked in the verify callback below, against an IP SAN for an
-	 * address literal and a DNS SAN otherwise (the same rule for every lws 4.1 build) */
-	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-	ci.pwsi = &wsi_cur;
-	name_checked = 0;
-	last_refusal[0] = '\0';
+	dc.ctx = ctx;
+	dc.vh = lws_get_vhost_by_name(ctx, "ssm-agent");
+	dc.host = broker_host;
+	dc.port = broker_port;
+	dc.path = "/v1/agent";
+	/* mutual TLS: this host's certificate; the broker's checked against its CA and name */
+	dc.ca_file = cfg->broker_ca;
+	dc.cert_file = cfg->host_certificate;
+	dc.key_file = cfg->host_key;
+	dc.timeout_s = 10;
+	dc.link = &link_;
+	dc.mux = mux;
+	dc.on_open = on_open;
+	dc.on_event = on_event;
+	dc.on_close = on_close;
 	logf_("connecting to wss://%s/v1/agent", hostport);
 	next_connect_ms = 0;
-	if (lws_client_connect_via_info(&ci) == NULL) {
-		wsi_cur = NULL;
-		logf_("cannot start a connection to %s", hostport);
+	wsd_cur = ssm_wsd_dial(&dc, err, sizeof(err));
+	if (wsd_cur == NULL) {
+		logf_("connection failed: %s", err);
 		schedule_reconnect(0);
 	}
-}
-
-static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
-{
-	int depth = X509_STORE_CTX_get_error_depth(sctx);
-	X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
-
-	if (!preverify_ok) {
-		snprintf(last_refusal, sizeof(last_refusal),
-			 "broker certificate refused: %s (depth %d; not issued by the CA in %s)",
-			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)), depth,
-			 cfg->broker_ca);
-		logf_("%s", last_refusal);
-		return 1;
-	}
-	if (depth == 0) {
-		if (!ssm_ca_cert_names(cert, broker_host)) {
-			X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
-			snprintf(last_refusal, sizeof(last_refusal),
-				 "broker certificate refused: it does not name %s", broker_host);
-			logf_("%s", last_refusal);
-			return 1;
-		}
-		name_checked = 1;
-	}
-	return 0;
 }
 
 static void link_closed(const char *why)
@@ -151,7 +130,7 @@ static void link_closed(const char *why)
 	else
 		logf_("disconnected: %s", why);
 	connected = 0;
-	wsi_cur = NULL;
+	wsd_cur = NULL;
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
 	/* the channels wait for the resumption (section 6): nothing is sent meanwhile */
 	ssm_mux_link_down(mux, ssm_mono_ms());
@@ -159,74 +138,61 @@ static void link_closed(const char *why)
 		schedule_reconnect(hint);
 }
 
-static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/* the websocket is open: the link starts with its HELLO */
+static void on_open(void *arg)
 {
-	int ev;
+	(void)arg;
+	connected = 1;
+	ssm_link_init(&link_, SSM_ROLE_AGENT, AGENT_SOFTWARE, ping_after_ms, dead_after_ms,
+		      ssm_mono_ms());
+	ssm_mux_attach(mux, &link_);
+	logf_("connected to %s:%d, HELLO sent", broker_host, broker_port);
+}
 
-	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		return verify_broker(user, (int)len);
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		logf_("connection failed: %s", last_refusal[0] ? last_refusal
-				: (in ? (const char *)in : "unknown error"));
-		link_closed("no link");
-		return 0;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!name_checked) {
-			logf_("broker certificate was not checked against %s: closing", broker_host);
-			return -1;
-		}
-		connected = 1;
-		ssm_link_init(&link_, SSM_ROLE_AGENT, AGENT_SOFTWARE, ping_after_ms, dead_after_ms,
-			      ssm_mono_ms());
-		ssm_mux_attach(mux, &link_);
-		logf_("connected to %s:%d, HELLO sent", broker_host, broker_port);
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
-				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi), ssm_mono_ms());
-		if (ev == SSM_LINK_EV_UP) {
-			if (ssm_mux_channels(mux) > 0)
-				logf_("link up (broker %s), resuming %zu channels",
-				      link_.peer_software, ssm_mux_channels(mux));
-			else
-				logf_("link up (broker %s)", link_.peer_software);
-			backoff_ms = SSM_BACKOFF_MIN_MS;
-			(void)ssm_agent_status_write(cfg->run_dir, 1, ssm_now());
-		} else if (ev == SSM_LINK_EV_GOAWAY) {
-			logf_("broker said GOAWAY %s: %s (retry after %llu ms)",
-			      ssm_frame_code_name(link_.peer_goaway_code), link_.peer_goaway_reason,
-			      (unsigned long long)link_.peer_goaway_retry_ms);
-			return -1;
-		} else if (ev == SSM_LINK_EV_ERROR) {
-			logf_("protocol error from the broker: %s", link_.error);
-		}
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ssm_lws_write_next(wsi, &link_, mux, SSM_LWS_DIALER) == 0 ? 0 : -1;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		link_closed(link_.error[0] ? link_.error
-					   : link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
-									 : "closed by the broker");
-		return 0;
-	default:
-		return 0;
+static int on_event(void *arg, int ev)
+{
+	(void)arg;
+	if (ev == SSM_LINK_EV_UP) {
+		if (ssm_mux_channels(mux) > 0)
+			logf_("link up (broker %s), resuming %zu channels", link_.peer_software,
+			      ssm_mux_channels(mux));
+		else
+			logf_("link up (broker %s)", link_.peer_software);
+		backoff_ms = SSM_BACKOFF_MIN_MS;
+		(void)ssm_agent_status_write(cfg->run_dir, 1, ssm_now());
+	} else if (ev == SSM_LINK_EV_GOAWAY) {
+		logf_("broker said GOAWAY %s: %s (retry after %llu ms)",
+		      ssm_frame_code_name(link_.peer_goaway_code), link_.peer_goaway_reason,
+		      (unsigned long long)link_.peer_goaway_retry_ms);
+		return -1;
+	} else if (ev == SSM_LINK_EV_ERROR) {
+		logf_("protocol error from the broker: %s", link_.error);
 	}
+	return 0;
+}
+
+static void on_close(void *arg, int was_open, const char *why)
+{
+	(void)arg;
+	if (!was_open) {
+		logf_("connection failed: %s", why);
+		link_closed("no link");
+		return;
+	}
+	link_closed(link_.error[0] ? link_.error
+		    : link_.peer_goaway_reason[0] ? link_.peer_goaway_reason : why);
 }
 
 static const struct lws_protocols protocols[] = {
-	{ SSM_FRAME_SUBPROTOCOL, cb, 0, SSM_FRAME_MAX, 0, NULL, SSM_FRAME_MAX },
+	SSM_WSD_PROTOCOL_ENTRY,
 	{ RAW_PROTOCOL, agent_raw_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
 static void want_write(void)
 {
-	if (connected && wsi_cur)
-		lws_callback_on_writable(wsi_cur);
+	if (connected && wsd_cur)
+		ssm_wsd_want_write(wsd_cur);
 }
 
 static void tick(lws_sorted_usec_list_t *sul)
@@ -235,8 +201,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 
 	agent_sessions_tick();
 	agent_docs_tick(now);
-	agent_deliver_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
-	agent_deliver_audit_tick(now, connected && wsi_cur && link_.state == SSM_LINK_UP);
+	agent_deliver_tick(now, connected && wsd_cur && link_.state == SSM_LINK_UP);
+	agent_deliver_audit_tick(now, connected && wsd_cur && link_.state == SSM_LINK_UP);
 
 	if (stop_signal && !stopping) {
 		stopping = 1;
@@ -246,22 +212,22 @@ static void tick(lws_sorted_usec_list_t *sul)
 		lws_cancel_service(ctx);
 		return;
 	}
-	if (connected && wsi_cur) {
+	if (connected && wsd_cur) {
 		ssm_mux_tick(mux); /* acknowledgements that waited for the tick */
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			logf_("%s: closing the connection", link_.error);
-			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			ssm_wsd_close(wsd_cur, link_.error);
 		} else if (!ssm_mux_resumed(mux) && ssm_mux_down_ms(mux, now) >= grace_ms) {
 			/* a broker that never finishes the resumption holds the sessions no longer
 			 * than a lost connection would: closed, then the grace below ends them */
 			logf_("the broker did not finish the resumption within %lld s: closing the "
 			      "connection",
 			      (long long)(grace_ms / 1000));
-			lws_set_timeout(wsi_cur, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			ssm_wsd_close(wsd_cur, "the resumption was not finished");
 		} else if (link_.q_n || ssm_mux_tx_pending(mux)) {
-			lws_callback_on_writable(wsi_cur);
+			ssm_wsd_want_write(wsd_cur);
 		}
-	} else if (wsi_cur == NULL && next_connect_ms && now >= next_connect_ms) {
+	} else if (wsd_cur == NULL && next_connect_ms && now >= next_connect_ms) {
 		connect_now();
 	}
 	if (!connected && ssm_mux_channels(mux) > 0 && ssm_mux_down_ms(mux, now) >= grace_ms) {
@@ -420,14 +386,14 @@ int main(int argc, char **argv)
 	agent_sessions_link_lost();
 	{
 		int64_t until = ssm_mono_ms() + 500;
-		while (connected && wsi_cur && link_.state == SSM_LINK_UP &&
+		while (connected && wsd_cur && link_.state == SSM_LINK_UP &&
 		       ssm_mux_tx_pending(mux) && ssm_mono_ms() < until) {
-			lws_callback_on_writable(wsi_cur);
+			ssm_wsd_want_write(wsd_cur);
 			lws_service(ctx, 0);
 		}
-		if (connected && wsi_cur) {
+		if (connected && wsd_cur) {
 			(void)ssm_link_goaway(&link_, SSM_CODE_SHUTDOWN, 0, "agent stopping");
-			lws_callback_on_writable(wsi_cur);
+			ssm_wsd_want_write(wsd_cur);
 		}
 		until = ssm_mono_ms() + 500;
 		while (connected && link_.q_n && ssm_mono_ms() < until)
@@ -435,6 +401,7 @@ int main(int argc, char **argv)
 	}
 	ssm_mux_reset(mux, SSM_CODE_SHUTDOWN, "agent stopping");
 	(void)ssm_agent_status_write(cfg->run_dir, 0, ssm_now());
+	ssm_wsd_free(wsd_cur);
 	lws_context_destroy(ctx);
 	ssm_mux_free(mux);
 	ssm_config_free(cfg);

@@ -48,6 +48,7 @@
 #include "enroll.h"
 #include "link.h"
 #include "lwsglue.h"
+#include "wsdial.h"
 #include "log.h"
 #include "mux.h"
 #include "util.h"
@@ -81,18 +82,18 @@ static int in_raw_wcb;
 
 static const struct ssm_stream_args *A;
 static struct lws_context *ctx;
-static struct lws *wsi_ws, *wsi_listen;
+static struct lws *wsi_listen;
+static struct ssm_wsd *wsd; /* the connection to the broker (lib/wsdial.c) */
 static struct ssm_link link_;
 static struct ssm_mux *mux;
 static char host[SSM_ENROLL_HOST_MAX + 1], path[256];
-static int port, name_checked, connected, done, exit_code = EXIT_ERROR;
+static int port, connected, done, exit_code = EXIT_ERROR;
 static int use_tty, listen_fd = -1, first_used;
 static int64_t started_ms;
 static struct cs *streams;
 static struct termios saved_tio;
 static int tio_saved, in_flags = -1, out_flags = -1;
 static volatile sig_atomic_t winch, stop_sig;
-static char refusal[512], bearer_hdr[128];
 static lws_sorted_usec_list_t tick_sul;
 /* reconnecting (PROTOCOL.md section 6) */
 static int ever_up, reconnecting;
@@ -161,8 +162,8 @@ static void note(const char *fmt, ...)
 
 static void want_write(void)
 {
-	if (connected && wsi_ws)
-		lws_callback_on_writable(wsi_ws);
+	if (connected && wsd)
+		ssm_wsd_want_write(wsd);
 }
 
 static struct lws *adopt(int fd, void *user)
@@ -558,11 +559,15 @@ static void on_link_up(void)
 }
 
 static void schedule_reconnect(uint64_t hint_ms);
+static void on_open(void *arg);
+static int on_event(void *arg, int ev);
+static void on_close(void *arg, int was_open, const char *why);
 
 /* Dial the broker; once a link was up, with resume=SID for the sessions to resume. */
 static void connect_now(void)
 {
-	struct lws_client_connect_info ci;
+	struct ssm_wsd_cfg dc;
+	char err[1100];
 	size_t n, k = 0;
 	struct cs *c;
 
@@ -578,26 +583,29 @@ static void connect_now(void)
 		if (n >= sizeof(conn_path))
 			return; /* cannot happen: sized for RESUME_SIDS_MAX */
 	}
-	memset(&ci, 0, sizeof(ci));
-	ci.context = ctx;
-	ci.address = host;
-	ci.port = port;
-	ci.path = conn_path;
-	ci.host = host;
-	ci.origin = host;
-	ci.protocol = SSM_FRAME_SUBPROTOCOL;
-	ci.alpn = "http/1.1";
-	ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
-	ci.pwsi = &wsi_ws;
-	name_checked = 0;
-	refusal[0] = '\0';
+	memset(&dc, 0, sizeof(dc));
+	dc.ctx = ctx;
+	dc.vh = lws_get_vhost_by_name(ctx, "ssm");
+	dc.host = host;
+	dc.port = port;
+	dc.path = conn_path;
+	dc.ca_file = A->ca_file;
+	dc.bearer = A->bearer;
+	dc.timeout_s = 10;
+	dc.link = &link_;
+	dc.mux = mux;
+	dc.on_open = on_open;
+	dc.on_event = on_event;
+	dc.on_close = on_close;
 	next_connect_ms = 0;
-	if (lws_client_connect_via_info(&ci) == NULL && !done) {
-		wsi_ws = NULL;
-		if (ever_up)
+	wsd = ssm_wsd_dial(&dc, err, sizeof(err));
+	if (wsd == NULL && !done) {
+		if (ever_up) {
+			note("cannot reconnect to the broker yet: %s", err);
 			schedule_reconnect(0);
-		else
-			fail("cannot connect to the broker at %s:%d", host, port);
+		} else {
+			fail("cannot connect to the broker at %s:%d: %s", host, port, err);
+		}
 	}
 }
 
@@ -620,111 +628,66 @@ static void link_lost(const char *why, uint64_t hint_ms)
 	schedule_reconnect(hint_ms);
 }
 
-static int verify_broker(X509_STORE_CTX *sctx, int preverify_ok)
+/* the websocket is open: the link starts with its HELLO */
+static void on_open(void *arg)
 {
-	if (!preverify_ok) {
-		snprintf(refusal, sizeof(refusal), "broker certificate refused: %s (not issued by "
-			 "the CA in %s)",
-			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sctx)), A->ca_file);
-		return 1;
-	}
-	if (X509_STORE_CTX_get_error_depth(sctx) == 0) {
-		if (!ssm_ca_cert_names(X509_STORE_CTX_get_current_cert(sctx), host)) {
-			X509_STORE_CTX_set_error(sctx, X509_V_ERR_HOSTNAME_MISMATCH);
-			snprintf(refusal, sizeof(refusal),
-				 "broker certificate refused: it does not name %s", host);
-			return 1;
+	(void)arg;
+	connected = 1;
+	ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, ping_after_ms, dead_after_ms,
+		      ssm_mono_ms());
+	ssm_mux_attach(mux, &link_);
+}
+
+static int on_event(void *arg, int ev)
+{
+	(void)arg;
+	if (ev == SSM_LINK_EV_UP) {
+		backoff_ms = SSM_BACKOFF_MIN_MS;
+		if (!ever_up) {
+			ever_up = 1;
+			on_link_up();
+		} else if (reconnecting) {
+			note("reconnected to the broker: %zu sessions resumed", ssm_mux_channels(mux));
+			reconnecting = 0;
 		}
-		name_checked = 1;
+	} else if (ev == SSM_LINK_EV_GOAWAY) {
+		if (ever_up && link_.peer_goaway_code == SSM_CODE_SHUTDOWN)
+			return -1; /* a restart: reconnect (on_close) */
+		fail("the broker ended the connection: %s", link_.peer_goaway_reason);
+		return -1;
+	} else if (ev == SSM_LINK_EV_ERROR) {
+		fail("protocol error from the broker: %s", link_.error);
 	}
 	return 0;
 }
 
-static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-		 size_t len)
+static void on_close(void *arg, int was_open, const char *why)
 {
-	int ev;
-
-	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		return verify_broker(user, (int)len);
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-		unsigned char **p = (unsigned char **)in, *end = (*p) + len;
-		if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-						 (const unsigned char *)bearer_hdr,
-						 (int)strlen(bearer_hdr), p, end))
-			return -1;
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		wsi_ws = NULL;
-		if (ever_up && !done) {
-			note("cannot reconnect to the broker yet: %s",
-			     refusal[0] ? refusal : in ? (const char *)in : "connection failed");
+	(void)arg;
+	connected = 0;
+	wsd = NULL;
+	if (done)
+		return;
+	if (!was_open) {
+		if (ever_up) {
+			note("cannot reconnect to the broker yet: %s", why);
 			schedule_reconnect(0);
-			return 0;
+			return;
 		}
-		fail("cannot connect to the broker at %s:%d: %s", host, port,
-		     refusal[0] ? refusal : in ? (const char *)in : "connection failed");
-		return 0;
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!name_checked) {
-			fail("the broker's certificate was not checked against %s", host);
-			return -1;
-		}
-		connected = 1;
-		ssm_link_init(&link_, SSM_ROLE_CLIENT, CLIENT_SOFTWARE, ping_after_ms, dead_after_ms,
-			      ssm_mono_ms());
-		ssm_mux_attach(mux, &link_);
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		ev = ssm_link_rx(&link_, in, len, lws_is_first_fragment(wsi),
-				 lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-				 lws_frame_is_binary(wsi), ssm_mono_ms());
-		if (ev == SSM_LINK_EV_UP) {
-			backoff_ms = SSM_BACKOFF_MIN_MS;
-			if (!ever_up) {
-				ever_up = 1;
-				on_link_up();
-			} else if (reconnecting) {
-				note("reconnected to the broker: %zu sessions resumed",
-				     ssm_mux_channels(mux));
-				reconnecting = 0;
-			}
-		} else if (ev == SSM_LINK_EV_GOAWAY) {
-			if (ever_up && link_.peer_goaway_code == SSM_CODE_SHUTDOWN)
-				return -1; /* a restart: reconnect (CLIENT_CLOSED) */
-			fail("the broker ended the connection: %s", link_.peer_goaway_reason);
-			return -1;
-		} else if (ev == SSM_LINK_EV_ERROR) {
-			fail("protocol error from the broker: %s", link_.error);
-		}
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ssm_lws_write_next(wsi, &link_, mux, SSM_LWS_DIALER) == 0 ? 0 : -1;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		connected = 0;
-		wsi_ws = NULL;
-		if (done)
-			return 0;
-		if (!ever_up || link_.state == SSM_LINK_CLOSING) {
-			if (!ever_up || link_.peer_goaway_code != SSM_CODE_SHUTDOWN ||
-			    link_.error[0]) {
-				fail("the connection to the broker was lost%s%s",
-				     link_.error[0] ? ": " : "", link_.error);
-				return 0;
-			}
-		}
-		link_lost(link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
-			  : link_.error[0]		   ? link_.error
-							   : "closed",
-			  link_.state == SSM_LINK_CLOSING ? link_.peer_goaway_retry_ms : 0);
-		return 0;
-	default:
-		return 0;
+		fail("cannot connect to the broker at %s:%d: %s", host, port, why);
+		return;
 	}
+	if (!ever_up || link_.state == SSM_LINK_CLOSING) {
+		if (!ever_up || link_.peer_goaway_code != SSM_CODE_SHUTDOWN || link_.error[0]) {
+			fail("the connection to the broker was lost%s%s", link_.error[0] ? ": " : "",
+			     link_.error[0] ? link_.error : why);
+			return;
+		}
+	}
+	link_lost(link_.peer_goaway_reason[0] ? link_.peer_goaway_reason
+		  : link_.error[0]		   ? link_.error
+						   : why,
+		  link_.state == SSM_LINK_CLOSING ? link_.peer_goaway_retry_ms : 0);
 }
 
 static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -770,7 +733,7 @@ static int cb_raw(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ SSM_FRAME_SUBPROTOCOL, cb_ws, 0, SSM_FRAME_MAX, 0, NULL, SSM_FRAME_MAX },
+	SSM_WSD_PROTOCOL_ENTRY,
 	{ RAW_PROTOCOL, cb_raw, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
@@ -802,15 +765,15 @@ static void tick(lws_sorted_usec_list_t *sul)
 		winch = 0;
 		send_resize();
 	}
-	if (connected && wsi_ws) {
+	if (connected && wsd) {
 		ssm_mux_tick(mux); /* acknowledgements that waited for the tick */
 		if (ssm_link_tick(&link_, now) == SSM_LINK_EV_DEAD) {
 			/* CLIENT_CLOSED follows: the sessions wait, the client reconnects */
-			lws_set_timeout(wsi_ws, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			ssm_wsd_close(wsd, link_.error);
 		} else if (link_.q_n || ssm_mux_tx_pending(mux)) {
-			lws_callback_on_writable(wsi_ws);
+			ssm_wsd_want_write(wsd);
 		}
-	} else if (!done && ever_up && wsi_ws == NULL && next_connect_ms && now >= next_connect_ms) {
+	} else if (!done && ever_up && wsd == NULL && next_connect_ms && now >= next_connect_ms) {
 		connect_now();
 	}
 	if (!done && ever_up && ssm_mux_channels(mux) > 0 && ssm_mux_down_ms(mux, now) >= grace_ms)
@@ -877,8 +840,7 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 		fprintf(stderr, "ssm: the broker returned a bad StreamUrl: %.200s\n", a->stream_url);
 		return EXIT_ERROR;
 	}
-	if (snprintf(bearer_hdr, sizeof(bearer_hdr), "Bearer %s", a->bearer) >=
-	    (int)sizeof(bearer_hdr)) {
+	if (strlen(a->bearer) > 120) {
 		fprintf(stderr, "ssm: the cached credential is malformed (ssm login)\n");
 		return EXIT_ERROR;
 	}
@@ -943,14 +905,18 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 	/* let the CLOSEs out */
 	{
 		int i;
-		for (i = 0; i < 20 && connected && (link_.q_n || ssm_mux_tx_pending(mux)); i++)
+		for (i = 0; i < 20 && connected && (link_.q_n || ssm_mux_tx_pending(mux)); i++) {
+			ssm_wsd_want_write(wsd);
 			lws_service(ctx, 0);
+		}
 	}
 	restore();
 	while (streams)
 		free_cs(streams);
 	if (listen_fd >= 0)
 		close(listen_fd);
+	ssm_wsd_free(wsd);
+	wsd = NULL;
 	lws_context_destroy(ctx);
 	ssm_mux_free(mux);
 	return exit_code;

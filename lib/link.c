@@ -95,6 +95,13 @@ static int protocol_error(struct ssm_link *l, const char *what, const char *deta
 	return link_error(l, SSM_CODE_PROTOCOL, what, detail);
 }
 
+int ssm_link_protocol_error(struct ssm_link *l, const char *what, const char *detail)
+{
+	if (l->state == SSM_LINK_CLOSING)
+		return SSM_LINK_EV_NONE;
+	return protocol_error(l, what, detail);
+}
+
 /* One whole message. */
 static int chan_error(struct ssm_link *l, int r, const char *err)
 {

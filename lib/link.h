@@ -85,6 +85,11 @@ void ssm_link_init(struct ssm_link *l, enum ssm_frame_role role, const char *sof
 int ssm_link_rx(struct ssm_link *l, const uint8_t *p, size_t len, int first, int final,
 		int binary, int64_t now_ms);
 
+/* The transport below the link saw the peer break its protocol (a websocket frame RFC 6455
+ * does not allow): the same as a protocol error of the link, GOAWAY protocol queued, error
+ * set (what: detail).  SSM_LINK_EV_ERROR, or SSM_LINK_EV_NONE when already closing. */
+int ssm_link_protocol_error(struct ssm_link *l, const char *what, const char *detail);
+
 /* Keepalive: queues a PING after ping_after of silence; SSM_LINK_EV_DEAD after dead_after. */
 int ssm_link_tick(struct ssm_link *l, int64_t now_ms);
 

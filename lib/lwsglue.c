@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <openssl/rand.h>
 #include "frame.h"
+#include "wsclient.h"
 #include "wsframe.h"
 
 _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
@@ -19,20 +20,12 @@ _Static_assert(LWS_PRE <= SSM_LINK_PRE, "SSM_LINK_PRE must hold LWS_PRE");
 static int write_dialer(struct lws *wsi, const uint8_t *p, size_t n)
 {
 	static uint8_t out[LWS_PRE + SSM_WS_HEADER_MAX + SSM_FRAME_MAX];
-	/* masking keys drawn 1024 at a time (RAND_bytes costs a getpid() per call) */
-	static uint8_t keys[4096];
-	static size_t used = sizeof(keys);
 	uint8_t key[4];
 	size_t len;
 	int r;
 
-	if (used == sizeof(keys)) {
-		if (RAND_bytes(keys, sizeof(keys)) != 1)
-			return -1;
-		used = 0;
-	}
-	memcpy(key, keys + used, sizeof(key));
-	used += sizeof(key);
+	if (ssm_ws_mask_key(key) < 0)
+		return -1;
 	len = ssm_ws_client_frame(out + LWS_PRE, sizeof(out) - LWS_PRE, SSM_WS_OP_BINARY, p, n,
 				  key);
 	if (len == 0)
