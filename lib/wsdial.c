@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +266,7 @@ static int connect_next(struct ssm_wsd *w)
 	}
 	for (; w->ai_next != NULL; w->ai_next = w->ai_next->ai_next) {
 		struct addrinfo *a = w->ai_next;
+		int one = 1;
 		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 				a->ai_protocol);
 
@@ -271,6 +274,8 @@ static int connect_next(struct ssm_wsd *w)
 			snprintf(w->connect_err, sizeof(w->connect_err), "%s", strerror(errno));
 			continue;
 		}
+		/* small frames (a keystroke, an acknowledgement) go out at once, as lws's do */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
 			snprintf(w->connect_err, sizeof(w->connect_err), "%s", strerror(errno));
 			close(fd);
@@ -685,11 +690,20 @@ static void on_writable(struct ssm_wsd *w)
 int ssm_wsd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		     size_t len)
 {
-	struct ssm_wsd *w = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+	const struct lws_protocols *pr;
+	struct ssm_wsd *w;
 
 	(void)user;
 	(void)in;
 	(void)len;
+	/* as protocols[0], this sees other descriptors' poll changes too: only the raw-file
+	 * events of a socket bound to this protocol carry an ssm_wsd as their opaque data */
+	if (reason != LWS_CALLBACK_RAW_RX_FILE && reason != LWS_CALLBACK_RAW_WRITEABLE_FILE &&
+	    reason != LWS_CALLBACK_RAW_CLOSE_FILE)
+		return 0;
+	if (wsi == NULL || (pr = lws_get_protocol(wsi)) == NULL || pr->callback != ssm_wsd_callback)
+		return 0;
+	w = lws_get_opaque_user_data(wsi);
 	if (w == NULL || w->closed || wsi != w->wsi)
 		return 0;
 	switch (reason) {
