@@ -10,8 +10,9 @@
  * link's own control frames first, then, once the link is up, the mux's), and ask for
  * another callback when one was written.  0, -1 when the write failed (close), 1 when the
  * link is done (GOAWAY sent and nothing left: close).  flags: SSM_LWS_DIALER on a
- * connection this side dialled (a websocket client): its messages are framed and masked
- * by lib/wsframe.c instead of by libwebsockets 4.1's byte-at-a-time loop. */
+ * connection this side dialled with libwebsockets' websocket client (bench/loadhosts; ssm
+ * and ssm-agent use lib/wsdial.c instead): its messages are framed and masked by
+ * lib/wsframe.c instead of by libwebsockets 4.1's byte-at-a-time loop. */
 #define SSM_LWS_DIALER 0x1
 int ssm_lws_write_next(struct lws *wsi, struct ssm_link *l, struct ssm_mux *m, int flags);
 

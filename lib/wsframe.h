@@ -4,9 +4,10 @@
  * libwebsockets 4.1 (Debian's) masks a client's payload one byte per loop turn, with the
  * mask index kept in its connection state (lib/roles/ws/ops-ws.c): in a port forward that
  * loop was about half of ssm-agent's CPU (bench/RESULTS.md section 4a).  The dialers
- * therefore frame each message here, masking eight bytes at a time, and hand the result to
- * libwebsockets as bytes to send as they are (lib/lwsglue.c).  The broker, a websocket
- * server, parses them as any client's.  Writing only: nothing here parses received bytes. */
+ * therefore frame each message here, masking eight bytes at a time: lib/wsdial.c writes
+ * the frames to its own TLS connection, and bench/loadhosts hands them to libwebsockets'
+ * client as bytes to send as they are (lib/lwsglue.c).  The broker, a websocket server,
+ * parses them as any client's.  Writing only: lib/wsclient.c parses what the server sends. */
 #ifndef SSM_WSFRAME_H
 #define SSM_WSFRAME_H
 #include <stddef.h>
