@@ -604,7 +604,7 @@ static void connect_now(void)
 			note("cannot reconnect to the broker yet: %s", err);
 			schedule_reconnect(0);
 		} else {
-			fail("cannot connect to the broker at %s:%d: %s", host, port, err);
+			fail("cannot reach the broker: %s", err);
 		}
 	}
 }
@@ -674,12 +674,12 @@ static void on_close(void *arg, int was_open, const char *why)
 			schedule_reconnect(0);
 			return;
 		}
-		fail("cannot connect to the broker at %s:%d: %s", host, port, why);
+		fail("cannot reach the broker: %s", why);
 		return;
 	}
 	if (!ever_up || link_.state == SSM_LINK_CLOSING) {
 		if (!ever_up || link_.peer_goaway_code != SSM_CODE_SHUTDOWN || link_.error[0]) {
-			fail("the connection to the broker was lost%s%s", link_.error[0] ? ": " : "",
+			fail("the connection to the broker was lost: %s",
 			     link_.error[0] ? link_.error : why);
 			return;
 		}

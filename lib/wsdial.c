@@ -28,6 +28,8 @@ enum wsd_state { WSD_CONNECTING, WSD_TLS, WSD_REQUEST, WSD_ANSWER, WSD_OPEN };
 #define OUT_CAP (OUT_FILL + SSM_WS_HEADER_MAX + SSM_FRAME_MAX)
 #define READ_BUF 65536
 #define READ_PER_TURN (4u << 20) /* then the loop gets a turn before the rest is read */
+#define ATTEMPT_S 4              /* one address's connect, when another address is left */
+#define DEADLINE_S 5             /* a GOAWAY or close reply's chance to go out, then closed */
 
 struct ssm_wsd {
 	struct ssm_wsd_cfg cfg;
@@ -42,7 +44,8 @@ struct ssm_wsd {
 	int name_checked;
 	char refusal[1024];
 	char key[SSM_WS_KEY_LEN + 1];
-	char req[2048]; /* the upgrade request (it may hold the bearer: wiped once sent) */
+	char req[6144]; /* the upgrade request (it may hold the bearer: wiped once sent); a
+			 * reconnecting ssm names up to 32 sessions in its path */
 	size_t req_len, req_off;
 	uint8_t ans[SSM_WS_ANSWER_MAX];
 	size_t ans_len;
@@ -58,6 +61,8 @@ struct ssm_wsd {
 	uint8_t rbuf[READ_BUF];
 	int in_wcb, in_rx;
 	lws_sorted_usec_list_t sul_rearm, sul_read, sul_timeout, sul_close;
+	lws_sorted_usec_list_t sul_attempt; /* one address's connect, when others are left */
+	lws_sorted_usec_list_t sul_deadline; /* ending after the broker broke the stream */
 	int closed, was_open;
 	char why[1100];
 };
@@ -117,6 +122,37 @@ static void timed_out(lws_sorted_usec_list_t *sul)
 			  w->cfg.timeout_s, w->connect_err[0] ? ": " : "", w->connect_err);
 }
 
+static int connect_next(struct ssm_wsd *w);
+
+/* an address that did not answer within ATTEMPT_S: the next one */
+static void attempt_timed_out(lws_sorted_usec_list_t *sul)
+{
+	struct ssm_wsd *w = lws_container_of(sul, struct ssm_wsd, sul_attempt);
+
+	if (w->closed || w->state != WSD_CONNECTING)
+		return;
+	snprintf(w->connect_err, sizeof(w->connect_err), "no answer within %d s", ATTEMPT_S);
+	if (connect_next(w) < 0)
+		wsd_close(w, "cannot connect to %s:%d: %s", w->host, w->cfg.port, w->connect_err);
+}
+
+/* the broker broke the stream and its GOAWAY (or the close's reply) was not all written
+ * within DEADLINE_S: closed anyway */
+static void deadline_passed(lws_sorted_usec_list_t *sul)
+{
+	struct ssm_wsd *w = lws_container_of(sul, struct ssm_wsd, sul_deadline);
+
+	if (!w->closed)
+		wsd_close(w, "%s", w->close_why[0] ? w->close_why
+			  : "the broker broke the websocket protocol");
+}
+
+static void set_deadline(struct ssm_wsd *w)
+{
+	lws_sul_schedule(w->cfg.ctx, 0, &w->sul_deadline, deadline_passed,
+			 (lws_usec_t)DEADLINE_S * LWS_US_PER_SEC);
+}
+
 static void closed_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ssm_wsd *w = lws_container_of(sul, struct ssm_wsd, sul_close);
@@ -174,6 +210,8 @@ static void wsd_close(struct ssm_wsd *w, const char *fmt, ...)
 	lws_sul_cancel(&w->sul_rearm);
 	lws_sul_cancel(&w->sul_read);
 	lws_sul_cancel(&w->sul_timeout);
+	lws_sul_cancel(&w->sul_attempt);
+	lws_sul_cancel(&w->sul_deadline);
 	lws_sul_schedule(w->cfg.ctx, 0, &w->sul_close, closed_cb, 1);
 }
 
@@ -221,7 +259,8 @@ static SSL_CTX *tls_ctx(const struct ssm_wsd_cfg *c, char *err, size_t errlen)
 		SSL_CTX_free(s);
 		return NULL;
 	}
-	SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION);
+	/* plaintext (an OPEN's token) wiped from OpenSSL's buffers once read */
+	SSL_CTX_set_options(s, SSL_OP_NO_RENEGOTIATION | SSL_OP_CLEANSE_PLAINTEXT);
 	if (SSL_CTX_load_verify_file(s, c->ca_file) != 1) {
 		openssl_reason(why, sizeof(why));
 		snprintf(err, errlen, "cannot read the broker's CA from %s: %s", c->ca_file, why);
@@ -290,6 +329,9 @@ static int connect_next(struct ssm_wsd *w)
 		w->fd = fd;
 		w->ai_next = a->ai_next;
 		w->state = WSD_CONNECTING;
+		if (w->ai_next != NULL)
+			lws_sul_schedule(w->cfg.ctx, 0, &w->sul_attempt, attempt_timed_out,
+					 (lws_usec_t)ATTEMPT_S * LWS_US_PER_SEC);
 		want_pollout(w);
 		return 0;
 	}
@@ -321,8 +363,10 @@ static void check_connect(struct ssm_wsd *w)
 				  w->connect_err);
 		return;
 	}
+	lws_sul_cancel(&w->sul_attempt);
 	freeaddrinfo(w->ai_list);
 	w->ai_list = w->ai_next = NULL;
+	w->connect_err[0] = '\0'; /* connected: an earlier address's failure is no longer news */
 	w->ssl = SSL_new(w->sctx);
 	if (w->ssl == NULL || SSL_set_fd(w->ssl, w->fd) != 1 || SSL_set_app_data(w->ssl, w) != 1) {
 		wsd_close(w, "cannot set up TLS");
@@ -455,6 +499,7 @@ static int rx_control(void *arg, unsigned op, const uint8_t *p, size_t len)
 						 "a malformed close");
 
 		w->rx.failed = 1;
+		set_deadline(w);
 		if (ev != SSM_LINK_EV_NONE && w->cfg.on_event(w->cfg.arg, ev) < 0)
 			wsd_close(w, "the broker sent a malformed websocket close");
 		return 1;
@@ -464,6 +509,7 @@ static int rx_control(void *arg, unsigned op, const uint8_t *p, size_t len)
 	w->ctl_out_len = ssm_ws_client_frame(w->ctl_out, sizeof(w->ctl_out), 0x8, p,
 					     len >= 2 ? 2 : 0, key);
 	w->close_after_ctl = 1;
+	set_deadline(w);
 	return 1; /* nothing after a close is read */
 }
 
@@ -476,10 +522,11 @@ static void feed(struct ssm_wsd *w, const uint8_t *p, size_t n)
 	char err[160];
 	int ev;
 
-	if (w->rx.failed)
-		return; /* after a broken stream: what follows is not read */
+	if (w->rx.failed || w->close_after_ctl)
+		return; /* after a broken stream or a close: what follows is read and dropped */
 	if (ssm_ws_rx_feed(&w->rx, p, n, &rx_ops, w, err, sizeof(err)) != -1 || w->closed)
 		return;
+	set_deadline(w);
 	ev = ssm_link_protocol_error(w->cfg.link, "a broken websocket stream", err);
 	if (ev != SSM_LINK_EV_NONE && w->cfg.on_event(w->cfg.arg, ev) < 0)
 		wsd_close(w, "the broker broke the websocket protocol: %s", err);
@@ -534,7 +581,7 @@ static void read_frames(struct ssm_wsd *w)
 {
 	size_t total = 0;
 
-	while (!w->closed && !w->close_after_ctl) {
+	while (!w->closed) {
 		int r;
 
 		ERR_clear_error();
@@ -549,9 +596,13 @@ static void read_frames(struct ssm_wsd *w)
 		feed(w, w->rbuf, (size_t)r);
 		w->in_rx = 0;
 		explicit_bzero(w->rbuf, (size_t)r); /* a broker's OPEN holds a token */
+		if (w->closed)
+			return; /* feed closed it (a GOAWAY, on_event): w->ssl is gone */
 		total += (size_t)r;
-		if (total >= READ_PER_TURN && SSL_has_pending(w->ssl)) {
-			lws_sul_schedule(w->cfg.ctx, 0, &w->sul_read, read_more, 1);
+		if (total >= READ_PER_TURN) {
+			/* the loop's turn; what OpenSSL holds already would raise no POLLIN */
+			if (SSL_has_pending(w->ssl))
+				lws_sul_schedule(w->cfg.ctx, 0, &w->sul_read, read_more, 1);
 			break;
 		}
 	}
