@@ -487,7 +487,10 @@ int ssm_ca_cert_names(X509 *cert, const char *name)
 {
 	if (is_ip_literal(name))
 		return X509_check_ip_asc(cert, name, 0) == 1;
-	return X509_check_host(cert, name, strlen(name), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+	/* a DNS SAN only: never the subject's CN (a host's client certificate has its id there) */
+	return X509_check_host(cert, name, strlen(name),
+			       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+				       X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
 			       NULL) == 1;
 }
 

@@ -144,6 +144,13 @@ static void test_server(const struct ssm_ca *ca, const struct ssm_ca *other)
 	CHECK(!ssm_ca_cert_names(x, "127.0.0.2"), "other IP");
 	CHECK(!ssm_ca_cert_names(x, "evil.example.com"), "other DNS name");
 	CHECK(!ssm_ca_cert_names(x, "example.com"), "parent domain");
+	{
+		/* a name in the subject's CN only (no DNS SAN) names nothing */
+		X509 *cn = forge(ca, "broker.example.com", NULL, "serverAuth");
+
+		CHECK(!ssm_ca_cert_names(cn, "broker.example.com"), "a CN without a DNS SAN");
+		X509_free(cn);
+	}
 	/* it verifies as a TLS server under its CA, not under another, and not as a client */
 	X509_STORE_add_cert(st, ssm_ca_cert(ca));
 	X509_STORE_CTX_init(sctx, st, x, NULL);
