@@ -609,29 +609,6 @@ static void read_frames(struct ssm_wsd *w)
 	flush(w); /* acknowledgements, replies, what the programs queued meanwhile */
 }
 
-static void on_readable(struct ssm_wsd *w)
-{
-	switch (w->state) {
-	case WSD_CONNECTING:
-		check_connect(w);
-		break;
-	case WSD_TLS:
-		handshake(w);
-		break;
-	case WSD_REQUEST:
-		send_request(w);
-		break;
-	case WSD_ANSWER:
-		read_answer(w);
-		if (!w->closed && w->state == WSD_OPEN)
-			read_frames(w);
-		break;
-	case WSD_OPEN:
-		read_frames(w);
-		break;
-	}
-}
-
 /* frame into out what the link and the mux have queued, in order (the link's own control
  * frames first, then the mux's once the link is up), up to OUT_FILL bytes */
 static void fill(struct ssm_wsd *w)
@@ -718,7 +695,8 @@ static void flush(struct ssm_wsd *w)
 	}
 }
 
-static void on_writable(struct ssm_wsd *w)
+/* The socket is readable (writable: 0) or writable (1): the state's next step. */
+static void step(struct ssm_wsd *w, int writable)
 {
 	switch (w->state) {
 	case WSD_CONNECTING:
@@ -731,11 +709,24 @@ static void on_writable(struct ssm_wsd *w)
 		send_request(w);
 		break;
 	case WSD_ANSWER:
+		if (writable)
+			break;
+		read_answer(w);
+		if (!w->closed && w->state == WSD_OPEN)
+			read_frames(w);
 		break;
 	case WSD_OPEN:
-		flush(w);
+		if (writable)
+			flush(w);
+		else
+			read_frames(w);
 		break;
 	}
+}
+
+static void on_readable(struct ssm_wsd *w)
+{
+	step(w, 0);
 }
 
 int ssm_wsd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -763,7 +754,7 @@ int ssm_wsd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 		w->in_wcb = 1;
-		on_writable(w);
+		step(w, 1);
 		w->in_wcb = 0;
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
