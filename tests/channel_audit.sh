@@ -120,7 +120,8 @@ ssm_check "  the ended session's session_end lands in audit.jsonl.1" ssm_wait_fo
 rotated_complete() { same "$LOG/audit.jsonl.1" && [ "$(seg_state "$LOG/audit.jsonl.1")" = complete ]; }
 ssm_check "  and then the rotated segment is completed (identical, complete)" ssm_wait_for 20 rotated_complete
 seg_state "$LOG/audit.jsonl.1" | grep -q complete || { tail -5 "$T/agent.log"; tail -5 "$T/broker.log"; }
-ssm_check "  the agent says it delivered it" grep -q "audit segment $OLDSEG delivered" "$T/agent.log"
+# the broker stores the segment as complete, then acknowledges it: the agent's line follows
+ssm_check "  the agent says it delivered it" ssm_wait_for 10 grep -q "audit segment $OLDSEG delivered" "$T/agent.log"
 current_open() { same "$LOG/audit.jsonl" && [ "$(seg_state "$LOG/audit.jsonl")" = open ]; }
 ssm_check "  the current segment is still open, identical" current_open
 

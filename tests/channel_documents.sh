@@ -66,7 +66,8 @@ ssm_check "a document that exists only at the broker runs on the host" sh -c \
 ssm_check "  the client exits with its status (5)" [ "$rc" = 5 ]
 ssm_check "  the agent fetched it over a DOCUMENT channel and cached it" \
 	grep -q "document Dist-Cmd (sha256 ${SHA1%"${SHA1#????????????}"}, [0-9]* bytes): received from the broker, cached" "$T/agent.log"
-ssm_check "  the broker sent it to this host" grep -q "document Dist-Cmd (sha256 .*) sent to $HID" "$T/broker.log"
+ssm_check "  the broker sent it to this host" \
+	ssm_wait_for 10 grep -q "document Dist-Cmd (sha256 .*) sent to $HID" "$T/broker.log"
 E=$CACHE/Dist-Cmd@$SHA1.json
 ssm_check "  the cache holds the broker's exact bytes under NAME@SHA256.json" cmp -s "$E" "$T/bdocs/Dist-Cmd.json"
 ssm_check "  the entry is root's, mode 0644" [ "$(stat -c '%u %a' "$E")" = "0 644" ]
