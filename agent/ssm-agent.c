@@ -329,12 +329,15 @@ int main(int argc, char **argv)
 	info.port = CONTEXT_PORT_NO_LISTEN; /* never a listening socket */
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* the connection to the broker is lib/wsdial.c's own TLS (its SSL_CTX built at each
+	 * dial); libwebsockets' client context below is never used to connect: it only loads
+	 * the three files once at start, so that unusable ones stop the agent at once */
 	info.client_ssl_cert_filepath = cfg->host_certificate;
 	info.client_ssl_private_key_filepath = cfg->host_key;
 	info.client_ssl_ca_filepath = cfg->broker_ca;
 	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
 	info.alpn = "http/1.1";
-	info.timeout_secs = 10; /* connect and TLS handshake */
+	info.timeout_secs = 10;
 	info.vhost_name = "ssm-agent";
 	ctx = lws_create_context(&info);
 	if (ctx == NULL) {

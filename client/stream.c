@@ -857,6 +857,8 @@ int ssm_stream_run(const struct ssm_stream_args *a)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* the broker is dialled by lib/wsdial.c with its own TLS; this client context is never
+	 * used to connect: it only loads the CA file once, so that an unusable one fails now */
 	info.client_ssl_ca_filepath = a->ca_file;
 	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_RENEGOTIATION;
 	info.alpn = "http/1.1";
