@@ -9,13 +9,15 @@
  *                   control socket, waits for the child, terminates it when told, and
  *                   closes the PAM session.  pam_ssmsession writes the session record
  *                   under this process's pid: ssm-shell, its child, finds it as its parent.
- *   session child   setsid, the pty as controlling terminal (or the socket end) on 0/1/2,
+ *   session child   setsid, the pty as controlling terminal (or the socket end) on 0/1/2
+ *                   (for ssm-shell with a terminal, the output socket on 1),
  *                   the user's gid and uid (groups from initgroups and pam_setcred in the
  *                   parent), the home directory, login(1)'s environment plus PAM's, and
  *                   execve of the user's login shell as "-NAME" (a login shell).
  *
  * Descriptors in the session parent: 0-2 /dev/null, CTL_FD the control socket, IO_FD the
- * pty slave (closed once the child has it) or the session's socket end, nothing else from
+ * pty slave (closed once the child has it) or the session's socket end, OUT_FD with a
+ * terminal the output socket's shell end (closed once the child has it), nothing else from
  * the agent.  The token exists in the session parent only in its copy of the request and
  * in libpam's reply to the one prompt that gets it; it is wiped after pam_authenticate. */
 #include <errno.h>
@@ -48,6 +50,7 @@
 
 #define CTL_FD 3
 #define IO_FD 4
+#define OUT_FD 5 /* with a terminal: the output socket (ssm_asess.out_fd's other end) */
 #define TOKEN_MAX 16384      /* pam_ssmsession refuses more than 4096 anyway */
 #define KILL_AFTER_MS 1500   /* SIGTERM to the shell, then SIGKILL to its process group */
 #define LOGIN_GRACE_S 120    /* PAM must be done by then (sshd's LoginGraceTime) */
@@ -136,6 +139,7 @@ static int check_req(const struct ssm_asess_req *r, char *err, size_t errlen)
 struct sp {
 	const struct ssm_asess_req *r;
 	int tty;
+	int out;                /* OUT_FD is open (a terminal session) */
 	pam_handle_t *pamh;
 	int pam_rc;
 	int token_given;        /* the conversation answered the one prompt */
@@ -400,6 +404,18 @@ static void signals_default(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* The login shell is ssm-shell (by its name, as login(1) would run it): its standard output
+ * may then be the output socket.  ssm-shell relays the session through a pty of its own and
+ * puts its terminal in raw mode, so its output needs nothing of the outer pty's line
+ * discipline; another shell keeps a terminal on 0-2, as programs that test isatty(1) expect. */
+static int shell_is_ssm_shell(const struct sp *p)
+{
+	const char *sh = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
+	const char *base = strrchr(sh, '/');
+
+	return strcmp(base ? base + 1 : sh, "ssm-shell") == 0;
+}
+
 /* The session child: never returns; a failure before the shell runs is reported on efd. */
 static void session_child(struct sp *p, int efd) __attribute__((noreturn));
 static void session_child(struct sp *p, int efd)
@@ -409,12 +425,13 @@ static void session_child(struct sp *p, int efd)
 	int i;
 
 	signals_default();
-	/* the report pipe on 3 (close-on-exec), the session's end on 0-2, nothing else */
+	/* the report pipe on 3 (close-on-exec), the session's end on 0-2, nothing else; for
+	 * ssm-shell with a terminal, the output socket on 1 (session_priv.h, out_fd) */
 	if (dup3(efd, CTL_FD, O_CLOEXEC) != CTL_FD)
 		child_fail(efd, "dup3", errno);
 	efd = CTL_FD;
 	for (i = 0; i < 3; i++)
-		if (dup2(IO_FD, i) != i)
+		if (dup2(i == 1 && p->out && shell_is_ssm_shell(p) ? OUT_FD : IO_FD, i) != i)
 			child_fail(efd, "dup2", errno);
 	close_from(IO_FD);
 	if (setsid() < 0)
@@ -611,9 +628,9 @@ static void finish(struct sp *p)
 	_exit(0);
 }
 
-static void session_parent(const struct ssm_asess_req *r, int tty, int io, int ctl)
+static void session_parent(const struct ssm_asess_req *r, int tty, int io, int ctl, int out)
 	__attribute__((noreturn));
-static void session_parent(const struct ssm_asess_req *r, int tty, int io, int ctl)
+static void session_parent(const struct ssm_asess_req *r, int tty, int io, int ctl, int out)
 {
 	struct pam_conv pc;
 	struct sp p;
@@ -623,15 +640,16 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 	const void *item = NULL;
 	sigset_t set;
 	long bufsize;
-	int a, b, fd, sfd, rc, i;
+	int a, b, c, fd, sfd, rc, i;
 
 	/* descriptors: the control socket on 3, the session's end on 4, /dev/null on 0-2 */
-	a = fcntl(ctl, F_DUPFD_CLOEXEC, IO_FD + 1);
-	b = fcntl(io, F_DUPFD_CLOEXEC, IO_FD + 1);
-	if (a < 0 || b < 0 || dup3(a, CTL_FD, O_CLOEXEC) != CTL_FD ||
-	    dup3(b, IO_FD, O_CLOEXEC) != IO_FD)
+	a = fcntl(ctl, F_DUPFD_CLOEXEC, OUT_FD + 1);
+	b = fcntl(io, F_DUPFD_CLOEXEC, OUT_FD + 1);
+	c = out >= 0 ? fcntl(out, F_DUPFD_CLOEXEC, OUT_FD + 1) : -1;
+	if (a < 0 || b < 0 || (out >= 0 && c < 0) || dup3(a, CTL_FD, O_CLOEXEC) != CTL_FD ||
+	    dup3(b, IO_FD, O_CLOEXEC) != IO_FD || (c >= 0 && dup3(c, OUT_FD, O_CLOEXEC) != OUT_FD))
 		_exit(1); /* the agent sees EOF without a word */
-	close_from(IO_FD + 1);
+	close_from(c >= 0 ? OUT_FD + 1 : IO_FD + 1);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		say("error /dev/null: %s", strerror(errno));
@@ -679,6 +697,7 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 	memset(&p, 0, sizeof(p));
 	p.r = r;
 	p.tty = tty;
+	p.out = c >= 0;
 	p.tty_gid = (gid_t)-1;
 	if (tty) {
 		rc = ttyname_r(IO_FD, p.tty_path, sizeof(p.tty_path));
@@ -786,6 +805,8 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 		finish(&p);
 	/* the child's now: the agent's end sees EOF (hang-up) when the session's is gone */
 	close(IO_FD);
+	if (p.out)
+		close(OUT_FD);
 	if (tty) {
 		utmp_write(&p, 0);
 		p.utmp = 1;
@@ -822,12 +843,12 @@ static int set_flags(int fd)
 int ssm_asess_start(const struct ssm_asess_req *r, struct ssm_asess *s, char *err,
 		    size_t errlen)
 {
-	int io[2] = { -1, -1 }, ctl[2] = { -1, -1 };
+	int io[2] = { -1, -1 }, ctl[2] = { -1, -1 }, out[2] = { -1, -1 };
 	int tty, rc = 0;
 	pid_t pid;
 
 	s->pid = -1;
-	s->io_fd = s->ctl_fd = -1;
+	s->io_fd = s->ctl_fd = s->out_fd = -1;
 	s->has_tty = 0;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -848,6 +869,18 @@ int ssm_asess_start(const struct ssm_asess_req *r, struct ssm_asess *s, char *er
 		if (fcntl(io[1], F_SETFD, FD_CLOEXEC) != 0) {
 			rc = -errno;
 			snprintf(err, errlen, "fcntl: %s", strerror(-rc));
+			goto fail;
+		}
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) != 0) {
+			rc = -errno;
+			snprintf(err, errlen, "socketpair: %s", strerror(-rc));
+			goto fail;
+		}
+		/* one direction: the shell writes, the agent reads (a read on the shell's side
+		 * gets EOF) */
+		if (shutdown(out[0], SHUT_WR) != 0 || (rc = set_flags(out[0])) < 0) {
+			rc = rc < 0 ? rc : -errno;
+			snprintf(err, errlen, "output socket: %s", strerror(-rc));
 			goto fail;
 		}
 	} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, io) != 0) {
@@ -871,12 +904,15 @@ int ssm_asess_start(const struct ssm_asess_req *r, struct ssm_asess *s, char *er
 		goto fail;
 	}
 	if (pid == 0)
-		session_parent(r, tty, io[1], ctl[1]);
+		session_parent(r, tty, io[1], ctl[1], out[1]);
 	close(io[1]);
 	close(ctl[1]);
+	if (out[1] >= 0)
+		close(out[1]);
 	s->pid = pid;
 	s->io_fd = io[0];
 	s->ctl_fd = ctl[0];
+	s->out_fd = out[0];
 	s->has_tty = tty;
 	return 0;
 fail:
@@ -885,6 +921,8 @@ fail:
 			close(io[i]);
 		if (ctl[i] >= 0)
 			close(ctl[i]);
+		if (out[i] >= 0)
+			close(out[i]);
 	}
 	return rc;
 }

@@ -47,6 +47,13 @@ struct ssm_asess {
 	int io_fd;   /* the pty master, or the agent's end of a SOCK_STREAM socket pair
 	              * (shutdown(SHUT_WR) for the session's stdin EOF); nonblocking, CLOEXEC */
 	int ctl_fd;  /* SOCK_SEQPACKET to the session parent; nonblocking, CLOEXEC */
+	int out_fd;  /* with a terminal: the agent's end of a SOCK_STREAM socket pair that is
+	              * the login shell's standard output when that shell is ssm-shell (its
+	              * output then leaves without crossing the pty a second time; its
+	              * standard error and input stay on the pty); the session child closes
+	              * its end otherwise (EOF here).  Read it as well as io_fd: the session's
+	              * output is what comes on both.  -1 without a terminal.  Nonblocking,
+	              * CLOEXEC */
 	int has_tty;
 };
 

@@ -41,10 +41,11 @@ struct asess {
 	uint32_t ch;
 	char sid[SSM_FRAME_SID_MAX + 1];
 	struct ssm_asess s;
-	struct lws *io_wsi, *ctl_wsi;
+	struct lws *io_wsi, *ctl_wsi, *out_wsi;
 	int started;        /* the session parent said ok */
 	int channel_open;   /* the channel is still open on our side */
 	int io_eof;         /* no more output will come from the pty/socket */
+	int out_eof;        /* ... nor from the output socket (s.out_fd; set without one) */
 	int io_hup;         /* lws dropped its copy of io_fd */
 	int ctl_eof;        /* the session parent closed its end (it exited) */
 	int exited;         /* "exit" came */
@@ -103,8 +104,11 @@ static void release(struct asess *a)
 	lws_sul_cancel(&a->rearm);
 	ssm_lws_unwatch(&a->io_wsi);
 	ssm_lws_unwatch(&a->ctl_wsi);
+	ssm_lws_unwatch(&a->out_wsi);
 	if (a->s.io_fd >= 0)
 		close(a->s.io_fd);
+	if (a->s.out_fd >= 0)
+		close(a->s.out_fd);
 	if (a->s.ctl_fd >= 0)
 		close(a->s.ctl_fd);
 	for (pp = &sessions; *pp; pp = &(*pp)->next)
@@ -226,7 +230,10 @@ static void start_login(struct asess *a)
 	ssm_mux_set_user(E.mux, a->ch, 0, a);
 	a->ctl_wsi = adopt(a->s.ctl_fd, a);
 	a->io_wsi = adopt(a->s.io_fd, a);
-	if (a->ctl_wsi == NULL || a->io_wsi == NULL) {
+	a->out_eof = a->s.out_fd < 0;
+	if (a->s.out_fd >= 0)
+		a->out_wsi = adopt(a->s.out_fd, a);
+	if (a->ctl_wsi == NULL || a->io_wsi == NULL || (a->s.out_fd >= 0 && a->out_wsi == NULL)) {
 		E.log("session %s: cannot watch its descriptors", a->sid);
 		(void)ssm_mux_close(E.mux, a->ch, 0, SSM_CODE_INTERNAL, "agent error");
 		a->channel_open = 0;
@@ -235,6 +242,8 @@ static void start_login(struct asess *a)
 	}
 	/* no output is read before the ACCEPT */
 	lws_rx_flow_control(a->io_wsi, 0);
+	if (a->out_wsi)
+		lws_rx_flow_control(a->out_wsi, 0);
 	E.log("session %s: login of %s for %s (%s) started, pid %ld", a->sid, a->user, a->doc,
 	      a->s.has_tty ? "terminal" : "no terminal", (long)a->s.pid);
 }
@@ -259,7 +268,7 @@ static void on_open(const struct ssm_mux_ev *ev)
 		return;
 	}
 	a->ch = ev->channel;
-	a->s.io_fd = a->s.ctl_fd = -1;
+	a->s.io_fd = a->s.ctl_fd = a->s.out_fd = -1;
 	ssm_frame_str_copy(a->sid, sizeof(a->sid), &f->u.open.sid);
 	ssm_frame_str_copy(a->doc, sizeof(a->doc), &f->u.open.document);
 	ssm_frame_str_copy(a->term, sizeof(a->term), &f->u.open.term);
@@ -321,42 +330,72 @@ void agent_sessions_doc_ready(const char *name, const char *sha)
 	E.want_write();
 }
 
-/* Output: pty or socket to stream 0, as far as the window lets. */
+/* One read of fd into stream 0: 1 bytes passed on, 0 nothing waiting, -1 at its end (EOF;
+ * EIO: the pty's last holder closed it).  After the exit nothing more is waiting: the
+ * output of fd is complete. */
+static int out_once(struct asess *a, int fd, uint8_t *buf, size_t cap)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, cap);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		(void)ssm_mux_write(E.mux, a->ch, 0, buf, (size_t)n);
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return a->exited ? -1 : 0;
+	return -1;
+}
+
+/* Watch a source of output while it may still give some, and only while there is room. */
+static void out_watch(struct asess *a, struct lws **pw, int eof, int *phup)
+{
+	if (*pw && eof) {
+		/* a socket at EOF or a hung-up pty stays readable: stop watching it */
+		ssm_lws_unwatch(pw);
+		if (phup)
+			*phup = 1;
+	} else if (*pw) {
+		lws_rx_flow_control(*pw, a->started && ssm_mux_write_room(E.mux, a->ch, 0) > 0);
+	}
+}
+
+/* Output to stream 0, as far as the window lets: the pty or socket, and for ssm-shell with
+ * a terminal the output socket, which carries its relayed output (session_priv.h); the pty
+ * then carries only what ssm-shell writes to its standard error. */
 static void pump_out(struct asess *a)
 {
 	uint8_t buf[IO_CHUNK];
 	int rounds = 0;
 
-	while (a->started && a->channel_open && !a->io_eof && rounds++ < 8) {
+	while (a->started && a->channel_open && !(a->io_eof && a->out_eof) && rounds++ < 8) {
 		size_t room = ssm_mux_write_room(E.mux, a->ch, 0);
-		ssize_t n;
+		size_t cap = room < sizeof(buf) ? room : sizeof(buf);
+		int r = 0, moved = 0;
 
 		if (room == 0)
 			break;
-		n = read(a->s.io_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
-		if (n > 0) {
-			(void)ssm_mux_write(E.mux, a->ch, 0, buf, (size_t)n);
-			continue;
+		if (!a->out_eof) {
+			r = out_once(a, a->s.out_fd, buf, cap);
+			if (r < 0)
+				a->out_eof = 1;
+			if (r > 0)
+				continue; /* the socket first, while it has more */
 		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* after the exit, nothing more is waiting: the output is complete */
-			if (a->exited)
+		if (!a->io_eof) {
+			r = out_once(a, a->s.io_fd, buf, cap);
+			if (r < 0)
 				a->io_eof = 1;
-			break;
+			moved = r > 0;
 		}
-		a->io_eof = 1; /* 0: socket EOF; EIO: the pty's last holder closed it */
+		if (!moved)
+			break;
 	}
-	if (a->io_wsi && a->io_eof) {
-		/* a socket at EOF or a hung-up pty stays readable: stop watching it */
-		ssm_lws_unwatch(&a->io_wsi);
-		a->io_hup = 1;
-	} else if (a->io_wsi) {
-		lws_rx_flow_control(a->io_wsi,
-				    a->started && ssm_mux_write_room(E.mux, a->ch, 0) > 0);
-	}
-	if (a->exited && a->io_eof && a->channel_open && !a->exit_sent) {
+	out_watch(a, &a->io_wsi, a->io_eof, &a->io_hup);
+	out_watch(a, &a->out_wsi, a->out_eof, NULL);
+	if (a->exited && a->io_eof && a->out_eof && a->channel_open && !a->exit_sent) {
 		uint8_t reason = a->lost ? SSM_END_ERROR
 				 : a->terminate_asked ? SSM_END_TERMINATED : SSM_END_EXIT;
 		uint8_t how = a->how, status = a->status;
@@ -579,7 +618,7 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			return 0;
 		if (wsi == a->ctl_wsi)
 			on_ctl(a);
-		else if (wsi == a->io_wsi)
+		else if (wsi == a->io_wsi || wsi == a->out_wsi)
 			pump_out(a);
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
@@ -596,6 +635,9 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			a->io_wsi = NULL;
 			a->io_hup = 1;
 			pump_out(a); /* what the pty still holds */
+		} else if (wsi == a->out_wsi) {
+			a->out_wsi = NULL;
+			pump_out(a); /* what the socket still holds */
 		} else if (wsi == a->ctl_wsi) {
 			a->ctl_wsi = NULL;
 			on_ctl(a); /* the last messages, then EOF */
@@ -641,7 +683,7 @@ void agent_sessions_tick(void)
 		;
 	for (a = sessions; a; a = next) {
 		next = a->next;
-		if (a->started && a->channel_open && !a->io_eof)
+		if (a->started && a->channel_open && !(a->io_eof && a->out_eof))
 			pump_out(a);
 	}
 }

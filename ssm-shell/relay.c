@@ -193,6 +193,17 @@ static int chan_fill(struct relay *r, struct chan *c)
 	}
 	c->len = (size_t)n;
 	c->off = 0;
+	/* Output: gather what else is waiting, up to the buffer.  A pty's read returns at most
+	 * its line discipline's 4 KiB; a read when that is empty pulls in what the writer has
+	 * queued since, so a fast writer's output leaves in one write, one recording and one
+	 * wake-up of the reader instead of sixteen.  Anything but more bytes ends the
+	 * gathering; an EOF or error comes back at the next read. */
+	while (c->output && c->len < BUFSZ) {
+		n = read(c->src, c->buf + c->len, BUFSZ - c->len);
+		if (n <= 0)
+			break;
+		c->len += (size_t)n;
+	}
 	if (!c->output || !r->recording)
 		return 0;
 	if (ssm_rec_reserve(r->sh->recorder_rec, c->len) == 0) {

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	size_t seen_len = 0;
 	long term_after = -1, close_after = -1;
 	int64_t ok_at = -1;
-	int in_open = 1, io_open = 1, ctl_open = 1, result = 101, exit_result = 0, got_exit = 0, i, st;
+	int in_open = 1, io_open = 1, out_open = 0, ctl_open = 1, result = 101, exit_result = 0, got_exit = 0, i, st;
 	int stdin_ok;
 
 	if (argc >= 1 && argv[0][0] == '-')
@@ -222,8 +222,9 @@ int main(int argc, char **argv)
 	free(req.token);
 	stdin_ok = stdin_after == NULL;
 
-	while (ctl_open || io_open) {
-		struct pollfd pf[3];
+	out_open = s.out_fd >= 0;
+	while (ctl_open || io_open || out_open) {
+		struct pollfd pf[4];
 		int timeout = -1;
 
 		if (ok_at >= 0 && term_after >= 0) {
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 				close(s.ctl_fd);
 				s.ctl_fd = -1;
 				ctl_open = 0;
-				io_open = 0;
+				io_open = out_open = 0;
 				close_after = -1;
 				continue;
 			} else if (timeout < 0 || left < timeout) {
@@ -254,11 +255,12 @@ int main(int argc, char **argv)
 		pf[0].fd = in_open && stdin_ok && ok_at >= 0 ? 0 : -1;
 		pf[1].fd = io_open ? s.io_fd : -1;
 		pf[2].fd = ctl_open ? s.ctl_fd : -1;
-		for (i = 0; i < 3; i++) {
+		pf[3].fd = out_open ? s.out_fd : -1;
+		for (i = 0; i < 4; i++) {
 			pf[i].events = POLLIN;
 			pf[i].revents = 0;
 		}
-		if (poll(pf, 3, timeout) < 0) {
+		if (poll(pf, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("poll");
@@ -294,14 +296,20 @@ int main(int argc, char **argv)
 				ctl_open = 0;
 			}
 		}
-		if (pf[1].revents || (!ctl_open && io_open)) {
+		/* the output socket (ssm-shell's output with a terminal), then the pty or socket */
+		for (int src = 3; src >= 1; src -= 2) {
+			int fd = src == 3 ? s.out_fd : s.io_fd;
+			int *popen = src == 3 ? &out_open : &io_open;
+
+			if (!*popen || !(pf[src].revents || !ctl_open))
+				continue;
 			/* after the session parent is gone: what is buffered, then stop */
 			for (;;) {
-				ssize_t n = read(s.io_fd, buf, sizeof(buf));
+				ssize_t n = read(fd, buf, sizeof(buf));
 
 				if (n > 0) {
 					if (write_all(1, buf, (size_t)n) < 0)
-						io_open = 0;
+						*popen = 0;
 					if (!stdin_ok) {
 						size_t k = (size_t)n < sizeof(seen) - 1 - seen_len
 								   ? (size_t)n
@@ -321,10 +329,10 @@ int main(int argc, char **argv)
 					continue;
 				if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 					if (!ctl_open)
-						io_open = 0;
+						*popen = 0;
 					break;
 				}
-				io_open = 0; /* 0: socket EOF; EIO: the pty's last slave closed */
+				*popen = 0; /* 0: socket EOF; EIO: the pty's last slave closed */
 				break;
 			}
 		}
