@@ -167,6 +167,17 @@ if [ -n "$loginuid_ok" ]; then
 else
 	echo "SKIP: loginuid: /proc/self/loginuid not writable here"
 fi
+ssm_wait_for 10 grep -q 'U-ssmts' "$T/tty.out"
+sock=$(readlink "/proc/$shpid/fd/1" 2>/dev/null)
+ssm_check "terminal session: ssm-shell's standard output is the agent's output socket ($sock)" \
+	sh -c "case '$sock' in socket:*) true ;; *) false ;; esac"
+user_lacks_sock() { # ssmts's processes (its shell runs now) hold no descriptor of $sock
+	[ -n "$sock" ] && pgrep -u ssmts >/dev/null || return 1
+	for p in $(pgrep -u ssmts); do ls -l "/proc/$p/fd" 2>/dev/null; done |
+		grep -qF "$sock" && return 1
+	return 0
+}
+ssm_check "terminal session: no process of ssmts holds that socket" user_lacks_sock
 rm -f "$T/hold"
 wait "$apid"
 echo $? >"$T/tty.rc"
@@ -251,7 +262,25 @@ ssm_check "probe on a terminal: TERM=vt100, a /dev/pts controlling terminal, ses
 	grep -qx 'tty /dev/pts/[0-9]* ctty 1 leader 1' '$T/probetty.txt'"
 ssm_check "probe on a terminal: the window size 91x17, the terminal the user's (0620)" sh -c "
 	grep -qx 'winsize 91 17' '$T/probetty.txt' && grep -qx 'ttyowner 61006 0620' '$T/probetty.txt'"
+ssm_check "probe on a terminal: another login shell than ssm-shell has the pty on 0, 1 and 2" \
+	grep -qx 'stdio tty tty tty' "$T/probetty.txt"
 [ "$SSM_FAIL" = "$fails" ] || show probetty
+fails=$SSM_FAIL
+
+# a login shell named ssm-shell gets its standard output on the agent's output socket
+# (session_priv.h, out_fd), the pty on 0 and 2; what it writes there reaches the agent
+mkdir -p "$T/probe2" && cp "$ASESS" "$T/probe2/ssm-shell" && chmod 0755 "$T/probe2/ssm-shell"
+ssm_add_user ssmtq 61007 "$T/probe2/ssm-shell"
+sed -i 's/"ssmtp"\]/"ssmtp", "ssmtq"]/' "$CONF_PATH"
+mint ssmtq Mark >"$T/tok.probe3"
+run ssmtq Mark "$T/tok.probe3" probeout --term vt100 --cols 91 --rows 17
+tr -d '\r' <"$T/probeout.out" >"$T/probeout.txt"
+ssm_check "probe named ssm-shell on a terminal: stdout is a socket, 0 and 2 the pty" \
+	grep -qx 'stdio tty socket tty' "$T/probeout.txt"
+ssm_check "probe named ssm-shell: its output came back whole, and 'exit 1 0'" sh -c "
+	grep -qx 'tty /dev/pts/[0-9]* ctty 1 leader 1' '$T/probeout.txt' &&
+	grep -qx 'env TERM=vt100' '$T/probeout.txt' && grep -qx 'exit 1 0' '$T/probeout.err'"
+[ "$SSM_FAIL" = "$fails" ] || show probeout
 fails=$SSM_FAIL
 
 # refused requests never reach PAM: a bad terminal, a user name like an option

@@ -133,6 +133,14 @@ static int probe(const char *argv0)
 		fclose(f);
 	um = umask(0);
 	printf("umask %03o\n", (unsigned)um);
+	for (i = 0; i < 3; i++) {
+		struct stat fst;
+
+		printf("%s%s", i ? " " : "stdio ",
+		       isatty(i) ? "tty"
+		       : fstat(i, &fst) == 0 && S_ISSOCK(fst.st_mode) ? "socket" : "other");
+	}
+	printf("\n");
 	printf("tty %s ctty %d leader %d\n", isatty(0) ? ttyname(0) : "none",
 	       isatty(0) && tcgetsid(0) == getsid(0), getsid(0) == getpid());
 	if (isatty(0)) {
