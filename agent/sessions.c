@@ -34,7 +34,7 @@
 #include "session_priv.h"
 
 #define SESSION_WINDOW (1024u * 1024) /* our grant for the user's input */
-#define IO_CHUNK 16384
+#define IO_CHUNK 65536
 #define SESSIONS_MAX 256              /* sessions at once: a broker cannot exhaust ptys */
 
 struct asess {
