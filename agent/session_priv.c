@@ -10,7 +10,8 @@
  *                   closes the PAM session.  pam_ssmsession writes the session record
  *                   under this process's pid: ssm-shell, its child, finds it as its parent.
  *   session child   setsid, the pty as controlling terminal (or the socket end) on 0/1/2
- *                   (for ssm-shell with a terminal, the output socket on 1),
+ *                   (for ssm-shell with a terminal, the output socket on 1, and the
+ *                   shell run through the descriptor it was checked on),
  *                   the user's gid and uid (groups from initgroups and pam_setcred in the
  *                   parent), the home directory, login(1)'s environment plus PAM's, and
  *                   execve of the user's login shell as "-NAME" (a login shell).
@@ -39,6 +40,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -135,6 +137,15 @@ static int check_req(const struct ssm_asess_req *r, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------------ session parent */
+
+static struct rlimit nofile_orig;
+static int nofile_set;
+
+void ssm_asess_set_nofile(const struct rlimit *orig)
+{
+	nofile_orig = *orig;
+	nofile_set = 1;
+}
 
 struct sp {
 	const struct ssm_asess_req *r;
@@ -404,16 +415,34 @@ static void signals_default(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* The login shell is ssm-shell (by its name, as login(1) would run it): its standard output
- * may then be the output socket.  ssm-shell relays the session through a pty of its own and
- * puts its terminal in raw mode, so its output needs nothing of the outer pty's line
- * discipline; another shell keeps a terminal on 0-2, as programs that test isatty(1) expect. */
-static int shell_is_ssm_shell(const struct sp *p)
+/* The login shell when it is ssm-shell, opened to be run through this descriptor: its
+ * standard output may then be the output socket (session_priv.h, out_fd).  ssm-shell relays
+ * the session through a pty of its own with its terminal in raw mode, so its output needs
+ * nothing of the outer pty's line discipline.  Only the setuid-root binary on a mount that
+ * honours setuid qualifies: the session user can then neither trace it nor take its
+ * descriptors, and a copy of the socket, unlike one of the pty, could not be hung up.
+ * -1: run the shell by its path with the pty on 0-2 (any other shell; programs that test
+ * isatty(1) get a terminal). */
+static int open_ssm_shell(const struct sp *p)
 {
 	const char *sh = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
 	const char *base = strrchr(sh, '/');
+	struct statvfs vfs;
+	struct stat st;
+	int fd;
 
-	return strcmp(base ? base + 1 : sh, "ssm-shell") == 0;
+	if (!p->out || strcmp(base ? base + 1 : sh, "ssm-shell") != 0)
+		return -1;
+	fd = open(sh, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    !(st.st_mode & S_ISUID) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    fstatvfs(fd, &vfs) != 0 || (vfs.f_flag & ST_NOSUID) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* The session child: never returns; a failure before the shell runs is reported on efd. */
@@ -422,7 +451,7 @@ static void session_child(struct sp *p, int efd)
 {
 	uid_t uid = p->pw.pw_uid, ru, eu, su;
 	gid_t gid = p->pw.pw_gid, rg, eg, sg;
-	int i;
+	int i, shfd;
 
 	signals_default();
 	/* the report pipe on 3 (close-on-exec), the session's end on 0-2, nothing else; for
@@ -430,10 +459,17 @@ static void session_child(struct sp *p, int efd)
 	if (dup3(efd, CTL_FD, O_CLOEXEC) != CTL_FD)
 		child_fail(efd, "dup3", errno);
 	efd = CTL_FD;
+	shfd = open_ssm_shell(p);
 	for (i = 0; i < 3; i++)
-		if (dup2(i == 1 && p->out && shell_is_ssm_shell(p) ? OUT_FD : IO_FD, i) != i)
+		if (dup2(i == 1 && shfd >= 0 ? OUT_FD : IO_FD, i) != i)
 			child_fail(efd, "dup2", errno);
-	close_from(IO_FD);
+	/* the checked shell on IO_FD (close-on-exec), nothing else above 3 */
+	if (shfd >= 0) {
+		if (dup3(shfd, IO_FD, O_CLOEXEC) != IO_FD)
+			child_fail(efd, "dup3", errno);
+		shfd = IO_FD;
+	}
+	close_from(shfd >= 0 ? IO_FD + 1 : IO_FD);
 	if (setsid() < 0)
 		child_fail(efd, "setsid", errno);
 	if (p->tty) {
@@ -461,8 +497,11 @@ static void session_child(struct sp *p, int efd)
 	/* as sshd: without the home directory, the session starts in / (HOME unchanged) */
 	if (chdir(p->pw.pw_dir) != 0 && chdir("/") != 0)
 		child_fail(efd, "chdir", errno);
-	execve(p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL, p->argv,
-	       p->env);
+	if (shfd >= 0)
+		fexecve(shfd, p->argv, p->env);
+	else
+		execve(p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL,
+		       p->argv, p->env);
 	child_fail(efd, "execve", errno);
 }
 
@@ -662,6 +701,10 @@ static void session_parent(const struct ssm_asess_req *r, int tty, int io, int c
 		}
 	if (fd > 2)
 		close(fd);
+	if (nofile_set && setrlimit(RLIMIT_NOFILE, &nofile_orig) != 0) {
+		say("error setrlimit: %s", strerror(errno));
+		_exit(1);
+	}
 
 	/* signals: all default, none blocked; then SIGCHLD and SIGTERM through a signalfd,
 	 * no death by SIGHUP, SIGINT, SIGQUIT or SIGPIPE (the session's cleanup must run) */

@@ -26,6 +26,7 @@
 #ifndef SSM_SESSION_PRIV_H
 #define SSM_SESSION_PRIV_H
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 struct ssm_asess_req {
@@ -56,6 +57,11 @@ struct ssm_asess {
 	              * CLOEXEC */
 	int has_tty;
 };
+
+/* The RLIMIT_NOFILE the agent started with (before it raised its own for its sessions'
+ * descriptors): every session parent puts it back, so that a session starts from the
+ * system's limit, as an sshd login does, with pam_limits' on top. */
+void ssm_asess_set_nofile(const struct rlimit *orig);
 
 /* 0 with *s filled (the session parent runs; the outcome comes on ctl_fd), or -errno with
  * err set and nothing left open or running (a bad request: -EINVAL). */

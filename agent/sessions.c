@@ -469,7 +469,9 @@ static void pump_in(struct asess *a)
 	E.want_write();
 }
 
-static void on_ctl(struct asess *a)
+/* The session parent's messages: 0 when none is left for now, 1 at the end of them (the
+ * session parent gone), after which a may have been released. */
+static int on_ctl(struct asess *a)
 {
 	struct ssm_asess_msg m;
 	int r;
@@ -477,7 +479,7 @@ static void on_ctl(struct asess *a)
 	for (;;) {
 		r = ssm_asess_ctl_read(a->s.ctl_fd, &m);
 		if (r == 0)
-			return; /* nothing more now */
+			return 0; /* nothing more now */
 		if (r < 0) {
 			a->ctl_eof = 1;
 			if (!a->exited) {
@@ -494,7 +496,7 @@ static void on_ctl(struct asess *a)
 			if (a->channel_open)
 				pump_out(a);
 			maybe_release(a);
-			return;
+			return 1;
 		}
 		switch (m.type) {
 		case SSM_ASESS_MSG_OK:
@@ -617,7 +619,7 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		if (a == NULL)
 			return 0;
 		if (wsi == a->ctl_wsi)
-			on_ctl(a);
+			(void)on_ctl(a);
 		else if (wsi == a->io_wsi || wsi == a->out_wsi)
 			pump_out(a);
 		return 0;
@@ -640,8 +642,8 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			pump_out(a); /* what the socket still holds */
 		} else if (wsi == a->ctl_wsi) {
 			a->ctl_wsi = NULL;
-			on_ctl(a); /* the last messages, then EOF */
-			if (!a->ctl_eof) {
+			/* the last messages, then EOF (a may be gone after it) */
+			if (on_ctl(a) == 0) {
 				/* lws saw a hang-up: the session parent is gone */
 				a->ctl_eof = 1;
 				maybe_release(a);

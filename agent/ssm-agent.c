@@ -34,6 +34,7 @@
 #include "wsdial.h"
 #include "mux.h"
 #include "record.h"
+#include "session_priv.h"
 #include "log.h"
 #include "util.h"
 
@@ -266,6 +267,9 @@ static int usage(void)
 	return 2;
 }
 
+#define AGENT_FD_MAX 16384 /* the soft RLIMIT_NOFILE the agent raises itself to */
+#define AGENT_FD_MIN 2048  /* below it, 256 terminal sessions (6 descriptors each) fail */
+
 int main(int argc, char **argv)
 {
 	const char *config_path = SSM_DEFAULT_CONFIG;
@@ -323,6 +327,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ssm-agent: cannot read %s, %s or %s: %s\n", cfg->host_key,
 			cfg->host_certificate, cfg->broker_ca, strerror(errno));
 		return 2;
+	}
+	/* a terminal session takes six descriptors here (pty, output socket, control socket
+	 * and libwebsockets' copy of each): 256 sessions pass the usual soft limit of 1024.
+	 * Raised before the context (libwebsockets sizes its table from the limit); sessions
+	 * start from the limit as it was */
+	{
+		struct rlimit orig;
+		unsigned long long n = ssm_raise_nofile(AGENT_FD_MAX, &orig);
+
+		ssm_asess_set_nofile(&orig);
+		if (n < AGENT_FD_MIN)
+			fprintf(stderr, "ssm-agent: warning: at most %llu open descriptors: fewer "
+					"than 256 sessions may start at once (raise LimitNOFILE)\n",
+				n);
 	}
 	lws_set_log_level(debug ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : LLL_ERR, lws_log_emit);
 	memset(&info, 0, sizeof(info));

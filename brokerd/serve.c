@@ -838,18 +838,11 @@ static int split_listen(const char *s, char *addr, size_t size, int *pport)
 #define BROKER_FD_MAX 65536
 static void raise_fd_limit(void)
 {
-	struct rlimit rl;
+	unsigned long long n = ssm_raise_nofile(BROKER_FD_MAX, NULL);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	if (rl.rlim_cur < BROKER_FD_MAX && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < BROKER_FD_MAX ? rl.rlim_max : BROKER_FD_MAX;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			(void)getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur < 4096)
+	if (n < 4096)
 		logf_("warning: at most %llu open descriptors (a host link or a client each takes "
-		      "one): raise LimitNOFILE", (unsigned long long)rl.rlim_cur);
+		      "one): raise LimitNOFILE", n);
 }
 
 int broker_serve(struct broker *b, const struct serve_opts *o)

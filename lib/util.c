@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,4 +241,20 @@ int ssm_write_all(int fd, const void *buf, size_t len)
 char *ssm_strdup(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+unsigned long long ssm_raise_nofile(unsigned long long max, struct rlimit *orig)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (orig != NULL)
+		*orig = rl;
+	if (rl.rlim_cur < max && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < max ? rl.rlim_max : max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur;
 }

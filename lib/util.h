@@ -3,6 +3,7 @@
 #define SSM_UTIL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* ssm_read_file flags */
@@ -53,5 +54,11 @@ void ssm_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 
 /* Safe string duplication that reports -ENOMEM. */
 char *ssm_strdup(const char *s);
+
+/* Raise the soft RLIMIT_NOFILE towards the hard limit, to at most max (a daemon's
+ * descriptors; libwebsockets sizes its table from the limit when its context is created,
+ * so call it before).  Returns the soft limit now in force; *orig (may be NULL) gets the
+ * limit before, for children that must not inherit the raised one. */
+unsigned long long ssm_raise_nofile(unsigned long long max, struct rlimit *orig);
 
 #endif

@@ -671,6 +671,13 @@ int shell_priv_prepare(struct shell *sh)
 			shell_deny(sh, "pty", "pty ownership: %s", strerror(errno));
 	} else {
 		int p[2];
+		struct stat st1;
+		/* ssm-agent gives ssm-shell a socket as its standard output beside a terminal
+		 * (its output then skips the outer pty, whose line discipline our raw mode
+		 * leaves idle); without a pty of our own the terminal stays cooked, and what the
+		 * session writes goes through it as its standard error does */
+		if (sh->outer_tty && fstat(1, &st1) == 0 && S_ISSOCK(st1.st_mode) && dup2(0, 1) != 1)
+			shell_deny(sh, "tty", "dup2: %s", strerror(errno));
 		if (sh->doc->type == SSM_SESSION_STANDARD_STREAM) {
 			if (pipe_pair(p) < 0)
 				shell_deny(sh, "pipe", "pipe: %s", strerror(errno));

@@ -116,6 +116,20 @@ ssm_check "the command sees descriptors 0 1 2 only (and ls's own 3)" has ni '^0 
 [ "$SSM_FAIL" = "$fails" ] || show ni
 fails=$SSM_FAIL
 
+# NonInteractiveCommands with a terminal (a client may ask for one): ssm-shell has no pty of
+# its own then, so its output goes through the session's pty, as its errors do (the agent's
+# output socket is for the raw relay of a pty ssm-shell makes): the newlines become CRLF
+mint ssmts Cmd-Id >"$T/tok.nitty"
+run ssmts Cmd-Id "$T/tok.nitty" nitty --term xterm --cols 80 --rows 24
+ni_crlf() { # every line of the command's output ends in CR LF, none in a bare LF
+	_cr=$(printf '\r')
+	grep -q "^NI-ssmts$_cr\$" "$T/nitty.out" && ! grep -q "[^$_cr]\$" "$T/nitty.out" &&
+		grep -qx 'exit 1 7' "$T/nitty.err"
+}
+ssm_check "NonInteractiveCommands on a terminal: its output went through the pty (CRLF)" ni_crlf
+[ "$SSM_FAIL" = "$fails" ] || show nitty
+fails=$SSM_FAIL
+
 # 2. the same token again: refused, nothing runs
 rm -f "$T/home/ssmts/marker"
 mint ssmts Mark >"$T/tok.mark"
@@ -267,20 +281,34 @@ ssm_check "probe on a terminal: another login shell than ssm-shell has the pty o
 [ "$SSM_FAIL" = "$fails" ] || show probetty
 fails=$SSM_FAIL
 
-# a login shell named ssm-shell gets its standard output on the agent's output socket
-# (session_priv.h, out_fd), the pty on 0 and 2; what it writes there reaches the agent
-mkdir -p "$T/probe2" && cp "$ASESS" "$T/probe2/ssm-shell" && chmod 0755 "$T/probe2/ssm-shell"
+# a login shell that is ssm-shell (the name, setuid root, on a mount that honours setuid)
+# gets its standard output on the agent's output socket (session_priv.h, out_fd), the pty on
+# 0 and 2; what it writes there reaches the agent.  The same file without the setuid bit
+# (which the session user could trace and take the socket from) gets the pty on 0-2.
+mkdir -p "$T/probe2" && cp "$ASESS" "$T/probe2/ssm-shell" && chmod 4755 "$T/probe2/ssm-shell"
 ssm_add_user ssmtq 61007 "$T/probe2/ssm-shell"
 sed -i 's/"ssmtp"\]/"ssmtp", "ssmtq"]/' "$CONF_PATH"
-mint ssmtq Mark >"$T/tok.probe3"
-run ssmtq Mark "$T/tok.probe3" probeout --term vt100 --cols 91 --rows 17
-tr -d '\r' <"$T/probeout.out" >"$T/probeout.txt"
-ssm_check "probe named ssm-shell on a terminal: stdout is a socket, 0 and 2 the pty" \
-	grep -qx 'stdio tty socket tty' "$T/probeout.txt"
-ssm_check "probe named ssm-shell: its output came back whole, and 'exit 1 0'" sh -c "
-	grep -qx 'tty /dev/pts/[0-9]* ctty 1 leader 1' '$T/probeout.txt' &&
-	grep -qx 'env TERM=vt100' '$T/probeout.txt' && grep -qx 'exit 1 0' '$T/probeout.err'"
-[ "$SSM_FAIL" = "$fails" ] || show probeout
+if ! findmnt -n -o OPTIONS -T "$T/probe2" | grep -qw nosuid; then
+	mint ssmtq Mark >"$T/tok.probe3"
+	run ssmtq Mark "$T/tok.probe3" probeout --term vt100 --cols 91 --rows 17
+	tr -d '\r' <"$T/probeout.out" >"$T/probeout.txt"
+	ssm_check "probe as ssm-shell (setuid root) on a terminal: stdout is a socket, 0 and 2 the pty" \
+		grep -qx 'stdio tty socket tty' "$T/probeout.txt"
+	ssm_check "probe as ssm-shell: its output came back whole, and 'exit 1 0'" sh -c "
+		grep -qx 'tty /dev/pts/[0-9]* ctty 1 leader 1' '$T/probeout.txt' &&
+		grep -qx 'env TERM=vt100' '$T/probeout.txt' && grep -qx 'exit 1 0' '$T/probeout.err'"
+	[ "$SSM_FAIL" = "$fails" ] || show probeout
+	fails=$SSM_FAIL
+else
+	echo "SKIP: output socket: $T is on a nosuid mount (the agent then keeps the pty on 1)"
+fi
+chmod 0755 "$T/probe2/ssm-shell"
+mint ssmtq Mark >"$T/tok.probe4"
+run ssmtq Mark "$T/tok.probe4" probenosuid --term vt100 --cols 91 --rows 17
+tr -d '\r' <"$T/probenosuid.out" >"$T/probenosuid.txt"
+ssm_check "a file named ssm-shell without the setuid bit: the pty on 0, 1 and 2" sh -c "
+	grep -qx 'stdio tty tty tty' '$T/probenosuid.txt' && grep -qx 'exit 1 0' '$T/probenosuid.err'"
+[ "$SSM_FAIL" = "$fails" ] || show probenosuid
 fails=$SSM_FAIL
 
 # refused requests never reach PAM: a bad terminal, a user name like an option

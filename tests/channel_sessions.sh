@@ -218,9 +218,20 @@ kill -KILL "$APID"
 ssm_check "agent killed: no process of the run-as user is left" ssm_wait_for 5 sh -c "! pgrep -u ssmtu >/dev/null"
 ssm_check "  the broker keeps the session's channel waiting for the host" \
 	ssm_wait_for 10 grep -q "agent $HID disconnected.*channels wait" "$T/broker.log"
-$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
+# (started with the usual soft descriptor limit of 1024: it raises its own, six descriptors
+# per terminal session, to its hard limit, at most 16384)
+$IH sh -c "ulimit -Sn 1024 2>/dev/null; exec '$AGENT' --config '$CONF_PATH' --keepalive 2:6" >>"$T/agent.log" 2>&1 &
 APID=$!
 PIDS="$PIDS $APID"
+agent_nofile_ok() {
+	_s=$(awk '/^Max open files/ {print $4}' "/proc/$APID/limits")
+	_h=$(awk '/^Max open files/ {print $5}' "/proc/$APID/limits")
+	_want=16384
+	[ "$_h" != unlimited ] && [ "$_h" -lt "$_want" ] && _want=$_h
+	[ "$_s" = "$_want" ] || { echo "agent soft $_s hard $_h"; false; }
+}
+ssm_check "  the agent raised its soft descriptor limit from 1024 (to at most 16384)" \
+	ssm_wait_for 5 agent_nofile_ok
 rc=0
 ssm_wait_for 20 sh -c "! kill -0 $KPID 2>/dev/null"
 wait "$KPID" || rc=$?
