@@ -419,10 +419,12 @@ static void signals_default(void)
  * standard output may then be the output socket (session_priv.h, out_fd).  ssm-shell relays
  * the session through a pty of its own with its terminal in raw mode, so its output needs
  * nothing of the outer pty's line discipline.  Only the setuid-root binary on a mount that
- * honours setuid qualifies: the session user can then neither trace it nor take its
- * descriptors, and a copy of the socket, unlike one of the pty, could not be hung up.
- * -1: run the shell by its path with the pty on 0-2 (any other shell; programs that test
- * isatty(1) get a terminal). */
+ * honours setuid, run without no_new_privs, qualifies: the session user can then neither
+ * trace it nor take its descriptors, and a copy of the socket, unlike one of the pty, could
+ * not be hung up.  Called as the user, just before the exec: the path is looked up with the
+ * user's rights, as execve would (O_PATH: nothing of the file is opened).  -1: run the
+ * shell by its path with the pty on 0-2 (any other shell; programs that test isatty(1) get
+ * a terminal). */
 static int open_ssm_shell(const struct sp *p)
 {
 	const char *sh = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
@@ -431,9 +433,10 @@ static int open_ssm_shell(const struct sp *p)
 	struct stat st;
 	int fd;
 
-	if (!p->out || strcmp(base ? base + 1 : sh, "ssm-shell") != 0)
+	if (!p->out || strcmp(base ? base + 1 : sh, "ssm-shell") != 0 || sh[0] != '/' ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 0)
 		return -1;
-	fd = open(sh, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = open(sh, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
@@ -452,6 +455,7 @@ static void session_child(struct sp *p, int efd)
 	uid_t uid = p->pw.pw_uid, ru, eu, su;
 	gid_t gid = p->pw.pw_gid, rg, eg, sg;
 	int i, shfd;
+	const char *shell = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
 
 	signals_default();
 	/* the report pipe on 3 (close-on-exec), the session's end on 0-2, nothing else; for
@@ -459,17 +463,12 @@ static void session_child(struct sp *p, int efd)
 	if (dup3(efd, CTL_FD, O_CLOEXEC) != CTL_FD)
 		child_fail(efd, "dup3", errno);
 	efd = CTL_FD;
-	shfd = open_ssm_shell(p);
 	for (i = 0; i < 3; i++)
-		if (dup2(i == 1 && shfd >= 0 ? OUT_FD : IO_FD, i) != i)
+		if (dup2(IO_FD, i) != i)
 			child_fail(efd, "dup2", errno);
-	/* the checked shell on IO_FD (close-on-exec), nothing else above 3 */
-	if (shfd >= 0) {
-		if (dup3(shfd, IO_FD, O_CLOEXEC) != IO_FD)
-			child_fail(efd, "dup3", errno);
-		shfd = IO_FD;
-	}
-	close_from(shfd >= 0 ? IO_FD + 1 : IO_FD);
+	/* the output socket stays on OUT_FD (close-on-exec) until the shell is known */
+	close(IO_FD);
+	close_from(p->out ? OUT_FD + 1 : IO_FD);
 	if (setsid() < 0)
 		child_fail(efd, "setsid", errno);
 	if (p->tty) {
@@ -497,11 +496,17 @@ static void session_child(struct sp *p, int efd)
 	/* as sshd: without the home directory, the session starts in / (HOME unchanged) */
 	if (chdir(p->pw.pw_dir) != 0 && chdir("/") != 0)
 		child_fail(efd, "chdir", errno);
-	if (shfd >= 0)
+	shfd = open_ssm_shell(p);
+	if (shfd >= 0) {
+		if (dup2(OUT_FD, 1) != 1)
+			child_fail(efd, "dup2", errno);
 		fexecve(shfd, p->argv, p->env);
-	else
-		execve(p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL,
-		       p->argv, p->env);
+		/* not run (a script: its interpreter could not open a close-on-exec
+		 * descriptor): by its path, with the pty on 1 again */
+		if (dup2(0, 1) != 1)
+			child_fail(efd, "dup2", errno);
+	}
+	execve(shell, p->argv, p->env);
 	child_fail(efd, "execve", errno);
 }
 

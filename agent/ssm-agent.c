@@ -336,7 +336,8 @@ int main(int argc, char **argv)
 		struct rlimit orig;
 		unsigned long long n = ssm_raise_nofile(AGENT_FD_MAX, &orig);
 
-		ssm_asess_set_nofile(&orig);
+		if (n > 0) /* 0: getrlimit failed, orig unknown */
+			ssm_asess_set_nofile(&orig);
 		if (n < AGENT_FD_MIN)
 			fprintf(stderr, "ssm-agent: warning: at most %llu open descriptors: fewer "
 					"than 256 sessions may start at once (raise LimitNOFILE)\n",

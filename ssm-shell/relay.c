@@ -30,6 +30,9 @@
 
 #define BUFSZ (64 * 1024)
 #define NS 1000000000ULL
+/* transcript_backlog_max: the broker taking nothing for this long while the output waits on
+ * it lets the output go on, and the limit end the session */
+#define BACKLOG_STALL_NS (5 * NS)
 
 uint64_t shell_mono_ns(void)
 {
@@ -73,6 +76,12 @@ struct relay {
 	int warned;
 	int recording; /* 0 after stop_recording */
 	uint64_t backlog_next; /* when to compare the transcript with what the broker holds */
+	uint64_t held;         /* the transcript's bytes the broker holds, as last read */
+	uint64_t held_at;      /* when that last moved */
+	uint64_t paused_at;
+	int paused;            /* the session's output is not read: the backlog is at half the
+	                        * limit (the broker acknowledges slower than the session prints) */
+	int stalled;           /* the broker took nothing for BACKLOG_STALL_NS while paused */
 	struct shell_end *end;
 	int done;
 	int init_reaped;
@@ -324,6 +333,59 @@ static void tell_client(struct relay *r, const char *msg)
 	}
 }
 
+/* transcript_delivery "required" (SPEC section 8): compare the transcript with what the
+ * broker holds (ssm-agent writes it).  Past transcript_backlog_max the session ends (reason
+ * error).  So that a session printing faster than the broker acknowledges is slowed down,
+ * not ended, its output waits (is not read, which holds the session's writes back) from
+ * half the limit until the backlog is under a quarter; if meanwhile the broker takes nothing
+ * for BACKLOG_STALL_NS, the output goes on and the limit applies.  Checked once a second,
+ * every 50 ms from a quarter of the limit.  -1: the session ends. */
+static int backlog_check(struct relay *r, uint64_t now)
+{
+	uint64_t held = 0, written = ssm_rec_written(r->sh->recorder_rec), backlog;
+	uint64_t lim = (uint64_t)r->sh->cfg->transcript_backlog_max;
+
+	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held) == 0 &&
+	    held != r->held) {
+		r->held = held;
+		r->held_at = now;
+		r->stalled = 0;
+	}
+	backlog = written > r->held ? written - r->held : 0;
+	if (backlog > lim) {
+		set_end(r, "error", "transcript backlog over transcript_backlog_max");
+		tell_client(r, "\r\nssm-shell: the broker is not taking this session's "
+		               "transcript (backlog over the host's limit): ended\r\n");
+		return -1;
+	}
+	if (!r->paused && !r->stalled && backlog >= lim / 2) {
+		r->paused = 1;
+		r->paused_at = now;
+	} else if (r->paused && backlog < lim / 4) {
+		r->paused = 0;
+	} else if (r->paused && now - r->held_at >= BACKLOG_STALL_NS &&
+	           now - r->paused_at >= BACKLOG_STALL_NS) {
+		r->paused = 0;
+		r->stalled = 1;
+	}
+	r->backlog_next = now + (r->paused || backlog >= lim / 4 ? NS / 20 : NS);
+	return 0;
+}
+
+/* After output was recorded: at half the limit by what the broker held at the last check,
+ * check now (the output may have to wait). */
+static void backlog_watch(struct relay *r, uint64_t now)
+{
+	uint64_t written;
+
+	if (r->backlog_next == UINT64_MAX || r->paused || r->stalled || !r->recording)
+		return;
+	written = ssm_rec_written(r->sh->recorder_rec);
+	if (written > r->held &&
+	    written - r->held >= (uint64_t)r->sh->cfg->transcript_backlog_max / 2)
+		r->backlog_next = now;
+}
+
 static void handle_signals(struct relay *r)
 {
 	struct signalfd_siginfo si;
@@ -534,11 +596,12 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 	flush_next = UINT64_MAX;
 	/* transcript_delivery "required" on a host registered with a broker: the transcript's
 	 * bytes the broker has not acknowledged (ssm-agent writes what it has) may not pass
-	 * transcript_backlog_max (SPEC section 8); compared once a second */
+	 * transcript_backlog_max (SPEC section 8); backlog_check */
 	r.backlog_next = sh->cfg->broker_url != NULL && sh->cfg->transcript_delivery_required &&
 	                         sh->cfg->transcript_backlog_max > 0 && sh->rec && sh->rec->sid
 	                     ? now + NS
 	                     : UINT64_MAX;
+	r.held_at = now;
 
 	while (!r.done) {
 		nfd = 0;
@@ -547,8 +610,9 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 		idx_sig = nfd++;
 		/* read a source only when its buffer is empty (back-pressure) */
 		idx_in = chan_poll(&r.in, pfd, &nfd, &idx_inw);
-		idx_out = chan_poll(&r.out, pfd, &nfd, NULL);
-		idx_err = chan_poll(&r.err, pfd, &nfd, NULL);
+		/* the output waits while the broker catches up with the transcript */
+		idx_out = r.paused && r.out.len == 0 ? -1 : chan_poll(&r.out, pfd, &nfd, NULL);
+		idx_err = r.paused && r.err.len == 0 ? -1 : chan_poll(&r.err, pfd, &nfd, NULL);
 
 		/* the nearest deadline */
 		now = shell_mono_ns();
@@ -623,6 +687,7 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 			break;
 		if (idx_err >= 0 && pfd[idx_err].revents && chan_fill(&r, &r.err) < 0)
 			break;
+		backlog_watch(&r, shell_mono_ns());
 		if (r.out.len > 0 && chan_flush(&r, &r.out) < 0) {
 			set_end(&r, "disconnect", NULL);
 			break;
@@ -655,19 +720,8 @@ int shell_relay_run(struct shell *sh, struct shell_end *end)
 				tell_client(&r, msg);
 			}
 		}
-		if (r.recording && now >= r.backlog_next) {
-			uint64_t held = 0, written = ssm_rec_written(sh->recorder_rec);
-
-			r.backlog_next = now + NS;
-			if (ssm_agent_delivered_read(sh->cfg->run_dir, sh->rec->sid, &held) == 0 &&
-			    written > held &&
-			    written - held > (uint64_t)sh->cfg->transcript_backlog_max) {
-				set_end(&r, "error", "transcript backlog over transcript_backlog_max");
-				tell_client(&r, "\r\nssm-shell: the broker is not taking this session's "
-				                "transcript (backlog over the host's limit): ended\r\n");
-				break;
-			}
-		}
+		if (r.recording && now >= r.backlog_next && backlog_check(&r, now) < 0)
+			break;
 		if (r.recording) {
 			rc = ssm_rec_tick(sh->recorder_rec, now, &flush_next);
 			if (rc < 0) {

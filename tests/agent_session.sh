@@ -310,6 +310,20 @@ ssm_check "a file named ssm-shell without the setuid bit: the pty on 0, 1 and 2"
 	grep -qx 'stdio tty tty tty' '$T/probenosuid.txt' && grep -qx 'exit 1 0' '$T/probenosuid.err'"
 [ "$SSM_FAIL" = "$fails" ] || show probenosuid
 fails=$SSM_FAIL
+# a setuid-root script named ssm-shell (the kernel runs no script setuid): its interpreter
+# could not open the close-on-exec descriptor it would be run through, so it runs by its
+# path, with the pty on 0-2
+mkdir -p "$T/probe3"
+printf '#!/bin/sh\n[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo SCRIPT-ON-PTY\n' >"$T/probe3/ssm-shell"
+chmod 4755 "$T/probe3/ssm-shell"
+ssm_add_user ssmtr 61008 "$T/probe3/ssm-shell"
+sed -i 's/"ssmtq"\]/"ssmtq", "ssmtr"]/' "$CONF_PATH"
+mint ssmtr Mark >"$T/tok.probe5"
+run ssmtr Mark "$T/tok.probe5" probescript --term vt100 --cols 91 --rows 17
+ssm_check "a setuid script named ssm-shell runs by its path, with the pty on 0, 1 and 2" sh -c "
+	grep -q SCRIPT-ON-PTY '$T/probescript.out' && grep -qx 'exit 1 0' '$T/probescript.err'"
+[ "$SSM_FAIL" = "$fails" ] || show probescript
+fails=$SSM_FAIL
 
 # refused requests never reach PAM: a bad terminal, a user name like an option
 printf 'x.y.z' >"$T/tok.bad"
