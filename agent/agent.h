@@ -48,6 +48,10 @@ struct ssm_config;
 void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg);
 int agent_deliver_event(const struct ssm_mux_ev *ev); /* 1 if it was a delivery's */
 void agent_deliver_tick(int64_t now_ms, int link_up);
+/* the watch of log_dir/sessions (a libwebsockets raw file adopted with a NULL user):
+ * agent_raw_cb hands its events over */
+int agent_deliver_is_watch(const struct lws *wsi);
+void agent_deliver_watch_cb(int readable, int closed);
 
 /* deliver_audit.c: the host's audit.jsonl segments to the broker (AUDIT channels) */
 void agent_deliver_audit_init(const struct agent_env *env, const struct ssm_config *cfg);

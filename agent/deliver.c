@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "agent.h"
+#include "lwsglue.h"
 #include "record.h"
 
 #define MAX_OPEN 32         /* transcript channels at once */
@@ -53,6 +55,11 @@ static int64_t last_scan;
 static cJSON *docs;            /* sid -> document, from audit session_start events */
 static off_t audit_off;
 static ino_t audit_ino;
+/* log_dir/sessions watched (inotify): a transcript that grows is sent on at once, where
+ * the tick alone would leave up to a quarter of a second of a busy session's output behind
+ * (and ssm-shell's transcript_backlog_max compares with what is delivered) */
+static int ino_fd = -1, ino_wd = -1;
+static struct lws *ino_wsi;
 
 void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg)
 {
@@ -275,6 +282,58 @@ check_end:
 	}
 }
 
+static void watch_start(void)
+{
+	char path[4096];
+
+	if (ino_fd < 0 && (ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		return;
+	if (ino_wd < 0) {
+		if (snprintf(path, sizeof(path), "%s/sessions", C->log_dir) >= (int)sizeof(path))
+			return;
+		ino_wd = inotify_add_watch(ino_fd, path, IN_MODIFY | IN_ONLYDIR);
+		if (ino_wd < 0)
+			return; /* not made yet: tried again at the next scan */
+	}
+	if (ino_wsi == NULL)
+		ino_wsi = ssm_lws_watch_fd(E.vhost, E.raw_protocol, ino_fd, NULL);
+}
+
+int agent_deliver_is_watch(const struct lws *wsi)
+{
+	return wsi != NULL && wsi == ino_wsi;
+}
+
+void agent_deliver_watch_cb(int readable, int closed)
+{
+	struct tdel *t, *next;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	if (closed) {
+		ino_wsi = NULL; /* watched again at the next scan */
+		return;
+	}
+	if (!readable)
+		return;
+	while ((n = read(ino_fd, buf, sizeof(buf))) > 0) {
+		const char *p = buf;
+
+		while (p + sizeof(struct inotify_event) <= buf + n) {
+			const struct inotify_event *ev = (const struct inotify_event *)(const void *)p;
+
+			if (ev->mask & IN_IGNORED)
+				ino_wd = -1; /* the directory is gone: watched again once it is back */
+			p += sizeof(struct inotify_event) + ev->len;
+		}
+	}
+	for (t = dels; t; t = next) {
+		next = t->next;
+		pump(t);
+	}
+	E.want_write();
+}
+
 static void scan(void)
 {
 	char path[4096];
@@ -282,6 +341,7 @@ static void scan(void)
 	DIR *d;
 
 	read_audit();
+	watch_start();
 	if (snprintf(path, sizeof(path), "%s/sessions", C->log_dir) >= (int)sizeof(path))
 		return;
 	d = opendir(path);
@@ -322,6 +382,9 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 		pump(t);
 		break;
 	case SSM_MUX_EV_WRITABLE:
+	case SSM_MUX_EV_ACKED:
+		/* room again, or more durable at the broker: send on, and tell ssm-shell (its
+		 * transcript_backlog_max compares with what is published here) */
 		pump(t);
 		break;
 	case SSM_MUX_EV_CLOSED:

@@ -614,6 +614,11 @@ int agent_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	(void)user;
 	(void)in;
 	(void)len;
+	if (agent_deliver_is_watch(wsi)) {
+		agent_deliver_watch_cb(reason == LWS_CALLBACK_RAW_RX_FILE,
+				       reason == LWS_CALLBACK_RAW_CLOSE_FILE);
+		return 0;
+	}
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (a == NULL)

@@ -373,6 +373,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ssm-agent: out of memory\n");
 		return 2;
 	}
+	/* each ACK of a transcript's bytes is published for ssm-shell at once (deliver.c): its
+	 * transcript_backlog_max compares the transcript with what the broker holds */
+	ssm_mux_want_acked(mux);
 	{
 		struct agent_env env;
 

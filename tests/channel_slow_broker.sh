@@ -108,6 +108,27 @@ A2=$(hwm_kb "$APID")
 echo "note: the agent's peak RSS at the end: $A2 KiB"
 ssm_check "  the agent's peak stayed under the bound to the end ($(( A2 - A0 )) < $LIM KiB)" \
 	[ $(( A2 - A0 )) -lt "$LIM" ]
+
+# ---- transcript_backlog_max (2 MB here) and a broker slower than the session: the session
+# waits for the broker (ssm-shell stops reading its output at half the limit until a quarter
+# is left) and runs to its end, where it would end with reason error once 2 MB wait
+python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["transcript_backlog_max"] = 2000000; json.dump(c, open(sys.argv[1], "w"))' "$CONF_PATH"
+mkdoc Cmd-Flood2 '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "head -c 4500000 /dev/urandom | base64 -w 100; echo FLOOD2-END"}}}'
+$IH tc qdisc add dev "$VH" root tbf rate 16mbit burst 128kb latency 200ms
+rm -f "$T/sid"
+t0=$(date +%s%N)
+rc=0
+timeout 120 "$T/bin/login-hid" ssmtu Cmd-Flood2 - -- </dev/null >"$T/flood2.out" 2>"$T/flood2.err" || rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+S2=$(cat "$T/sid" 2>/dev/null)
+ssm_check "6 MB printed faster than the broker takes them (limit 2 MB): the session runs to its end ($ms ms)" \
+	sh -c "[ $rc = 0 ] && tail -n 1 '$T/flood2.out' | grep -qx FLOOD2-END || { tail -3 '$T/flood2.err'; false; }"
+ssm_check "  audited as ended by its exit, not by the backlog" sh -c \
+	"grep '\"session_end\"' '$T/log/audit.jsonl' | grep '$S2' | grep -q '\"reason\":\"exit\"'"
+$IH tc qdisc del dev "$VH" root
+ssm_check "  its transcript arrives complete, byte for byte" ssm_wait_for 60 complete_at_broker "$S2"
+
 ssm_check "no protocol error on either side" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
 ssm_check "no sanitizer report from the broker or the agent" sh -c \
 	"! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T/agent.log' '$T/broker.log'"
