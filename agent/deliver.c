@@ -37,6 +37,7 @@ struct tdel {
 	int fd;
 	uint32_t ch;
 	int accepted, eof_sent;
+	int grew;             /* the file grew since it was last pumped (inotify) */
 	uint64_t off;         /* file offset of the next byte to send */
 	uint64_t published;   /* the acknowledged offset last written for ssm-shell */
 	struct tdel *next;
@@ -60,6 +61,7 @@ static ino_t audit_ino;
  * (and ssm-shell's transcript_backlog_max compares with what is delivered) */
 static int ino_fd = -1, ino_wd = -1;
 static struct lws *ino_wsi;
+static int link_is_up; /* as at the last tick */
 
 void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg)
 {
@@ -291,7 +293,8 @@ static void watch_start(void)
 	if (ino_wd < 0) {
 		if (snprintf(path, sizeof(path), "%s/sessions", C->log_dir) >= (int)sizeof(path))
 			return;
-		ino_wd = inotify_add_watch(ino_fd, path, IN_MODIFY | IN_ONLYDIR);
+		ino_wd = inotify_add_watch(ino_fd, path,
+					   IN_MODIFY | IN_CREATE | IN_MOVE_SELF | IN_ONLYDIR);
 		if (ino_wd < 0)
 			return; /* not made yet: tried again at the next scan */
 	}
@@ -304,10 +307,27 @@ int agent_deliver_is_watch(const struct lws *wsi)
 	return wsi != NULL && wsi == ino_wsi;
 }
 
+static struct tdel *find_sid(const char *name, size_t len)
+{
+	struct tdel *t;
+
+	if (len <= 5 || memcmp(name + len - 5, ".cast", 5) != 0)
+		return NULL;
+	for (t = dels; t; t = t->next)
+		if (strlen(t->sid) == len - 5 && memcmp(t->sid, name, len - 5) == 0)
+			return t;
+	return NULL;
+}
+
+static void scan(void);
+
+/* A transcript that grew is sent on (only that one: the others cost nothing here); a new
+ * one is offered at once rather than at the next scan. */
 void agent_deliver_watch_cb(int readable, int closed)
 {
-	struct tdel *t, *next;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct tdel *t, *next;
+	int created = 0;
 	ssize_t n;
 
 	if (closed) {
@@ -322,14 +342,40 @@ void agent_deliver_watch_cb(int readable, int closed)
 		while (p + sizeof(struct inotify_event) <= buf + n) {
 			const struct inotify_event *ev = (const struct inotify_event *)(const void *)p;
 
-			if (ev->mask & IN_IGNORED)
-				ino_wd = -1; /* the directory is gone: watched again once it is back */
 			p += sizeof(struct inotify_event) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				/* events were lost: every transcript may have grown */
+				for (t = dels; t; t = t->next)
+					t->grew = 1;
+				continue;
+			}
+			if (ev->wd != ino_wd)
+				continue; /* a watch removed before */
+			if (ev->mask & (IN_IGNORED | IN_MOVE_SELF)) {
+				/* the directory is gone or moved away: watched again once it is back */
+				if (ev->mask & IN_MOVE_SELF)
+					(void)inotify_rm_watch(ino_fd, ino_wd);
+				ino_wd = -1;
+				continue;
+			}
+			if (ev->len == 0)
+				continue;
+			if (ev->mask & IN_CREATE)
+				created = 1;
+			else if ((t = find_sid(ev->name, strnlen(ev->name, ev->len))) != NULL)
+				t->grew = 1;
 		}
 	}
+	if (!link_is_up)
+		return;
+	if (created)
+		scan();
 	for (t = dels; t; t = next) {
-		next = t->next;
-		pump(t);
+		next = t->next; /* pump may drop t (only t) */
+		if (t->grew) {
+			t->grew = 0;
+			pump(t);
+		}
 	}
 	E.want_write();
 }
@@ -409,6 +455,7 @@ void agent_deliver_tick(int64_t now_ms, int link_up)
 {
 	struct tdel *t, *next;
 
+	link_is_up = link_up;
 	if (!link_up)
 		return;
 	if (now_ms - last_scan >= SCAN_EVERY_MS) {

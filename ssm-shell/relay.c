@@ -77,7 +77,8 @@ struct relay {
 	int recording; /* 0 after stop_recording */
 	uint64_t backlog_next; /* when to compare the transcript with what the broker holds */
 	uint64_t held;         /* the transcript's bytes the broker holds, as last read */
-	uint64_t held_at;      /* when that last moved */
+	uint64_t held_mark;    /* held when it last made progress (an eighth of the limit) */
+	uint64_t held_at;      /* when that was */
 	uint64_t paused_at;
 	int paused;            /* the session's output is not read: the backlog is at half the
 	                        * limit (the broker acknowledges slower than the session prints) */
@@ -137,6 +138,10 @@ static int recorded(struct relay *r, int rc)
 	cJSON_Delete(extra);
 	if (sh->cfg->transcript_limit_action == SSM_LIMIT_STOP_RECORDING) {
 		r->recording = 0;
+		/* nothing more to wait for: the output goes on, unrecorded, and the backlog is
+		 * no longer checked */
+		r->paused = 0;
+		r->backlog_next = UINT64_MAX;
 		return 0;
 	}
 	set_end(r, "error", "transcript size limit reached");
@@ -345,9 +350,12 @@ static int backlog_check(struct relay *r, uint64_t now)
 	uint64_t held = 0, written = ssm_rec_written(r->sh->recorder_rec), backlog;
 	uint64_t lim = (uint64_t)r->sh->cfg->transcript_backlog_max;
 
-	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held) == 0 &&
-	    held != r->held) {
+	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held) == 0)
 		r->held = held;
+	/* progress: an eighth of the limit more, or all of it (a broker that takes a few
+	 * bytes now and then is taking nothing) */
+	if (r->held >= r->held_mark + lim / 8 + 1 || (r->held >= written && r->held > r->held_mark)) {
+		r->held_mark = r->held;
 		r->held_at = now;
 		r->stalled = 0;
 	}
@@ -361,7 +369,7 @@ static int backlog_check(struct relay *r, uint64_t now)
 	if (!r->paused && !r->stalled && backlog >= lim / 2) {
 		r->paused = 1;
 		r->paused_at = now;
-	} else if (r->paused && backlog < lim / 4) {
+	} else if (r->paused && backlog <= lim / 4) {
 		r->paused = 0;
 	} else if (r->paused && now - r->held_at >= BACKLOG_STALL_NS &&
 	           now - r->paused_at >= BACKLOG_STALL_NS) {
@@ -372,17 +380,17 @@ static int backlog_check(struct relay *r, uint64_t now)
 	return 0;
 }
 
-/* After output was recorded: at half the limit by what the broker held at the last check,
- * check now (the output may have to wait). */
+/* After output was recorded: at half the limit by what the broker held at the last check
+ * (past the limit once stalled), check now: the output may have to wait, or the session
+ * end. */
 static void backlog_watch(struct relay *r, uint64_t now)
 {
-	uint64_t written;
+	uint64_t written, lim = (uint64_t)r->sh->cfg->transcript_backlog_max;
 
-	if (r->backlog_next == UINT64_MAX || r->paused || r->stalled || !r->recording)
+	if (r->backlog_next == UINT64_MAX || r->paused || !r->recording)
 		return;
 	written = ssm_rec_written(r->sh->recorder_rec);
-	if (written > r->held &&
-	    written - r->held >= (uint64_t)r->sh->cfg->transcript_backlog_max / 2)
+	if (written > r->held && written - r->held >= (r->stalled ? lim + 1 : lim / 2))
 		r->backlog_next = now;
 }
 
