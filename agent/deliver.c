@@ -31,6 +31,7 @@
 #define MAX_OPEN 32         /* transcript channels at once */
 #define SCAN_EVERY_MS 1000
 #define CHUNK 65536
+#define WATCH_MIN_BYTES 65536 /* what a growing transcript sends on at once (inotify) */
 
 struct tdel {
 	char sid[SSM_FRAME_SID_MAX + 1];
@@ -371,11 +372,17 @@ void agent_deliver_watch_cb(int readable, int closed)
 	if (created)
 		scan();
 	for (t = dels; t; t = next) {
+		struct stat st;
+
 		next = t->next; /* pump may drop t (only t) */
-		if (t->grew) {
-			t->grew = 0;
-			pump(t);
-		}
+		if (!t->grew)
+			continue;
+		t->grew = 0;
+		/* a few bytes (a keystroke's echo) wait for the tick: sending each at once would
+		 * add a frame, a store and an acknowledgement to every keystroke */
+		if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->off + WATCH_MIN_BYTES)
+			continue;
+		pump(t);
 	}
 	E.want_write();
 }
