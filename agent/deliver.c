@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "agent.h"
@@ -31,7 +32,8 @@
 #define MAX_OPEN 32         /* transcript channels at once */
 #define SCAN_EVERY_MS 1000
 #define CHUNK 65536
-#define WATCH_MIN_BYTES 65536 /* what a growing transcript sends on at once (inotify) */
+#define WATCH_MIN_BYTES 65536
+#define EMPTY_FINAL_S 30 /* what a growing transcript sends on at once (inotify) */
 
 struct tdel {
 	char sid[SSM_FRAME_SID_MAX + 1];
@@ -232,6 +234,14 @@ static int finished(const char *sid)
 	return ssm_live_lookup(C->run_dir, sid, &pid) == -ENOENT;
 }
 
+/* ssm-shell creates SID.cast, then registers the session as live, then writes the header:
+ * an empty transcript of a session not live (yet) is ended only once it is old enough that
+ * its ssm-shell has died before its header (a new one is offered at once, inotify) */
+static int just_made(const struct stat *st)
+{
+	return st->st_size == 0 && time(NULL) - st->st_mtime < EMPTY_FINAL_S;
+}
+
 static void pump(struct tdel *t)
 {
 	uint8_t buf[CHUNK];
@@ -254,7 +264,7 @@ static void pump(struct tdel *t)
 			 * over (checked after reading, so nothing appended before the end is
 			 * missed: read again once more below) */
 			if (n == 0 && finished(t->sid) && fstat(t->fd, &st) == 0 &&
-			    (uint64_t)st.st_size == t->off &&
+			    (uint64_t)st.st_size == t->off && !just_made(&st) &&
 			    ssm_mux_write_eof(E.mux, t->ch, 0) == 0)
 				t->eof_sent = 1;
 			break;

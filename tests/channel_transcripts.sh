@@ -121,6 +121,22 @@ ssm_check "  audited: session_end, reason error, the backlog named" sh -c \
 	"grep '\"session_end\"' '$T/log/audit.jsonl' | grep '$LSID' | grep -q '\"reason\":\"error\".*backlog'"
 ssm_check "  the broker back: its transcript still arrives complete, byte for byte" \
 	ssm_wait_for 40 complete_at_broker "$LSID"
+
+# ---- a transcript just created: ssm-shell makes SID.cast, then registers the session as
+# live, then writes the header.  The agent offers a new file at once (inotify); an empty one
+# whose session is not live is that moment, not a finished transcript, and is not ended
+RSID=alice-justmade0001
+: >"$T/log/sessions/$RSID.cast"
+chmod 0640 "$T/log/sessions/$RSID.cast"
+offered() { [ -e "$ST/transcripts/$HID/$RSID.cast" ]; }
+ssm_check "a new, empty transcript is offered to the broker at once" ssm_wait_for 10 offered
+sleep 2 # the agent's ticks (250 ms) and scans (1 s) meanwhile
+ssm_check_not "  it is not ended while empty: its ssm-shell may be between the file and its live record" \
+	complete_at_broker "$RSID"
+printf '{"version": 2, "width": 80, "height": 24}\n' >>"$T/log/sessions/$RSID.cast"
+ssm_check "  once it has bytes (its session not live) it ends, complete, byte for byte" \
+	ssm_wait_for 15 complete_at_broker "$RSID"
+
 if [ "$SSM_FAIL" -gt 0 ]; then
 	echo "--- agent.log"; tail -30 "$T/agent.log"
 	echo "--- broker.log"; tail -30 "$T/broker.log"
