@@ -32,8 +32,8 @@
 #define MAX_OPEN 32         /* transcript channels at once */
 #define SCAN_EVERY_MS 1000
 #define CHUNK 65536
-#define WATCH_MIN_BYTES 65536
-#define EMPTY_FINAL_S 30 /* what a growing transcript sends on at once (inotify) */
+#define WATCH_MIN_BYTES 65536 /* what a growing transcript sends on at once (inotify) */
+#define EMPTY_FINAL_S 30      /* an empty transcript not live is ended this much later */
 
 struct tdel {
 	char sid[SSM_FRAME_SID_MAX + 1];
@@ -239,7 +239,10 @@ static int finished(const char *sid)
  * its ssm-shell has died before its header (a new one is offered at once, inotify) */
 static int just_made(const struct stat *st)
 {
-	return st->st_size == 0 && time(NULL) - st->st_mtime < EMPTY_FINAL_S;
+	time_t now = time(NULL);
+
+	/* a time ahead of the clock (the clock set back) counts as old */
+	return st->st_size == 0 && st->st_mtime <= now && now - st->st_mtime < EMPTY_FINAL_S;
 }
 
 static void pump(struct tdel *t)
@@ -318,6 +321,15 @@ int agent_deliver_is_watch(const struct lws *wsi)
 	return wsi != NULL && wsi == ino_wsi;
 }
 
+/* At most WATCH_MIN_BYTES, and an eighth of transcript_backlog_max: ssm-shell's output waits
+ * from half of that limit, so a small limit must not leave its refills to the tick. */
+static uint64_t watch_min(void)
+{
+	uint64_t lim = (uint64_t)C->transcript_backlog_max / 8;
+
+	return C->transcript_backlog_max > 0 && lim < WATCH_MIN_BYTES ? lim : WATCH_MIN_BYTES;
+}
+
 static struct tdel *find_sid(const char *name, size_t len)
 {
 	struct tdel *t;
@@ -390,7 +402,7 @@ void agent_deliver_watch_cb(int readable, int closed)
 		t->grew = 0;
 		/* a few bytes (a keystroke's echo) wait for the tick: sending each at once would
 		 * add a frame, a store and an acknowledgement to every keystroke */
-		if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->off + WATCH_MIN_BYTES)
+		if (fstat(t->fd, &st) == 0 && (uint64_t)st.st_size < t->off + watch_min())
 			continue;
 		pump(t);
 	}
