@@ -763,7 +763,7 @@ p(f"Measured {date}: {ncpu} vCPUs ({cpumodel}), {memmb} MB RAM, kernel {kern}, b
   "variants take turns in every measurement, so each comparison is within the same moments).")
 p("")
 p("```")
-p("sudo bench/channel_bench.sh [BUILDDIR]    # about 8 minutes; rewrites this section")
+p("sudo bench/channel_bench.sh [BUILDDIR]    # a few minutes (1 to 8 here); rewrites this section")
 p("```")
 p("")
 p("How: the set-up of `tests/channel_sessions.sh` (private mount+pid namespaces, two network "
