@@ -346,10 +346,16 @@ static int env_add(char **env, size_t *n, const char *name, const char *value)
 	return 0;
 }
 
+/* The user's login shell as login(1) runs it: passwd's, or /bin/sh when it names none. */
+static const char *login_shell(const struct sp *p)
+{
+	return p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
+}
+
 /* login(1)'s environment (HOME, SHELL, USER, LOGNAME, PATH, MAIL, TERM), then PAM's. */
 static int build_exec(struct sp *p)
 {
-	const char *shell = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
+	const char *shell = login_shell(p);
 	const char *base = strrchr(shell, '/');
 	char **pamenv, *mail = NULL;
 	size_t n = 0, i;
@@ -427,7 +433,7 @@ static void signals_default(void)
  * a terminal). */
 static int open_ssm_shell(const struct sp *p)
 {
-	const char *sh = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
+	const char *sh = login_shell(p);
 	const char *base = strrchr(sh, '/');
 	struct statvfs vfs;
 	struct stat st;
@@ -455,7 +461,7 @@ static void session_child(struct sp *p, int efd)
 	uid_t uid = p->pw.pw_uid, ru, eu, su;
 	gid_t gid = p->pw.pw_gid, rg, eg, sg;
 	int i, shfd;
-	const char *shell = p->pw.pw_shell && p->pw.pw_shell[0] ? p->pw.pw_shell : _PATH_BSHELL;
+	const char *shell = login_shell(p);
 
 	signals_default();
 	/* the report pipe on 3 (close-on-exec), the session's end on 0-2, nothing else; for
