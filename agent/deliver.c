@@ -11,6 +11,16 @@
  * The channel ends (EOF, then CLOSE) once the session is over (its recorder no longer
  * registered as live) and every byte was acknowledged.
  *
+ * The broker takes at most SSM_FRAME_TRANSCRIPTS_MAX transcript channels per host at once.
+ * When more transcripts have something to deliver, they take turns: the ones waiting queue
+ * up in order; a delivery that has caught up (every byte sent and acknowledged) gives its
+ * channel up at once, and one that has held it for SLICE_MS stops sending, waits for its
+ * last acknowledgement and closes (CLOSE ok without EOF: the broker keeps the transcript
+ * open, and a later OPEN resumes from what it holds).  A transcript given up while caught
+ * up waits until it grows or its session ends, so idle sessions do not take turns for
+ * nothing.  Without turns, the seventeenth busy session on a host was never delivered live,
+ * and its recorder ended it at transcript_backlog_max.
+ *
  * The document name comes from the session_start event of the host's audit log (the
  * recorder's transcript header does not name it); "unknown" when there is none. */
 #include "config.h"
@@ -28,8 +38,12 @@
 #include "agent.h"
 #include "lwsglue.h"
 #include "record.h"
+#include "util.h"
 
-#define MAX_OPEN 32         /* transcript channels at once */
+#define MAX_OPEN SSM_FRAME_TRANSCRIPTS_MAX /* transcript channels at once (the broker's limit) */
+#define SLICE_MS 1000         /* a turn, while others wait */
+#define RELEASE_MAX_MS 5000   /* a turn's last acknowledgement: closed anyway after this */
+#define WAIT_MAX 4096         /* transcripts queued for a channel */
 #define SCAN_EVERY_MS 1000
 #define CHUNK 65536
 #define WATCH_MIN_BYTES 65536 /* what a growing transcript sends on at once (inotify) */
@@ -43,7 +57,18 @@ struct tdel {
 	int grew;             /* the file grew since it was last pumped (inotify) */
 	uint64_t off;         /* file offset of the next byte to send */
 	uint64_t published;   /* the acknowledged offset last written for ssm-shell */
+	int64_t since_ms;     /* accepted at (its turn began) */
+	int64_t release_ms;   /* its turn ends (0: not ending): sends nothing more, then closes */
 	struct tdel *next;
+};
+
+/* a transcript waiting for a channel (queued), or one that gave its channel up caught up
+ * (parked: queued again once it grew past idle_size or its session ended) */
+struct twait {
+	char sid[SSM_FRAME_SID_MAX + 1];
+	int queued, seen;
+	uint64_t idle_size; /* parked: the size it had been delivered to; UINT64_MAX: not */
+	struct twait *next;
 };
 
 struct done {
@@ -55,6 +80,8 @@ static struct agent_env E;
 static const struct ssm_config *C;
 static struct tdel *dels;
 static struct done *done_list; /* delivered completely (this agent's lifetime) */
+static struct twait *waits;     /* queued in order, and parked */
+static int nwaits;
 static int64_t last_scan;
 static cJSON *docs;            /* sid -> document, from audit session_start events */
 static off_t audit_off;
@@ -128,6 +155,67 @@ static void drop(struct tdel *t)
 	free(t);
 }
 
+static struct twait *find_wait(const char *sid)
+{
+	struct twait *w;
+
+	for (w = waits; w; w = w->next)
+		if (strcmp(w->sid, sid) == 0)
+			return w;
+	return NULL;
+}
+
+static void unwait(struct twait *w)
+{
+	struct twait **pp;
+
+	for (pp = &waits; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			nwaits--;
+			free(w);
+			return;
+		}
+}
+
+/* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it. */
+static void enqueue(const char *sid, uint64_t idle_size)
+{
+	struct twait *w = find_wait(sid), **pp;
+
+	if (w != NULL) {
+		w->seen = 1;
+		if (idle_size != UINT64_MAX) {
+			w->queued = 0;
+			w->idle_size = idle_size;
+		} else if (!w->queued) {
+			unwait(w); /* parked: to the end of the queue */
+			enqueue(sid, idle_size);
+		}
+		return;
+	}
+	if (nwaits >= WAIT_MAX || (w = calloc(1, sizeof(*w))) == NULL)
+		return; /* found again by a later scan */
+	snprintf(w->sid, sizeof(w->sid), "%s", sid);
+	w->seen = 1;
+	w->queued = idle_size == UINT64_MAX;
+	w->idle_size = idle_size;
+	for (pp = &waits; *pp; pp = &(*pp)->next)
+		;
+	*pp = w;
+	nwaits++;
+}
+
+static int nqueued(void)
+{
+	int n = 0;
+	struct twait *w;
+
+	for (w = waits; w; w = w->next)
+		n += w->queued;
+	return n;
+}
+
 /* New session_start lines of audit.jsonl: remember each sid's document. */
 static void read_audit(void)
 {
@@ -188,7 +276,7 @@ static int name_ok(const char *s, size_t min, size_t max, const char *extra)
 	return 1;
 }
 
-static void start(const char *sid)
+static int start(const char *sid)
 {
 	char path[4096];
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(docs, sid);
@@ -201,16 +289,16 @@ static void start(const char *sid)
 
 	if (snprintf(path, sizeof(path), "%s/sessions/%s.cast", C->log_dir, sid) >=
 	    (int)sizeof(path))
-		return;
+		return -1;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
-		return;
+		return -1;
 	snprintf(t->sid, sizeof(t->sid), "%s", sid);
 	t->published = UINT64_MAX;
 	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (t->fd < 0) {
 		free(t);
-		return;
+		return errno == ENOENT ? 0 : -1; /* gone (rotated away): nothing to deliver */
 	}
 	memset(&o, 0, sizeof(o));
 	o.u.open.kind = SSM_KIND_TRANSCRIPT;
@@ -220,10 +308,11 @@ static void start(const char *sid)
 	if (t->ch == 0) {
 		close(t->fd);
 		free(t);
-		return;
+		return -1;
 	}
 	t->next = dels;
 	dels = t;
+	return 0;
 }
 
 /* A transcript whose recorder is gone: nothing will be appended any more. */
@@ -245,12 +334,26 @@ static int just_made(const struct stat *st)
 	return st->st_size == 0 && st->st_mtime <= now && now - st->st_mtime < EMPTY_FINAL_S;
 }
 
+/* t's turn is over (every byte it sent acknowledged, or RELEASE_MAX_MS passed): its channel
+ * closes without an EOF, so the broker keeps the transcript open at what it holds, and t
+ * waits: parked if it had caught up, queued if it has more to send. */
+static void end_turn(struct tdel *t)
+{
+	struct stat st;
+	int caught_up = ssm_mux_unacked(E.mux, t->ch, 0) == 0 && fstat(t->fd, &st) == 0 &&
+			(uint64_t)st.st_size <= t->off;
+
+	(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
+	enqueue(t->sid, caught_up ? t->off : UINT64_MAX);
+	drop(t);
+}
+
 static void pump(struct tdel *t)
 {
 	uint8_t buf[CHUNK];
 	int rounds = 0;
 
-	if (!t->accepted || t->eof_sent)
+	if (!t->accepted || t->eof_sent || t->release_ms)
 		goto check_end;
 	while (rounds++ < 16) {
 		size_t room = ssm_mux_write_room(E.mux, t->ch, 0);
@@ -295,6 +398,78 @@ check_end:
 		ssm_agent_delivered_remove(C->run_dir, t->sid);
 		mark_done(t->sid);
 		drop(t);
+		return;
+	}
+	if (t->release_ms && !t->eof_sent && ssm_mux_unacked(E.mux, t->ch, 0) == 0)
+		end_turn(t);
+}
+
+/* 1 if t is delivering: accepted, not at its end, its turn not ending */
+static int busy(const struct tdel *t)
+{
+	return t->accepted && !t->eof_sent && !t->release_ms;
+}
+
+/* 1 if t has sent the whole file and every byte was acknowledged */
+static int caught_up(const struct tdel *t)
+{
+	struct stat st;
+
+	return ssm_mux_unacked(E.mux, t->ch, 0) == 0 && fstat(t->fd, &st) == 0 &&
+	       (uint64_t)st.st_size <= t->off;
+}
+
+/* Channels to the queue in order; when transcripts still wait, turns end: a caught-up
+ * delivery's at once, then those of deliveries that held a channel for SLICE_MS, longest
+ * first, as many as wait. */
+static void schedule(int64_t now)
+{
+	struct twait *w;
+	struct tdel *t, *old;
+	int want;
+
+again:
+	while (open_count() < MAX_OPEN) {
+		char sid[SSM_FRAME_SID_MAX + 1];
+
+		for (w = waits; w && !w->queued; w = w->next)
+			;
+		if (w == NULL)
+			return;
+		snprintf(sid, sizeof(sid), "%s", w->sid);
+		unwait(w);
+		if (start(sid) < 0)
+			return; /* queued again by a later scan */
+	}
+	want = nqueued();
+	for (t = dels; t && want > 0; t = t->next) {
+		if (!t->release_ms)
+			continue;
+		want--; /* ending already */
+		if (now - t->release_ms >= RELEASE_MAX_MS) {
+			end_turn(t);
+			goto again;
+		}
+	}
+	for (t = dels; t && want > 0; t = t->next)
+		if (busy(t) && caught_up(t)) {
+			end_turn(t);
+			goto again;
+		}
+	while (want > 0) {
+		old = NULL;
+		for (t = dels; t; t = t->next)
+			if (busy(t) && now - t->since_ms >= SLICE_MS &&
+			    (old == NULL || t->since_ms < old->since_ms))
+				old = t;
+		if (old == NULL)
+			return;
+		old->release_ms = now;
+		want--;
+		if (ssm_mux_unacked(E.mux, old->ch, 0) == 0) {
+			end_turn(old);
+			goto again;
+		}
 	}
 }
 
@@ -391,8 +566,10 @@ void agent_deliver_watch_cb(int readable, int closed)
 	}
 	if (!link_is_up)
 		return;
-	if (created)
+	if (created) {
 		scan();
+		schedule(ssm_mono_ms());
+	}
 	for (t = dels; t; t = next) {
 		struct stat st;
 
@@ -413,6 +590,7 @@ static void scan(void)
 {
 	char path[4096];
 	struct dirent *de;
+	struct twait *w, *next;
 	DIR *d;
 
 	read_audit();
@@ -422,11 +600,14 @@ static void scan(void)
 	d = opendir(path);
 	if (d == NULL)
 		return;
-	while ((de = readdir(d)) != NULL && open_count() < MAX_OPEN) {
+	for (w = waits; w; w = w->next)
+		w->seen = 0;
+	while ((de = readdir(d)) != NULL) {
 		char sid[SSM_FRAME_SID_MAX + 1];
 		size_t n = strlen(de->d_name);
 		struct tdel *t;
 		int open_already = 0;
+		struct stat st;
 
 		if (n <= 5 || n - 5 > SSM_FRAME_SID_MAX || strcmp(de->d_name + n - 5, ".cast") != 0)
 			continue;
@@ -437,10 +618,23 @@ static void scan(void)
 		for (t = dels; t; t = t->next)
 			if (strcmp(t->sid, sid) == 0)
 				open_already = 1;
-		if (!open_already)
-			start(sid);
+		if (open_already)
+			continue;
+		if ((w = find_wait(sid)) == NULL) {
+			enqueue(sid, UINT64_MAX);
+			continue;
+		}
+		w->seen = 1;
+		/* parked: its turn again once it grew or its session is over */
+		if (!w->queued && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    ((uint64_t)st.st_size > w->idle_size || (finished(sid) && !just_made(&st))))
+			enqueue(sid, UINT64_MAX);
 	}
 	closedir(d);
+	/* gone from the directory (rotated away) or delivered: forgotten */
+	for (w = waits; w; w = next)
+		if (next = w->next, !w->seen)
+			unwait(w);
 }
 
 /* mux events of TRANSCRIPT channels; 1 if the event was one of ours */
@@ -453,6 +647,7 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 	switch (ev->type) {
 	case SSM_MUX_EV_ACCEPT:
 		t->accepted = 1;
+		t->since_ms = ssm_mono_ms();
 		t->off = ev->f ? ev->f->offset : 0;
 		pump(t);
 		break;
@@ -495,4 +690,5 @@ void agent_deliver_tick(int64_t now_ms, int link_up)
 		next = t->next;
 		pump(t);
 	}
+	schedule(now_ms);
 }

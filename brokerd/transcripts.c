@@ -9,7 +9,9 @@
 #include "tstore.h"
 
 #define TRANSCRIPT_WINDOW (1024u * 1024)
-#define TRANSCRIPTS_PER_LINK 16 /* each holds a descriptor: bounded per host */
+/* each holds a descriptor and up to a window of memory: bounded per host (the agent takes
+ * turns when more of its transcripts are being written) */
+#define TRANSCRIPTS_PER_LINK SSM_FRAME_TRANSCRIPTS_MAX
 /* Bytes appended but not yet durable are committed (fdatasync, then their length in
  * broker.db) once there are SYNC_BYTES of them, at the transcript's end, or at the broker's
  * next tick: one commit per 256 KiB of a busy transcript instead of one per 16 KiB frame.

@@ -34,6 +34,7 @@
 /* limits the peers enforce (not the codec): CLOSE "limit" beyond them */
 #define SSM_FRAME_CHANNELS_MAX 1024 /* open channels per link */
 #define SSM_FRAME_STREAMS_MAX 256   /* open streams per channel, stream 0 included */
+#define SSM_FRAME_TRANSCRIPTS_MAX 16 /* TRANSCRIPT channels open at once per host link */
 /* timers (seconds) */
 #define SSM_FRAME_PING_IDLE 15
 #define SSM_FRAME_DEAD_IDLE 45
