@@ -63,10 +63,13 @@ struct tdel {
 };
 
 /* a transcript waiting for a channel (queued), or one that gave its channel up caught up
- * (parked: queued again once it grew past idle_size or its session ended) */
+ * (parked: queued again once it grew past idle_size or its session ended).  Those of
+ * running sessions are served first, in order, then the others: after a restart, a spool
+ * of old transcripts does not hold a live one back. */
 struct twait {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	int queued, seen;
+	int live; /* its session was running when queued: served before finished ones */
 	uint64_t idle_size; /* parked: the size it had been delivered to; UINT64_MAX: not */
 	struct twait *next;
 };
@@ -179,25 +182,29 @@ static void unwait(struct twait *w)
 }
 
 /* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it. */
-static void enqueue(const char *sid, uint64_t idle_size)
+static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 {
 	struct twait *w = find_wait(sid), **pp;
 
 	if (w != NULL) {
 		w->seen = 1;
+		w->live = live;
 		if (idle_size != UINT64_MAX) {
 			w->queued = 0;
 			w->idle_size = idle_size;
 		} else if (!w->queued) {
 			unwait(w); /* parked: to the end of the queue */
-			enqueue(sid, idle_size);
+			enqueue(sid, idle_size, live, 1);
 		}
 		return;
 	}
-	if (nwaits >= WAIT_MAX || (w = calloc(1, sizeof(*w))) == NULL)
-		return; /* found again by a later scan */
+	/* past WAIT_MAX only for one that was delivering (at most MAX_OPEN more): the others
+	 * are found again by a later scan */
+	if ((nwaits >= WAIT_MAX && !force) || (w = calloc(1, sizeof(*w))) == NULL)
+		return;
 	snprintf(w->sid, sizeof(w->sid), "%s", sid);
 	w->seen = 1;
+	w->live = live;
 	w->queued = idle_size == UINT64_MAX;
 	w->idle_size = idle_size;
 	for (pp = &waits; *pp; pp = &(*pp)->next)
@@ -344,7 +351,7 @@ static void end_turn(struct tdel *t)
 			(uint64_t)st.st_size <= t->off;
 
 	(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
-	enqueue(t->sid, caught_up ? t->off : UINT64_MAX);
+	enqueue(t->sid, caught_up ? t->off : UINT64_MAX, !finished(t->sid), 1);
 	drop(t);
 }
 
@@ -368,9 +375,10 @@ static void pump(struct tdel *t)
 			struct stat st;
 			/* at the end of the file: the end of the transcript once its session is
 			 * over (checked after reading, so nothing appended before the end is
-			 * missed: read again once more below) */
+			 * missed: read again once more below).  A file shorter than what the
+			 * broker holds (cut on the host, e.g. copytruncate) ends there too. */
 			if (n == 0 && finished(t->sid) && fstat(t->fd, &st) == 0 &&
-			    (uint64_t)st.st_size == t->off && !just_made(&st) &&
+			    (uint64_t)st.st_size <= t->off && !just_made(&st) &&
 			    ssm_mux_write_eof(E.mux, t->ch, 0) == 0)
 				t->eof_sent = 1;
 			break;
@@ -419,42 +427,55 @@ static int caught_up(const struct tdel *t)
 	       (uint64_t)st.st_size <= t->off;
 }
 
-/* Channels to the queue in order; when transcripts still wait, turns end: a caught-up
- * delivery's at once, then those of deliveries that held a channel for SLICE_MS, longest
- * first, as many as wait. */
-static void schedule(int64_t now)
+/* Free channels to the queue: running sessions' transcripts first, in order. */
+static void fill(void)
 {
-	struct twait *w;
-	struct tdel *t, *old;
-	int want;
+	char sid[SSM_FRAME_SID_MAX + 1];
+	struct twait *w, *pick;
 
-again:
 	while (open_count() < MAX_OPEN) {
-		char sid[SSM_FRAME_SID_MAX + 1];
-
-		for (w = waits; w && !w->queued; w = w->next)
-			;
-		if (w == NULL)
+		pick = NULL;
+		for (w = waits; w; w = w->next)
+			if (w->queued && (pick == NULL || (w->live && !pick->live)))
+				if ((pick = w)->live)
+					break;
+		if (pick == NULL)
 			return;
-		snprintf(sid, sizeof(sid), "%s", w->sid);
-		unwait(w);
+		snprintf(sid, sizeof(sid), "%s", pick->sid);
+		unwait(pick);
 		if (start(sid) < 0)
 			return; /* queued again by a later scan */
 	}
+}
+
+/* When transcripts still wait for a channel, turns end, as many as wait (counted once,
+ * before any turn ends here: one that ends is queued again behind them): those ending
+ * already count, a caught-up delivery's ends at once, then those of deliveries that held a
+ * channel for SLICE_MS, longest first.  A turn ends once its last byte is acknowledged
+ * (pump) or RELEASE_MAX_MS later; with nobody waiting any more, it goes on. */
+static void schedule(int64_t now)
+{
+	struct tdel *t, *old, *ending[MAX_OPEN];
+	int want, n = 0, i;
+
+	fill();
 	want = nqueued();
-	for (t = dels; t && want > 0; t = t->next) {
+	for (t = dels; t; t = t->next) {
 		if (!t->release_ms)
 			continue;
-		want--; /* ending already */
-		if (now - t->release_ms >= RELEASE_MAX_MS) {
-			end_turn(t);
-			goto again;
+		if (want <= 0 && now - t->release_ms < RELEASE_MAX_MS) {
+			t->release_ms = 0; /* nobody waits now: its turn goes on */
+			continue;
 		}
+		want--;
+		if (now - t->release_ms >= RELEASE_MAX_MS && n < MAX_OPEN)
+			ending[n++] = t;
 	}
 	for (t = dels; t && want > 0; t = t->next)
-		if (busy(t) && caught_up(t)) {
-			end_turn(t);
-			goto again;
+		if (busy(t) && caught_up(t) && n < MAX_OPEN) {
+			t->release_ms = now;
+			ending[n++] = t;
+			want--;
 		}
 	while (want > 0) {
 		old = NULL;
@@ -463,14 +484,16 @@ again:
 			    (old == NULL || t->since_ms < old->since_ms))
 				old = t;
 		if (old == NULL)
-			return;
+			break;
 		old->release_ms = now;
 		want--;
-		if (ssm_mux_unacked(E.mux, old->ch, 0) == 0) {
-			end_turn(old);
-			goto again;
-		}
+		if (ssm_mux_unacked(E.mux, old->ch, 0) == 0 && n < MAX_OPEN)
+			ending[n++] = old;
 	}
+	/* end_turn drops only its own entry: the others stay valid */
+	for (i = 0; i < n; i++)
+		end_turn(ending[i]);
+	fill();
 }
 
 static void watch_start(void)
@@ -621,14 +644,14 @@ static void scan(void)
 		if (open_already)
 			continue;
 		if ((w = find_wait(sid)) == NULL) {
-			enqueue(sid, UINT64_MAX);
+			enqueue(sid, UINT64_MAX, !finished(sid), 0);
 			continue;
 		}
 		w->seen = 1;
 		/* parked: its turn again once it grew or its session is over */
 		if (!w->queued && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    ((uint64_t)st.st_size > w->idle_size || (finished(sid) && !just_made(&st))))
-			enqueue(sid, UINT64_MAX);
+			enqueue(sid, UINT64_MAX, !finished(sid), 0);
 	}
 	closedir(d);
 	/* gone from the directory (rotated away) or delivered: forgotten */
