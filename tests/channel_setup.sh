@@ -158,3 +158,15 @@ chan_dev_policy() {
  {"Effect": "Allow", "Action": ["ssm:DescribeSessions", "ssm:DescribeInstanceInformation"], "Resource": "*"}]}
 EOF
 }
+
+# the end of a test: neither side logged a protocol error or a sanitizer report; after a
+# failure, the ends of their logs
+chan_end_checks() {
+	ssm_check "no protocol error on either side" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
+	ssm_check "no sanitizer report from the broker or the agent" sh -c \
+		"! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T/agent.log' '$T/broker.log'"
+	if [ "$SSM_FAIL" -gt 0 ]; then
+		echo "--- agent.log"; tail -30 "$T/agent.log"
+		echo "--- broker.log"; tail -30 "$T/broker.log"
+	fi
+}

@@ -101,12 +101,6 @@ ssm_check "  all $(wc -l <"$T/sids2") transcripts arrive complete at the broker,
 ssm_check "  the broker refused no transcript for its limit (the agent keeps to it)" sh -c \
 	"! grep -q 'too many transcripts' '$T/agent.log'"
 
-ssm_check "no protocol error on either side" sh -c "! grep -qi 'protocol error' '$T/agent.log' '$T/broker.log'"
-ssm_check "no sanitizer report from the broker or the agent" sh -c \
-	"! grep -q 'ERROR: AddressSanitizer\|runtime error:' '$T/agent.log' '$T/broker.log'"
-if [ "$SSM_FAIL" -gt 0 ]; then
-	echo "--- agent.log"; tail -30 "$T/agent.log"
-	echo "--- broker.log"; tail -30 "$T/broker.log"
-fi
+chan_end_checks
 kill "$APID" 2>/dev/null
 ssm_done
