@@ -27,6 +27,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <search.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,9 @@
 #define CHUNK 65536
 #define WATCH_MIN_BYTES 65536 /* what a growing transcript sends on at once (inotify) */
 #define EMPTY_FINAL_S 30      /* an empty transcript not live is ended this much later */
+#define DONE_MAX 262144       /* transcripts remembered as delivered (beyond: offered again,
+			       * and the broker refuses them as complete) */
+#define DONE_FILE "delivered-transcripts" /* in state_dir: what survives a restart */
 
 struct tdel {
 	char sid[SSM_FRAME_SID_MAX + 1];
@@ -74,16 +79,18 @@ struct twait {
 	struct twait *next;
 };
 
-struct done {
-	char sid[SSM_FRAME_SID_MAX + 1];
-	struct done *next;
-};
-
 static struct agent_env E;
 static const struct ssm_config *C;
 static struct tdel *dels;
-static struct done *done_list; /* delivered completely (this agent's lifetime) */
-static struct twait *waits;     /* queued in order, and parked */
+/* Delivered completely: a tree of sids (tsearch), loaded from state_dir/DONE_FILE at the
+ * start and appended to as deliveries end, so that neither a scan nor a restart costs a
+ * look at each of a large spool's transcripts (a host keeps them for its retention time:
+ * tens of thousands).  The file keeps, at each start, only those still in the spool. */
+static void *done_root;
+static size_t ndone;
+static int state_fd = -1, done_fd = -1;
+static struct twait *waits; /* queued in order, and parked */
+static void *wait_root;     /* the same, by sid (tsearch) */
 static int nwaits;
 static int64_t last_scan;
 static cJSON *docs;            /* sid -> document, from audit session_start events */
@@ -96,32 +103,216 @@ static int ino_fd = -1, ino_wd = -1;
 static struct lws *ino_wsi;
 static int link_is_up; /* as at the last tick */
 
+/* both trees: a struct twait starts with its sid */
+_Static_assert(offsetof(struct twait, sid) == 0, "struct twait starts with its sid");
+static int sid_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+static int is_done(const char *sid)
+{
+	return tfind(sid, &done_root, sid_cmp) != NULL;
+}
+
+/* state_dir, opened once: root's, not writable by others, no symlink */
+static int open_state_dir(void)
+{
+	struct stat st;
+	int fd = open(C->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT && mkdir(C->state_dir, 0755) == 0)
+		fd = open(C->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		E.log("%s: %s: delivered transcripts are not remembered across restarts",
+		      C->state_dir, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+		E.log("%s: not root's, or writable by others: delivered transcripts are not "
+		      "remembered across restarts", C->state_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void append_done(const char *sid)
+{
+	char line[SSM_FRAME_SID_MAX + 2];
+	int n = snprintf(line, sizeof(line), "%s\n", sid);
+
+	if (done_fd < 0 || n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	/* one write with O_APPEND; after a short one nothing more is appended (a line cut
+	 * short must not run into the next) */
+	if (write(done_fd, line, (size_t)n) != n) {
+		E.log("cannot append to %s/" DONE_FILE ": %s: no more delivered transcripts are "
+		      "remembered across restarts", C->state_dir, strerror(errno));
+		close(done_fd);
+		done_fd = -1;
+	}
+}
+
+/* twalk has no argument for its action: the keys are gathered here */
+static char **walk_keys;
+static size_t walk_n, walk_cap;
+
+static void walk_collect(const void *node, VISIT which, int depth)
+{
+	(void)depth;
+	if ((which == postorder || which == leaf) && walk_n < walk_cap)
+		walk_keys[walk_n++] = *(char *const *)node;
+}
+
+/* Forget the sids whose transcript is no longer in the spool (rotated away), and write the
+ * rest to DONE_FILE afresh (a temporary file renamed over it); appends go on to the new
+ * file.  At the start, and when DONE_MAX is reached (at most every 10 minutes). */
+static void rewrite_done(void)
+{
+	char cast[SSM_FRAME_SID_MAX + 8], sess[4096];
+	FILE *out = NULL;
+	size_t i;
+	int sdfd = -1, fd, ok = 0;
+
+	if (state_fd < 0)
+		return;
+	walk_cap = ndone;
+	walk_n = 0;
+	walk_keys = walk_cap ? calloc(walk_cap, sizeof(*walk_keys)) : NULL;
+	if (walk_cap && walk_keys == NULL)
+		return;
+	if (walk_cap)
+		twalk(done_root, walk_collect);
+	if (snprintf(sess, sizeof(sess), "%s/sessions", C->log_dir) < (int)sizeof(sess))
+		sdfd = open(sess, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	(void)unlinkat(state_fd, DONE_FILE ".new", 0);
+	fd = openat(state_fd, DONE_FILE ".new", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd >= 0 && (out = fdopen(fd, "w")) == NULL)
+		close(fd);
+	for (i = 0; i < walk_n; i++) {
+		char *k = walk_keys[i];
+		struct stat st;
+
+		snprintf(cast, sizeof(cast), "%s.cast", k);
+		/* forgotten only when the spool says it is gone */
+		if (sdfd >= 0 && fstatat(sdfd, cast, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT) {
+			(void)tdelete(k, &done_root, sid_cmp);
+			free(k);
+			ndone--;
+			continue;
+		}
+		if (out != NULL)
+			fprintf(out, "%s\n", k);
+	}
+	free(walk_keys);
+	walk_keys = NULL;
+	if (sdfd >= 0)
+		close(sdfd);
+	if (out != NULL) {
+		ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
+		ok = fclose(out) == 0 && ok;
+		ok = ok && renameat(state_fd, DONE_FILE ".new", state_fd, DONE_FILE) == 0;
+	}
+	if (!ok) {
+		E.log("cannot write %s/" DONE_FILE ": %s", C->state_dir, strerror(errno));
+		(void)unlinkat(state_fd, DONE_FILE ".new", 0);
+	}
+	if (done_fd >= 0)
+		close(done_fd);
+	done_fd = openat(state_fd, DONE_FILE, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* Remember sid as delivered (persist: in DONE_FILE too). 1 if it is now, 0 if not. */
+static int remember_done(const char *sid, int persist)
+{
+	static int64_t pruned_ms = -600000;
+	char *dup;
+
+	if (is_done(sid))
+		return 1;
+	if (ndone >= DONE_MAX && ssm_mono_ms() - pruned_ms >= 600000) {
+		pruned_ms = ssm_mono_ms();
+		rewrite_done();
+	}
+	if (ndone >= DONE_MAX || (dup = strdup(sid)) == NULL)
+		return 0;
+	if (tsearch(dup, &done_root, sid_cmp) == NULL) {
+		free(dup);
+		return 0;
+	}
+	ndone++;
+	if (persist)
+		append_done(sid);
+	return 1;
+}
+
+/* Delivered completely: every byte acknowledged after the EOF. */
+static void mark_done(const char *sid)
+{
+	(void)remember_done(sid, 1);
+}
+
+static int name_ok(const char *s, size_t min, size_t max, const char *extra);
+
+/* state_dir/DONE_FILE, if present (root's, regular, not writable by others), read, then
+ * written again with only those still in log_dir/sessions.  Without it (no state_dir,
+ * another owner, unreadable) the agent still works: delivered transcripts are offered once
+ * after a restart and the broker refuses them as complete. */
+static void load_done(void)
+{
+	char line[SSM_FRAME_SID_MAX + 2];
+	struct stat st;
+	FILE *in = NULL;
+	int fd, skipping = 0;
+
+	if ((state_fd = open_state_dir()) < 0)
+		return;
+	fd = openat(state_fd, DONE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+			(st.st_mode & 022) != 0 || (in = fdopen(fd, "r")) == NULL)) {
+		close(fd);
+		fd = -1;
+		errno = EPERM;
+	}
+	if (fd < 0 && errno != ENOENT) {
+		/* kept as it is: not read, not replaced */
+		E.log("%s/" DONE_FILE ": %s: delivered transcripts are not remembered across "
+		      "restarts", C->state_dir, errno == EPERM ? "not a file of ours" : strerror(errno));
+		close(state_fd);
+		state_fd = -1;
+		return;
+	}
+	while (in != NULL && fgets(line, sizeof(line), in) != NULL) {
+		size_t n = strlen(line);
+
+		if (n == 0 || line[n - 1] != '\n') {
+			skipping = 1; /* too long: not one of ours, nor is the rest of it */
+			continue;
+		}
+		if (skipping) {
+			skipping = 0;
+			continue;
+		}
+		line[n - 1] = '\0';
+		if (name_ok(line, 1, SSM_FRAME_SID_MAX, "_+=,.@-"))
+			(void)remember_done(line, 0);
+	}
+	if (in != NULL)
+		fclose(in);
+	rewrite_done();
+	if (ndone > 0)
+		E.log("%zu transcripts in the spool were delivered before", ndone);
+}
+
 void agent_deliver_init(const struct agent_env *env, const struct ssm_config *cfg)
 {
 	E = *env;
 	C = cfg;
 	docs = cJSON_CreateObject();
-}
-
-static int is_done(const char *sid)
-{
-	struct done *d;
-
-	for (d = done_list; d; d = d->next)
-		if (strcmp(d->sid, sid) == 0)
-			return 1;
-	return 0;
-}
-
-static void mark_done(const char *sid)
-{
-	struct done *d = calloc(1, sizeof(*d));
-
-	if (d == NULL)
-		return;
-	snprintf(d->sid, sizeof(d->sid), "%s", sid);
-	d->next = done_list;
-	done_list = d;
+	load_done();
 }
 
 static struct tdel *find_ch(uint32_t ch)
@@ -160,12 +351,9 @@ static void drop(struct tdel *t)
 
 static struct twait *find_wait(const char *sid)
 {
-	struct twait *w;
+	void *node = tfind(sid, &wait_root, sid_cmp);
 
-	for (w = waits; w; w = w->next)
-		if (strcmp(w->sid, sid) == 0)
-			return w;
-	return NULL;
+	return node != NULL ? *(struct twait **)node : NULL;
 }
 
 static void unwait(struct twait *w)
@@ -176,6 +364,7 @@ static void unwait(struct twait *w)
 		if (*pp == w) {
 			*pp = w->next;
 			nwaits--;
+			(void)tdelete(w, &wait_root, sid_cmp);
 			free(w);
 			return;
 		}
@@ -203,6 +392,10 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 	if ((nwaits >= WAIT_MAX && !force) || (w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	snprintf(w->sid, sizeof(w->sid), "%s", sid);
+	if (tsearch(w, &wait_root, sid_cmp) == NULL) {
+		free(w);
+		return;
+	}
 	w->seen = 1;
 	w->live = live;
 	w->queued = idle_size == UINT64_MAX;
@@ -644,7 +837,13 @@ static void scan(void)
 		if (open_already)
 			continue;
 		if ((w = find_wait(sid)) == NULL) {
-			enqueue(sid, UINT64_MAX, !finished(sid), 0);
+			/* ssm-shell makes SID.cast before it registers the session as live: an
+			 * empty new file is a session starting */
+			enqueue(sid, UINT64_MAX,
+				!finished(sid) || (fstatat(dirfd(d), de->d_name, &st,
+							   AT_SYMLINK_NOFOLLOW) == 0 &&
+						   just_made(&st)),
+				0);
 			continue;
 		}
 		w->seen = 1;
@@ -687,7 +886,8 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 		/* refused: the broker holds it complete already (an agent restarted after
 		 * delivering it): never offered again, where it was reopened every second */
 		if (ev->code == SSM_CODE_REFUSED)
-			mark_done(t->sid);
+			(void)remember_done(t->sid, 0); /* until a restart: a broker may
+							   refuse for other reasons */
 		t->ch = 0;
 		drop(t);
 		break;

@@ -4,8 +4,9 @@
 #  - a session whose every byte was acknowledged long before it ended: its EOF still reaches
 #    the broker, which marks the transcript complete (a CLOSE queued behind the EOF used to
 #    discard it);
-#  - an agent restarted after delivering: the broker refuses the complete transcripts once
-#    each and the agent does not offer them again (it used to every second);
+#  - an agent restarted after delivering: it remembers what it delivered and offers none of
+#    it; without its list, the broker refuses the complete transcripts once each and the
+#    agent does not offer them again (it used to every second);
 #  - the broker's disk full: nothing it could not store is acknowledged, it says so and goes
 #    on; the host keeps the spool, and once there is room the transcript arrives byte for
 #    byte and complete.
@@ -47,24 +48,40 @@ ssm_check "  its transcript is stored complete and identical at the broker" \
 	ssm_wait_for 15 complete_at_broker "$TSID"
 ssm_check "  the agent says it was delivered" ssm_wait_for 10 grep -q "transcript $TSID delivered" "$T/agent.log"
 
-# ---- the agent restarted: complete transcripts are refused once, never offered again
-kill "$APID"
-wait "$APID" 2>/dev/null
-n=$(grep -c "agent $HID linked" "$T/broker.log")
-$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
-APID=$!
-PIDS="$PIDS $APID"
-ssm_check "the agent restarted links up" ssm_wait_for 15 sh -c \
-	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $n ]"
-ssm_check "  it offers the delivered transcript, which the broker refuses as complete" \
-	ssm_wait_for 10 grep -q "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log"
+# ---- the agent restarted: it remembers what it delivered (state_dir/delivered-transcripts)
+# and offers none of it again; without that file, the broker refuses each complete one once
+restart_agent() {
+	kill "$APID"
+	wait "$APID" 2>/dev/null
+	n=$(grep -c "agent $HID linked" "$T/broker.log")
+	$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
+	APID=$!
+	PIDS="$PIDS $APID"
+	ssm_check "$1" ssm_wait_for 15 sh -c \
+		"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $n ]"
+}
+refusals() { grep -c "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log"; }
+ssm_check "the agent wrote down the delivered transcript" grep -qx "$TSID" "$T/state/delivered-transcripts"
+restart_agent "the agent restarted links up"
+ssm_check "  it knows the spool's delivered transcripts" \
+	grep -q "transcripts in the spool were delivered before" "$T/agent.log"
 # a session lasting 2 s: the agent scans every second meanwhile
 ssm start-session --target "$HID" --document-name Cmd-Tail </dev/null >/dev/null 2>"$T/tail2.err"
 T2=$(sid_of "$T/tail2.err")
 ssm_check "  a new session's transcript is delivered complete meanwhile" \
 	ssm_wait_for 15 complete_at_broker "$T2"
-ssm_check "  the complete one was offered once only (not every second)" \
-	[ "$(grep -c "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log")" = 1 ]
+ssm_check "  the delivered one was not offered again" [ "$(refusals)" = 0 ]
+rm -f "$T/state/delivered-transcripts"
+restart_agent "the agent restarted without its list links up"
+ssm_check "  it offers the delivered transcript, which the broker refuses as complete" \
+	ssm_wait_for 10 grep -q "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log"
+ssm start-session --target "$HID" --document-name Cmd-Tail </dev/null >/dev/null 2>"$T/tail3.err"
+T3=$(sid_of "$T/tail3.err")
+ssm_check "  a new session's transcript is delivered complete meanwhile" \
+	ssm_wait_for 15 complete_at_broker "$T3"
+ssm_check "  the complete one was offered once only (not every second)" [ "$(refusals)" = 1 ]
+ssm_check "  a refusal is not written down (a broker may refuse for other reasons: offered again after a restart)" \
+	sh -c "! grep -qx '$TSID' '$T/state/delivered-transcripts'"
 
 # ---- the broker's disk full (after the session started: StartSession itself needs the
 # broker's database), then room again

@@ -7,7 +7,10 @@
 #    ended them at the limit);
 #  - twenty sessions printing 3.2 MB each at once: they take turns on the sixteen channels
 #    and every one runs to its end;
-#  - every transcript, idle and busy, arrives complete and byte for byte at the broker.
+#  - every transcript, idle and busy, arrives complete and byte for byte at the broker;
+#  - a spool of 1000 finished transcripts beside two busy sessions: the running sessions go
+#    first, every spooled one arrives once; the agent restarted offers none of them again
+#    (state_dir/delivered-transcripts).
 # Sessions on the local login path (tests/shell_setup.sh's login, ssm-shell as the run-as
 # user's shell), delivered by the agent as from sshd. Isolation as in channel_sessions.sh
 # (tests/channel_setup.sh), 169.254.84.0/30.
@@ -35,12 +38,15 @@ chan_pam
 chan_agent
 sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
 
-complete_at_broker() { # SID: stored complete and identical to the host's file
-	python3 -c 'import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute("SELECT complete FROM transcripts WHERE sid=?", (sys.argv[2],)).fetchone(); sys.exit(0 if r and r[0] == 1 else 1)' \
-		"$ST/broker.db" "$1" 2>/dev/null && cmp -s "$T/log/sessions/$1.cast" "$ST/transcripts/$HID/$1.cast"
-}
-all_complete() { # FILE of sids
-	while read -r _s; do complete_at_broker "$_s" || return 1; done <"$1"
+all_complete() { # FILE of sids: each stored complete at the broker, identical to the host's
+	python3 - "$ST/broker.db" "$T/log/sessions" "$ST/transcripts/$HID" "$1" <<'PY' 2>/dev/null
+import filecmp, sqlite3, sys
+db, host, broker, lst = sys.argv[1:5]
+done = {r[0] for r in sqlite3.connect(db).execute("SELECT sid FROM transcripts WHERE complete=1")}
+for sid in open(lst).read().split():
+    if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
+        sys.exit(1)
+PY
 }
 run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
 	( rc=0; timeout 120 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
@@ -100,6 +106,56 @@ ssm_check "  all $(wc -l <"$T/sids2") transcripts arrive complete at the broker,
 	ssm_wait_for 60 all_complete "$T/sids2"
 ssm_check "  the broker refused no transcript for its limit (the agent keeps to it)" sh -c \
 	"! grep -q 'too many transcripts' '$T/agent.log'"
+
+# ---- a spool of 1000 finished transcripts (a host that keeps weeks of sessions, the broker
+# back after an outage) and two busy sessions at once: the running sessions go first
+NSP=1000
+n0=$(ended_by_exit)
+python3 - "$T/log/sessions" "$NSP" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    p = os.path.join(d, "spool-%08d.cast" % i)  # as ssm-shell names them: USER-TAIL
+    with open(p, "w") as f:
+        f.write('{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "spool %d\\r\\n"]\n' % i)
+    os.chmod(p, 0o640)
+PY
+ssm_check "the spool is made" [ "$(cd "$T/log/sessions" && ls | grep -c '^spool-')" = "$NSP" ]
+for b in sp1 sp2; do run "$b" Cmd-Busy; done
+ssm_wait_for 90 all_done sp1 sp2
+ssm_check "$NSP finished transcripts in the spool: two busy sessions still run to their end" rcs_ok sp1 sp2
+ssm_check "  audited as ended by their exit" [ $(( $(ended_by_exit) - n0 )) -ge 2 ]
+(cd "$T/log/sessions" && ls spool-*.cast) | sed 's|\.cast$||' >"$T/spool"
+ssm_check "  the $(wc -l <"$T/spool") arrive complete at the broker, byte for byte" \
+	ssm_wait_for 180 all_complete "$T/spool"
+ssm_check "  and each once: the broker refused none as complete" sh -c \
+	"! grep -q 'transcript spool-.*refused' '$T/agent.log'"
+ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids3"
+ssm_check "  so are the two sessions' (every transcript is)" ssm_wait_for 60 all_complete "$T/sids3"
+# restarted, the agent knows them all: it offers none again (once it wrote each down: the
+# broker marks a transcript complete before its last acknowledgement reaches the agent)
+listed_all() { # FILE of sids: each in state_dir/delivered-transcripts
+	sort -u "$1" >"$T/want.s" && sort -u "$T/state/delivered-transcripts" >"$T/have.s" 2>/dev/null &&
+		[ -z "$(comm -23 "$T/want.s" "$T/have.s")" ]
+}
+ssm_check "  the agent wrote each one down as delivered" ssm_wait_for 30 listed_all "$T/sids3"
+kill "$APID"
+wait "$APID" 2>/dev/null
+nl=$(grep -c "agent $HID linked" "$T/broker.log")
+$IH "$AGENT" --config "$CONF_PATH" >>"$T/agent.log" 2>&1 &
+APID=$!
+PIDS="$PIDS $APID"
+ssm_check "the agent restarted links up" ssm_wait_for 15 sh -c \
+	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $nl ]"
+ND=$(ls "$T/log/sessions" | wc -l)
+ssm_check "  it knows the whole spool was delivered ($ND transcripts)" \
+	grep -Eq "(^|[^0-9])$ND transcripts in the spool were delivered before" "$T/agent.log"
+run after Cmd-Busy
+ssm_wait_for 60 all_done after
+ssm_check "  a new busy session runs to its end" rcs_ok after
+ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids4"
+ssm_check "  and is delivered" ssm_wait_for 30 all_complete "$T/sids4"
+ssm_check "  none of the spool was offered again" sh -c "! grep -q 'transcript spool-.*refused' '$T/agent.log'"
 
 chan_end_checks
 kill "$APID" 2>/dev/null

@@ -528,7 +528,14 @@ def play(out, cases, connect):
         c = None
         try:
             c, args = connect()
-            secs = fn(c, *args)  # a case may ask to wait longer for the answer
+            try:
+                secs = fn(c, *args)  # a case may ask to wait longer for the answer
+            except socket.timeout:
+                raise
+            except (EOFError, ConnectionError, ssl.SSLError, OSError):
+                # the peer hung up while the case was still sending (a flood cut short):
+                # what it answered before, if anything, is lost with the connection
+                secs = {"closed": True}
             # ... or have read the answer itself (a dict as answer() gives)
             got = secs if isinstance(secs, dict) else answer(
                 c, seconds=secs if isinstance(secs, float) else 8.0)
