@@ -180,12 +180,7 @@ import json, sys
 c = json.load(open(sys.argv[1])); c["broker_documents"] = False; json.dump(c, open(sys.argv[1], "w"))
 PY
 rm -rf "$CACHE"
-nlinked=$(grep -c "agent $HID linked" "$T/broker.log")
-$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
-APID=$!
-PIDS="$PIDS $APID"
-ssm_check "the agent links up again" ssm_wait_for 15 sh -c \
-	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $nlinked ]"
+chan_agent_again "the agent links up again" --keepalive 2:6
 rc=0
 ssm start-session --target "$HID" --document-name Dist-Cmd </dev/null >"$T/off.out" 2>"$T/off.err" || rc=$?
 ssm_check "broker_documents false: a broker-only document is refused and not fetched" sh -c \

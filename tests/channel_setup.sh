@@ -129,6 +129,19 @@ chan_agent() {
 	$CHAN_CHECK "the agent links up" ssm_wait_for 15 grep -q "agent $HID linked" "$T/broker.log"
 }
 
+# chan_agent_again MSG [AGENT ARGS...]: the agent stopped (if it runs) and started again;
+# MSG is the check that it links up
+chan_agent_again() {
+	_msg=$1; shift
+	kill "$APID" 2>/dev/null
+	wait "$APID" 2>/dev/null
+	_n=$(grep -c "agent $HID linked" "$T/broker.log")
+	$IH "$AGENT" --config "$CONF_PATH" "$@" >>"$T/agent.log" 2>&1 &
+	APID=$!
+	PIDS="$PIDS $APID"
+	$CHAN_CHECK "$_msg" ssm_wait_for 15 sh -c "[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $_n ]"
+}
+
 chan_user() {
 	printf 'correct horse\n' | "$BROKER" user add "$1" --state-dir "$ST" >/dev/null
 	"$BROKER" user set-run-as "$1" ssmtu --state-dir "$ST" >/dev/null

@@ -50,16 +50,7 @@ ssm_check "  the agent says it was delivered" ssm_wait_for 10 grep -q "transcrip
 
 # ---- the agent restarted: it remembers what it delivered (state_dir/delivered-transcripts)
 # and offers none of it again; without that file, the broker refuses each complete one once
-restart_agent() {
-	kill "$APID"
-	wait "$APID" 2>/dev/null
-	n=$(grep -c "agent $HID linked" "$T/broker.log")
-	$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &
-	APID=$!
-	PIDS="$PIDS $APID"
-	ssm_check "$1" ssm_wait_for 15 sh -c \
-		"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $n ]"
-}
+restart_agent() { chan_agent_again "$1" --keepalive 2:6; }
 refusals() { grep -c "transcript $TSID: the broker closed its delivery: refused" "$T/agent.log"; }
 ssm_check "the agent wrote down the delivered transcript" grep -qx "$TSID" "$T/state/delivered-transcripts"
 restart_agent "the agent restarted links up"
@@ -82,6 +73,23 @@ ssm_check "  a new session's transcript is delivered complete meanwhile" \
 ssm_check "  the complete one was offered once only (not every second)" [ "$(refusals)" = 1 ]
 ssm_check "  a refusal is not written down (a broker may refuse for other reasons: offered again after a restart)" \
 	sh -c "! grep -qx '$TSID' '$T/state/delivered-transcripts'"
+# the list's bad lines: too long, a path, a name cut short at the end, one whose transcript
+# is gone; only the good ones count, and the list is written again without the others
+L=$T/state/delivered-transcripts
+ssm_wait_for 10 grep -qx "$T3" "$L"
+NGOOD=$(wc -l <"$L")
+{ head -c 600 /dev/zero | tr '\0' a; echo; echo ../../etc/passwd; echo gone-00000000;
+  printf 'cut-short'; } >>"$L"
+restart_agent "the agent restarted with bad lines in its list links up"
+ssm_check "  it counts only the good ones ($NGOOD)" sh -c \
+	"grep 'transcripts in the spool were delivered before' '$T/agent.log' | tail -n 1 | grep -Eq '(^|[^0-9])$NGOOD transcripts'"
+ssm_check "  and writes the list again without the others" \
+	sh -c "[ \$(wc -l <'$L') = $NGOOD ] && ! grep -q 'passwd\|gone-\|cut-short\|aaaa' '$L'"
+chmod 0666 "$L"
+restart_agent "the agent restarted with a list others may write links up"
+ssm_check "  it says it does not trust the list" grep -q "delivered-transcripts: not a file of ours" "$T/agent.log"
+ssm_check "  and leaves it as it is" sh -c "[ \$(stat -c %a '$L') = 666 ] && [ \$(wc -l <'$L') = $NGOOD ]"
+chmod 0600 "$L"
 
 # ---- the broker's disk full (after the session started: StartSession itself needs the
 # broker's database), then room again

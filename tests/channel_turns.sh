@@ -139,14 +139,7 @@ listed_all() { # FILE of sids: each in state_dir/delivered-transcripts
 		[ -z "$(comm -23 "$T/want.s" "$T/have.s")" ]
 }
 ssm_check "  the agent wrote each one down as delivered" ssm_wait_for 30 listed_all "$T/sids3"
-kill "$APID"
-wait "$APID" 2>/dev/null
-nl=$(grep -c "agent $HID linked" "$T/broker.log")
-$IH "$AGENT" --config "$CONF_PATH" >>"$T/agent.log" 2>&1 &
-APID=$!
-PIDS="$PIDS $APID"
-ssm_check "the agent restarted links up" ssm_wait_for 15 sh -c \
-	"[ \$(grep -c 'agent $HID linked' '$T/broker.log') -gt $nl ]"
+chan_agent_again "the agent restarted links up"
 ND=$(ls "$T/log/sessions" | wc -l)
 ssm_check "  it knows the whole spool was delivered ($ND transcripts)" \
 	grep -Eq "(^|[^0-9])$ND transcripts in the spool were delivered before" "$T/agent.log"
