@@ -118,7 +118,7 @@ static int is_done(const char *sid)
 /* state_dir, opened once: root's, not writable by others, no symlink */
 static int open_state_dir(void)
 {
-	struct stat st;
+	char err[256];
 	int fd = open(C->state_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 && errno == ENOENT && mkdir(C->state_dir, 0755) == 0)
@@ -128,9 +128,8 @@ static int open_state_dir(void)
 		      C->state_dir, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
-		E.log("%s: not root's, or writable by others: delivered transcripts are not "
-		      "remembered across restarts", C->state_dir);
+	if (ssm_check_trusted_fd(fd, C->state_dir, err, sizeof(err)) < 0) {
+		E.log("%s: delivered transcripts are not remembered across restarts", err);
 		close(fd);
 		return -1;
 	}
@@ -263,7 +262,7 @@ static int name_ok(const char *s, size_t min, size_t max, const char *extra);
  * after a restart and the broker refuses them as complete. */
 static void load_done(void)
 {
-	char line[SSM_FRAME_SID_MAX + 2];
+	char line[SSM_FRAME_SID_MAX + 2], err[256] = "not a regular file";
 	struct stat st;
 	FILE *in = NULL;
 	int fd, skipping = 0;
@@ -271,16 +270,19 @@ static void load_done(void)
 	if ((state_fd = open_state_dir()) < 0)
 		return;
 	fd = openat(state_fd, DONE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-			(st.st_mode & 022) != 0 || (in = fdopen(fd, "r")) == NULL)) {
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+			ssm_check_trusted_fd(fd, DONE_FILE, err, sizeof(err)) < 0 ||
+			(in = fdopen(fd, "r")) == NULL)) {
 		close(fd);
 		fd = -1;
 		errno = EPERM;
 	}
 	if (fd < 0 && errno != ENOENT) {
 		/* kept as it is: not read, not replaced */
-		E.log("%s/" DONE_FILE ": %s: delivered transcripts are not remembered across "
-		      "restarts", C->state_dir, errno == EPERM ? "not a file of ours" : strerror(errno));
+		if (errno != EPERM)
+			snprintf(err, sizeof(err), "%s", strerror(errno));
+		E.log("%s/" DONE_FILE ": not a file of ours or unreadable (%s): delivered "
+		      "transcripts are not remembered across restarts", C->state_dir, err);
 		close(state_fd);
 		state_fd = -1;
 		return;

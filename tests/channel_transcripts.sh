@@ -87,7 +87,7 @@ ssm_check "  and writes the list again without the others" \
 	sh -c "[ \$(wc -l <'$L') = $NGOOD ] && ! grep -q 'passwd\|gone-\|cut-short\|aaaa' '$L'"
 chmod 0666 "$L"
 restart_agent "the agent restarted with a list others may write links up"
-ssm_check "  it says it does not trust the list" grep -q "delivered-transcripts: not a file of ours" "$T/agent.log"
+ssm_check "  it says it does not trust the list" grep -q "delivered-transcripts: not a file of ours or unreadable (.*writable by group or others" "$T/agent.log"
 ssm_check "  and leaves it as it is" sh -c "[ \$(stat -c %a '$L') = 666 ] && [ \$(wc -l <'$L') = $NGOOD ]"
 chmod 0600 "$L"
 
