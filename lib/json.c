@@ -329,8 +329,18 @@ static int walk(const cJSON *item, int depth, char *err, size_t errlen)
 		qsort(names, n, sizeof(*names), key_cmp);
 		for (k = 1; k < n; k++) {
 			if (strcmp(names[k - 1], names[k]) == 0) {
-				/* the name is untrusted: say which only in a cut form */
-				ssm_errf(err, errlen, "duplicate member name \"%.40s\"", names[k]);
+				/* the name is untrusted: said only cut short and in printable
+				 * ASCII (a newline, an escape or half a UTF-8 sequence must not
+				 * reach a log line or an HTTP answer) */
+				char shown[41];
+				size_t j;
+
+				for (j = 0; j + 1 < sizeof(shown) && names[k][j] != '\0'; j++)
+					shown[j] = names[k][j] >= 0x20 && names[k][j] < 0x7f
+							   ? names[k][j]
+							   : '?';
+				shown[j] = '\0';
+				ssm_errf(err, errlen, "duplicate member name \"%s\"", shown);
 				r = -EINVAL;
 				goto out;
 			}

@@ -48,6 +48,13 @@ static const struct row rows[] = {
 	BAD("[{\"k\":1},{\"k\":1,\"k\":1}]"),         /* inside an array */
 	BAD("{\"a\":1,\"\\u0061\":2}"),               /* same name, one escaped */
 	BAD("{\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"b\":1}"),
+	/* ... whose name, said in the message, holds a newline, an ESC, or UTF-8 cut short at
+	 * the message's 40 bytes: the message stays one line of printable ASCII */
+	BAD("{\"a\\nb\":1,\"a\\nb\":2}"),
+	BAD("{\"\\u001b\":1}"),
+	BAD("{\"x\\u001b[2J\":1,\"x\\u001b[2J\":1}"),
+	BAD("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\":1,"
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\":1}"),
 	/* NUL: cJSON would cut the string at it */
 	BAD("\"ab\\u0000cd\""),
 	BAD("{\"sub\\u0000\":1}"),
@@ -156,6 +163,10 @@ static void test_rows(void)
 		int r = ssm_json_parse(t->in, len, &j, err, sizeof(err));
 
 		CHECK_ROW(t->line, r == t->want, "parse returned %d, want %d (%s)", r, t->want, err);
+		for (const char *c = err; *c; c++)
+			CHECK_ROW(t->line, *c >= 0x20 && *c < 0x7f,
+				  "the message holds byte 0x%02x (untrusted bytes said as they are)",
+				  (unsigned char)*c);
 		if (r == 0)
 			CHECK_ROW(t->line, j != NULL, "no tree");
 		else
