@@ -536,17 +536,24 @@ static int just_made(const struct stat *st)
 	return st->st_size == 0 && st->st_mtime <= now && now - st->st_mtime < EMPTY_FINAL_S;
 }
 
+/* 1 if t has sent the whole file and every byte was acknowledged */
+static int caught_up(const struct tdel *t)
+{
+	struct stat st;
+
+	return ssm_mux_unacked(E.mux, t->ch, 0) == 0 && fstat(t->fd, &st) == 0 &&
+	       (uint64_t)st.st_size <= t->off;
+}
+
 /* t's turn is over (every byte it sent acknowledged, or RELEASE_MAX_MS passed): its channel
  * closes without an EOF, so the broker keeps the transcript open at what it holds, and t
  * waits: parked if it had caught up, queued if it has more to send. */
 static void end_turn(struct tdel *t)
 {
-	struct stat st;
-	int caught_up = ssm_mux_unacked(E.mux, t->ch, 0) == 0 && fstat(t->fd, &st) == 0 &&
-			(uint64_t)st.st_size <= t->off;
+	uint64_t idle_size = caught_up(t) ? t->off : UINT64_MAX;
 
 	(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
-	enqueue(t->sid, caught_up ? t->off : UINT64_MAX, !finished(t->sid), 1);
+	enqueue(t->sid, idle_size, !finished(t->sid), 1);
 	drop(t);
 }
 
@@ -611,15 +618,6 @@ check_end:
 static int busy(const struct tdel *t)
 {
 	return t->accepted && !t->eof_sent && !t->release_ms;
-}
-
-/* 1 if t has sent the whole file and every byte was acknowledged */
-static int caught_up(const struct tdel *t)
-{
-	struct stat st;
-
-	return ssm_mux_unacked(E.mux, t->ch, 0) == 0 && fstat(t->fd, &st) == 0 &&
-	       (uint64_t)st.st_size <= t->off;
 }
 
 /* Free channels to the queue: running sessions' transcripts first, in order. */
@@ -850,9 +848,12 @@ static void scan(void)
 		}
 		w->seen = 1;
 		/* parked: its turn again once it grew or its session is over */
-		if (!w->queued && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    ((uint64_t)st.st_size > w->idle_size || (finished(sid) && !just_made(&st))))
-			enqueue(sid, UINT64_MAX, !finished(sid), 0);
+		if (!w->queued && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			int over = finished(sid);
+
+			if ((uint64_t)st.st_size > w->idle_size || (over && !just_made(&st)))
+				enqueue(sid, UINT64_MAX, !over, 0);
+		}
 	}
 	closedir(d);
 	/* gone from the directory (rotated away) or delivered: forgotten */
