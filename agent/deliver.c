@@ -19,7 +19,10 @@
  * open, and a later OPEN resumes from what it holds).  A transcript given up while caught
  * up waits until it grows or its session ends, so idle sessions do not take turns for
  * nothing.  Without turns, the seventeenth busy session on a host was never delivered live,
- * and its recorder ended it at transcript_backlog_max.
+ * and its recorder ended it at transcript_backlog_max.  While a running session's
+ * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second):
+ * its recorder holds the output back meanwhile, but does not take the wait for a broker that
+ * takes nothing, which would end the session at that limit.
  *
  * The document name comes from the session_start event of the host's audit log (the
  * recorder's transcript header does not name it); "unknown" when there is none. */
@@ -406,6 +409,24 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 		;
 	*pp = w;
 	nwaits++;
+	/* a running session's recorder holds its output back while the transcript waits, and
+	 * must not take the wait for a broker that takes nothing (its stall rule ends the
+	 * session): it is told, and told again every second (mark_waiting) until the
+	 * transcript has a channel again (fill) */
+	if (w->queued && live)
+		(void)ssm_agent_delivered_mark(C->run_dir, sid, 1);
+}
+
+/* The queued mark of each waiting transcript of a running session, renewed (it counts for
+ * SSM_AGENT_QUEUED_TTL_MS: an agent that stops renewing it, dead or unlinked, stops
+ * counting); once a second, with the scan, while the link is up. */
+static void mark_waiting(void)
+{
+	struct twait *w;
+
+	for (w = waits; w; w = w->next)
+		if (w->queued && w->live)
+			(void)ssm_agent_delivered_mark(C->run_dir, w->sid, 1);
 }
 
 static int nqueued(void)
@@ -594,7 +615,7 @@ check_end:
 		uint64_t acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
 
 		if (acked != t->published &&
-		    ssm_agent_delivered_write(C->run_dir, t->sid, acked) == 0)
+		    ssm_agent_delivered_write(C->run_dir, t->sid, acked, 0) == 0)
 			t->published = acked;
 	}
 	/* the EOF itself must have left first: a CLOSE queued behind an EOF still waiting to
@@ -635,6 +656,8 @@ static void fill(void)
 		if (pick == NULL)
 			return;
 		snprintf(sid, sizeof(sid), "%s", pick->sid);
+		if (pick->live)
+			(void)ssm_agent_delivered_mark(C->run_dir, sid, 0);
 		unwait(pick);
 		if (start(sid) < 0)
 			return; /* queued again by a later scan */
@@ -911,6 +934,7 @@ void agent_deliver_tick(int64_t now_ms, int link_up)
 	if (now_ms - last_scan >= SCAN_EVERY_MS) {
 		last_scan = now_ms;
 		scan();
+		mark_waiting();
 	}
 	for (t = dels; t; t = next) {
 		next = t->next;

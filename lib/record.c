@@ -1110,9 +1110,9 @@ static int delivered_name(const char *sid, char *name, size_t size)
 	return snprintf(name, size, "delivered-%s", sid) < (int)size ? 0 : -EINVAL;
 }
 
-int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes)
+int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes, int queued)
 {
-	char name[NAME_MAX + 1], err[256], buf[32];
+	char name[NAME_MAX + 1], err[256], buf[64];
 	int dfd, r, n;
 
 	if ((r = delivered_name(sid, name, sizeof(name))) < 0)
@@ -1120,20 +1120,63 @@ int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t byt
 	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 1, err, sizeof(err));
 	if (dfd < 0)
 		return dfd;
-	n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)bytes);
+	if (queued)
+		n = snprintf(buf, sizeof(buf), "%llu queued %lld\n", (unsigned long long)bytes,
+			     (long long)ssm_mono_ms());
+	else
+		n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)bytes);
 	r = write_atomic_mode(dfd, name, buf, (size_t)n, 0644);
 	close(dfd);
 	return r;
 }
 
-int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes)
+/* "BYTES\n" or "BYTES queued MS\n"; *pqueued only for a mark at most
+ * SSM_AGENT_QUEUED_TTL_MS old (an agent that stopped saying so is not waiting) */
+static int delivered_parse(const char *buf, size_t len, uint64_t *pbytes, int *pqueued)
 {
-	char name[NAME_MAX + 1], what[PATH_MAX], err[256], *buf = NULL, *end;
 	unsigned long long v;
+	long long ms = 0;
+	char *end;
+	int64_t now;
+
+	*pqueued = 0;
+	if (len == 0 || buf[len - 1] != '\n' || memchr(buf, '\0', len) != NULL || buf[0] < '0' ||
+	    buf[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno != 0)
+		return -EINVAL;
+	if (strncmp(end, " queued ", 8) == 0) {
+		const char *p = end + 8;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		ms = strtoll(p, &end, 10);
+		if (errno != 0)
+			return -EINVAL;
+		now = ssm_mono_ms();
+		*pqueued = ms <= now && now - ms <= SSM_AGENT_QUEUED_TTL_MS;
+	}
+	if (*end != '\n' || (size_t)(end + 1 - buf) != len) {
+		*pqueued = 0;
+		return -EINVAL;
+	}
+	*pbytes = v;
+	return 0;
+}
+
+int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes,
+			     int *pqueued)
+{
+	char name[NAME_MAX + 1], what[PATH_MAX], err[256], *buf = NULL;
 	size_t len;
-	int dfd, r;
+	int dfd, r, queued = 0;
+	uint64_t v = 0;
 
 	*pbytes = 0;
+	if (pqueued)
+		*pqueued = 0;
 	if ((r = delivered_name(sid, name, sizeof(name))) < 0)
 		return r;
 	dfd = run_subdir_open(run_dir, AGENT_SUBDIR, 0, err, sizeof(err));
@@ -1144,16 +1187,27 @@ int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pby
 	close(dfd);
 	if (r < 0)
 		return r == -ENOENT ? 0 : r;
-	errno = 0;
-	v = strtoull(buf, &end, 10);
-	if (len == 0 || buf[0] < '0' || buf[0] > '9' || errno != 0 || *end != '\n' ||
-	    (size_t)(end + 1 - buf) != len) {
-		free(buf);
-		return -EINVAL;
-	}
+	r = delivered_parse(buf, len, &v, &queued);
 	free(buf);
+	if (r < 0)
+		return r;
 	*pbytes = v;
+	if (pqueued)
+		*pqueued = queued;
 	return 0;
+}
+
+int ssm_agent_delivered_mark(const char *run_dir, const char *sid, int queued)
+{
+	uint64_t bytes;
+	int was, r;
+
+	r = ssm_agent_delivered_read(run_dir, sid, &bytes, &was);
+	if (r < 0)
+		return r;
+	if (!queued && !was)
+		return 0; /* nothing to clear (an expired mark counts for nothing) */
+	return ssm_agent_delivered_write(run_dir, sid, bytes, queued);
 }
 
 void ssm_agent_delivered_remove(const char *run_dir, const char *sid)

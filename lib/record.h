@@ -64,10 +64,19 @@ int ssm_agent_link_up(const char *run_dir);
 
 /* How much of sid's transcript the broker acknowledged (durably stored), for the backlog
  * limit (transcript_backlog_max): the agent writes run_dir/agent/delivered-SID (root's,
- * atomically); ssm-shell reads it.  0 / -errno; ssm_agent_delivered_read gives 0 bytes when
- * there is no such file yet. */
-int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes);
-int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes);
+ * atomically) as "BYTES\n", or "BYTES queued MS\n" while the transcript waits behind
+ * others for one of the broker's channels, MS being CLOCK_MONOTONIC milliseconds when it
+ * said so.  The agent says it again every second while the transcript waits; ssm-shell
+ * takes the wait as no stall of the broker (it holds the output back, as long as it takes)
+ * only while the mark is at most SSM_AGENT_QUEUED_TTL_MS old, so an agent that died or lost
+ * its link stops counting.  0 / -errno; ssm_agent_delivered_read gives 0 bytes (not queued)
+ * when there is no such file yet; pqueued may be NULL.  ssm_agent_delivered_mark sets (or
+ * renews) or clears the mark and keeps the bytes (0 when there is no file yet). */
+#define SSM_AGENT_QUEUED_TTL_MS 4000
+int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes, int queued);
+int ssm_agent_delivered_read(const char *run_dir, const char *sid, uint64_t *pbytes,
+			     int *pqueued);
+int ssm_agent_delivered_mark(const char *run_dir, const char *sid, int queued);
 void ssm_agent_delivered_remove(const char *run_dir, const char *sid);
 
 #endif

@@ -343,15 +343,22 @@ static void tell_client(struct relay *r, const char *msg)
  * error).  So that a session printing faster than the broker acknowledges is slowed down,
  * not ended, its output waits (is not read, which holds the session's writes back) from
  * half the limit until the backlog is under a quarter; if meanwhile the broker takes nothing
- * for BACKLOG_STALL_NS, the output goes on and the limit applies.  Checked once a second,
+ * for BACKLOG_STALL_NS, the output goes on and the limit applies (waiting for a channel in
+ * the agent's queue is not taking nothing: it waits as long).  Checked once a second,
  * every 50 ms from a quarter of the limit.  -1: the session ends. */
 static int backlog_check(struct relay *r, uint64_t now)
 {
 	uint64_t held = 0, written = ssm_rec_written(r->sh->recorder_rec), backlog;
 	uint64_t lim = (uint64_t)r->sh->cfg->transcript_backlog_max;
+	int queued = 0;
 
-	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held) == 0)
+	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held, &queued) == 0)
 		r->held = held;
+	/* waiting behind other transcripts for one of the broker's channels (the agent says so
+	 * every second while its link is up): the broker is busy, not taking nothing; the
+	 * output stays held back and the wait is not a stall */
+	if (queued)
+		r->held_at = now;
 	/* progress: an eighth of the limit more, or all of it (a broker that takes a few
 	 * bytes now and then is taking nothing) */
 	if (r->held >= r->held_mark + lim / 8 + 1 || (r->held >= written && r->held > r->held_mark)) {

@@ -305,8 +305,11 @@ never ssm_recorder_t ssm_transcript_t file open create read unlink rename link s
 never ssm_recorder_t ssm_transcript_t dir search add_name remove_name write
 never ssm_recorder_t ssm_log_t file open create read write unlink rename setattr
 never ssm_recorder_t ssm_log_t dir search add_name remove_name write
-never ssm_recorder_t ssm_var_run_t file open create read append unlink rename
-never ssm_recorder_t ssm_var_run_t dir search add_name remove_name write
+allow ssm_recorder_t ssm_var_run_t file open read               # run_dir/agent/delivered-SID
+allow ssm_recorder_t ssm_var_run_t dir search open read
+allow ssm_recorder_t var_run_t dir search                         # /run
+never ssm_recorder_t ssm_var_run_t file create append unlink rename link setattr
+never ssm_recorder_t ssm_var_run_t dir add_name remove_name write
 never ssm_recorder_t ssm_etc_t file open read write
 never ssm_recorder_t ssm_var_lib_t file open read write
 never ssm_recorder_t shell_exec_t file execute execute_no_trans

@@ -617,6 +617,110 @@ static void test_live(void)
 	      "unregistered");
 }
 
+/* run_dir/agent/delivered-SID: what the broker holds, and the agent's queued mark */
+static void put_delivered(const char *rd, const char *sid, const char *content, size_t len)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/agent/delivered-%s", rd, sid);
+	(void)unlink(p);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CHECK(fd >= 0 && write(fd, content, len) == (ssize_t)len, "wrote a delivered file");
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_delivered(void)
+{
+	static const struct {
+		const char *content;
+		size_t len;
+	} bad[] = {
+		{"", 0},
+		{"\n", 1},
+		{"12", 2},
+		{"12 \n", 4},
+		{"x\n", 2},
+		{"-1\n", 3},
+		{" 1\n", 3},
+		{"+1\n", 3},
+		{"1 queued\n", 9},
+		{"1 queued \n", 10},
+		{"1 queued x\n", 11},
+		{"1 queued -5\n", 12},
+		{"1 queued 5 \n", 12},
+		{"1 Queued 5\n", 11},
+		{"1 queued 5\n2\n", 13},
+		{"99999999999999999999999\n", 24},
+		{"1 queued 99999999999999999999999\n", 33},
+		{"1\0\n", 3},
+		{"1\n\n", 3},
+	};
+	char rd[DIRLEN], p[PATH_MAX], buf[128], line[64];
+	const char *sid = "alice-0123abcd";
+	uint64_t bytes;
+	size_t i;
+	int q, fd, n;
+
+	new_dir_mode(rd, "delivered", 0755);
+	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 0 && q == 0,
+	      "no file yet: 0 bytes, not queued");
+	CHECK(ssm_agent_delivered_mark(rd, sid, 0) == 0, "clearing a mark that is not there");
+	snprintf(p, sizeof(p), "%s/agent/delivered-%s", rd, sid);
+	CHECK(access(p, F_OK) != 0, "  writes no file");
+	CHECK(ssm_agent_delivered_write(rd, sid, 123, 0) == 0 &&
+	      ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 123 && q == 0,
+	      "bytes written and read back");
+	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, NULL) == 0 && bytes == 123,
+	      "pqueued may be NULL");
+	CHECK(ssm_agent_delivered_mark(rd, sid, 1) == 0 &&
+	      ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 123 && q == 1,
+	      "marked queued, bytes kept");
+	fd = open(p, O_RDONLY);
+	n = fd >= 0 ? (int)read(fd, buf, sizeof(buf) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(strncmp(buf, "123 queued ", 11) == 0 && buf[n > 0 ? n - 1 : 0] == '\n',
+	      "  as \"BYTES queued MS\"");
+	CHECK(ssm_agent_delivered_mark(rd, sid, 0) == 0 &&
+	      ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 123 && q == 0,
+	      "mark cleared, bytes kept");
+	CHECK(ssm_agent_delivered_mark(rd, "alice-0123abce", 1) == 0 &&
+	      ssm_agent_delivered_read(rd, "alice-0123abce", &bytes, &q) == 0 && bytes == 0 &&
+	      q == 1, "marked queued before any byte was acknowledged");
+	/* a mark the agent did not renew (dead, or its link down) counts for nothing; so does
+	 * one from the future */
+	n = snprintf(line, sizeof(line), "77 queued %lld\n",
+		     (long long)(ssm_mono_ms() - SSM_AGENT_QUEUED_TTL_MS - 1000));
+	put_delivered(rd, sid, line, (size_t)n);
+	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 77 && q == 0,
+	      "an old mark: not queued");
+	n = snprintf(line, sizeof(line), "77 queued %lld\n", (long long)(ssm_mono_ms() + 60000));
+	put_delivered(rd, sid, line, (size_t)n);
+	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 77 && q == 0,
+	      "a mark from the future: not queued");
+	n = snprintf(line, sizeof(line), "78 queued %lld\n", (long long)ssm_mono_ms());
+	put_delivered(rd, sid, line, (size_t)n);
+	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 78 && q == 1,
+	      "a fresh mark: queued");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_delivered(rd, sid, bad[i].content, bad[i].len);
+		bytes = 5;
+		q = 5;
+		if (ssm_agent_delivered_read(rd, sid, &bytes, &q) != -EINVAL || bytes != 0 || q != 0) {
+			fprintf(stderr, "bad delivered file %zu accepted\n", i);
+			CHECK(0, "a malformed delivered file is refused");
+		}
+	}
+	put_delivered(rd, sid, "5\n", 2);
+	CHECK(chmod(p, 0666) == 0 && ssm_agent_delivered_read(rd, sid, &bytes, &q) == -EACCES,
+	      "a delivered file others may write is refused");
+	CHECK(ssm_agent_delivered_read(rd, "../x-abcdefgh", &bytes, &q) == -EINVAL,
+	      "a sid with a path is refused");
+}
+
 int main(void)
 {
 	snprintf(base, sizeof(base), "/tmp/ssm-test-record-XXXXXX");
@@ -633,6 +737,7 @@ int main(void)
 	test_find();
 	test_foreach();
 	test_live();
+	test_delivered();
 	rm_rf(base);
 	return check_done("test_record");
 }

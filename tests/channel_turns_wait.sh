@@ -1,0 +1,94 @@
+#!/bin/sh
+# channel_turns_wait.sh - sessions that wait longer for a transcript channel than ssm-shell's
+# stall rule (5 s), as root (agent/deliver.c's turns, ssm-shell/relay.c's backlog):
+#  - the host's link to the broker is throttled to 1 MB/s (a real tc token-bucket filter in
+#    the host's network namespace), so that a turn that ends waits seconds for its last
+#    acknowledgement, and 36 sessions print 600 kB each at once with transcript_backlog_max
+#    at 400 kB: twenty of them wait for one of the broker's sixteen channels, some for two
+#    rounds of turns;
+#  - a waiting session's output is held back (back-pressure), and it is not ended: its
+#    transcript is queued behind others, which the agent says (run_dir/agent/delivered-SID),
+#    and that is not a broker that takes nothing. Before, such a session's recorder let its
+#    output go on after 5 s and ended it at the limit (reason error);
+#  - every session runs to its end, audited as ended by its exit, and every transcript
+#    arrives complete and byte for byte.
+# Sessions on the local login path (tests/shell_setup.sh's login, ssm-shell as the run-as
+# user's shell). Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.85.0/30.
+command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
+command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; }
+. "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
+. "$srcdir/tests/channel_setup.sh"
+chan_init
+chan_net v 169.254.85
+VH=vvh$$ # the host's end of the veth pair (chan_net)
+if ! $IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 400ms 2>"$T/tc.err"; then
+	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
+	exit 77
+fi
+chan_broker
+# 600 kB in two bursts of 300 kB: one burst more than the limit's half
+mkdoc Cmd-Burst '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
+ "properties": {"linux": {"commands": "head -c 225000 /dev/urandom | base64 -w 100; sleep 0.3; head -c 225000 /dev/urandom | base64 -w 100; echo BURST-END"}}}'
+chan_docs Cmd-Burst
+# ssm-shell holds the output back from 200 kB not yet acknowledged, and ends the session past
+# 400 kB once the broker took less than 50 kB in 5 s
+CHAN_CONF_EXTRA='{"transcript_backlog_max": 400000}'
+chan_host Environment=Dev
+chan_pam
+chan_agent
+sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+
+run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
+	( rc=0; timeout 240 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
+	  echo "$rc" >"$T/$1.rc" ) &
+}
+all_done() { for _n in "$@"; do [ -e "$T/$_n.rc" ] || return 1; done; }
+rcs_ok() { # NAME...: each ended with 0 and printed its last line
+	_bad=0
+	for _n in "$@"; do
+		[ "$(cat "$T/$_n.rc" 2>/dev/null)" = 0 ] && grep -qx BURST-END "$T/$_n.out" ||
+			{ _bad=$((_bad + 1)); [ $_bad -le 3 ] && echo "  $_n: rc $(cat "$T/$_n.rc" 2>/dev/null), $(tail -2 "$T/$_n.err")"; }
+	done
+	[ $_bad = 0 ] || { echo "  $_bad sessions did not run to their end"; return 1; }
+}
+all_complete() { # FILE of sids: each stored complete at the broker, identical to the host's
+	python3 - "$ST/broker.db" "$T/log/sessions" "$ST/transcripts/$HID" "$1" <<'PY' 2>/dev/null
+import filecmp, sqlite3, sys
+db, host, broker, lst = sys.argv[1:5]
+done = {r[0] for r in sqlite3.connect(db).execute("SELECT sid FROM transcripts WHERE complete=1")}
+for sid in open(lst).read().split():
+    if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
+        sys.exit(1)
+PY
+}
+
+# ---- 36 sessions at once on a 1 MB/s link
+N=36 S=""
+i=1
+while [ $i -le $N ]; do S="$S s$i"; i=$((i + 1)); done
+t0=$(date +%s)
+for s in $S; do run "$s" Cmd-Burst; done
+# the agent says a transcript waits for its turn: seen while they wait
+queued_seen() { grep -lqs ' queued ' "$T"/run/agent/delivered-* 2>/dev/null; }
+ssm_check "some transcripts wait for a channel, and the agent says so" ssm_wait_for 60 queued_seen
+ssm_wait_for 200 all_done $S
+echo "note: $N sessions ended after $(( $(date +%s) - t0 )) s"
+ssm_check "$N sessions of 600 kB each, twenty of them waiting for a turn, run to their end" rcs_ok $S
+# on a failure: how the first sessions that did not run to their end ended
+grep '"session_end"' "$T/log/audit.jsonl" | grep -v '"reason":"exit"' | head -3
+ssm_check "  none ended at the backlog limit" sh -c \
+	"! grep '\"session_end\"' '$T/log/audit.jsonl' | grep -q backlog"
+ssm_check "  all audited as ended by their exit" \
+	[ "$(grep '"session_end"' "$T/log/audit.jsonl" | grep -c '"reason":"exit"')" -ge $N ]
+$IH tc qdisc del dev "$VH" root
+ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids"
+ssm_check "  all $(wc -l <"$T/sids") transcripts arrive complete at the broker, byte for byte" \
+	ssm_wait_for 60 all_complete "$T/sids"
+ssm_check "  the broker refused no transcript for its limit (the agent keeps to it)" sh -c \
+	"! grep -q 'too many transcripts' '$T/agent.log'"
+none_queued() { ! queued_seen; }
+ssm_check "  nothing is left queued once delivered" none_queued
+
+chan_end_checks
+kill "$APID" 2>/dev/null
+ssm_done
