@@ -538,12 +538,16 @@ static int start(const char *sid)
 	return 0;
 }
 
-/* A transcript whose recorder is gone: nothing will be appended any more. */
+/* A transcript whose recorder is gone: nothing will be appended any more.  So is one whose
+ * name is no session id ssm-shell makes (a copy put in the spool): no recorder is ever
+ * registered for it, and it would otherwise wait, as a running session's, for bytes that
+ * never come (never ended, never complete at the broker). */
 static int finished(const char *sid)
 {
 	pid_t pid;
+	int r = ssm_live_lookup(C->run_dir, sid, &pid);
 
-	return ssm_live_lookup(C->run_dir, sid, &pid) == -ENOENT;
+	return r == -ENOENT || r == -EINVAL;
 }
 
 /* ssm-shell creates SID.cast, then registers the session as live, then writes the header:

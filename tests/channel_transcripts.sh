@@ -9,7 +9,8 @@
 #    agent does not offer them again (it used to every second);
 #  - the broker's disk full: nothing it could not store is acknowledged, it says so and goes
 #    on; the host keeps the spool, and once there is room the transcript arrives byte for
-#    byte and complete.
+#    byte and complete;
+#  - a file in the spool named by no session id (a copy) is delivered and ended.
 # Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.76.0/30.
 command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
 . "${srcdir:-$(dirname "$0")/..}/tests/shell_setup.sh"
@@ -161,6 +162,15 @@ ssm_check_not "  it is not ended while empty: its ssm-shell may be between the f
 printf '{"version": 2, "width": 80, "height": 24}\n' >>"$T/log/sessions/$RSID.cast"
 ssm_check "  once it has bytes (its session not live) it ends, complete, byte for byte" \
 	ssm_wait_for 15 complete_at_broker "$RSID"
+
+# ---- a file in the spool whose name is no session id ssm-shell makes (a copy, say: the
+# tail after the last dash is too short): no recorder can be live for it, so it is a
+# finished transcript, delivered and ended; it used to wait forever as a running session's
+CSID=alice-copy
+printf '{"version": 2, "width": 80, "height": 24}\n[0.5, "o", "copied\\r\\n"]\n' >"$T/log/sessions/$CSID.cast"
+chmod 0640 "$T/log/sessions/$CSID.cast"
+ssm_check "a transcript named by no session id (a copy) is delivered and ended, complete" \
+	ssm_wait_for 15 complete_at_broker "$CSID"
 
 if [ "$SSM_FAIL" -gt 0 ]; then
 	echo "--- agent.log"; tail -30 "$T/agent.log"
