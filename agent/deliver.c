@@ -13,16 +13,18 @@
  *
  * The broker takes at most SSM_FRAME_TRANSCRIPTS_MAX transcript channels per host at once.
  * When more transcripts have something to deliver, they take turns: the ones waiting queue
- * up in order; a delivery that has caught up (every byte sent and acknowledged) gives its
+ * up in order, and a free channel goes to a running session's, of the user (the session
+ * id's USER part) holding the fewest channels; a delivery that has caught up (every byte sent and acknowledged) gives its
  * channel up at once, and one that has held it for SLICE_MS stops sending, waits for its
  * last acknowledgement and closes (CLOSE ok without EOF: the broker keeps the transcript
  * open, and a later OPEN resumes from what it holds).  A transcript given up while caught
  * up waits until it grows or its session ends, so idle sessions do not take turns for
  * nothing.  Without turns, the seventeenth busy session on a host was never delivered live,
  * and its recorder ended it at transcript_backlog_max.  While a running session's
- * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second):
- * its recorder holds the output back meanwhile, but does not take the wait for a broker that
- * takes nothing, which would end the session at that limit.
+ * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second
+ * while some transcript channel moved in the last MOVED_MAX_MS): its recorder holds the
+ * output back meanwhile, but does not take the wait for a broker that takes nothing, which
+ * would end the session at that limit.
  *
  * The document name comes from the session_start event of the host's audit log (the
  * recorder's transcript header does not name it); "unknown" when there is none. */
@@ -105,6 +107,11 @@ static ino_t audit_ino;
 static int ino_fd = -1, ino_wd = -1;
 static struct lws *ino_wsi;
 static int link_is_up; /* as at the last tick */
+/* when a transcript channel last moved (opened, accepted, acknowledged): queued marks are
+ * renewed only while the queue moves, so a broker that holds every channel and takes
+ * nothing lets the waiting sessions' stall rule apply again */
+static int64_t moved_ms;
+#define MOVED_MAX_MS 5000
 
 /* both trees: a struct twait starts with its sid */
 _Static_assert(offsetof(struct twait, sid) == 0, "struct twait starts with its sid");
@@ -413,7 +420,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 	 * must not take the wait for a broker that takes nothing (its stall rule ends the
 	 * session): it is told, and told again every second (mark_waiting) until the
 	 * transcript has a channel again (fill) */
-	if (w->queued && live)
+	if (w->queued && live && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
 		(void)ssm_agent_delivered_mark(C->run_dir, sid, 1);
 }
 
@@ -424,6 +431,8 @@ static void mark_waiting(void)
 {
 	struct twait *w;
 
+	if (ssm_mono_ms() - moved_ms >= MOVED_MAX_MS)
+		return; /* no channel moved for that long: the marks lapse */
 	for (w = waits; w; w = w->next)
 		if (w->queued && w->live)
 			(void)ssm_agent_delivered_mark(C->run_dir, w->sid, 1);
@@ -535,6 +544,7 @@ static int start(const char *sid)
 	}
 	t->next = dels;
 	dels = t;
+	moved_ms = ssm_mono_ms();
 	return 0;
 }
 
@@ -645,23 +655,59 @@ static int busy(const struct tdel *t)
 	return t->accepted && !t->eof_sent && !t->release_ms;
 }
 
-/* Free channels to the queue: running sessions' transcripts first, in order. */
+/* The user part of a session id (AWS's form: USER-TAIL): its length */
+static size_t user_len(const char *sid)
+{
+	const char *dash = strrchr(sid, '-');
+
+	return dash != NULL ? (size_t)(dash - sid) : strlen(sid);
+}
+
+/* How many transcript channels the user of sid holds now */
+static int user_open(const char *sid)
+{
+	size_t n = user_len(sid);
+	const struct tdel *t;
+	int k = 0;
+
+	for (t = dels; t; t = t->next)
+		k += user_len(t->sid) == n && memcmp(t->sid, sid, n) == 0;
+	return k;
+}
+
+/* Free channels to the queue: running sessions' transcripts first; among them, those of the
+ * user holding the fewest channels, so one user's many busy sessions do not make everyone
+ * else's wait behind them; then in order. */
 static void fill(void)
 {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	struct twait *w, *pick;
+	int pick_n, n;
 
 	while (open_count() < MAX_OPEN) {
 		pick = NULL;
-		for (w = waits; w; w = w->next)
-			if (w->queued && (pick == NULL || (w->live && !pick->live)))
-				if ((pick = w)->live)
-					break;
+		pick_n = 0;
+		for (w = waits; w; w = w->next) {
+			if (!w->queued || (pick != NULL && pick->live && !w->live))
+				continue;
+			if (!w->live) {
+				if (pick == NULL)
+					pick = w; /* the first finished one, unless a live one waits */
+				continue;
+			}
+			n = user_open(w->sid);
+			if (pick == NULL || !pick->live || n < pick_n) {
+				pick = w;
+				pick_n = n;
+				if (n == 0)
+					break; /* a user holding none: no better pick */
+			}
+		}
 		if (pick == NULL)
 			return;
 		snprintf(sid, sizeof(sid), "%s", pick->sid);
-		if (pick->live)
-			(void)ssm_agent_delivered_mark(C->run_dir, sid, 0);
+		/* its queued mark stays until the broker's ACCEPT (pump writes the file anew) or
+		 * lapses: a broker that never answers is one that takes nothing */
 		unwait(pick);
 		if (start(sid) < 0)
 			return; /* queued again by a later scan */
@@ -883,10 +929,13 @@ static void scan(void)
 		}
 	}
 	closedir(d);
-	/* gone from the directory (rotated away) or delivered: forgotten */
+	/* gone from the directory (rotated away) or delivered: forgotten, with its mark */
 	for (w = waits; w; w = next)
-		if (next = w->next, !w->seen)
+		if (next = w->next, !w->seen) {
+			if (w->live)
+				ssm_agent_delivered_remove(C->run_dir, w->sid);
 			unwait(w);
+		}
 }
 
 /* mux events of TRANSCRIPT channels; 1 if the event was one of ours */
@@ -899,12 +948,14 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 	switch (ev->type) {
 	case SSM_MUX_EV_ACCEPT:
 		t->accepted = 1;
-		t->since_ms = ssm_mono_ms();
+		t->since_ms = moved_ms = ssm_mono_ms();
 		t->off = ev->f ? ev->f->offset : 0;
 		pump(t);
 		break;
-	case SSM_MUX_EV_WRITABLE:
 	case SSM_MUX_EV_ACKED:
+		moved_ms = ssm_mono_ms();
+		/* fall through */
+	case SSM_MUX_EV_WRITABLE:
 		/* room again, or more durable at the broker: send on, and tell ssm-shell (its
 		 * transcript_backlog_max compares with what is published here) */
 		pump(t);
@@ -915,9 +966,11 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 		      ev->reason ? ev->reason : "");
 		/* refused: the broker holds it complete already (an agent restarted after
 		 * delivering it): never offered again, where it was reopened every second */
-		if (ev->code == SSM_CODE_REFUSED)
+		if (ev->code == SSM_CODE_REFUSED) {
 			(void)remember_done(t->sid, 0); /* until a restart: a broker may
 							   refuse for other reasons */
+			ssm_agent_delivered_remove(C->run_dir, t->sid);
+		}
 		t->ch = 0;
 		drop(t);
 		break;

@@ -620,7 +620,9 @@ int shell_priv_prepare(struct shell *sh)
 	if (r < 0)
 		shell_deny(sh, "live", "cannot register the live session: %s", strerror(-r));
 	/* SID.end: the recorder's word that it logged session_end (pam_ssmsession's close
-	 * step then does not log a second one).  Created here, written through the fd we keep. */
+	 * step then does not log a second one).  Created here, root's, written through the fd
+	 * we keep: the recorder user, which every session's recorder shares, can open no
+	 * other session's (it could otherwise silence that session's end). */
 	if (snprintf(path, sizeof(path), "%s/live", sh->cfg->run_dir) >= (int)sizeof(path))
 		shell_deny(sh, "live", "run_dir too long");
 	dfd = open_dir_checked(path, 0);
@@ -633,8 +635,6 @@ int shell_priv_prepare(struct shell *sh)
 	close(dfd);
 	if (sh->end_fd < 0)
 		shell_deny(sh, "live", "cannot create %s/%s: %s", path, name, strerror(r));
-	if (fchown(sh->end_fd, sh->recorder.uid, sh->recorder.gid) != 0)
-		shell_deny(sh, "live", "fchown %s: %s", name, strerror(errno));
 
 	sh->outer_tty = isatty(0);
 	if (sh->outer_tty && ioctl(0, TIOCGWINSZ, &sh->ws) != 0)

@@ -355,10 +355,12 @@ static int backlog_check(struct relay *r, uint64_t now)
 	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held, &queued) == 0)
 		r->held = held;
 	/* waiting behind other transcripts for one of the broker's channels (the agent says so
-	 * every second while its link is up): the broker is busy, not taking nothing; the
-	 * output stays held back and the wait is not a stall */
-	if (queued)
+	 * every second while its link is up and the queue moves): the broker is busy, not
+	 * taking nothing; the output is held back again, and the wait is not a stall */
+	if (queued) {
 		r->held_at = now;
+		r->stalled = 0;
+	}
 	/* progress: an eighth of the limit more, or all of it (a broker that takes a few
 	 * bytes now and then is taking nothing) */
 	if (r->held >= r->held_mark + lim / 8 + 1 || (r->held >= written && r->held > r->held_mark)) {

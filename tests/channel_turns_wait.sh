@@ -10,6 +10,9 @@
 #    transcript is queued behind others, which the agent says (run_dir/agent/delivered-SID),
 #    and that is not a broker that takes nothing. Before, such a session's recorder let its
 #    output go on after 5 s and ended it at the limit (reason error);
+#  - a session of another user, started once the queue is full, gets the next channel that
+#    frees: turns go to the user holding the fewest channels first, so one user's many
+#    busy sessions do not make everyone else's wait behind them;
 #  - every session runs to its end, audited as ended by its exit, and every transcript
 #    arrives complete and byte for byte.
 # Sessions on the local login path (tests/shell_setup.sh's login, ssm-shell as the run-as
@@ -71,15 +74,56 @@ for s in $S; do run "$s" Cmd-Burst; done
 # the agent says a transcript waits for its turn: seen while they wait
 queued_seen() { grep -lqs ' queued ' "$T"/run/agent/delivered-* 2>/dev/null; }
 ssm_check "some transcripts wait for a channel, and the agent says so" ssm_wait_for 60 queued_seen
-ssm_wait_for 200 all_done $S
+
+# ---- another user meanwhile: bob's session, started once alice's fill the queue, gets the
+# next channel that frees (the user holding the fewest channels first), ahead of alice's
+# transcripts that were waiting before it; in plain turn order it came after all of them
+ssm_wait_for 60 sh -c "[ \$(grep -ls ' queued ' '$T'/run/agent/delivered-* 2>/dev/null | wc -l) -ge 18 ]"
+python3 - "$T/log/sessions" "$ST/transcripts/$HID" >"$T/s0" <<'PY'
+import os, sys
+host, broker = sys.argv[1:3]
+for f in sorted(os.listdir(host)):
+    p = os.path.join(broker, f)
+    if f.startswith("alice-") and f.endswith(".cast") and (not os.path.exists(p) or os.path.getsize(p) == 0):
+        print(f[:-5])
+PY
+( REC_SUB=bob; export REC_SUB; run bob Cmd-Burst )
+W=$(python3 - "$T/log/sessions" "$ST/transcripts/$HID" "$T/s0" <<'PY'
+import os, sys, time
+host, broker, s0f = sys.argv[1:4]
+s0 = open(s0f).read().split()
+def size(p):
+    try:
+        return os.path.getsize(p)
+    except OSError:
+        return 0
+end, bob = time.time() + 90, None
+while time.time() < end:
+    if bob is None:
+        b = [f[:-5] for f in os.listdir(host) if f.startswith("bob-") and f.endswith(".cast")]
+        bob = b[0] if b else None
+    if bob and size(os.path.join(broker, bob + ".cast")) > 0:
+        print(sum(1 for s in s0 if size(os.path.join(broker, s + ".cast")) == 0))
+        sys.exit(0)
+    time.sleep(0.05)
+print(-1)
+PY
+)
+echo "note: alice's transcripts waiting when bob's started: $(wc -l <"$T/s0"); still waiting when bob's reached the broker: $W"
+if [ "$(wc -l <"$T/s0")" -ge 2 ]; then
+	ssm_check "  bob's transcript reaches the broker before alice's that waited before it" [ "$W" -ge 1 ]
+else
+	echo "note: too few of alice's transcripts waited when bob's started to compare the order"
+fi
+ssm_wait_for 200 all_done $S bob
 echo "note: $N sessions ended after $(( $(date +%s) - t0 )) s"
-ssm_check "$N sessions of 600 kB each, twenty of them waiting for a turn, run to their end" rcs_ok $S
+ssm_check "$N sessions of 600 kB each, twenty of them waiting for a turn, and bob's run to their end" rcs_ok $S bob
 # on a failure: how the first sessions that did not run to their end ended
 grep '"session_end"' "$T/log/audit.jsonl" | grep -v '"reason":"exit"' | head -3
 ssm_check "  none ended at the backlog limit" sh -c \
 	"! grep '\"session_end\"' '$T/log/audit.jsonl' | grep -q backlog"
 ssm_check "  all audited as ended by their exit" \
-	[ "$(grep '"session_end"' "$T/log/audit.jsonl" | grep -c '"reason":"exit"')" -ge $N ]
+	[ "$(grep '"session_end"' "$T/log/audit.jsonl" | grep -c '"reason":"exit"')" -ge $((N + 1)) ]
 $IH tc qdisc del dev "$VH" root
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids"
 ssm_check "  all $(wc -l <"$T/sids") transcripts arrive complete at the broker, byte for byte" \

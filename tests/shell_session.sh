@@ -47,8 +47,8 @@ ssm_check "session_end: transcript sha256 matches the file" \
 ssm_check "session_end: transcript bytes match the file" \
 	[ "$(jfield "$end" transcript_bytes)" = "$(stat -c %s "$cast")" ]
 ssm_check "SID.end says exit 7" grep -q '"reason":"exit","exit_status":7' "$T/run/live/$sid.end"
-ssm_check "SID.end is the recorder user's, 0600" \
-	[ "$(stat -c %U:%a "$T/run/live/$sid.end")" = ssmsession:600 ]
+ssm_check "SID.end is root's, 0600 (no other session's recorder may open it)" \
+	[ "$(stat -c %U:%a "$T/run/live/$sid.end")" = root:600 ]
 if command -v asciinema >/dev/null; then
 	# asciinema cat wants a terminal: give it one with script(1)
 	script -qec "asciinema cat '$cast'" /dev/null >"$T/cat.out" 2>"$T/cat.err" </dev/null

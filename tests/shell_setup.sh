@@ -79,7 +79,7 @@ cat >"$T/bin/login" <<EOF
 u=\$1; doc=\$2; params=\$3; shift 3; [ "\$1" = -- ] && shift
 sha=\$(sha256sum "$T/docs/\$doc.json" | cut -d' ' -f1)
 [ "\$params" = - ] && params=
-sid=\$("$T/bin/mkrecord" "$T/run" \$\$ "$HOST_ID" alice "\${REC_RUN_AS:-\$u}" "\$doc" "\$sha" \\
+sid=\$("$T/bin/mkrecord" "$T/run" \$\$ "$HOST_ID" "\${REC_SUB:-alice}" "\${REC_RUN_AS:-\$u}" "\$doc" "\$sha" \\
 	"\${REC_EXP:-120}" \${params:+"\$params"}) || exit 99
 echo "\$sid" >"$T/sid"
 if [ -n "\${REC_CHOWN:-}" ]; then
