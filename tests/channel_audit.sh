@@ -27,7 +27,7 @@ chan_docs Cmd-Id Cmd-Sleep
 chan_host Environment=Dev
 chan_pam
 # the host's own login path (no broker token): refused while the agent is down
-sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+chan_login_hid
 
 start_agent() {
 	$IH "$AGENT" --config "$CONF_PATH" --keepalive 2:6 >>"$T/agent.log" 2>&1 &

@@ -244,7 +244,7 @@ ssm_check "  and a new session works" sh -c \
 	"XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' --document-name Cmd-Id </dev/null 2>/dev/null | grep -qx CHAN-OK-ssmtu"
 
 # ---- transcript_delivery: "required" (the default) refuses a login while the agent is down
-sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+chan_login_hid
 grep -q "$HID" "$T/bin/login-hid" || echo "note: the login wrapper names no host id to replace"
 kill "$APID" 2>/dev/null
 wait "$APID" 2>/dev/null

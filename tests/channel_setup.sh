@@ -21,6 +21,10 @@
 #   chan_agent [ARG...]         ssm-agent in NH; APID; waits until the broker says linked
 #   chan_user NAME POLICY       a broker user with password "correct horse", run as ssmtu,
 #                               the policy file attached, `ssm login` into $T/cfg
+#   chan_login_hid              $T/bin/login-hid: tests/shell_setup.sh's login wrapper with
+#                               the registered host's id (HID), for the local login path
+#   chan_all_complete FILE      each sid listed in FILE is stored complete at the broker and
+#                               byte for byte the host's transcript
 #
 # Set-up steps report through $CHAN_CHECK (default ssm_check: a failure is counted and the
 # test goes on); a bench sets CHAN_CHECK to a function that stops at the first failure.
@@ -182,4 +186,19 @@ chan_end_checks() {
 		echo "--- agent.log"; tail -30 "$T/agent.log"
 		echo "--- broker.log"; tail -30 "$T/broker.log"
 	fi
+}
+
+chan_login_hid() {
+	sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+}
+
+chan_all_complete() {
+	python3 - "$ST/broker.db" "$T/log/sessions" "$ST/transcripts/$HID" "$1" <<'PY' 2>/dev/null
+import filecmp, sqlite3, sys
+db, host, broker, lst = sys.argv[1:5]
+done = {r[0] for r in sqlite3.connect(db).execute("SELECT sid FROM transcripts WHERE complete=1")}
+for sid in open(lst).read().split():
+    if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
+        sys.exit(1)
+PY
 }

@@ -41,7 +41,7 @@ hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 sz() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 # a first session, unthrottled, so that the agent's and broker's memory are warm
-sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+chan_login_hid
 mkdoc Cmd-Warm '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "head -c 3000000 /dev/urandom | base64 -w 100"}}}'
 timeout 60 "$T/bin/login-hid" ssmtu Cmd-Warm - -- </dev/null >/dev/null 2>"$T/warm.err"

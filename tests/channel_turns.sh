@@ -36,18 +36,8 @@ CHAN_CONF_EXTRA='{"transcript_backlog_max": 600000}'
 chan_host Environment=Dev
 chan_pam
 chan_agent
-sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+chan_login_hid
 
-all_complete() { # FILE of sids: each stored complete at the broker, identical to the host's
-	python3 - "$ST/broker.db" "$T/log/sessions" "$ST/transcripts/$HID" "$1" <<'PY' 2>/dev/null
-import filecmp, sqlite3, sys
-db, host, broker, lst = sys.argv[1:5]
-done = {r[0] for r in sqlite3.connect(db).execute("SELECT sid FROM transcripts WHERE complete=1")}
-for sid in open(lst).read().split():
-    if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
-        sys.exit(1)
-PY
-}
 run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
 	( rc=0; timeout 120 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
 	  echo "$rc" >"$T/$1.rc" ) &
@@ -87,7 +77,7 @@ ssm_wait_for 60 all_done $IDLE
 ssm_check "the idle sessions end" rcs_ok $IDLE
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids1"
 ssm_check "  all $(wc -l <"$T/sids1") transcripts arrive complete at the broker, byte for byte" \
-	ssm_wait_for 60 all_complete "$T/sids1"
+	ssm_wait_for 60 chan_all_complete "$T/sids1"
 rm -f "$GO"
 
 # ---- twenty busy sessions at once: turns on sixteen channels
@@ -103,7 +93,7 @@ ssm_check "  no session ended at the backlog limit" sh -c \
 	"! grep '\"session_end\"' '$T/log/audit.jsonl' | grep -q backlog"
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids2"
 ssm_check "  all $(wc -l <"$T/sids2") transcripts arrive complete at the broker, byte for byte" \
-	ssm_wait_for 60 all_complete "$T/sids2"
+	ssm_wait_for 60 chan_all_complete "$T/sids2"
 ssm_check "  the broker refused no transcript for its limit (the agent keeps to it)" sh -c \
 	"! grep -q 'too many transcripts' '$T/agent.log'"
 
@@ -127,11 +117,11 @@ ssm_check "$NSP finished transcripts in the spool: two busy sessions still run t
 ssm_check "  audited as ended by their exit" [ $(( $(ended_by_exit) - n0 )) -ge 2 ]
 (cd "$T/log/sessions" && ls spool-*.cast) | sed 's|\.cast$||' >"$T/spool"
 ssm_check "  the $(wc -l <"$T/spool") arrive complete at the broker, byte for byte" \
-	ssm_wait_for 180 all_complete "$T/spool"
+	ssm_wait_for 180 chan_all_complete "$T/spool"
 ssm_check "  and each once: the broker refused none as complete" sh -c \
 	"! grep -q 'transcript spool-.*refused' '$T/agent.log'"
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids3"
-ssm_check "  so are the two sessions' (every transcript is)" ssm_wait_for 60 all_complete "$T/sids3"
+ssm_check "  so are the two sessions' (every transcript is)" ssm_wait_for 60 chan_all_complete "$T/sids3"
 # restarted, the agent knows them all: it offers none again (once it wrote each down: the
 # broker marks a transcript complete before its last acknowledgement reaches the agent)
 listed_all() { # FILE of sids: each in state_dir/delivered-transcripts
@@ -147,7 +137,7 @@ run after Cmd-Busy
 ssm_wait_for 60 all_done after
 ssm_check "  a new busy session runs to its end" rcs_ok after
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids4"
-ssm_check "  and is delivered" ssm_wait_for 30 all_complete "$T/sids4"
+ssm_check "  and is delivered" ssm_wait_for 30 chan_all_complete "$T/sids4"
 ssm_check "  none of the spool was offered again" sh -c "! grep -q 'transcript spool-.*refused' '$T/agent.log'"
 
 chan_end_checks

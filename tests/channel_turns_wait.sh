@@ -39,7 +39,7 @@ CHAN_CONF_EXTRA='{"transcript_backlog_max": 400000}'
 chan_host Environment=Dev
 chan_pam
 chan_agent
-sed "s|\"$HOST_ID\"|\"$HID\"|" "$T/bin/login" >"$T/bin/login-hid" && chmod 0755 "$T/bin/login-hid"
+chan_login_hid
 
 run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
 	( rc=0; timeout 240 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
@@ -53,16 +53,6 @@ rcs_ok() { # NAME...: each ended with 0 and printed its last line
 			{ _bad=$((_bad + 1)); [ $_bad -le 3 ] && echo "  $_n: rc $(cat "$T/$_n.rc" 2>/dev/null), $(tail -2 "$T/$_n.err")"; }
 	done
 	[ $_bad = 0 ] || { echo "  $_bad sessions did not run to their end"; return 1; }
-}
-all_complete() { # FILE of sids: each stored complete at the broker, identical to the host's
-	python3 - "$ST/broker.db" "$T/log/sessions" "$ST/transcripts/$HID" "$1" <<'PY' 2>/dev/null
-import filecmp, sqlite3, sys
-db, host, broker, lst = sys.argv[1:5]
-done = {r[0] for r in sqlite3.connect(db).execute("SELECT sid FROM transcripts WHERE complete=1")}
-for sid in open(lst).read().split():
-    if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
-        sys.exit(1)
-PY
 }
 
 # ---- 36 sessions at once on a 1 MB/s link
@@ -127,7 +117,7 @@ ssm_check "  all audited as ended by their exit" \
 $IH tc qdisc del dev "$VH" root
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids"
 ssm_check "  all $(wc -l <"$T/sids") transcripts arrive complete at the broker, byte for byte" \
-	ssm_wait_for 60 all_complete "$T/sids"
+	ssm_wait_for 60 chan_all_complete "$T/sids"
 ssm_check "  the broker refused no transcript for its limit (the agent keeps to it)" sh -c \
 	"! grep -q 'too many transcripts' '$T/agent.log'"
 none_queued() { ! queued_seen; }
