@@ -22,9 +22,10 @@
  * nothing.  Without turns, the seventeenth busy session on a host was never delivered live,
  * and its recorder ended it at transcript_backlog_max.  While a running session's
  * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second
- * while some transcript channel moved in the last MOVED_MAX_MS): its recorder holds the
- * output back meanwhile, but does not take the wait for a broker that takes nothing, which
- * would end the session at that limit.
+ * while the broker acknowledged transcript bytes in the last MOVED_MAX_MS, and not for one
+ * whose last turn got nothing acknowledged): its recorder holds the output back meanwhile,
+ * but does not take the wait for a broker that takes nothing, which would end the session
+ * at that limit.  A broker that stores nothing lets the marks lapse, and the limit apply.
  *
  * The document name comes from the session_start event of the host's audit log (the
  * recorder's transcript header does not name it); "unknown" when there is none. */
@@ -69,6 +70,7 @@ struct tdel {
 	uint64_t published;   /* the acknowledged offset last written for ssm-shell */
 	int64_t since_ms;     /* accepted at (its turn began) */
 	int64_t release_ms;   /* its turn ends (0: not ending): sends nothing more, then closes */
+	uint64_t turn_acked;  /* what the broker held when its turn began (ACCEPT) */
 	struct tdel *next;
 };
 
@@ -80,6 +82,8 @@ struct twait {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	int queued, seen;
 	int live; /* its session was running when queued: served before finished ones */
+	int stuck; /* its last turn got nothing acknowledged: not marked queued (the broker
+		    * takes nothing of it, whatever it takes of others) */
 	uint64_t idle_size; /* parked: the size it had been delivered to; UINT64_MAX: not */
 	struct twait *next;
 };
@@ -107,9 +111,9 @@ static ino_t audit_ino;
 static int ino_fd = -1, ino_wd = -1;
 static struct lws *ino_wsi;
 static int link_is_up; /* as at the last tick */
-/* when a transcript channel last moved (opened, accepted, acknowledged): queued marks are
- * renewed only while the queue moves, so a broker that holds every channel and takes
- * nothing lets the waiting sessions' stall rule apply again */
+/* when the broker last acknowledged transcript bytes: queued marks are set and renewed only
+ * while it does, so a broker that stores nothing (closes every channel with an error, or
+ * accepts and never acknowledges) lets the waiting sessions' stall rule apply again */
 static int64_t moved_ms;
 #define MOVED_MAX_MS 5000
 
@@ -382,8 +386,9 @@ static void unwait(struct twait *w)
 		}
 }
 
-/* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it. */
-static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
+/* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it; stuck: its
+ * last turn got nothing acknowledged. */
+static void enqueue(const char *sid, uint64_t idle_size, int live, int force, int stuck)
 {
 	struct twait *w = find_wait(sid), **pp;
 
@@ -395,7 +400,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 			w->idle_size = idle_size;
 		} else if (!w->queued) {
 			unwait(w); /* parked: to the end of the queue */
-			enqueue(sid, idle_size, live, 1);
+			enqueue(sid, idle_size, live, 1, stuck);
 		}
 		return;
 	}
@@ -410,6 +415,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 	}
 	w->seen = 1;
 	w->live = live;
+	w->stuck = stuck;
 	w->queued = idle_size == UINT64_MAX;
 	w->idle_size = idle_size;
 	for (pp = &waits; *pp; pp = &(*pp)->next)
@@ -420,7 +426,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force)
 	 * must not take the wait for a broker that takes nothing (its stall rule ends the
 	 * session): it is told, and told again every second (mark_waiting) until the
 	 * transcript has a channel again (fill) */
-	if (w->queued && live && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
+	if (w->queued && live && !stuck && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
 		(void)ssm_agent_delivered_mark(C->run_dir, sid, 1);
 }
 
@@ -434,7 +440,7 @@ static void mark_waiting(void)
 	if (ssm_mono_ms() - moved_ms >= MOVED_MAX_MS)
 		return; /* no channel moved for that long: the marks lapse */
 	for (w = waits; w; w = w->next)
-		if (w->queued && w->live)
+		if (w->queued && w->live && !w->stuck)
 			(void)ssm_agent_delivered_mark(C->run_dir, w->sid, 1);
 }
 
@@ -530,7 +536,10 @@ static int start(const char *sid)
 	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (t->fd < 0) {
 		free(t);
-		return errno == ENOENT ? 0 : -1; /* gone (rotated away): nothing to deliver */
+		if (errno != ENOENT)
+			return -1;
+		ssm_agent_delivered_remove(C->run_dir, sid); /* its mark, if any */
+		return 0; /* gone (rotated away): nothing to deliver */
 	}
 	memset(&o, 0, sizeof(o));
 	o.u.open.kind = SSM_KIND_TRANSCRIPT;
@@ -544,7 +553,6 @@ static int start(const char *sid)
 	}
 	t->next = dels;
 	dels = t;
-	moved_ms = ssm_mono_ms();
 	return 0;
 }
 
@@ -555,9 +563,8 @@ static int start(const char *sid)
 static int finished(const char *sid)
 {
 	pid_t pid;
-	int r = ssm_live_lookup(C->run_dir, sid, &pid);
 
-	return r == -ENOENT || r == -EINVAL;
+	return !ssm_record_sid_valid(sid) || ssm_live_lookup(C->run_dir, sid, &pid) == -ENOENT;
 }
 
 /* ssm-shell creates SID.cast, then registers the session as live, then writes the header:
@@ -586,9 +593,11 @@ static int caught_up(const struct tdel *t)
 static void end_turn(struct tdel *t)
 {
 	uint64_t idle_size = caught_up(t) ? t->off : UINT64_MAX;
+	uint64_t acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
 
 	(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
-	enqueue(t->sid, idle_size, !finished(t->sid), 1);
+	enqueue(t->sid, idle_size, !finished(t->sid), 1,
+		idle_size == UINT64_MAX && acked <= t->turn_acked);
 	drop(t);
 }
 
@@ -881,6 +890,7 @@ static void scan(void)
 	struct dirent *de;
 	struct twait *w, *next;
 	DIR *d;
+	int rd_err;
 
 	read_audit();
 	watch_start();
@@ -891,7 +901,7 @@ static void scan(void)
 		return;
 	for (w = waits; w; w = w->next)
 		w->seen = 0;
-	while ((de = readdir(d)) != NULL) {
+	while ((errno = 0, de = readdir(d)) != NULL) {
 		char sid[SSM_FRAME_SID_MAX + 1];
 		size_t n = strlen(de->d_name);
 		struct tdel *t;
@@ -916,7 +926,7 @@ static void scan(void)
 				!finished(sid) || (fstatat(dirfd(d), de->d_name, &st,
 							   AT_SYMLINK_NOFOLLOW) == 0 &&
 						   just_made(&st)),
-				0);
+				0, 0);
 			continue;
 		}
 		w->seen = 1;
@@ -925,15 +935,17 @@ static void scan(void)
 			int over = finished(sid);
 
 			if ((uint64_t)st.st_size > w->idle_size || (over && !just_made(&st)))
-				enqueue(sid, UINT64_MAX, !over, 0);
+				enqueue(sid, UINT64_MAX, !over, 0, w->stuck);
 		}
 	}
+	rd_err = errno;
 	closedir(d);
-	/* gone from the directory (rotated away) or delivered: forgotten, with its mark */
+	if (rd_err != 0)
+		return; /* the listing was cut short: what it did not show may still be there */
+	/* gone from the directory (rotated away) or delivered: forgotten, with its file */
 	for (w = waits; w; w = next)
 		if (next = w->next, !w->seen) {
-			if (w->live)
-				ssm_agent_delivered_remove(C->run_dir, w->sid);
+			ssm_agent_delivered_remove(C->run_dir, w->sid);
 			unwait(w);
 		}
 }
@@ -948,12 +960,13 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 	switch (ev->type) {
 	case SSM_MUX_EV_ACCEPT:
 		t->accepted = 1;
-		t->since_ms = moved_ms = ssm_mono_ms();
-		t->off = ev->f ? ev->f->offset : 0;
+		t->since_ms = ssm_mono_ms();
+		t->off = t->turn_acked = ev->f ? ev->f->offset : 0;
 		pump(t);
 		break;
 	case SSM_MUX_EV_ACKED:
-		moved_ms = ssm_mono_ms();
+		if (t->accepted && t->off - ssm_mux_unacked(E.mux, t->ch, 0) > t->turn_acked)
+			moved_ms = ssm_mono_ms(); /* the broker stores */
 		/* fall through */
 	case SSM_MUX_EV_WRITABLE:
 		/* room again, or more durable at the broker: send on, and tell ssm-shell (its
@@ -970,6 +983,11 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 			(void)remember_done(t->sid, 0); /* until a restart: a broker may
 							   refuse for other reasons */
 			ssm_agent_delivered_remove(C->run_dir, t->sid);
+		} else if (ev->code == SSM_CODE_INTERNAL && !t->eof_sent) {
+			/* the broker could not take it (cannot store it): queued again,
+			 * unmarked, so its session's stall rule applies */
+			(void)ssm_agent_delivered_mark(C->run_dir, t->sid, 0);
+			enqueue(t->sid, UINT64_MAX, !finished(t->sid), 1, 1);
 		}
 		t->ch = 0;
 		drop(t);

@@ -420,6 +420,11 @@ static int valid_sid(const char *sid, const char *sub)
 	}
 }
 
+int ssm_record_sid_valid(const char *sid)
+{
+	return valid_sid(sid, NULL);
+}
+
 /* an OS user name, by the same rule as the configuration and the token */
 static int valid_user(const char *s)
 {

@@ -28,6 +28,8 @@ struct ssm_record {
 };
 
 int ssm_proc_stat(pid_t pid, pid_t *pppid, uint64_t *pstarttime);
+/* 1 if sid has the form of a session id (USER-TAIL, as records and live files take) */
+int ssm_record_sid_valid(const char *sid);
 int ssm_proc_audit_session(pid_t pid, uint32_t *psid);
 
 /* Write run_dir/sessions/PID-STARTTIME.json.  0 or -errno. */

@@ -352,7 +352,10 @@ static int backlog_check(struct relay *r, uint64_t now)
 	uint64_t lim = (uint64_t)r->sh->cfg->transcript_backlog_max;
 	int queued = 0;
 
-	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held, &queued) == 0)
+	/* what the broker holds durably never shrinks: a missing file (0) or an older copy
+	 * does not make the backlog larger */
+	if (ssm_agent_delivered_read(r->sh->cfg->run_dir, r->sh->rec->sid, &held, &queued) == 0 &&
+	    held > r->held)
 		r->held = held;
 	/* waiting behind other transcripts for one of the broker's channels (the agent says so
 	 * every second while its link is up and the queue moves): the broker is busy, not

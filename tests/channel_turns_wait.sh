@@ -14,7 +14,10 @@
 #    frees: turns go to the user holding the fewest channels first, so one user's many
 #    busy sessions do not make everyone else's wait behind them;
 #  - every session runs to its end, audited as ended by its exit, and every transcript
-#    arrives complete and byte for byte.
+#    arrives complete and byte for byte;
+#  - the broker's disk full, twenty more sessions: the broker stores nothing, so the agent
+#    stops saying its transcripts wait, and each ends at the limit (SPEC section 8) instead
+#    of being held back for ever; with room again, every transcript arrives complete.
 # Sessions on the local login path (tests/shell_setup.sh's login, ssm-shell as the run-as
 # user's shell). Isolation as in channel_sessions.sh (tests/channel_setup.sh), 169.254.85.0/30.
 command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; }
@@ -23,6 +26,9 @@ command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; 
 . "$srcdir/tests/channel_setup.sh"
 chan_init
 chan_net v 169.254.85
+# the broker's state on a file system of its own, to fill it in the last phase
+mkdir -p "$ST" && mount -t tmpfs -o size=64m,mode=0700 ssm-brokerst "$ST" ||
+	{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
 VH=vvh$$ # the host's end of the veth pair (chan_net)
 if ! $IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 400ms 2>"$T/tc.err"; then
 	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
@@ -122,6 +128,29 @@ ssm_check "  the broker refused no transcript for its limit (the agent keeps to 
 	"! grep -q 'too many transcripts' '$T/agent.log'"
 none_queued() { ! queued_seen; }
 ssm_check "  nothing is left queued once delivered" none_queued
+
+# ---- a broker that stores nothing (its disk full) while twenty sessions print: the waiting
+# ones are not held back for ever (the agent marks a transcript queued only while the broker
+# acknowledges something); every one ends at the limit (reason error), as SPEC section 8
+# says, and once there is room again every transcript still arrives complete
+dd if=/dev/zero of="$ST/filler" bs=64k 2>/dev/null || true
+ssm_check "the broker's file system is full" sh -c "! dd if=/dev/zero of='$ST/filler2' bs=4k count=1 2>/dev/null"
+rm -f "$ST/filler2"
+F=""
+i=1
+while [ $i -le 20 ]; do F="$F f$i"; i=$((i + 1)); done
+n0=$(grep '"session_end"' "$T/log/audit.jsonl" | grep -c backlog)
+t0=$(date +%s)
+for f in $F; do run "$f" Cmd-Burst; done
+ssm_wait_for 120 all_done $F
+echo "note: 20 sessions ended after $(( $(date +%s) - t0 )) s"
+ssm_check "twenty sessions while the broker stores nothing: all end, none held back for ever" all_done $F
+ssm_check "  each at the backlog limit (reason error)" \
+	[ $(( $(grep '"session_end"' "$T/log/audit.jsonl" | grep -c backlog) - n0 )) -ge 20 ]
+rm -f "$ST/filler"
+ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids"
+ssm_check "  room again: every transcript arrives complete, byte for byte" \
+	ssm_wait_for 90 chan_all_complete "$T/sids"
 
 chan_end_checks
 kill "$APID" 2>/dev/null

@@ -663,6 +663,9 @@ static void test_delivered(void)
 	size_t i;
 	int q, fd, n;
 
+	CHECK(ssm_record_sid_valid(sid) && !ssm_record_sid_valid("alice-copy") &&
+	      !ssm_record_sid_valid("nodash01234567") && !ssm_record_sid_valid("../x-abcdefgh") &&
+	      !ssm_record_sid_valid("-abcdefgh"), "ssm_record_sid_valid: the form USER-TAIL");
 	new_dir_mode(rd, "delivered", 0755);
 	CHECK(ssm_agent_delivered_read(rd, sid, &bytes, &q) == 0 && bytes == 0 && q == 0,
 	      "no file yet: 0 bytes, not queued");
