@@ -23,7 +23,7 @@
  * and its recorder ended it at transcript_backlog_max.  While a running session's
  * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second
  * while the broker acknowledged transcript bytes in the last MOVED_MAX_MS, and not for one
- * whose last turn got nothing acknowledged): its recorder holds the output back meanwhile,
+ * whose last STUCK_TURNS turns got nothing acknowledged): its recorder holds the output back meanwhile,
  * but does not take the wait for a broker that takes nothing, which would end the session
  * at that limit.  A broker that stores nothing lets the marks lapse, and the limit apply.
  *
@@ -71,6 +71,8 @@ struct tdel {
 	int64_t since_ms;     /* accepted at (its turn began) */
 	int64_t release_ms;   /* its turn ends (0: not ending): sends nothing more, then closes */
 	uint64_t turn_acked;  /* what the broker held when its turn began (ACCEPT) */
+	uint64_t seen_acked;  /* the most it acknowledged in this turn */
+	int fails;            /* turns before this one that got nothing acknowledged */
 	struct tdel *next;
 };
 
@@ -82,8 +84,9 @@ struct twait {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	int queued, seen;
 	int live; /* its session was running when queued: served before finished ones */
-	int stuck; /* its last turn got nothing acknowledged: not marked queued (the broker
-		    * takes nothing of it, whatever it takes of others) */
+	int fails; /* its last turns in a row that got nothing acknowledged: from STUCK_TURNS
+		    * on, not marked queued (the broker takes nothing of it, whatever it takes
+		    * of others); one failure (a moment of disk full) is not enough */
 	uint64_t idle_size; /* parked: the size it had been delivered to; UINT64_MAX: not */
 	struct twait *next;
 };
@@ -116,6 +119,7 @@ static int link_is_up; /* as at the last tick */
  * accepts and never acknowledges) lets the waiting sessions' stall rule apply again */
 static int64_t moved_ms;
 #define MOVED_MAX_MS 5000
+#define STUCK_TURNS 2
 
 /* both trees: a struct twait starts with its sid */
 _Static_assert(offsetof(struct twait, sid) == 0, "struct twait starts with its sid");
@@ -386,9 +390,9 @@ static void unwait(struct twait *w)
 		}
 }
 
-/* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it; stuck: its
- * last turn got nothing acknowledged. */
-static void enqueue(const char *sid, uint64_t idle_size, int live, int force, int stuck)
+/* Queue sid (at the end: in turn) or, with idle_size != UINT64_MAX, park it; fails: its
+ * last turns in a row that got nothing acknowledged. */
+static void enqueue(const char *sid, uint64_t idle_size, int live, int force, int fails)
 {
 	struct twait *w = find_wait(sid), **pp;
 
@@ -400,7 +404,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force, in
 			w->idle_size = idle_size;
 		} else if (!w->queued) {
 			unwait(w); /* parked: to the end of the queue */
-			enqueue(sid, idle_size, live, 1, stuck);
+			enqueue(sid, idle_size, live, 1, fails);
 		}
 		return;
 	}
@@ -415,7 +419,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force, in
 	}
 	w->seen = 1;
 	w->live = live;
-	w->stuck = stuck;
+	w->fails = fails;
 	w->queued = idle_size == UINT64_MAX;
 	w->idle_size = idle_size;
 	for (pp = &waits; *pp; pp = &(*pp)->next)
@@ -426,7 +430,7 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force, in
 	 * must not take the wait for a broker that takes nothing (its stall rule ends the
 	 * session): it is told, and told again every second (mark_waiting) until the
 	 * transcript has a channel again (fill) */
-	if (w->queued && live && !stuck && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
+	if (w->queued && live && fails < STUCK_TURNS && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
 		(void)ssm_agent_delivered_mark(C->run_dir, sid, 1);
 }
 
@@ -440,7 +444,7 @@ static void mark_waiting(void)
 	if (ssm_mono_ms() - moved_ms >= MOVED_MAX_MS)
 		return; /* no channel moved for that long: the marks lapse */
 	for (w = waits; w; w = w->next)
-		if (w->queued && w->live && !w->stuck)
+		if (w->queued && w->live && w->fails < STUCK_TURNS)
 			(void)ssm_agent_delivered_mark(C->run_dir, w->sid, 1);
 }
 
@@ -514,7 +518,7 @@ static int name_ok(const char *s, size_t min, size_t max, const char *extra)
 	return 1;
 }
 
-static int start(const char *sid)
+static int start(const char *sid, int fails)
 {
 	char path[4096];
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(docs, sid);
@@ -533,6 +537,7 @@ static int start(const char *sid)
 		return -1;
 	snprintf(t->sid, sizeof(t->sid), "%s", sid);
 	t->published = UINT64_MAX;
+	t->fails = fails;
 	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (t->fd < 0) {
 		free(t);
@@ -587,6 +592,12 @@ static int caught_up(const struct tdel *t)
 	       (uint64_t)st.st_size <= t->off;
 }
 
+/* t's count of failed turns with this one (kept at STUCK_TURNS: it only matters up to it) */
+static int failed_again(const struct tdel *t)
+{
+	return t->fails < STUCK_TURNS ? t->fails + 1 : STUCK_TURNS;
+}
+
 /* t's turn is over (every byte it sent acknowledged, or RELEASE_MAX_MS passed): its channel
  * closes without an EOF, so the broker keeps the transcript open at what it holds, and t
  * waits: parked if it had caught up, queued if it has more to send. */
@@ -597,7 +608,7 @@ static void end_turn(struct tdel *t)
 
 	(void)ssm_mux_close(E.mux, t->ch, 0, SSM_CODE_OK, "");
 	enqueue(t->sid, idle_size, !finished(t->sid), 1,
-		idle_size == UINT64_MAX && acked <= t->turn_acked);
+		idle_size == UINT64_MAX && acked <= t->turn_acked ? failed_again(t) : 0);
 	drop(t);
 }
 
@@ -691,7 +702,7 @@ static void fill(void)
 {
 	char sid[SSM_FRAME_SID_MAX + 1];
 	struct twait *w, *pick;
-	int pick_n, n;
+	int pick_n, n, fails;
 
 	while (open_count() < MAX_OPEN) {
 		pick = NULL;
@@ -715,10 +726,11 @@ static void fill(void)
 		if (pick == NULL)
 			return;
 		snprintf(sid, sizeof(sid), "%s", pick->sid);
+		fails = pick->fails;
 		/* its queued mark stays until the broker's ACCEPT (pump writes the file anew) or
 		 * lapses: a broker that never answers is one that takes nothing */
 		unwait(pick);
-		if (start(sid) < 0)
+		if (start(sid, fails) < 0)
 			return; /* queued again by a later scan */
 	}
 }
@@ -935,7 +947,7 @@ static void scan(void)
 			int over = finished(sid);
 
 			if ((uint64_t)st.st_size > w->idle_size || (over && !just_made(&st)))
-				enqueue(sid, UINT64_MAX, !over, 0, w->stuck);
+				enqueue(sid, UINT64_MAX, !over, 0, w->fails);
 		}
 	}
 	rd_err = errno;
@@ -961,12 +973,14 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 	case SSM_MUX_EV_ACCEPT:
 		t->accepted = 1;
 		t->since_ms = ssm_mono_ms();
-		t->off = t->turn_acked = ev->f ? ev->f->offset : 0;
+		t->off = t->turn_acked = t->seen_acked = ev->f ? ev->f->offset : 0;
 		pump(t);
 		break;
 	case SSM_MUX_EV_ACKED:
-		if (t->accepted && t->off - ssm_mux_unacked(E.mux, t->ch, 0) > t->turn_acked)
+		if (t->accepted && t->off - ssm_mux_unacked(E.mux, t->ch, 0) > t->seen_acked) {
+			t->seen_acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
 			moved_ms = ssm_mono_ms(); /* the broker stores */
+		}
 		/* fall through */
 	case SSM_MUX_EV_WRITABLE:
 		/* room again, or more durable at the broker: send on, and tell ssm-shell (its
@@ -984,10 +998,11 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 							   refuse for other reasons */
 			ssm_agent_delivered_remove(C->run_dir, t->sid);
 		} else if (ev->code == SSM_CODE_INTERNAL && !t->eof_sent) {
-			/* the broker could not take it (cannot store it): queued again,
-			 * unmarked, so its session's stall rule applies */
+			/* the broker could not take it (cannot store it): a failed turn; parked
+			 * until the next scan (once a second, as before), then queued again,
+			 * unmarked from its second failure on */
 			(void)ssm_agent_delivered_mark(C->run_dir, t->sid, 0);
-			enqueue(t->sid, UINT64_MAX, !finished(t->sid), 1, 1);
+			enqueue(t->sid, 0, !finished(t->sid), 1, failed_again(t));
 		}
 		t->ch = 0;
 		drop(t);
