@@ -14,7 +14,8 @@
  * The broker takes at most SSM_FRAME_TRANSCRIPTS_MAX transcript channels per host at once.
  * When more transcripts have something to deliver, they take turns: the ones waiting queue
  * up in order, and a free channel goes to a running session's, of the user (the session
- * id's USER part) holding the fewest channels; a delivery that has caught up (every byte sent and acknowledged) gives its
+ * id's USER part) holding the fewest channels; a delivery that has caught up (every byte
+ * sent and acknowledged) gives its
  * channel up at once, and one that has held it for SLICE_MS stops sending, waits for its
  * last acknowledgement and closes (CLOSE ok without EOF: the broker keeps the transcript
  * open, and a later OPEN resumes from what it holds).  A transcript given up while caught
@@ -23,9 +24,10 @@
  * and its recorder ended it at transcript_backlog_max.  While a running session's
  * transcript waits in the queue, run_dir/agent/delivered-SID says so (renewed every second
  * while the broker acknowledged transcript bytes in the last MOVED_MAX_MS, and not for one
- * whose last STUCK_TURNS turns got nothing acknowledged): its recorder holds the output back meanwhile,
- * but does not take the wait for a broker that takes nothing, which would end the session
- * at that limit.  A broker that stores nothing lets the marks lapse, and the limit apply.
+ * whose last STUCK_TURNS turns got nothing acknowledged): its recorder holds the output
+ * back meanwhile, but does not take the wait for a broker that takes nothing, which would
+ * end the session at that limit.  A broker that stores nothing lets the marks lapse, and
+ * the limit apply.
  *
  * The document name comes from the session_start event of the host's audit log (the
  * recorder's transcript header does not name it); "unknown" when there is none. */
@@ -428,8 +430,8 @@ static void enqueue(const char *sid, uint64_t idle_size, int live, int force, in
 	nwaits++;
 	/* a running session's recorder holds its output back while the transcript waits, and
 	 * must not take the wait for a broker that takes nothing (its stall rule ends the
-	 * session): it is told, and told again every second (mark_waiting) until the
-	 * transcript has a channel again (fill) */
+	 * session): it is told, and told again every second (mark_waiting) until the broker
+	 * accepts its channel (pump writes the file anew) */
 	if (w->queued && live && fails < STUCK_TURNS && ssm_mono_ms() - moved_ms < MOVED_MAX_MS)
 		(void)ssm_agent_delivered_mark(C->run_dir, sid, 1);
 }
@@ -442,7 +444,7 @@ static void mark_waiting(void)
 	struct twait *w;
 
 	if (ssm_mono_ms() - moved_ms >= MOVED_MAX_MS)
-		return; /* no channel moved for that long: the marks lapse */
+		return; /* the broker stored nothing for that long: the marks lapse */
 	for (w = waits; w; w = w->next)
 		if (w->queued && w->live && w->fails < STUCK_TURNS)
 			(void)ssm_agent_delivered_mark(C->run_dir, w->sid, 1);
@@ -977,9 +979,13 @@ int agent_deliver_event(const struct ssm_mux_ev *ev)
 		pump(t);
 		break;
 	case SSM_MUX_EV_ACKED:
-		if (t->accepted && t->off - ssm_mux_unacked(E.mux, t->ch, 0) > t->seen_acked) {
-			t->seen_acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
-			moved_ms = ssm_mono_ms(); /* the broker stores */
+		if (t->accepted) {
+			uint64_t acked = t->off - ssm_mux_unacked(E.mux, t->ch, 0);
+
+			if (acked > t->seen_acked) {
+				t->seen_acked = acked;
+				moved_ms = ssm_mono_ms(); /* the broker stores */
+			}
 		}
 		/* fall through */
 	case SSM_MUX_EV_WRITABLE:

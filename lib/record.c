@@ -1115,7 +1115,8 @@ static int delivered_name(const char *sid, char *name, size_t size)
 	return snprintf(name, size, "delivered-%s", sid) < (int)size ? 0 : -EINVAL;
 }
 
-int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes, int queued)
+int ssm_agent_delivered_write(const char *run_dir, const char *sid, uint64_t bytes,
+			      int queued)
 {
 	char name[NAME_MAX + 1], err[256], buf[64];
 	int dfd, r, n;
