@@ -32,7 +32,6 @@ if ! $IH nft add table inet ssmprobe 2>/dev/null || ! $IH nft delete table inet 
 	echo "SKIP: nftables unusable in a network namespace here"
 	exit 77
 fi
-VH=vrh$$ # the host's end of the veth pair (chan_net)
 # the client's namespace: 169.254.80.2, joined to the broker's (169.254.80.1)
 NC=ssmrc$$
 VC=vrc$$

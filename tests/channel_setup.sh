@@ -5,7 +5,7 @@
 #                               users' login shell ssm-shell, a private /run with utmp
 #   chan_net TAG NET            two network namespaces (broker side NB, host side NH) joined
 #                               by a veth pair on NET.1/30 and NET.2/30 (NET: three octets,
-#                               e.g. 169.254.78); sets BIP HIP PORT URL IB IH ST and an EXIT
+#                               e.g. 169.254.78); sets BIP HIP PORT URL IB IH VH ST and an EXIT
 #                               trap that kills $PIDS and deletes the namespaces
 #   chan_broker [ARG...]        ssm-broker serve in NB (state $ST), extra arguments after;
 #                               BPID; waits until it listens
@@ -25,6 +25,13 @@
 #                               the registered host's id (HID), for the local login path
 #   chan_all_complete FILE      each sid listed in FILE is stored complete at the broker and
 #                               byte for byte the host's transcript
+#   chan_bg NAME DOC [SECS]     a session on the local login path (login-hid, as ssmtu) in
+#                               the background: output $T/NAME.out, errors $T/NAME.err, exit
+#                               status $T/NAME.rc; stopped after SECS (default 120)
+#   chan_bg_done NAME...        each of those sessions has ended
+#   chan_tbf RATE LATENCY       a tc token-bucket filter on the host's end of the veth pair
+#                               (VH), or SKIP (exit 77) where tc cannot make one
+#   chan_broker_fs SIZE         the broker's state ($ST) on a tmpfs of that size, to fill
 #
 # Set-up steps report through $CHAN_CHECK (default ssm_check: a failure is counted and the
 # test goes on); a bench sets CHAN_CHECK to a function that stops at the first failure.
@@ -71,6 +78,7 @@ chan_net() {
 	ip -n "$NB" link set "v${1}b$$" up && ip -n "$NH" link set "v${1}h$$" up
 	IB="ip netns exec $NB"
 	IH="ip netns exec $NH"
+	VH=v${1}h$$
 	ST=$T/st
 }
 
@@ -201,4 +209,23 @@ for sid in open(lst).read().split():
     if sid not in done or not filecmp.cmp(host + "/" + sid + ".cast", broker + "/" + sid + ".cast", shallow=False):
         sys.exit(1)
 PY
+}
+
+chan_bg() {
+	( _rc=0; timeout "${3:-120}" "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" ||
+		_rc=$?; echo "$_rc" >"$T/$1.rc" ) &
+}
+
+chan_bg_done() { for _n in "$@"; do [ -e "$T/$_n.rc" ] || return 1; done; }
+
+chan_tbf() {
+	if ! $IH tc qdisc add dev "$VH" root tbf rate "$1" burst 128kb latency "$2" 2>"$T/tc.err"; then
+		echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
+		exit 77
+	fi
+}
+
+chan_broker_fs() {
+	mkdir -p "$ST" && mount -t tmpfs -o "size=$1,mode=0700" ssm-brokerst "$ST" ||
+		{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
 }

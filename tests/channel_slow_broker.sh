@@ -17,11 +17,7 @@ command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; 
 . "$srcdir/tests/channel_setup.sh"
 chan_init
 chan_net w 169.254.83
-VH=vwh$$ # the host's end of the veth pair (chan_net)
-if ! $IH tc qdisc add dev "$VH" root tbf rate 4mbit burst 128kb latency 200ms 2>"$T/tc.err"; then
-	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
-	exit 77
-fi
+chan_tbf 4mbit 200ms # usable here? (set again for the flood)
 $IH tc qdisc del dev "$VH" root
 # the sanitizers' allocator keeps freed memory in quarantine: keep it small so that RSS
 # means what the program holds

@@ -17,9 +17,7 @@ command -v ip >/dev/null 2>&1 || { echo "SKIP: ip (iproute2) missing"; exit 77; 
 . "$srcdir/tests/channel_setup.sh"
 chan_init
 chan_net t 169.254.76
-# the broker's state on a small file system of its own, to fill it later
-mkdir -p "$ST" && mount -t tmpfs -o size=8m,mode=0700 ssm-brokerst "$ST" ||
-	{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
+chan_broker_fs 8m # the broker's state on a small file system of its own, to fill later
 chan_broker --keepalive 2:6
 mkdoc Cmd-Tail '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo TAIL-OUTPUT; sleep 2"}}}'

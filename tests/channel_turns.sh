@@ -38,10 +38,7 @@ chan_pam
 chan_agent
 chan_login_hid
 
-run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
-	( rc=0; timeout 120 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
-	  echo "$rc" >"$T/$1.rc" ) &
-}
+run() { chan_bg "$@"; }
 rcs_ok() { # NAME...: each ended with 0 and printed its last line
 	for _n in "$@"; do
 		[ "$(cat "$T/$_n.rc" 2>/dev/null)" = 0 ] || { echo "  $_n: rc $(cat "$T/$_n.rc" 2>/dev/null), $(tail -2 "$T/$_n.err")"; return 1; }
@@ -50,7 +47,6 @@ rcs_ok() { # NAME...: each ended with 0 and printed its last line
 ended_by_exit() { # count of session_end events with reason exit
 	grep '"session_end"' "$T/log/audit.jsonl" | grep -c '"reason":"exit"'
 }
-all_done() { for _n in "$@"; do [ -e "$T/$_n.rc" ] || return 1; done; }
 
 # ---- eighteen idle sessions hold the channels, then three busy ones
 IDLE=""
@@ -63,7 +59,7 @@ ssm_check "  the broker holds the first bytes of each idle transcript (not only 
 n0=$(ended_by_exit)
 BUSY="busy1 busy2 busy3"
 for b in $BUSY; do run "$b" Cmd-Busy; done
-ssm_wait_for 90 all_done $BUSY
+ssm_wait_for 90 chan_bg_done $BUSY
 ssm_check "three busy sessions beside them run to their end (each 1.6 MB, limit 600 kB)" rcs_ok $BUSY
 for b in $BUSY; do
 	ssm_check "  $b printed its last line" grep -qx BUSY-END "$T/$b.out"
@@ -73,7 +69,7 @@ ssm_check "  audited as ended by their exit (none by the backlog limit)" \
 ssm_check "  no session ended at the backlog limit" sh -c \
 	"! grep '\"session_end\"' '$T/log/audit.jsonl' | grep -q backlog"
 touch "$GO"
-ssm_wait_for 60 all_done $IDLE
+ssm_wait_for 60 chan_bg_done $IDLE
 ssm_check "the idle sessions end" rcs_ok $IDLE
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids1"
 ssm_check "  all $(wc -l <"$T/sids1") transcripts arrive complete at the broker, byte for byte" \
@@ -86,7 +82,7 @@ i=1
 while [ $i -le 20 ]; do MANY="$MANY many$i"; i=$((i + 1)); done
 n0=$(ended_by_exit)
 for m in $MANY; do run "$m" Cmd-Long; done
-ssm_wait_for 110 all_done $MANY
+ssm_wait_for 110 chan_bg_done $MANY
 ssm_check "twenty busy sessions at once (3.2 MB each) run to their end" rcs_ok $MANY
 ssm_check "  audited as ended by their exit" [ $(( $(ended_by_exit) - n0 )) -ge 20 ]
 ssm_check "  no session ended at the backlog limit" sh -c \
@@ -112,7 +108,7 @@ for i in range(n):
 PY
 ssm_check "the spool is made" [ "$(cd "$T/log/sessions" && ls | grep -c '^spool-')" = "$NSP" ]
 for b in sp1 sp2; do run "$b" Cmd-Busy; done
-ssm_wait_for 90 all_done sp1 sp2
+ssm_wait_for 90 chan_bg_done sp1 sp2
 ssm_check "$NSP finished transcripts in the spool: two busy sessions still run to their end" rcs_ok sp1 sp2
 ssm_check "  audited as ended by their exit" [ $(( $(ended_by_exit) - n0 )) -ge 2 ]
 (cd "$T/log/sessions" && ls spool-*.cast) | sed 's|\.cast$||' >"$T/spool"
@@ -134,7 +130,7 @@ ND=$(ls "$T/log/sessions" | wc -l)
 ssm_check "  it knows the whole spool was delivered ($ND transcripts)" \
 	grep -Eq "(^|[^0-9])$ND transcripts in the spool were delivered before" "$T/agent.log"
 run after Cmd-Busy
-ssm_wait_for 60 all_done after
+ssm_wait_for 60 chan_bg_done after
 ssm_check "  a new busy session runs to its end" rcs_ok after
 ls "$T"/log/sessions/*.cast | sed 's|.*/\(.*\)\.cast$|\1|' >"$T/sids4"
 ssm_check "  and is delivered" ssm_wait_for 30 chan_all_complete "$T/sids4"

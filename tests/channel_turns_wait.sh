@@ -26,14 +26,8 @@ command -v tc >/dev/null 2>&1 || { echo "SKIP: tc (iproute2) missing"; exit 77; 
 . "$srcdir/tests/channel_setup.sh"
 chan_init
 chan_net v 169.254.85
-# the broker's state on a file system of its own, to fill it in the last phase
-mkdir -p "$ST" && mount -t tmpfs -o size=64m,mode=0700 ssm-brokerst "$ST" ||
-	{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
-VH=vvh$$ # the host's end of the veth pair (chan_net)
-if ! $IH tc qdisc add dev "$VH" root tbf rate 8mbit burst 128kb latency 400ms 2>"$T/tc.err"; then
-	echo "SKIP: tc tbf unusable here: $(cat "$T/tc.err")"
-	exit 77
-fi
+chan_broker_fs 64m # the broker's state on a file system of its own, to fill in the last phase
+chan_tbf 8mbit 400ms # 1 MB/s
 chan_broker
 # 600 kB in two bursts of 300 kB: one burst more than the limit's half
 mkdoc Cmd-Burst '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
@@ -47,11 +41,7 @@ chan_pam
 chan_agent
 chan_login_hid
 
-run() { # NAME DOC: a session in the background, its output in $T/NAME.out, rc in $T/NAME.rc
-	( rc=0; timeout 240 "$T/bin/login-hid" ssmtu "$2" - -- </dev/null >"$T/$1.out" 2>"$T/$1.err" || rc=$?
-	  echo "$rc" >"$T/$1.rc" ) &
-}
-all_done() { for _n in "$@"; do [ -e "$T/$_n.rc" ] || return 1; done; }
+run() { chan_bg "$1" "$2" 240; }
 rcs_ok() { # NAME...: each ended with 0 and printed its last line
 	_bad=0
 	for _n in "$@"; do
@@ -111,7 +101,7 @@ if [ "$(wc -l <"$T/s0")" -ge 2 ]; then
 else
 	echo "note: too few of alice's transcripts waited when bob's started to compare the order"
 fi
-ssm_wait_for 200 all_done $S bob
+ssm_wait_for 200 chan_bg_done $S bob
 echo "note: $N sessions ended after $(( $(date +%s) - t0 )) s"
 ssm_check "$N sessions of 600 kB each, twenty of them waiting for a turn, and bob's run to their end" rcs_ok $S bob
 # on a failure: how the first sessions that did not run to their end ended
@@ -142,9 +132,9 @@ while [ $i -le 20 ]; do F="$F f$i"; i=$((i + 1)); done
 n0=$(grep '"session_end"' "$T/log/audit.jsonl" | grep -c backlog)
 t0=$(date +%s)
 for f in $F; do run "$f" Cmd-Burst; done
-ssm_wait_for 120 all_done $F
+ssm_wait_for 120 chan_bg_done $F
 echo "note: 20 sessions ended after $(( $(date +%s) - t0 )) s"
-ssm_check "twenty sessions while the broker stores nothing: all end, none held back for ever" all_done $F
+ssm_check "twenty sessions while the broker stores nothing: all end, none held back for ever" chan_bg_done $F
 ssm_check "  each at the backlog limit (reason error)" \
 	[ $(( $(grep '"session_end"' "$T/log/audit.jsonl" | grep -c backlog) - n0 )) -ge 20 ]
 rm -f "$ST/filler"
