@@ -3,6 +3,9 @@
 # "Performance"): `ssm start-session` (client) -> ssm-broker -> the host's ssm-agent (PAM
 # service ssm-session with the real pam_ssmsession, login shell ssm-shell) against `ssh` to a
 # real sshd on the host's veth address (key authentication, the same user, bash as its shell).
+# Two relayed OpenSSH sessions are measured in the echo and throughput rounds as yardsticks:
+# through a bastion (a second sshd in the broker's namespace, ProxyCommand `ssh -W`) and
+# through a bare TCP relay (socat, when installed: the least any relay hop adds).
 #   echo latency     one byte at a time through `stty raw -echo; dd bs=1` in a terminal
 #                    session, both sessions open at once and taking turns byte by byte
 #   throughput       `cat` of a 200 MB base64 file in a terminal session (ssm start-session,
@@ -212,6 +215,39 @@ need "sshd listens on $HIP:22" ssm_wait_for 10 sh -c "$IH ss -Hltn | grep -q '$H
 SSHD_PID=$(cat "$T/sshd.pid")
 SSHO="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -i $T/userkey"
 need "ssh with the key runs bash as ssmtu" sh -c "$IB ssh $SSHO ssmtu@$HIP 'echo SSH-\$(id -un)-\$0' 2>'$T/ssh.err' | grep -qx 'SSH-ssmtu-bash'"
+# ---- yardsticks of a relayed OpenSSH (what a brokered design is up against; skipped, with
+# the reason in the report, when their set-up fails): ssh through a bastion, a second sshd in
+# the broker's namespace reached by ProxyCommand `ssh -W` (what `ssh -J` does); and ssh through
+# a bare TCP relay (socat, no crypto: the least any relay hop adds)
+mkdir -p "$T/res"
+printf '%s\n' "ListenAddress 127.0.0.1" "Port 2222" "HostKey $T/sshhost" "PidFile $T/sshdj.pid" \
+	"UsePAM no" "PasswordAuthentication no" "KbdInteractiveAuthentication no" \
+	"PubkeyAuthentication yes" "AuthorizedKeysFile $T/ak/%u" "StrictModes no" \
+	"AllowTcpForwarding yes" "PermitTTY no" "PrintMotd no" "UseDNS no" >"$T/sshdj_config"
+$IB unshare --mount --propagation private sh -c \
+	"mount --bind '$T/passwd.sshd' /etc/passwd && exec '$SSHD' -D -e -f '$T/sshdj_config'" >"$T/sshdj.log" 2>&1 &
+PIDS="$PIDS $!"
+printf '#!/bin/sh\nexec ssh %s -p 2222 -W "$1:$2" ssmtu@127.0.0.1\n' "$SSHO" >"$T/jproxy"
+chmod 0755 "$T/jproxy"
+if ssm_wait_for 10 sh -c "$IB ss -Hltn | grep -q '127.0.0.1:2222 '" &&
+	$IB ssh $SSHO -o ProxyCommand="$T/jproxy %h %p" ssmtu@$HIP 'echo J-$(id -un)' 2>"$T/sshj.err" | grep -qx J-ssmtu; then
+	SSHJ="ssh $SSHO -o ProxyCommand='$T/jproxy %h %p' -tt ssmtu@$HIP"
+else
+	echo "the bastion's set-up failed: $(tail -2 "$T/sshj.err" "$T/sshdj.log" | tr '\n' ' ')" | tee "$T/res/sshj.skip"
+	SSHJ=
+fi
+SSHR=
+if command -v socat >/dev/null 2>&1; then
+	$IB socat -b 65536 TCP-LISTEN:2223,bind=127.0.0.1,reuseaddr,fork,nodelay "TCP:$HIP:22,nodelay" >"$T/socat.log" 2>&1 &
+	PIDS="$PIDS $!"
+	if ssm_wait_for 10 sh -c "$IB ss -Hltn | grep -q '127.0.0.1:2223 '"; then
+		SSHR="ssh $SSHO -p 2223 -tt ssmtu@127.0.0.1"
+	else
+		echo "socat did not listen: $(tail -2 "$T/socat.log" | tr '\n' ' ')" | tee "$T/res/sshr.skip"
+	fi
+else
+	echo "socat is not installed (apt-get install socat)" | tee "$T/res/sshr.skip"
+fi
 need "an ssm command session runs" sh -c "XDG_CONFIG_HOME='$T/cfg' $IB '$SSM' start-session --target '$HID' --document-name Cmd-Echo </dev/null 2>'$T/cmd.err' | grep -qx CMD-OUT"
 
 # ---- the data and the driver
@@ -556,7 +592,8 @@ sed 's/^/  /' "$RES/mem"
 
 echo "== echo latency: $ECHO_N one-byte round trips, ssm and ssh sessions taking turns; $ECHO_RUNS runs"
 for r in $(seq 1 "$ECHO_RUNS"); do
-	drv echo "$ECHO_N" 20 "$RES" "$r" "ssm=$SSMC" "ssh=$SSHC -tt ssmtu@$HIP" ${ALTC:+"ssmalt=$ALTC"}
+	drv echo "$ECHO_N" 20 "$RES" "$r" "ssm=$SSMC" "ssh=$SSHC -tt ssmtu@$HIP" ${ALTC:+"ssmalt=$ALTC"} \
+		${SSHJ:+"sshj=$SSHJ"} ${SSHR:+"sshr=$SSHR"}
 done
 clear_transcripts
 
@@ -568,6 +605,8 @@ for r in $(seq 1 "$TP_ROUNDS"); do
 	kill -TERM $W; wait $W || true
 	clear_transcripts
 	drv tp ssh "$BIG" "$SIZE" "$RES" "$SSHD_PID" "$SSHC -tt ssmtu@$HIP" | tee -a "$RES/tp"
+	[ -z "$SSHJ" ] || drv tp sshj "$BIG" "$SIZE" "$RES" "$SSHD_PID" "$SSHJ" | tee -a "$RES/tp"
+	[ -z "$SSHR" ] || drv tp sshr "$BIG" "$SIZE" "$RES" "$SSHD_PID" "$SSHR" | tee -a "$RES/tp"
 	if [ -n "$ALTC" ]; then
 		drv tp ssmalt "$BIG" "$SIZE" "$RES" "$BPID,$APID" "$ALTC" | tee -a "$RES/tp"
 		clear_transcripts
@@ -699,7 +738,14 @@ import os, re, sys, statistics as st
 size, echo_runs = int(size), int(echo_runs)
 cap_s = float(os.environ.get("CHANBENCH_TP_CAP", "30"))
 MED = st.median
-NAME = {"ssm": "ssm (channel)", "ssh": "OpenSSH", "ssmalt": "ssm, " + (altname or "alternative client")}
+NAME = {"ssm": "ssm (channel)", "ssh": "OpenSSH", "ssmalt": "ssm, " + (altname or "alternative client"),
+        "sshj": "OpenSSH through a bastion", "sshr": "OpenSSH through a TCP relay"}
+VARIANTS = ("ssm", "ssh", "ssmalt", "sshj", "sshr")
+RELAYED = ("sshj", "sshr")
+
+def skipped(v):
+    path = f"{res}/{v}.skip"
+    return open(path).read().strip() if os.path.exists(path) else ""
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -778,10 +824,22 @@ p("How: the set-up of `tests/channel_sessions.sh` (private mount+pid namespaces,
   "driver owns each client's terminal (`os.openpty`, 100x30, `select`): it plays the user, "
   "reading everything the client writes as fast as it comes.")
 p("")
+p("Two relayed OpenSSH sessions measured in the same rounds show what a brokered design is up "
+  "against, since Session Manager's broker relays every byte by design: **OpenSSH through a "
+  "bastion** (a second `sshd` on the broker's namespace's loopback, reached with "
+  "`ProxyCommand='ssh -W %h:%p'`, what `ssh -J` does: the bastion host Session Manager "
+  "retires) and **OpenSSH through a TCP relay** (`socat -b 65536` with `TCP_NODELAY` on the "
+  "broker's loopback forwarding to the host's sshd: one relay hop with no cryptography, the "
+  "least any relay adds). The goals are against direct OpenSSH, as the issue sets them.")
+for v in RELAYED:
+    if skipped(v):
+        p("")
+        p(f"{NAME[v]}: not measured: {skipped(v)}")
+p("")
 
 # ---- echo
 ech = {}
-for v in ("ssm", "ssh", "ssmalt"):
+for v in VARIANTS:
     runs = []
     for r in range(1, echo_runs + 1):
         path = f"{res}/echo.{v}.{r}"
@@ -814,7 +872,7 @@ for v in ech:
 p("")
 
 # ---- throughput
-tp = {v: [x for x in lines(res + "/tp", "tp") if x["name"] == v] for v in ("ssm", "ssh", "ssmalt")}
+tp = {v: [x for x in lines(res + "/tp", "tp") if x["name"] == v] for v in VARIANTS}
 tp = {v: x for v, x in tp.items() if x}
 p(f"### 2. Terminal output: `cat` of a {size / 1e6:.0f} MB file (base64, 76-column lines), {tp_rounds} interleaved rounds")
 p("")
@@ -860,11 +918,11 @@ for v, rs in tp.items():
         p(f"| {NAME[v]} | {f(med_tp[v], 2)} ({f(min(mb), 2)}-{f(max(mb), 2)}) | {{vs_tp_{v}}} | {stl} | "
           f"{f(MED([r['client_ms'] for r in ok]), 0)} | {c(pids[0])} | {c(pids[1])} | {c(pids[1], True)} |")
     else:
-        p(f"| {NAME[v]} | {f(med_tp[v], 2)} ({f(min(mb), 2)}-{f(max(mb), 2)}) | | {stl} | "
+        p(f"| {NAME[v]} | {f(med_tp[v], 2)} ({f(min(mb), 2)}-{f(max(mb), 2)}) | {{vs_tp_{v}}} | {stl} | "
           f"{f(MED([r['client_ms'] for r in ok]), 0)} | - | - | - |")
 txt = "\n".join(L)
-for v in ("ssm", "ssmalt"):
-    if v in med_tp and "ssh" in med_tp:
+for v in VARIANTS:
+    if v in med_tp and "ssh" in med_tp and v != "ssh":
         txt = txt.replace("{vs_tp_%s}" % v, f"{med_tp[v] / med_tp['ssh']:.3f}x")
     txt = txt.replace("{vs_tp_%s}" % v, "")
 L = txt.split("\n")
@@ -1024,6 +1082,26 @@ if ("cmd", "ssm") in stmed and ("cmd", "ssh") in stmed:
     a, b = stmed[("cmd", "ssm")], stmed[("cmd", "ssh")]
     G.append(("session start no slower than ssh with a key: command, to the first output byte", a[0] <= b[0],
               f"{f(a[0])} vs {f(b[0])} ms ({a[0] / b[0]:.2f}x)"))
+R = []
+if "ssm" in ech:
+    a = [x for r in ech["ssm"] for x in r]
+    for v in RELAYED:
+        if v in ech and "ssh" in ech:
+            b = [x for r in ech[v] for x in r]
+            c = [x for r in ech["ssh"] for x in r]
+            R.append(f"echo: {NAME[v]} {MED(b) / MED(c):.2f}x / {pct(b, .99) / pct(c, .99):.2f}x direct OpenSSH "
+                     f"(median / p99); ssm {MED(a) / MED(b):.2f}x / {pct(a, .99) / pct(b, .99):.2f}x it")
+if "ssm" in med_tp:
+    for v in RELAYED:
+        if v in med_tp and "ssh" in med_tp:
+            R.append(f"terminal output: {NAME[v]} {med_tp[v] / med_tp['ssh']:.3f}x direct OpenSSH; "
+                     f"ssm {med_tp['ssm'] / med_tp[v]:.3f}x it")
+if R:
+    p("### The relayed yardsticks")
+    p("")
+    for x in R:
+        p(f"- {x}.")
+    p("")
 p("### Goals")
 p("")
 p("| goal | measured | |")
