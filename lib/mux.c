@@ -113,6 +113,8 @@ struct chan {
 	unsigned mine : 1;
 	unsigned allow_streams : 1;
 	unsigned dead : 1;
+	unsigned taken_up : 1; /* adopted in the resumption under way: this side does not know
+				* which of its streams' ids the peer holds */
 	uint32_t last_local_stream, max_peer_stream;
 	struct stream *s0;  /* stream 0: lives as long as the channel */
 	struct stream **st; /* the open streams, s0 included */
@@ -147,6 +149,8 @@ struct ssm_mux {
 	unsigned done_sent : 1;    /* this side's RESUME_DONE left */
 	unsigned peer_done : 1;    /* the peer's RESUME_DONE arrived */
 	unsigned tx_done : 1;      /* the message peeked is this side's RESUME_DONE */
+	unsigned known : 1;        /* a resumption finished: this side knows every id it used
+				    * (a new mux, one that lost its state, does not) */
 	uint32_t resume_peer_max;  /* highest channel id of the peer's parity it resumed */
 	uint32_t resume_adopts;    /* RESUMEs offered for adoption in this resumption */
 	struct tomb *tombs;
@@ -1177,6 +1181,7 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	s->rd = s->base = f->u.resume.acked;
 	s->accepted = 1;
 	s->adopted = 1;
+	c->taken_up = 1;
 	s->user = a.user;
 	s->listed = 1;
 	s->peer_flags = f->flags;
@@ -1223,11 +1228,16 @@ static int rx_resume(struct ssm_mux *m, const struct ssm_frame *f, char *err, si
 			if (adopt(m, f) == 0)
 				return 0;
 		}
-		/* ids of this side's parity that it never used: never use them now */
-		if (c == NULL && !peer_parity(m, f->channel) && f->channel > m->last_local_chan)
+		/* ids of this side's parity that it has no record of using: a side that lost its
+		 * state never uses them now (the peer may still hold them).  A side that kept its
+		 * state knows every id it used, and the peer's word does not move its next id:
+		 * otherwise a RESUME naming an id near UINT32_MAX would leave it no new channel
+		 * or stream on the link for as long as it runs. */
+		if (c == NULL && !m->known && !peer_parity(m, f->channel) &&
+		    f->channel > m->last_local_chan)
 			m->last_local_chan = f->channel;
-		if (c != NULL && f->stream != 0 && (int)(f->stream & 1u) == (int)c->mine &&
-		    f->stream > c->last_local_stream)
+		if (c != NULL && c->taken_up && f->stream != 0 &&
+		    (int)(f->stream & 1u) == (int)c->mine && f->stream > c->last_local_stream)
 			c->last_local_stream = f->stream;
 		t = tomb_add(m, f->channel, f->stream, SSM_CODE_UNKNOWN,
 			     c ? "no such stream here (state lost, or its grace period passed)"
@@ -1372,6 +1382,7 @@ static void resume_finish(struct ssm_mux *m)
 	size_t n = 0, i, k;
 
 	m->phase = PH_UP;
+	m->known = 1;
 	m->down_since = 0;
 	free(m->rlist);
 	m->rlist = NULL;
@@ -1394,8 +1405,10 @@ static void resume_finish(struct ssm_mux *m)
 	m->max_peer_chan = m->resume_peer_max;
 	if (m->nchan > 0 && (cs = calloc(m->nchan, sizeof(*cs))) != NULL) {
 		for (i = 0; i < m->nb; i++)
-			for (c = m->ht[i]; c != NULL; c = c->hnext)
+			for (c = m->ht[i]; c != NULL; c = c->hnext) {
+				c->taken_up = 0;
 				cs[n++] = c;
+			}
 		qsort(cs, n, sizeof(*cs), cmp_chan); /* OPENs again in increasing order */
 	}
 	for (i = 0; i < n; i++) {

@@ -1335,6 +1335,61 @@ static void test_resume_rows(void)
 	}
 }
 
+/* A side that kept its state (it finished a resumption) knows every id it used: a RESUME
+ * naming one of its parity it never used is answered CLOSE unknown and does not move its
+ * next id.  Before, an id near UINT32_MAX left it no new channel (or stream) on the link
+ * for as long as it ran.  (A new mux still skips what the peer resumes: test_resume_rules.) */
+static void test_resume_known(void)
+{
+	static const struct {
+		int line, victim;
+		uint32_t ch, st, want_next;
+	} kr[] = {
+	    {__LINE__, BR, 0xFFFFFFFEu, 0, 8}, {__LINE__, BR, 8, 0, 8},
+	    {__LINE__, AG, 0xFFFFFFFFu, 0, 5}, {__LINE__, AG, 7, 0, 5},
+	    /* streams of the broker's parity in its channel 2, which it kept */
+	    {__LINE__, BR, 2, 0xFFFFFFFFu, 1}, {__LINE__, BR, 2, 5, 1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kr) / sizeof(kr[0]); i++) {
+		struct pair p;
+		struct side *v;
+		struct ssm_frame o;
+		uint32_t got;
+
+		pair_setup(&p);
+		CHECK(ssm_mux_allow_streams(p.br.m, 2) == 0 && ssm_mux_allow_streams(p.ag.m, 2) == 0,
+		      "streams allowed in channel 2");
+		/* one resumption of both sides: each now knows its ids */
+		ssm_mux_link_down(p.br.m, 0);
+		ssm_mux_link_down(p.ag.m, 0);
+		ssm_mux_hello(p.br.m, 0);
+		ssm_mux_hello(p.ag.m, 0);
+		CHECK_ROW(kr[i].line, wire(&p.br, &p.ag) == 0, "resumed (%s%s)", p.br.errmsg,
+			  p.ag.errmsg);
+		clear(&p.br);
+		clear(&p.ag);
+		v = kr[i].victim == AG ? &p.ag : &p.br;
+		victim_hello(v);
+		list_others(v, kr[i].victim, kr[i].st == 0 ? kr[i].ch : 0);
+		CHECK_ROW(kr[i].line, rx_resume(v, kr[i].ch, kr[i].st, F_ACC, 0, 100) == 0,
+			  "RESUME: %s", v->errmsg);
+		CHECK_ROW(kr[i].line, rx_done(v) == 0, "RESUME_DONE: %s", v->errmsg);
+		CHECK_ROW(kr[i].line, sent_close(v, kr[i].ch, kr[i].st, NULL) == SSM_CODE_UNKNOWN,
+			  "answered CLOSE unknown");
+		if (kr[i].st != 0) {
+			got = ssm_mux_stream_open(v->m, kr[i].ch, "127.0.0.1:1", 100, NULL);
+		} else {
+			o = open_frame(kr[i].victim == BR ? SSM_KIND_SESSION : SSM_KIND_TRANSCRIPT);
+			got = ssm_mux_open(v->m, &o, kr[i].victim == BR ? 100 : 0, NULL);
+		}
+		CHECK_ROW(kr[i].line, got == kr[i].want_next, "next id %u, want %u", got,
+			  kr[i].want_next);
+		pair_free(&p);
+	}
+}
+
 /* the order of things in a resumption, and what goes again */
 static void test_resume_rules(void)
 {
@@ -1948,6 +2003,7 @@ int main(void)
 	test_hostile();
 	test_hostile_sequences();
 	test_resume_rows();
+	test_resume_known();
 	test_resume_rules();
 	test_resume_cuts();
 	test_document_channel();
