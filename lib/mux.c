@@ -1141,7 +1141,10 @@ static int adopt(struct ssm_mux *m, const struct ssm_frame *f)
 	struct stream *s;
 	int ok;
 
-	if (m->adopt == NULL || !(m->feat & SSM_FRAME_FEAT_RESUME_ACKED) ||
+	/* a side that kept its state knows every channel of its own it has: one it lacks was
+	 * closed, and is not taken up again */
+	if (m->adopt == NULL || (m->known && !peer_parity(m, f->channel)) ||
+	    !(m->feat & SSM_FRAME_FEAT_RESUME_ACKED) ||
 	    (f->flags & (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN)) !=
 		    (SSM_FRAME_F_ACKED | SSM_FRAME_F_ACCEPT_SEEN) ||
 	    m->nchan >= SSM_FRAME_CHANNELS_MAX ||
@@ -1383,6 +1386,9 @@ static void resume_finish(struct ssm_mux *m)
 
 	m->phase = PH_UP;
 	m->known = 1;
+	for (k = 0; k < m->nb; k++)
+		for (c = m->ht[k]; c != NULL; c = c->hnext)
+			c->taken_up = 0;
 	m->down_since = 0;
 	free(m->rlist);
 	m->rlist = NULL;
@@ -1405,10 +1411,8 @@ static void resume_finish(struct ssm_mux *m)
 	m->max_peer_chan = m->resume_peer_max;
 	if (m->nchan > 0 && (cs = calloc(m->nchan, sizeof(*cs))) != NULL) {
 		for (i = 0; i < m->nb; i++)
-			for (c = m->ht[i]; c != NULL; c = c->hnext) {
-				c->taken_up = 0;
+			for (c = m->ht[i]; c != NULL; c = c->hnext)
 				cs[n++] = c;
-			}
 		qsort(cs, n, sizeof(*cs), cmp_chan); /* OPENs again in increasing order */
 	}
 	for (i = 0; i < n; i++) {
@@ -1706,6 +1710,7 @@ uint32_t ssm_mux_open(struct ssm_mux *m, const struct ssm_frame *open, uint32_t 
 	c->st[0]->cols = f.u.open.cols;
 	c->st[0]->rows = f.u.open.rows;
 	m->last_local_chan = id;
+	tomb_del(m, id, 0); /* one a peer named in a RESUME: the id is this channel's now */
 	ht_insert(m, c);
 	return id;
 }
@@ -1755,6 +1760,7 @@ uint32_t ssm_mux_stream_open(struct ssm_mux *m, uint32_t channel, const char *or
 	s->window = window;
 	s->user = user;
 	c->last_local_stream = id;
+	tomb_del(m, channel, id); /* one a peer named in a RESUME: the id is this stream's now */
 	return id;
 }
 
