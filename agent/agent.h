@@ -42,6 +42,12 @@ void agent_docs_init(const struct agent_env *env, const struct ssm_config *cfg);
 int agent_docs_need(const char *name, const char *sha);
 int agent_docs_event(const struct ssm_mux_ev *ev); /* 1 if it was a fetch's */
 void agent_docs_tick(int64_t now_ms);
+/* The broker's key rotation chain (lib/keyrot.h), asked for at every link-up and when a
+ * session's token names a key trusted_keys lacks: 1 a fetch is under way (its end calls
+ * agent_sessions_doc_ready(SSM_KEYROT_DOC_NAME, SSM_KEYROT_DOC_SHA)), 0 not possible */
+int agent_keys_fetch(void);
+/* 1 if trusted_keys holds kid (0 also when it cannot be read: PAM says why) */
+int agent_keys_known(const char *kid);
 
 /* deliver.c: transcripts to the broker (TRANSCRIPT channels) */
 struct ssm_config;

@@ -25,8 +25,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "agent.h"
+#include "ca.h"
 #include "doccache.h"
 #include "document.h"
+#include "jwk.h"
+#include "keyrot.h"
 #include "util.h"
 
 #define FETCH_TIMEOUT_MS 15000
@@ -100,11 +103,11 @@ static void finish(struct fetch *f)
 	agent_sessions_doc_ready(name, sha);
 }
 
+static int start_fetch(const char *name, const char *sha);
+
 int agent_docs_need(const char *name, const char *sha)
 {
 	char path[4096 + SSM_FRAME_DOC_MAX + 8], err[512] = "", *buf = NULL;
-	struct ssm_frame o;
-	struct fetch *f;
 	struct stat st;
 	size_t len;
 	int r;
@@ -124,10 +127,71 @@ int agent_docs_need(const char *name, const char *sha)
 	}
 	if (r != -ENOENT)
 		E.log("document %s: the cached copy is unusable (%s): fetching it again", name, err);
+	return start_fetch(name, sha);
+}
+
+static int is_keys(const struct fetch *f)
+{
+	return strcmp(f->name, SSM_KEYROT_DOC_NAME) == 0 && strcmp(f->sha, SSM_KEYROT_DOC_SHA) == 0;
+}
+
+int agent_keys_fetch(void)
+{
+	return start_fetch(SSM_KEYROT_DOC_NAME, SSM_KEYROT_DOC_SHA);
+}
+
+int agent_keys_known(const char *kid)
+{
+	struct ssm_jwks *set = NULL;
+	char err[256];
+	int r;
+
+	if (ssm_jwks_load(cfg->trusted_keys, &set, err, sizeof(err)) < 0)
+		return 0;
+	r = ssm_jwks_find(set, kid) != NULL;
+	ssm_jwks_free(set);
+	return r;
+}
+
+/* The chain arrived whole: take what carries trusted_keys forward (verified from the keys
+ * it holds: lib/keyrot.c), written atomically; the broker's word alone changes nothing. */
+static int keys_complete(const char *chain, size_t len, char *why, size_t whylen)
+{
+	char err[512] = "", *cur = NULL, *next = NULL, kid[65];
+	size_t clen = 0, applied = 0;
+	int r;
+
+	r = ssm_read_file(cfg->trusted_keys, SSM_JWKS_MAX_FILE, SSM_FILE_TRUSTED | SSM_FILE_NOFOLLOW,
+			  &cur, &clen, err, sizeof(err));
+	if (r == 0)
+		r = ssm_keyrot_apply(cur, clen, chain, len, &next, &applied, err, sizeof(err));
+	if (r == 0 && next != NULL) {
+		r = ssm_ca_write_file(cfg->trusted_keys, next, strlen(next), 0644, err, sizeof(err));
+		if (r == 0 && ssm_keyrot_newest_kid(next, strlen(next), kid) == 0)
+			E.log("trusted_keys: the broker's signing key is now %s (%zu rotation%s taken)",
+			      kid, applied, applied == 1 ? "" : "s");
+	}
+	if (r < 0) {
+		E.log("the broker's key chain refused: %s; trusted_keys unchanged", err);
+		snprintf(why, whylen, "%s", r == -EBADMSG ? "a statement does not verify"
+					   : "the host cannot take it");
+	}
+	free(cur);
+	free(next);
+	return r;
+}
+
+static int start_fetch(const char *name, const char *sha)
+{
+	struct ssm_frame o;
+	struct fetch *f;
+
 	if (find(name, sha) != NULL)
 		return 1;
 	if (E.link == NULL || !(E.link->peer_features & SSM_FRAME_FEAT_DOCUMENTS)) {
-		E.log("document %s: not on this host, and the broker does not send documents", name);
+		if (strcmp(name, SSM_KEYROT_DOC_NAME) != 0)
+			E.log("document %s: not on this host, and the broker does not send documents",
+			      name);
 		return 0;
 	}
 	if (count() >= FETCHES_MAX) {
@@ -152,7 +216,8 @@ int agent_docs_need(const char *name, const char *sha)
 	f->deadline = ssm_mono_ms() + FETCH_TIMEOUT_MS;
 	f->next = fetches;
 	fetches = f;
-	E.log("document %s (sha256 %.12s): fetching it from the broker", name, sha);
+	if (strcmp(name, SSM_KEYROT_DOC_NAME) != 0)
+		E.log("document %s (sha256 %.12s): fetching it from the broker", name, sha);
 	E.want_write();
 	return 1;
 }
@@ -177,6 +242,17 @@ static void complete(struct fetch *f)
 			n = len - got;
 		memcpy(buf + got, p, n);
 		got += n;
+	}
+	if (is_keys(f)) {
+		char why[128] = "incomplete";
+
+		r = got == len ? keys_complete(buf, len, why, sizeof(why)) : -EIO;
+		free(buf);
+		(void)ssm_mux_close(E.mux, f->ch, 0, r == 0 ? SSM_CODE_OK : SSM_CODE_REFUSED,
+				    r == 0 ? "" : why);
+		E.want_write();
+		finish(f);
+		return;
 	}
 	r = got == len ? ssm_doccache_store(cache_dir, f->name, f->sha, buf, len,
 					    cfg->document_cache_max_bytes, err, sizeof(err))

@@ -28,6 +28,7 @@
 #include <libwebsockets.h>
 #include <cjson/cJSON.h>
 #include "agent.h"
+#include "keyrot.h"
 #include "jws.h"
 #include "lwsglue.h"
 #include "mux.h"
@@ -56,6 +57,8 @@ struct asess {
 	/* held back until the document its token names arrived from the broker (docfetch.c):
 	 * what the login needs, kept until then (the token wiped when it is used or dropped) */
 	int parked;
+	int keys_wait; /* ... or first for the broker's key rotation chain (its token's kid) */
+	char kid[65];
 	char user[64], doc[SSM_FRAME_DOC_MAX + 1], term[SSM_FRAME_TERM_MAX + 1];
 	char want_doc[SSM_FRAME_DOC_MAX + 1], want_sha[65];
 	char *token;
@@ -152,7 +155,7 @@ static struct lws *adopt(int fd, struct asess *a)
  * user, so a token that lies about it only names a login PAM will refuse.  The OPEN's sid
  * must be the token's (what the agent logs and the broker shows is what PAM judges). */
 static int token_user(const struct ssm_frame_str *t, const char *sid, char *user, size_t size,
-		      char doc[SSM_FRAME_DOC_MAX + 1], char sha[65])
+		      char doc[SSM_FRAME_DOC_MAX + 1], char sha[65], char kid[65])
 {
 	char *tok = malloc(t->len + 1);
 	struct ssm_jws *jws = NULL;
@@ -170,7 +173,9 @@ static int token_user(const struct ssm_frame_str *t, const char *sid, char *user
 		const cJSON *dn = cJSON_GetObjectItemCaseSensitive(d, "name");
 		const cJSON *dh = cJSON_GetObjectItemCaseSensitive(d, "sha256");
 
-		/* the document to have on the host before PAM judges (docfetch.c checks both) */
+		/* the key and the document to have on the host before PAM judges (docfetch.c
+		 * checks both) */
+		snprintf(kid, 65, "%s", jws->kid);
 		doc[0] = sha[0] = '\0';
 		if (cJSON_IsString(dn) && cJSON_IsString(dh) &&
 		    strlen(dn->valuestring) <= SSM_FRAME_DOC_MAX && strlen(dh->valuestring) == 64) {
@@ -248,6 +253,20 @@ static void start_login(struct asess *a)
 	      a->s.has_tty ? "terminal" : "no terminal", (long)a->s.pid);
 }
 
+static int wait_doc(struct asess *a)
+{
+	return a->want_doc[0] != '\0' && agent_docs_need(a->want_doc, a->want_sha) > 0;
+}
+
+static void park(struct asess *a)
+{
+	a->parked = 1;
+	a->channel_open = 1;
+	a->next = sessions;
+	sessions = a;
+	ssm_mux_set_user(E.mux, a->ch, 0, a);
+}
+
 static void on_open(const struct ssm_mux_ev *ev)
 {
 	const struct ssm_frame *f = ev->f;
@@ -275,7 +294,7 @@ static void on_open(const struct ssm_mux_ev *ev)
 	a->cols = f->u.open.cols;
 	a->rows = f->u.open.rows;
 	if (token_user(&f->u.open.token, a->sid, a->user, sizeof(a->user), a->want_doc,
-		       a->want_sha) < 0) {
+		       a->want_sha, a->kid) < 0) {
 		E.log("session %s refused: the token names no run_as user or another session",
 		      a->sid);
 		(void)ssm_mux_close(E.mux, ev->channel, 0, SSM_CODE_REFUSED,
@@ -292,13 +311,18 @@ static void on_open(const struct ssm_mux_ev *ev)
 	memcpy(a->token, f->u.open.token.p, f->u.open.token.len);
 	a->token[f->u.open.token.len] = '\0';
 	a->token_len = f->u.open.token.len;
-	if (a->want_doc[0] != '\0' && agent_docs_need(a->want_doc, a->want_sha) > 0) {
+	if (a->kid[0] != '\0' && !agent_keys_known(a->kid) && agent_keys_fetch() > 0) {
+		/* a key this host does not trust yet: the broker rotated it, and the chain that
+		 * hands it over comes first (agent_sessions_doc_ready); PAM judges either way */
+		a->keys_wait = 1;
+		park(a);
+		E.log("session %s: waiting for the broker's key rotation chain (key %s)", a->sid,
+		      a->kid);
+		return;
+	}
+	if (wait_doc(a)) {
 		/* the login waits for the document (agent_sessions_doc_ready) */
-		a->parked = 1;
-		a->channel_open = 1;
-		a->next = sessions;
-		sessions = a;
-		ssm_mux_set_user(E.mux, a->ch, 0, a);
+		park(a);
 		E.log("session %s: waiting for document %s from the broker", a->sid, a->want_doc);
 		return;
 	}
@@ -318,13 +342,27 @@ void agent_sessions_doc_ready(const char *name, const char *sha)
 {
 	struct asess *a, *next;
 
+	int keys = strcmp(name, SSM_KEYROT_DOC_NAME) == 0 && strcmp(sha, SSM_KEYROT_DOC_SHA) == 0;
+
 	for (a = sessions; a; a = next) {
 		next = a->next;
-		if (!a->parked || strcmp(a->want_doc, name) != 0 || strcmp(a->want_sha, sha) != 0)
+		if (!a->parked)
 			continue;
+		if (keys) {
+			if (!a->keys_wait)
+				continue;
+			a->keys_wait = 0;
+		} else if (a->keys_wait || strcmp(a->want_doc, name) != 0 ||
+			   strcmp(a->want_sha, sha) != 0) {
+			continue;
+		}
 		/* a channel closed meanwhile (the link lost): its CLOSED event frees it */
 		if (!ssm_mux_is_open(E.mux, a->ch, 0))
 			continue;
+		if (keys && wait_doc(a)) {
+			E.log("session %s: waiting for document %s from the broker", a->sid, a->want_doc);
+			continue;
+		}
 		start_login(a);
 	}
 	E.want_write();

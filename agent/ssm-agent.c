@@ -198,7 +198,13 @@ static void want_write(void)
 
 static void tick(lws_sorted_usec_list_t *sul)
 {
+	static int was_up;
 	int64_t now = ssm_mono_ms();
+	int up = connected && wsd_cur && link_.state == SSM_LINK_UP && ssm_mux_resumed(mux);
+
+	if (up && !was_up)
+		(void)agent_keys_fetch(); /* a rotation while the link was down */
+	was_up = up;
 
 	agent_sessions_tick();
 	agent_docs_tick(now);

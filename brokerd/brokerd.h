@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
+#include <sys/types.h>
+#include <time.h>
 #include <cjson/cJSON.h>
 #include "ca.h"
 #include "config.h"
@@ -24,7 +26,11 @@ struct broker {
 	sqlite3 *db;
 	struct ssm_ca *ca;
 	char issuer[SSM_ENROLL_ISSUER_MAX + 1];
-	cJSON *jwks; /* the public JWK Set */
+	cJSON *jwks; /* the public JWK Set: the signing key's, and the one it replaced */
+	char *keychain; /* the rotation statements hosts are sent (lib/keyrot.h), "" if none */
+	size_t keychain_len;
+	ino_t key_ino; /* signing.key as loaded (a rotation replaces the file) */
+	struct timespec key_mtime;
 };
 
 /* state.c: open the state directory, creating what is missing (and saying where, on
@@ -36,6 +42,15 @@ int broker_server_cert(struct broker *b, const char *const *names, size_t n);
 
 /* jwks.c: the token signing key (Ed25519) and its public JWK Set. */
 int broker_jwks_ensure(const char *key_path, const char *jwks_path, cJSON **pjwks);
+/* The signing key, the JWK Set and the rotation chain (STATE/keyrot), finishing a rotation
+ * that was interrupted; 0 or -errno (the keys in use, if any, stay). */
+int broker_keys_load(struct broker *b);
+/* Reload when signing.key was replaced (`ssm-broker key rotate` while serving): 1 reloaded,
+ * 0 unchanged, -1 failed (the keys in use stay). */
+int broker_keys_fresh(struct broker *b);
+/* A new signing key; the old one signs the statement that hands it to hosts and stays in
+ * the JWK Set until the next rotation.  0 or -errno; the kids of both. */
+int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65]);
 
 /* db.c */
 int db_open(const char *path, sqlite3 **pdb);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "document.h"
+#include "keyrot.h"
 
 #define DOCS_PER_LINK 8
 
@@ -44,6 +45,28 @@ void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 	if (a->ndocuments >= DOCS_PER_LINK) {
 		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_LIMIT,
 				    "too many documents at once on this link");
+		return;
+	}
+	if (strcmp(name, SSM_KEYROT_DOC_NAME) == 0 && strcmp(sha, SSM_KEYROT_DOC_SHA) == 0) {
+		/* the key rotation chain (lib/keyrot.h): the host takes what carries its trusted
+		 * set forward, verified from the keys it holds; empty before any rotation */
+		(void)broker_keys_fresh(B);
+		len = B->keychain_len;
+		if (len > ev->f->value) {
+			(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_LIMIT,
+					    "the key chain is larger than the host takes");
+			return;
+		}
+		ssm_mux_set_user(a->mux, ev->channel, 0, &doc_tag);
+		if (ssm_mux_accept(a->mux, ev->channel, 0, 0) < 0 ||
+		    (len > 0 && ssm_mux_write(a->mux, ev->channel, 0, B->keychain, len) != len) ||
+		    ssm_mux_write_eof(a->mux, ev->channel, 0) < 0) {
+			(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL, "cannot send it");
+			return;
+		}
+		a->ndocuments++;
+		logf_("key chain (%zu bytes) sent to %s", len, a->host_id);
+		lws_callback_on_writable(a->wsi);
 		return;
 	}
 	r = db_document_version_get(B->db, name, sha, &content, &len);

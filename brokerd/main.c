@@ -49,7 +49,8 @@ static void usage(FILE *f)
 	      "                  [--tag KEY=VALUE]...\n"
 	      "       ssm-broker ec2 account list | account remove ACCOUNT [--state-dir DIR]\n"
 	      "       ssm-broker ec2 tag [--state-dir DIR] INSTANCE KEY=VALUE...\n"
-	      "       ssm-broker ec2 forget [--state-dir DIR] INSTANCE\n",
+	      "       ssm-broker ec2 forget [--state-dir DIR] INSTANCE\n"
+	      "       ssm-broker key rotate [--state-dir DIR]\n",
 	      f);
 }
 
@@ -296,6 +297,37 @@ static void log_handler(void *ctx, int prio, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
+/* key rotate: a new signing key, handed to the hosts by a statement the old one signs */
+static int cmd_key(int argc, char **argv)
+{
+	struct broker *b = NULL;
+	char nk[65], ok[65];
+	int i, r;
+
+	if (argc < 1 || strcmp(argv[0], "rotate") != 0)
+		return usage_error("key: only 'rotate'", NULL);
+	for (i = 1; i < argc; i++) {
+		if ((r = take_state_dir(argc, argv, &i)) != 0) {
+			if (r < 0)
+				return usage_error("--state-dir needs a value", NULL);
+		} else {
+			return usage_error("unknown argument", argv[i]);
+		}
+	}
+	if (broker_open(state_dir, 0, &b) < 0)
+		return 1;
+	if (db_meta_get(b->db, "issuer", b->issuer, sizeof(b->issuer)) < 0 ||
+	    broker_key_rotate(b, nk, ok) < 0) {
+		fprintf(stderr, "ssm-broker: the key was not rotated\n");
+		broker_close(b);
+		return 1;
+	}
+	printf("signing key: %s (was %s; hosts take it over their link, and trust %s until the "
+	       "next rotation)\n", nk, ok, ok);
+	broker_close(b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	ssm_log_set_handler(log_handler, NULL);
@@ -324,5 +356,7 @@ int main(int argc, char **argv)
 		return broker_audit_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "ec2") == 0)
 		return broker_ec2_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "key") == 0)
+		return cmd_key(argc - 2, argv + 2);
 	return usage_error("unknown command", argv[1]);
 }

@@ -393,14 +393,19 @@ static int load_sign_key(struct broker *b, char *msg, size_t msglen)
 	const char *kid;
 	char err[256] = "";
 
-	if (sign_key != NULL)
-		return 0;
+	/* `ssm-broker key rotate` while serving replaces signing.key: whoever notices first
+	 * (here or docserve.c) reloads the set, and the key follows the set's first kid */
+	(void)broker_keys_fresh(b);
 	keys = ssm_json_member(b->jwks, "keys");
 	k = cJSON_IsArray(keys) ? cJSON_GetArrayItem(keys, 0) : NULL;
 	if (k == NULL || ssm_json_get_string(k, "kid", &kid) < 0 || strlen(kid) >= sizeof(sign_kid)) {
 		snprintf(msg, msglen, "the broker has no JWK Set");
 		return -EIO;
 	}
+	if (sign_key != NULL && strcmp(sign_kid, kid) == 0)
+		return 0;
+	EVP_PKEY_free(sign_key);
+	sign_key = NULL;
 	if (ssm_ca_read_key(b->sign_key, &sign_key, err, sizeof(err)) < 0) {
 		snprintf(msg, msglen, "the signing key: %s", err);
 		return -EIO;

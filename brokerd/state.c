@@ -33,6 +33,7 @@ void broker_close(struct broker *b)
 	sqlite3_close(b->db);
 	ssm_ca_free(b->ca);
 	cJSON_Delete(b->jwks);
+	free(b->keychain);
 	free(b->dir);
 	free(b);
 }
@@ -120,7 +121,7 @@ int broker_open(const char *dir, int create, struct broker **pb)
 		if ((r = db_meta_set(b->db, "issuer", b->issuer)) < 0)
 			goto fail;
 	}
-	if ((r = broker_jwks_ensure(b->sign_key, b->jwks_path, &b->jwks)) < 0)
+	if ((r = broker_keys_load(b)) < 0)
 		goto fail;
 	*pb = b;
 	return 0;

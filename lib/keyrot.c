@@ -1,0 +1,295 @@
+/* keyrot.c - rotation statements of the broker's token signing key (keyrot.h). */
+#include "config.h"
+#include "keyrot.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include "b64url.h"
+#include "json.h"
+#include "jwk.h"
+#include "util.h"
+
+static int is_kid_char(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '-';
+}
+
+static char *b64_json(const cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o), *out = NULL;
+
+	if (s == NULL)
+		return NULL;
+	if (ssm_b64url_encode((const unsigned char *)s, strlen(s), &out) < 0)
+		out = NULL;
+	free(s);
+	return out;
+}
+
+char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer,
+		      const cJSON *newset, int64_t now, char *err, size_t errlen)
+{
+	cJSON *h = NULL, *p = NULL, *keys;
+	char *h64 = NULL, *p64 = NULL, *s64 = NULL, *out = NULL;
+	unsigned char sig[64];
+	size_t siglen = sizeof(sig), n;
+	EVP_MD_CTX *md = NULL;
+
+	keys = cJSON_GetObjectItemCaseSensitive(newset, "keys");
+	if (old_key == NULL || !EVP_PKEY_is_a(old_key, "ED25519") || old_kid == NULL ||
+	    !ssm_str_charset(old_kid, 1, 64, is_kid_char) || issuer == NULL || !cJSON_IsArray(keys)) {
+		ssm_errf(err, errlen, "a rotation statement needs the old Ed25519 key, its kid and the new set");
+		return NULL;
+	}
+	h = cJSON_CreateObject();
+	p = cJSON_CreateObject();
+	if (h == NULL || p == NULL || !cJSON_AddStringToObject(h, "alg", "EdDSA") ||
+	    !cJSON_AddStringToObject(h, "typ", SSM_KEYROT_TYP) ||
+	    !cJSON_AddStringToObject(h, "kid", old_kid) || !cJSON_AddStringToObject(p, "ssm", "keys") ||
+	    !cJSON_AddStringToObject(p, "iss", issuer) ||
+	    !cJSON_AddNumberToObject(p, "iat", (double)now) ||
+	    !cJSON_AddItemToObject(p, "keys", cJSON_Duplicate(keys, 1)) ||
+	    (h64 = b64_json(h)) == NULL || (p64 = b64_json(p)) == NULL) {
+		ssm_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	n = strlen(h64) + 1 + strlen(p64);
+	if ((out = malloc(n + 1 + 86 + 1)) == NULL) {
+		ssm_errf(err, errlen, "out of memory");
+		goto out;
+	}
+	snprintf(out, n + 1, "%s.%s", h64, p64);
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, old_key) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out, n) != 1 ||
+	    siglen != sizeof(sig) || ssm_b64url_encode(sig, siglen, &s64) < 0 || strlen(s64) != 86) {
+		ssm_errf(err, errlen, "Ed25519 signing failed");
+		free(out);
+		out = NULL;
+		goto out;
+	}
+	out[n] = '.';
+	memcpy(out + n + 1, s64, 87);
+	if (strlen(out) > SSM_KEYROT_STMT_MAX) {
+		ssm_errf(err, errlen, "the statement would be %zu bytes, more than %d", strlen(out),
+			 SSM_KEYROT_STMT_MAX);
+		free(out);
+		out = NULL;
+	}
+out:
+	EVP_MD_CTX_free(md);
+	cJSON_Delete(h);
+	cJSON_Delete(p);
+	free(h64);
+	free(p64);
+	free(s64);
+	return out;
+}
+
+int ssm_keyrot_newest_kid(const char *set, size_t len, char kid[65])
+{
+	struct ssm_jwks *ks = NULL;
+	char err[64];
+	const struct ssm_jwk *k;
+
+	if (ssm_jwks_parse(set, len, &ks, err, sizeof(err)) < 0)
+		return -EINVAL;
+	k = ssm_jwks_at(ks, 0);
+	if (k == NULL || strlen(ssm_jwk_kid(k)) > 64) {
+		ssm_jwks_free(ks);
+		return -EINVAL;
+	}
+	snprintf(kid, 65, "%s", ssm_jwk_kid(k));
+	ssm_jwks_free(ks);
+	return 0;
+}
+
+/* One statement: its header's kid (*kid), the signing input's length, the signature and the
+ * parsed payload.  0, -EINVAL (err says why), -ENOMEM. */
+static int stmt_parse(const char *s, size_t len, char kid[65], size_t *ptbs, unsigned char **psig,
+		      cJSON **ppayload, char *err, size_t errlen)
+{
+	const char *d1, *d2, *alg, *typ, *k, *ssm, *iss;
+	unsigned char *hb = NULL, *pb = NULL, *sig = NULL;
+	size_t hl, pl, sl;
+	cJSON *h = NULL, *p = NULL;
+	int64_t iat;
+	int r = -EINVAL;
+
+	*psig = NULL;
+	*ppayload = NULL;
+	if (len == 0 || len > SSM_KEYROT_STMT_MAX || memchr(s, '\0', len) != NULL) {
+		ssm_errf(err, errlen, "a statement is empty or longer than %d bytes", SSM_KEYROT_STMT_MAX);
+		return -EINVAL;
+	}
+	d1 = memchr(s, '.', len);
+	d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - s)) : NULL;
+	if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - s)) != NULL) {
+		ssm_errf(err, errlen, "a statement is not three dot-separated parts");
+		return -EINVAL;
+	}
+	if (ssm_b64url_decode(s, (size_t)(d1 - s), &hb, &hl) < 0 ||
+	    ssm_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &pb, &pl) < 0 ||
+	    ssm_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - s), &sig, &sl) < 0) {
+		ssm_errf(err, errlen, "a statement's part is not strict base64url");
+		goto out;
+	}
+	if (sl != 64) {
+		ssm_errf(err, errlen, "a statement's signature is not 64 bytes");
+		goto out;
+	}
+	if (ssm_json_parse_object((const char *)hb, hl, &h, err, errlen) < 0 ||
+	    ssm_json_parse_object((const char *)pb, pl, &p, err, errlen) < 0)
+		goto out;
+	if (cJSON_GetArraySize(h) != 3 || ssm_json_get_string(h, "alg", &alg) < 0 ||
+	    strcmp(alg, "EdDSA") != 0 || ssm_json_get_string(h, "typ", &typ) < 0 ||
+	    strcmp(typ, SSM_KEYROT_TYP) != 0 || ssm_json_get_string(h, "kid", &k) < 0 ||
+	    !ssm_str_charset(k, 1, 64, is_kid_char)) {
+		ssm_errf(err, errlen, "a statement's header is not {alg EdDSA, typ %s, kid}",
+			 SSM_KEYROT_TYP);
+		goto out;
+	}
+	if (cJSON_GetArraySize(p) != 4 || ssm_json_get_string(p, "ssm", &ssm) < 0 ||
+	    strcmp(ssm, "keys") != 0 || ssm_json_get_string(p, "iss", &iss) < 0 ||
+	    ssm_json_get_int64(p, "iat", &iat) < 0 || iat < 0 ||
+	    !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p, "keys"))) {
+		ssm_errf(err, errlen, "a statement's payload is not {ssm keys, iss, iat, keys}");
+		goto out;
+	}
+	snprintf(kid, 65, "%s", k);
+	*ptbs = (size_t)(d2 - s);
+	*psig = sig;
+	sig = NULL;
+	*ppayload = p;
+	p = NULL;
+	r = 0;
+out:
+	cJSON_Delete(h);
+	cJSON_Delete(p);
+	free(hb);
+	free(pb);
+	free(sig);
+	return r;
+}
+
+int ssm_keyrot_stmt_set(const char *stmt, size_t len, char **pset)
+{
+	char kid[65], err[128], *t = NULL;
+	unsigned char *sig = NULL;
+	cJSON *payload = NULL, *o = NULL;
+	size_t tbs;
+	int r = stmt_parse(stmt, len, kid, &tbs, &sig, &payload, err, sizeof(err));
+
+	*pset = NULL;
+	if (r < 0)
+		return r;
+	free(sig);
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddItemToObject(o, "keys", cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) ||
+	    (t = cJSON_PrintUnformatted(o)) == NULL)
+		r = -ENOMEM;
+	cJSON_Delete(o);
+	cJSON_Delete(payload);
+	*pset = t;
+	return r;
+}
+
+int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t chain_len,
+		     char **pnew, size_t *papplied, char *err, size_t errlen)
+{
+	struct ssm_jwks *set = NULL, *next = NULL;
+	char *text = NULL, kid[65], jerr[256];
+	const char *p = chain, *end = chain + chain_len, *nl;
+	size_t nstmt = 0, applied = 0, tbs;
+	int r;
+
+	*pnew = NULL;
+	*papplied = 0;
+	if (chain_len > SSM_KEYROT_CHAIN_MAX) {
+		ssm_errf(err, errlen, "the chain is longer than %d bytes", SSM_KEYROT_CHAIN_MAX);
+		return -EINVAL;
+	}
+	if ((text = malloc(cur_len + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(text, cur, cur_len);
+	text[cur_len] = '\0';
+	if (ssm_jwks_parse(text, cur_len, &set, jerr, sizeof(jerr)) < 0 || ssm_jwks_count(set) == 0) {
+		ssm_errf(err, errlen, "the trusted keys: %s", set ? "no key" : jerr);
+		r = -EINVAL;
+		goto out;
+	}
+	while (p < end) {
+		unsigned char *sig = NULL;
+		cJSON *payload = NULL, *o = NULL;
+		const struct ssm_jwk *newest = ssm_jwks_at(set, 0);
+		char *nt = NULL;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL || ++nstmt > SSM_KEYROT_KEEP) {
+			ssm_errf(err, errlen, nl ? "more than %d statements" : "a statement without its newline",
+				 SSM_KEYROT_KEEP);
+			r = -EINVAL;
+			goto out;
+		}
+		r = stmt_parse(p, (size_t)(nl - p), kid, &tbs, &sig, &payload, err, errlen);
+		if (r < 0)
+			goto out;
+		if (strcmp(kid, ssm_jwk_kid(newest)) != 0) {
+			/* not signed by the newest key trusted here: an older step, or not ours */
+			free(sig);
+			cJSON_Delete(payload);
+			p = nl + 1;
+			continue;
+		}
+		r = -EBADMSG;
+		if (ssm_jwk_type(newest) != SSM_KEY_ED25519 ||
+		    ssm_jwk_verify(newest, sig, 64, (const unsigned char *)p, tbs) != 0) {
+			ssm_errf(err, errlen, "the statement signed by %s does not verify", kid);
+		} else if ((o = cJSON_CreateObject()) == NULL ||
+			   !cJSON_AddItemToObject(o, "keys",
+						  cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) ||
+			   (nt = cJSON_PrintUnformatted(o)) == NULL) {
+			r = -ENOMEM;
+		} else if (ssm_jwks_parse(nt, strlen(nt), &next, jerr, sizeof(jerr)) < 0) {
+			ssm_errf(err, errlen, "the set the statement signed by %s names: %s", kid, jerr);
+		} else if (ssm_jwks_count(next) < 2 ||
+			   strcmp(ssm_jwk_kid(ssm_jwks_at(next, 1)), kid) != 0 ||
+			   strcmp(ssm_jwk_kid(ssm_jwks_at(next, 0)), kid) == 0) {
+			ssm_errf(err, errlen,
+				 "the statement signed by %s does not name a new key first and %s second",
+				 kid, kid);
+		} else {
+			r = 0;
+		}
+		OPENSSL_cleanse(sig, 64);
+		free(sig);
+		cJSON_Delete(payload);
+		cJSON_Delete(o);
+		if (r < 0) {
+			free(nt);
+			ssm_jwks_free(next);
+			next = NULL;
+			goto out;
+		}
+		ssm_jwks_free(set);
+		set = next;
+		next = NULL;
+		free(text);
+		text = nt;
+		applied++;
+		p = nl + 1;
+	}
+	if (applied > 0) {
+		*pnew = text;
+		text = NULL;
+		*papplied = applied;
+	}
+	r = 0;
+out:
+	ssm_jwks_free(set);
+	free(text);
+	return r;
+}
