@@ -46,6 +46,7 @@ struct fetch {
 static struct agent_env E;
 static const struct ssm_config *cfg;
 static struct fetch *fetches;
+static int64_t keys_retire_ms; /* monotonic ms: the chain asked for again (0: not due) */
 static char cache_dir[4096];
 
 void agent_docs_init(const struct agent_env *env, const struct ssm_config *c)
@@ -159,18 +160,29 @@ static int keys_complete(const char *chain, size_t len, char *why, size_t whylen
 {
 	char err[512] = "", *cur = NULL, *next = NULL, kid[65];
 	size_t clen = 0, applied = 0;
+	int64_t retire_at = 0;
 	int r;
 
 	r = ssm_read_file(cfg->trusted_keys, SSM_JWKS_MAX_FILE, SSM_FILE_TRUSTED | SSM_FILE_NOFOLLOW,
 			  &cur, &clen, err, sizeof(err));
 	if (r == 0)
-		r = ssm_keyrot_apply(cur, clen, chain, len, &next, &applied, err, sizeof(err));
+		r = ssm_keyrot_apply(cur, clen, chain, len, cfg->issuer, ssm_now(),
+				     cfg->max_token_lifetime + cfg->leeway, &next, &applied, &retire_at,
+				     err, sizeof(err));
 	if (r == 0 && next != NULL) {
 		r = ssm_ca_write_file(cfg->trusted_keys, next, strlen(next), 0644, err, sizeof(err));
-		if (r == 0 && ssm_keyrot_newest_kid(next, strlen(next), kid) == 0)
-			E.log("trusted_keys: the broker's signing key is now %s (%zu rotation%s taken)",
-			      kid, applied, applied == 1 ? "" : "s");
+		if (r == 0 && ssm_keyrot_newest_kid(next, strlen(next), kid) == 0) {
+			if (applied > 0)
+				E.log("trusted_keys: the broker's signing key is now %s (%zu rotation%s taken)",
+				      kid, applied, applied == 1 ? "" : "s");
+			if (strstr(strstr(next, "\"kid\"") + 1, "\"kid\"") == NULL)
+				E.log("trusted_keys: %s alone (the key it replaced is retired)", kid);
+		}
 	}
+	/* the replaced key retires once no token it signed can still be valid: asked again then */
+	keys_retire_ms = r == 0 && retire_at > 0
+				 ? ssm_mono_ms() + (retire_at - ssm_now() + 1) * 1000
+				 : 0;
 	if (r < 0) {
 		E.log("the broker's key chain refused: %s; trusted_keys unchanged", err);
 		snprintf(why, whylen, "%s", r == -EBADMSG ? "a statement does not verify"
@@ -300,6 +312,8 @@ void agent_docs_tick(int64_t now_ms)
 {
 	struct fetch *f, *next;
 
+	if (keys_retire_ms != 0 && now_ms >= keys_retire_ms && agent_keys_fetch() > 0)
+		keys_retire_ms = 0;
 	for (f = fetches; f; f = next) {
 		next = f->next;
 		if (now_ms >= f->deadline) {

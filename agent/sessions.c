@@ -178,7 +178,8 @@ static int token_user(const struct ssm_frame_str *t, const char *sid, char *user
 		snprintf(kid, 65, "%s", jws->kid);
 		doc[0] = sha[0] = '\0';
 		if (cJSON_IsString(dn) && cJSON_IsString(dh) &&
-		    strlen(dn->valuestring) <= SSM_FRAME_DOC_MAX && strlen(dh->valuestring) == 64) {
+		    strlen(dn->valuestring) <= SSM_FRAME_DOC_MAX && strlen(dh->valuestring) == 64 &&
+		    strcmp(dn->valuestring, SSM_KEYROT_DOC_NAME) != 0) { /* that name: the keys */
 			snprintf(doc, SSM_FRAME_DOC_MAX + 1, "%s", dn->valuestring);
 			snprintf(sha, 65, "%s", dh->valuestring);
 		}

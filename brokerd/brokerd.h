@@ -51,6 +51,9 @@ int broker_keys_fresh(struct broker *b);
 /* A new signing key; the old one signs the statement that hands it to hosts and stays in
  * the JWK Set until the next rotation.  0 or -errno; the kids of both. */
 int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65]);
+/* The kid the JWK Set gives key (the first 16 characters of the base64url SHA-256 of the
+ * raw public key); 0 or -ENOMEM. */
+int broker_key_kid(EVP_PKEY *key, char kid[65]);
 
 /* db.c */
 int db_open(const char *path, sqlite3 **pdb);

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include "b64url.h"
@@ -126,7 +128,7 @@ static int name_cmp(const void *a, const void *b)
 }
 
 /* The last SSM_KEYROT_KEEP statements, each followed by a newline (*pchain, "" if none),
- * and the last one alone (*plast, NULL if none); *pn the number of statement files. */
+ * and the last one alone (*plast, NULL if none); *pn the highest statement number. */
 static int chain_read(const struct broker *b, char **pchain, size_t *plen, char **plast,
 		      unsigned *pn)
 {
@@ -180,7 +182,8 @@ static int chain_read(const struct broker *b, char **pchain, size_t *plen, char 
 		r = ssm_read_file(path, SSM_KEYROT_STMT_MAX + 1, SSM_FILE_NOFOLLOW, &buf, &bl, err, sizeof(err));
 		while (r == 0 && bl > 0 && (buf[bl - 1] == '\n' || buf[bl - 1] == '\r'))
 			buf[--bl] = '\0';
-		if (r == 0 && (bl == 0 || bl > SSM_KEYROT_STMT_MAX || memchr(buf, '\n', bl))) {
+		if (r == 0 && (bl == 0 || bl > SSM_KEYROT_STMT_MAX || memchr(buf, '\n', bl) ||
+			       memchr(buf, '\0', bl))) {
 			snprintf(err, sizeof(err), "not one statement");
 			r = -EINVAL;
 		}
@@ -203,7 +206,7 @@ static int chain_read(const struct broker *b, char **pchain, size_t *plen, char 
 	*plen = len;
 	*plast = last;
 	last = NULL;
-	*pn = (unsigned)n;
+	*pn = n > 0 ? (unsigned)strtoul(names[n - 1], NULL, 10) : 0;
 out:
 	closedir(d);
 	for (i = 0; i < n; i++)
@@ -214,7 +217,58 @@ out:
 	return r;
 }
 
+/* STATE/keyrot.lock: one rotation or load at a time (the serving broker and the
+ * administrator's `key rotate`); -1 when busy and !wait (tried again later) */
+static int keys_lock(const struct broker *b, int wait)
+{
+	char path[4200];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/keyrot.lock", b->dir) >= sizeof(path))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void keys_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int keys_load_locked(struct broker *b);
+
 int broker_keys_load(struct broker *b)
+{
+	int fd = keys_lock(b, 1), r;
+
+	if (fd < 0) {
+		ssm_log(LOG_ERR, "%s/keyrot.lock: %s", b->dir, strerror(errno));
+		return -EIO;
+	}
+	r = keys_load_locked(b);
+	keys_unlock(fd);
+	return r;
+}
+
+static int keys_load_locked(struct broker *b)
 {
 	char newpath[4200], err[512] = "", kid[65], lkid[65], *chain = NULL, *last = NULL,
 		*lset = NULL, *json = NULL;
@@ -253,8 +307,13 @@ int broker_keys_load(struct broker *b)
 		EVP_PKEY_free(key);
 		key = NULL;
 	}
+	/* the key read and the file's identity: no rotation comes between (the same lock) */
 	if ((r = broker_jwks_ensure(b->sign_key, b->jwks_path, &set)) < 0)
 		goto out;
+	if (stat(b->sign_key, &st) != 0) {
+		r = -errno;
+		goto out;
+	}
 	if (lset != NULL) {
 		const cJSON *k0 = cJSON_GetArrayItem(ssm_json_member(set, "keys"), 0);
 		const char *ckid = NULL;
@@ -276,10 +335,6 @@ int broker_keys_load(struct broker *b)
 			r = r < 0 ? r : -ENOMEM;
 			goto out;
 		}
-	}
-	if (stat(b->sign_key, &st) != 0) {
-		r = -errno;
-		goto out;
 	}
 	old = b->jwks;
 	b->jwks = set;
@@ -305,15 +360,26 @@ out:
 int broker_keys_fresh(struct broker *b)
 {
 	struct stat st;
+	int fd, r;
 
 	if (stat(b->sign_key, &st) != 0 ||
 	    (st.st_ino == b->key_ino && st.st_mtim.tv_sec == b->key_mtime.tv_sec &&
 	     st.st_mtim.tv_nsec == b->key_mtime.tv_nsec))
 		return 0;
-	if (broker_keys_load(b) < 0)
+	/* a rotation under way holds the lock: the keys in use stay until the next look */
+	if ((fd = keys_lock(b, 0)) < 0)
+		return -1;
+	r = keys_load_locked(b);
+	keys_unlock(fd);
+	if (r < 0)
 		return -1; /* the keys in use stay */
 	ssm_log(LOG_INFO, "the signing key changed: signing with the new one");
 	return 1;
+}
+
+int broker_key_kid(EVP_PKEY *key, char kid[65])
+{
+	return kid_for(key, kid);
 }
 
 int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65])
@@ -326,10 +392,19 @@ int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65])
 	unsigned nst;
 	int r;
 
-	if ((r = broker_keys_load(b)) < 0)
+	int lk = keys_lock(b, 1);
+
+	if (lk < 0) {
+		ssm_log(LOG_ERR, "%s/keyrot.lock: %s", b->dir, strerror(errno));
+		return -EIO;
+	}
+	if ((r = keys_load_locked(b)) < 0) {
+		keys_unlock(lk);
 		return r;
+	}
 	if ((r = ssm_ca_read_key(b->sign_key, &cur, err, sizeof(err))) < 0) {
 		ssm_log(LOG_ERR, "%s", err);
+		keys_unlock(lk);
 		return r;
 	}
 	r = -ENOMEM;
@@ -356,8 +431,9 @@ int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65])
 	snprintf(path, sizeof(path), "%s/%08u.jws", dir, nst + 1);
 	if ((r = ssm_ca_key_pem(nk, &pem)) < 0 ||
 	    (r = ssm_ca_write_file(newpath, pem, strlen(pem), 0600, err, sizeof(err))) < 0 ||
-	    (r = ssm_ca_write_file(path, stmt, strlen(stmt), 0644, err, sizeof(err))) < 0) {
-		ssm_log(LOG_ERR, "%s", err[0] ? err : "out of memory");
+	    (r = ssm_ca_write_file(path, stmt, strlen(stmt), 0644, err, sizeof(err))) < 0 ||
+	    (r = fsync_dir(dir)) < 0) {
+		ssm_log(LOG_ERR, "%s", err[0] ? err : "out of memory or I/O error");
 		(void)unlink(newpath);
 		goto out;
 	}
@@ -366,8 +442,10 @@ int broker_key_rotate(struct broker *b, char newkid[65], char oldkid[65])
 		ssm_log(LOG_ERR, "%s: %s (the next start finishes the rotation)", b->sign_key, strerror(-r));
 		goto out;
 	}
-	r = broker_keys_load(b);
+	(void)fsync_dir(b->dir);
+	r = keys_load_locked(b);
 out:
+	keys_unlock(lk);
 	if (pem != NULL)
 		OPENSSL_cleanse(pem, strlen(pem));
 	free(pem);

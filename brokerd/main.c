@@ -314,6 +314,17 @@ static int cmd_key(int argc, char **argv)
 			return usage_error("unknown argument", argv[i]);
 		}
 	}
+	{
+		struct stat st;
+
+		/* the serving broker must still read the key: it is written as its owner */
+		if (stat(state_dir, &st) == 0 ? st.st_uid != geteuid() : errno == EACCES) {
+			fprintf(stderr, "ssm-broker: %s is not yours: run `key rotate` as the state "
+					"directory's owner (runuser -u ssm-broker -- ssm-broker key rotate ...)\n",
+				state_dir);
+			return 1;
+		}
+	}
 	if (broker_open(state_dir, 0, &b) < 0)
 		return 1;
 	if (db_meta_get(b->db, "issuer", b->issuer, sizeof(b->issuer)) < 0 ||

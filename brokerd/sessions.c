@@ -410,7 +410,15 @@ static int load_sign_key(struct broker *b, char *msg, size_t msglen)
 		snprintf(msg, msglen, "the signing key: %s", err);
 		return -EIO;
 	}
-	snprintf(sign_kid, sizeof(sign_kid), "%s", kid);
+	/* the key read must be the one the set names first: a token is never labelled with
+	 * another key's kid */
+	if (broker_key_kid(sign_key, sign_kid) < 0 || strcmp(sign_kid, kid) != 0) {
+		EVP_PKEY_free(sign_key);
+		sign_key = NULL;
+		sign_kid[0] = '\0';
+		snprintf(msg, msglen, "the signing key is not the JWK Set's first key");
+		return -EIO;
+	}
 	return 0;
 }
 

@@ -29,6 +29,18 @@ static char *b64_json(const cJSON *o)
 	return out;
 }
 
+/* cJSON_AddItemToObject that frees item when it cannot add it */
+static int add_item(cJSON *o, const char *name, cJSON *item)
+{
+	if (item == NULL)
+		return 0;
+	if (!cJSON_AddItemToObject(o, name, item)) {
+		cJSON_Delete(item);
+		return 0;
+	}
+	return 1;
+}
+
 char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer,
 		      const cJSON *newset, int64_t now, char *err, size_t errlen)
 {
@@ -50,8 +62,7 @@ char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer
 	    !cJSON_AddStringToObject(h, "typ", SSM_KEYROT_TYP) ||
 	    !cJSON_AddStringToObject(h, "kid", old_kid) || !cJSON_AddStringToObject(p, "ssm", "keys") ||
 	    !cJSON_AddStringToObject(p, "iss", issuer) ||
-	    !cJSON_AddNumberToObject(p, "iat", (double)now) ||
-	    !cJSON_AddItemToObject(p, "keys", cJSON_Duplicate(keys, 1)) ||
+	    !cJSON_AddNumberToObject(p, "iat", (double)now) || !add_item(p, "keys", cJSON_Duplicate(keys, 1)) ||
 	    (h64 = b64_json(h)) == NULL || (p64 = b64_json(p)) == NULL) {
 		ssm_errf(err, errlen, "out of memory");
 		goto out;
@@ -110,7 +121,7 @@ int ssm_keyrot_newest_kid(const char *set, size_t len, char kid[65])
 /* One statement: its header's kid (*kid), the signing input's length, the signature and the
  * parsed payload.  0, -EINVAL (err says why), -ENOMEM. */
 static int stmt_parse(const char *s, size_t len, char kid[65], size_t *ptbs, unsigned char **psig,
-		      cJSON **ppayload, char *err, size_t errlen)
+		      cJSON **ppayload, int64_t *piat, char *err, size_t errlen)
 {
 	const char *d1, *d2, *alg, *typ, *k, *ssm, *iss;
 	unsigned char *hb = NULL, *pb = NULL, *sig = NULL;
@@ -160,6 +171,7 @@ static int stmt_parse(const char *s, size_t len, char kid[65], size_t *ptbs, uns
 		goto out;
 	}
 	snprintf(kid, 65, "%s", k);
+	*piat = iat;
 	*ptbs = (size_t)(d2 - s);
 	*psig = sig;
 	sig = NULL;
@@ -181,14 +193,15 @@ int ssm_keyrot_stmt_set(const char *stmt, size_t len, char **pset)
 	unsigned char *sig = NULL;
 	cJSON *payload = NULL, *o = NULL;
 	size_t tbs;
-	int r = stmt_parse(stmt, len, kid, &tbs, &sig, &payload, err, sizeof(err));
+	int64_t iat;
+	int r = stmt_parse(stmt, len, kid, &tbs, &sig, &payload, &iat, err, sizeof(err));
 
 	*pset = NULL;
 	if (r < 0)
 		return r;
 	free(sig);
 	if ((o = cJSON_CreateObject()) == NULL ||
-	    !cJSON_AddItemToObject(o, "keys", cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) ||
+	    !add_item(o, "keys", cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) ||
 	    (t = cJSON_PrintUnformatted(o)) == NULL)
 		r = -ENOMEM;
 	cJSON_Delete(o);
@@ -197,17 +210,54 @@ int ssm_keyrot_stmt_set(const char *stmt, size_t len, char **pset)
 	return r;
 }
 
+/* The JWK Set text of the "keys" of payload (taken from it), parsed into *pset. */
+static int payload_set(cJSON *payload, char **ptext, struct ssm_jwks **pset, char *jerr, size_t jlen)
+{
+	cJSON *o = cJSON_CreateObject();
+	int r = -ENOMEM;
+
+	*ptext = NULL;
+	*pset = NULL;
+	if (o != NULL && add_item(o, "keys", cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) &&
+	    (*ptext = cJSON_PrintUnformatted(o)) != NULL)
+		r = ssm_jwks_parse(*ptext, strlen(*ptext), pset, jerr, jlen) < 0 ? -EINVAL : 0;
+	cJSON_Delete(o);
+	if (r < 0) {
+		free(*ptext);
+		*ptext = NULL;
+	}
+	return r;
+}
+
+/* The set with its first key alone, as text (to free), or NULL. */
+static char *first_only(const char *text)
+{
+	cJSON *o = cJSON_Parse(text), *keys = cJSON_GetObjectItemCaseSensitive(o, "keys");
+	char *out = NULL;
+
+	if (cJSON_IsArray(keys)) {
+		while (cJSON_GetArraySize(keys) > 1)
+			cJSON_DeleteItemFromArray(keys, 1);
+		out = cJSON_PrintUnformatted(o);
+	}
+	cJSON_Delete(o);
+	return out;
+}
+
 int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t chain_len,
-		     char **pnew, size_t *papplied, char *err, size_t errlen)
+		     const char *issuer, int64_t now, int64_t retire_after, char **pnew,
+		     size_t *papplied, int64_t *pretire_at, char *err, size_t errlen)
 {
 	struct ssm_jwks *set = NULL, *next = NULL;
 	char *text = NULL, kid[65], jerr[256];
 	const char *p = chain, *end = chain + chain_len, *nl;
 	size_t nstmt = 0, applied = 0, tbs;
+	int64_t iat, intro_iat = -1;
 	int r;
 
 	*pnew = NULL;
 	*papplied = 0;
+	*pretire_at = 0;
 	if (chain_len > SSM_KEYROT_CHAIN_MAX) {
 		ssm_errf(err, errlen, "the chain is longer than %d bytes", SSM_KEYROT_CHAIN_MAX);
 		return -EINVAL;
@@ -223,8 +273,9 @@ int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t 
 	}
 	while (p < end) {
 		unsigned char *sig = NULL;
-		cJSON *payload = NULL, *o = NULL;
-		const struct ssm_jwk *newest = ssm_jwks_at(set, 0);
+		cJSON *payload = NULL;
+		const struct ssm_jwk *newest = ssm_jwks_at(set, 0), *signer;
+		const char *iss = NULL;
 		char *nt = NULL;
 
 		nl = memchr(p, '\n', (size_t)(end - p));
@@ -234,11 +285,26 @@ int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t 
 			r = -EINVAL;
 			goto out;
 		}
-		r = stmt_parse(p, (size_t)(nl - p), kid, &tbs, &sig, &payload, err, errlen);
+		r = stmt_parse(p, (size_t)(nl - p), kid, &tbs, &sig, &payload, &iat, err, errlen);
 		if (r < 0)
 			goto out;
+		(void)ssm_json_get_string(payload, "iss", &iss);
 		if (strcmp(kid, ssm_jwk_kid(newest)) != 0) {
-			/* not signed by the newest key trusted here: an older step, or not ours */
+			/* not a step from here: skipped.  The step that brought the newest key (signed
+			 * by the key it replaced, still in the set) dates the old key's retirement. */
+			signer = ssm_jwks_find(set, kid);
+			if (signer != NULL && ssm_jwk_type(signer) == SSM_KEY_ED25519 &&
+			    (issuer == NULL || strcmp(iss, issuer) == 0) &&
+			    ssm_jwk_verify(signer, sig, 64, (const unsigned char *)p, tbs) == 0 &&
+			    payload_set(payload, &nt, &next, jerr, sizeof(jerr)) == 0 &&
+			    ssm_jwks_count(next) == 2 &&
+			    EVP_PKEY_eq(ssm_jwk_pkey(ssm_jwks_at(next, 0)), ssm_jwk_pkey(newest)) == 1 &&
+			    strcmp(ssm_jwk_kid(ssm_jwks_at(next, 1)), kid) == 0)
+				intro_iat = iat;
+			free(nt);
+			ssm_jwks_free(next);
+			next = NULL;
+			OPENSSL_cleanse(sig, 64);
 			free(sig);
 			cJSON_Delete(payload);
 			p = nl + 1;
@@ -248,18 +314,20 @@ int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t 
 		if (ssm_jwk_type(newest) != SSM_KEY_ED25519 ||
 		    ssm_jwk_verify(newest, sig, 64, (const unsigned char *)p, tbs) != 0) {
 			ssm_errf(err, errlen, "the statement signed by %s does not verify", kid);
-		} else if ((o = cJSON_CreateObject()) == NULL ||
-			   !cJSON_AddItemToObject(o, "keys",
-						  cJSON_DetachItemFromObjectCaseSensitive(payload, "keys")) ||
-			   (nt = cJSON_PrintUnformatted(o)) == NULL) {
-			r = -ENOMEM;
-		} else if (ssm_jwks_parse(nt, strlen(nt), &next, jerr, sizeof(jerr)) < 0) {
-			ssm_errf(err, errlen, "the set the statement signed by %s names: %s", kid, jerr);
-		} else if (ssm_jwks_count(next) < 2 ||
+		} else if (issuer != NULL && strcmp(iss, issuer) != 0) {
+			ssm_errf(err, errlen, "the statement signed by %s is from another issuer (%s)", kid, iss);
+		} else if ((r = payload_set(payload, &nt, &next, jerr, sizeof(jerr))) < 0) {
+			if (r == -EINVAL)
+				ssm_errf(err, errlen, "the set the statement signed by %s names: %s", kid, jerr);
+			r = r == -EINVAL ? -EBADMSG : r;
+		} else if (ssm_jwks_count(next) != 2 ||
+			   ssm_jwk_type(ssm_jwks_at(next, 0)) != SSM_KEY_ED25519 ||
+			   strcmp(ssm_jwk_kid(ssm_jwks_at(next, 0)), kid) == 0 ||
 			   strcmp(ssm_jwk_kid(ssm_jwks_at(next, 1)), kid) != 0 ||
-			   strcmp(ssm_jwk_kid(ssm_jwks_at(next, 0)), kid) == 0) {
+			   EVP_PKEY_eq(ssm_jwk_pkey(ssm_jwks_at(next, 1)), ssm_jwk_pkey(newest)) != 1) {
+			r = -EBADMSG;
 			ssm_errf(err, errlen,
-				 "the statement signed by %s does not name a new key first and %s second",
+				 "the statement signed by %s does not name a new Ed25519 key and %s alone",
 				 kid, kid);
 		} else {
 			r = 0;
@@ -267,7 +335,6 @@ int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t 
 		OPENSSL_cleanse(sig, 64);
 		free(sig);
 		cJSON_Delete(payload);
-		cJSON_Delete(o);
 		if (r < 0) {
 			free(nt);
 			ssm_jwks_free(next);
@@ -280,13 +347,31 @@ int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t 
 		free(text);
 		text = nt;
 		applied++;
+		intro_iat = iat;
 		p = nl + 1;
 	}
-	if (applied > 0) {
+	/* the key the last step replaced: kept until retire_after past the step */
+	if (ssm_jwks_count(set) > 1 && intro_iat >= 0) {
+		if (now >= intro_iat + retire_after) {
+			char *one = first_only(text);
+
+			if (one == NULL) {
+				r = -ENOMEM;
+				goto out;
+			}
+			free(text);
+			text = one; /* the set changes, with no step taken or after them */
+			*pnew = text;
+			text = NULL;
+		} else {
+			*pretire_at = intro_iat + retire_after;
+		}
+	}
+	if (applied > 0 && *pnew == NULL) {
 		*pnew = text;
 		text = NULL;
-		*papplied = applied;
 	}
+	*papplied = applied;
 	r = 0;
 out:
 	ssm_jwks_free(set);

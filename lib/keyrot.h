@@ -35,12 +35,20 @@ char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer
 
 /* Take the statements of chain (each followed by a newline, oldest first; at most
  * SSM_KEYROT_KEEP of at most SSM_KEYROT_STMT_MAX bytes) that carry the JWK Set cur forward.
- * 0 with *pnew NULL and *papplied 0 when none does; 0 with *pnew the new set's text (to
- * free) and *papplied the statements taken; -EINVAL (err says why: cur or the chain
- * malformed), -EBADMSG (a statement signed by the newest key's kid that does not verify or
- * does not carry the set forward: nothing is taken), -ENOMEM. */
+ * A step is taken only from cur's first key: a statement with its kid, verified with it,
+ * issued by issuer (NULL: any), naming exactly two keys, a new Ed25519 key first and that
+ * very key second.  Every other statement must parse and is skipped.
+ * The key a step replaced stays trusted for retire_after seconds after the step's iat (the
+ * tokens it signed just before still verify), then is dropped: once now passes that, the
+ * set becomes the newest key alone (the statement that brought it, verified with the old
+ * key, dates it).  *pretire_at is when that will be (0: nothing to drop).
+ * 0 with *pnew NULL and *papplied 0 when the set stays as it is; 0 with *pnew the new set's
+ * text (to free) and *papplied the steps taken; -EINVAL (err says why: cur or the chain
+ * malformed), -EBADMSG (a statement with the first key's kid that does not verify or is not
+ * such a step: nothing is taken), -ENOMEM. */
 int ssm_keyrot_apply(const char *cur, size_t cur_len, const char *chain, size_t chain_len,
-		     char **pnew, size_t *papplied, char *err, size_t errlen);
+		     const char *issuer, int64_t now, int64_t retire_after, char **pnew,
+		     size_t *papplied, int64_t *pretire_at, char *err, size_t errlen);
 
 /* The set a statement names, as JWK Set text (to free), without verifying it (the broker
  * reading its own chain).  0, -EINVAL, -ENOMEM. */

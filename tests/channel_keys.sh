@@ -48,6 +48,9 @@ ssm_check "the host trusts the broker's one key from registration ($K0)" sh -c "
 ssm_check "a session works with it" cmd_ok
 
 # ---- 1. rotated while the broker serves and the host is linked
+ssm_check_not "key rotate refuses a user who does not own the state directory" \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$BROKER" key rotate --state-dir "$ST" 2>"$T/rot0.err"
+ssm_check "  saying whom to run it as" grep -q "run \`key rotate\` as the state directory's owner" "$T/rot0.err"
 K1=$(rotate)
 ssm_check "ssm-broker key rotate names a new key" sh -c "[ -n '$K1' ] && [ '$K1' != '$K0' ] || { cat '$T/rot.err'; false; }"
 ssm_check "  the broker's JWK Set is the new key, then the old one" [ "$(kids "$ST/jwks.json")" = "$K1 $K0" ]
