@@ -348,7 +348,7 @@ if user_ssm alice start-session --target "$ID_prod_web" </dev/null >/dev/null 2>
 	bad "alice reached Prod"
 else
 	indent <alice-prod.err
-	grep -q AccessDenied alice-prod.err && ok "refused by the broker, nothing reached the host"
+	if grep -q AccessDenied alice-prod.err; then ok "refused by the broker, nothing reached the host"; else bad "refused, but not with AccessDenied"; fi
 fi
 
 say "carol (on call, logged in without MFA) tries prod-db: AccessDenied"
@@ -356,13 +356,13 @@ if user_ssm carol start-session --target "$ID_prod_db" </dev/null >/dev/null 2>c
 	bad "carol reached Prod without MFA"
 else
 	indent <carol.err
-	grep -q AccessDenied carol.err && ok "MFA is required and carol has none"
+	if grep -q AccessDenied carol.err; then ok "MFA is required and carol has none"; else bad "refused, but not with AccessDenied"; fi
 fi
 
 say "oscar (on call, logged in with his TOTP code) reaches prod-db"
 printf 'whoami\n' | user_ssm oscar start-session --target "$ID_prod_db" >oscar.out 2>oscar.err || true
 indent <oscar.out
-grep -qx ssm-user oscar.out && ok "aws:MultiFactorAuthPresent was true: Prod with MFA"
+if grep -qx ssm-user oscar.out; then ok "aws:MultiFactorAuthPresent was true: Prod with MFA"; else bad "oscar did not reach prod-db"; cat oscar.err; fi
 
 say "An interactive-command document: ViewLog runs one command only, with a checked parameter"
 user_ssm alice start-session --target "$ID_dev_db" --document-name ViewLog \
@@ -371,7 +371,8 @@ indent <viewlog.out | head -4
 user_ssm alice start-session --target "$ID_dev_db" --document-name ViewLog \
 	--parameters 'logpath=/etc/shadow' </dev/null >/dev/null 2>viewlog-bad.err || true
 indent <viewlog-bad.err
-grep -q InvalidParameters viewlog-bad.err && ok "a logpath outside /var/log is refused before any host is asked"
+if [ -s viewlog.out ]; then ok "ViewLog showed the log"; else bad "ViewLog showed nothing"; cat viewlog.err; fi
+if grep -q InvalidParameters viewlog-bad.err; then ok "a logpath outside /var/log is refused before any host is asked"; else bad "a logpath outside /var/log was not refused"; fi
 
 say "A document put at the broker only: the host fetches it over its channel, then runs it"
 mkdir -p broker-docs
@@ -405,7 +406,7 @@ n=0; while ! grep -q opened pf.err && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1))
 indent <pf.err
 got=$($IB curl -sS --max-time 10 http://127.0.0.1:18080/index.html || true)
 note "curl http://127.0.0.1:18080/ -> $got"
-[ "$got" = "hello from dev-web, through the channel" ] && ok "the page came through the channel"
+if [ "$got" = "hello from dev-web, through the channel" ]; then ok "the page came through the channel"; else bad "curl through the local port got: $got"; fi
 pkill -INT -f 'localPortNumber=18080' || true
 wait $PFPID 2>/dev/null || true
 
@@ -445,7 +446,7 @@ t0=$(date +%s)
 user_ssm alice start-session --target "$ID_dev_web" <idle.in >idle.out 2>idle.err || true
 t1=$(date +%s)
 note "the session ended after $((t1 - t0)) s with no input; the host says: $(tr -d '\r' <idle.out | grep -i idle | head -1)"
-[ $((t1 - t0)) -lt 14 ] && ok "ended by the host's idle timeout, not by the end of input"
+if [ $((t1 - t0)) -lt 14 ] && tr -d '\r' <idle.out | grep -qi idle; then ok "ended by the host's idle timeout, not by the end of input"; else bad "the session was not ended by the idle timeout"; fi
 
 say "A terminate from the broker: oscar ends alice's long command on dev-db"
 user_ssm alice start-session --target "$ID_dev_db" --document-name Sleep </dev/null >sleep.out 2>sleep.err &
@@ -457,7 +458,13 @@ user_ssm oscar terminate-session --session-id "$sid" | indent
 t0=$(date +%s%N)
 wait $SPID 2>/dev/null || true
 t1=$(date +%s%N)
-ok "alice's client ended $(( (t1 - t0) / 1000000 )) ms after TerminateSession"
+ended_terminated() { grep "\"sid\":\"$sid\"" hosts/dev-db/log/audit.jsonl | grep -q '"event":"session_end".*"reason":"terminated"'; }
+n=0; while ! ended_terminated && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+if [ $(( (t1 - t0) / 1000000 )) -lt 5000 ] && ended_terminated; then
+	ok "alice's client ended $(( (t1 - t0) / 1000000 )) ms after TerminateSession"
+else
+	bad "alice's session did not end as terminated within 5 s"; cat sleep.err
+fi
 
 say "A network cut: dev-db's network dropped for 12 s mid-session (nftables in its namespace)"
 cat >docs/Count.json <<'EOF'
@@ -509,7 +516,13 @@ else
 fi
 
 say "The session history (describe-sessions --state History, as alice)"
-user_ssm alice describe-sessions --state History --output text | cut -f2,5,7,8 | indent
+user_ssm alice describe-sessions --state History --output text >history.txt 2>history.err || true
+cut -f2,5,7,8 history.txt | indent
+if grep -q "$(sed -n 's/^Starting session with SessionId: //p' alice-dev.err)" history.txt; then
+	ok "alice's sessions are in the history"
+else
+	bad "the history does not list alice's first session"; cat history.err
+fi
 
 say "A transcript played back from the broker (ssm get-transcript | asciinema cat)"
 dsid=$(sed -n 's/^Starting session with SessionId: //p' alice-dev.err)
@@ -517,6 +530,8 @@ n=0; while ! user_ssm oscar get-transcript --session-id "$dsid" >dev.cast 2>/dev
 script -qec "asciinema cat $work/dev.cast" /dev/null </dev/null | tr -d '\r' | indent
 if cmp -s dev.cast "hosts/dev-web/log/sessions/$dsid.cast"; then
 	ok "the broker's copy is byte for byte the host's (log_dir/sessions/$dsid.cast)"
+else
+	bad "the broker's copy of $dsid differs from the host's"
 fi
 
 say "Where to look"
