@@ -4,7 +4,8 @@
 # tests/hostile_broker.py takes its address with the broker's own certificate and key, so the
 # agent's TLS checks pass and every refusal below is the agent's protocol code speaking.  One
 # bad thing per connection (oversized, truncated, unknown, out-of-window and wrong-offset
-# frames, frames for channels that are not the broker's, a forged session token, DOCUMENT
+# frames, frames for channels that are not the broker's, a forged session token, real tokens
+# signed with the broker's key that PAM must refuse (expired, for another host, replayed), DOCUMENT
 # channels answered with bytes of another hash, bytes that are no document, more than the
 # agent granted, or nothing, ...): the
 # agent answers each with GOAWAY (or CLOSE for the session), drops the connection, reconnects,
@@ -55,6 +56,20 @@ ssm_check "a session works before" sh -c "ssm() { XDG_CONFIG_HOME='$T/cfg' $IB '
 printf '{"event":"hostile_broker_test"}\n' >>"$T/log/audit.jsonl"
 chmod 0600 "$T/log/audit.jsonl"
 
+# real tokens, signed with the broker's key, that PAM must refuse when a broker sends them:
+# expired, for another host, and one the hostile broker sends twice (a replay)
+PY=${SSM_PYTHON:-/usr/bin/python3}
+ISS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["issuer"])' "$CONF_PATH")
+KID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"][0]["kid"])' "$ST/jwks.json")
+mkdir -p "$T/tokens"
+mintt() { "$PY" "$srcdir/broker/ssmtoken.py" mint --key "$ST/signing.key" --kid="$KID" --iss "$ISS" \
+	--sub alice --run-as ssmtu --doc-name Cmd-Id --doc-file "$T/docs/Cmd-Id.json" "$@"; }
+mintt --aud "$HID" --sid alice-0000000000000000a >"$T/tokens/replay" &&
+	mintt --aud "$HID" --sid alice-0000000000000000b --now $(($(date +%s) - 3600)) --lifetime 60 >"$T/tokens/expired" &&
+	mintt --aud mi-00000000000000000 --sid alice-0000000000000000c >"$T/tokens/otherhost" ||
+	{ echo "FAIL: cannot mint the test tokens (python3-jwt?)"; exit 1; }
+export HOSTILE_TOKENS="$T/tokens"
+
 # ---- the broker goes, the hostile one takes its address and certificate
 kill "$BPID"
 wait "$BPID" 2>/dev/null
@@ -75,6 +90,13 @@ done <"$T/cases.txt"
 ssm_check "every case was played" [ "$(wc -l <"$T/cases.txt")" = "$ncases" ]
 ssm_check "the agent is still running (no crash)" kill -0 "$APID"
 ssm_check "the agent logged the protocol errors" grep -q "protocol error from the broker" "$T/agent.log"
+# (a token PAM refuses before it trusts its claims is audited without its sid)
+denied() { grep '"event":"login_denied"' "$T/log/audit.jsonl" | grep -q "$2" || { grep login_denied "$T/log/audit.jsonl" | tail -3; false; }; }
+ssm_check "a real token that expired: PAM's login_denied says expired" denied alice-0000000000000000b expired
+ssm_check "a real token for another host: PAM's login_denied says wrong audience" denied alice-0000000000000000c "wrong audience"
+ssm_check "a real token sent twice: the first ran, PAM's login_denied says replay" sh -c \
+	"grep '\"event\":\"session_end\"' '$T/log/audit.jsonl' | grep -q '\"sid\":\"alice-0000000000000000a\"' &&
+	 grep '\"event\":\"login_denied\"' '$T/log/audit.jsonl' | grep '\"sid\":\"alice-0000000000000000a\"' | grep -q replay"
 # the DOCUMENT cases: whatever the broker sent, nothing entered the host's cache
 ssm_check "DOCUMENT: the agent refused bytes of another hash" \
 	grep -q "document Hostile-Doc from the broker refused: .*the bytes received hash to" "$T/agent.log"

@@ -375,6 +375,62 @@ def d_no_answer(c):
     return 20.0  # the agent gives up after 15 s
 
 
+# ---- real tokens (signed with the broker's key, minted by the test: HOSTILE_TOKENS/NAME)
+# sent in a SESSION OPEN: the agent passes each to PAM, which alone refuses it
+TOKENS = os.environ.get("HOSTILE_TOKENS", "")
+
+
+def token_open(c, ch, name):
+    tok = open(os.path.join(TOKENS, name)).read().strip()
+    part = tok.split(".")[1]
+    sid = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["sid"]
+    body = (struct.pack(">BBHH", 1, 0, 0, 0) + string(sid) + string("Cmd-Id") + string(tok) +
+            string(""))
+    c.send(frame(OPEN, ch=ch, val=65536, body=body))
+
+
+def close_of(c, ch, seconds=20.0):
+    """the agent's answer on channel ch: its CLOSE (code), or {"exit": True} at its EXIT;
+    frames of other channels are answered as a broker would (ACK nothing, CLOSE after EXIT)"""
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return {"timeout": True}
+            c.s.settimeout(left)
+            f = c.recv_frame()
+            if f["type"] == PING:
+                c.send(frame(PONG, val=f["val"]))
+            elif f["type"] == GOAWAY:
+                return {"frame": "GOAWAY", "code": CODES.get(struct.unpack(">H", f["body"][:2])[0], "?")}
+            elif f["ch"] == ch and f["type"] == CLOSE:
+                return {"frame": "CLOSE", "code": CODES.get(struct.unpack(">H", f["body"][:2])[0], "?")}
+            elif f["ch"] == ch and f["type"] == EXIT:
+                return {"exit": True}
+    except (EOFError, ConnectionError, ssl.SSLError, OSError):
+        return {"closed": True}
+
+
+def t_expired(c):
+    token_open(c, 102, "expired")
+    return close_of(c, 102)
+
+
+def t_other_host(c):
+    token_open(c, 104, "otherhost")
+    return close_of(c, 104)
+
+
+def t_replayed(c):
+    token_open(c, 106, "replay")
+    first = close_of(c, 106)
+    if not first.get("exit"):
+        return {"frame": "first use", "code": "not run: %r" % first}
+    token_open(c, 108, "replay")
+    return close_of(c, 108)
+
+
 CASES = [
     ("DOCUMENT: bytes that do not have the hash asked for", d_wrong_hash, {"CLOSE refused"}),
     ("DOCUMENT: bytes with the right hash that are not a document", d_not_a_document, {"CLOSE refused"}),
@@ -403,6 +459,9 @@ CASES = [
     ("a second ACCEPT of one channel", c_accept_twice, {"GOAWAY protocol"}),
     ("TERMINATE on an AUDIT channel", c_terminate_not_session, {"GOAWAY protocol"}),
     ("OPEN of a session with a forged token", c_open_bad_token, {"CLOSE refused"}),
+    ("OPEN with a real token that expired", t_expired, {"CLOSE refused"}),
+    ("OPEN with a real token for another host", t_other_host, {"CLOSE refused"}),
+    ("OPEN with a real token used once already (a replay)", t_replayed, {"CLOSE refused"}),
     ("200 PINGs while never reading", c_ping_flood, {"GOAWAY protocol", "GOAWAY limit", "closed", "alive"}),
 ]
 
