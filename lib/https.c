@@ -28,11 +28,48 @@ static void ssl_reason(char *out, size_t size)
 	ERR_clear_error();
 }
 
+int ssm_https_parse_answer(const char *buf, size_t len, int *pstatus, char **pbody, char *err,
+                           size_t errlen)
+{
+	const char *p, *end = buf + len;
+	size_t blen;
+
+	*pstatus = 0;
+	*pbody = NULL;
+	/* HTTP/1.1 NNN ...\r\n headers \r\n\r\n body (Connection: close: the body is the rest) */
+	if (len < 13 || memcmp(buf, "HTTP/1.1 ", 9) != 0 || buf[9] < '1' || buf[9] > '5' ||
+	    buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9' ||
+	    (buf[12] != ' ' && buf[12] != '\r')) {
+		ERR("the broker's answer is not HTTP/1.1");
+		return -EINVAL;
+	}
+	for (p = buf; p + 4 <= end && memcmp(p, "\r\n\r\n", 4) != 0; p++)
+		;
+	if (p + 4 > end || memchr(buf, '\0', (size_t)(p - buf)) != NULL) {
+		ERR("the broker's answer is not HTTP/1.1");
+		return -EINVAL;
+	}
+	p += 4;
+	blen = (size_t)(end - p);
+	if (memchr(p, '\0', blen) != NULL) {
+		ERR("the broker's answer holds a NUL byte");
+		return -EINVAL;
+	}
+	if ((*pbody = malloc(blen + 1)) == NULL) {
+		ERR("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(*pbody, p, blen);
+	(*pbody)[blen] = '\0';
+	*pstatus = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+	return 0;
+}
+
 int ssm_https_request(const struct ssm_https_req *req, int *pstatus, char **pbody, char *err,
                       size_t errlen)
 {
 	static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
-	char target[300], hdr[1024], why[300], *buf = NULL, *p;
+	char target[300], hdr[1024], why[300], *buf = NULL;
 	SSL_CTX *ctx = NULL;
 	BIO *bio = NULL;
 	SSL *ssl = NULL;
@@ -122,18 +159,8 @@ int ssm_https_request(const struct ssm_https_req *req, int *pstatus, char **pbod
 		len += (size_t)got;
 	}
 	buf[len] = '\0';
-	/* HTTP/1.1 NNN ...\r\n headers \r\n\r\n body (Connection: close: the body is the rest) */
-	if (len < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0 || (p = strstr(buf, "\r\n\r\n")) == NULL) {
-		ERR("the broker's answer is not HTTP/1.1");
-		goto out;
-	}
-	*pstatus = atoi(buf + 9);
-	*pbody = strdup(p + 4);
-	if (*pbody == NULL) {
-		ERR("out of memory");
-		goto out;
-	}
-	r = 0;
+	if (ssm_https_parse_answer(buf, len, pstatus, pbody, err, errlen) == 0)
+		r = 0;
 	goto out;
 ssl_fail:
 	ssl_reason(why, sizeof(why));

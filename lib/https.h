@@ -23,4 +23,10 @@ struct ssm_https_req {
 int ssm_https_request(const struct ssm_https_req *req, int *pstatus, char **pbody, char *err,
                       size_t errlen);
 
+/* The answer as read (len bytes, Connection: close): "HTTP/1.1 NNN reason\r\n", headers,
+ * "\r\n\r\n", the body (the rest).  0 with *pstatus (100..599) and *pbody (malloc'ed, no
+ * NUL inside: a body with one is refused); -EINVAL (err says why), -ENOMEM. */
+int ssm_https_parse_answer(const char *buf, size_t len, int *pstatus, char **pbody, char *err,
+                           size_t errlen);
+
 #endif
