@@ -9,7 +9,10 @@
 #   - the host's idle timeout ends a shell that gets no input (and says so);
 #   - a port forward on a fixed local port (localPortNumber, not 0);
 #   - a terminated session leaves no process behind: none of the run-as user, no ssm-shell,
-#     and no session parent of the agent's.
+#     and no session parent of the agent's;
+#   - the client's terminal (tmux): raw while the session runs (^C interrupts the remote
+#     command, not the client), restored after an exit, a TerminateSession, a SIGTERM of the
+#     client and a broker that went away for good.
 #
 # Isolation as tests/channel_sessions.sh (tests/channel_setup.sh): private mount and pid
 # namespaces, the broker and the client in one network namespace, the host in another,
@@ -139,6 +142,55 @@ ssm_check "  no ssm-shell is left" ssm_wait_for 5 sh -c "! pgrep -x ssm-shell >/
 ssm_check "  the agent has no child left" ssm_wait_for 5 sh -c "! pgrep -P $APID >/dev/null"
 ssm_check "  audited with reason terminated" sh -c \
 	"grep '\"sid\":\"$SID\"' '$T/log/audit.jsonl' | grep -q '\"event\":\"session_end\".*\"reason\":\"terminated\"'"
+
+# ---- the client's terminal: raw while the session runs, restored on every way out
+command -v tmux >/dev/null 2>&1 || { echo "SKIP (terminal checks): tmux missing"; kill "$APID"; ssm_done; }
+OSSM="XDG_CONFIG_HOME='$T/cfgo' TERM=xterm $IB '$SSM' start-session --target '$HID'"
+RESTORED="echo CLIENT-EXIT=\$?; stty -a | grep -Eq '(^| )icanon( |\$)' && stty -a | grep -Eq '(^| )isig( |\$)' && echo TTY-RESTORED"
+F0=$SSM_FAIL
+ssm_tmux_start raw 100 30 "$OSSM; $RESTORED; sleep 60"
+ssm_check "a terminal session gives a prompt" ssm_tmux_wait raw 20 'ssmtu\$'
+ssm_tmux_keys raw 'sleep 100 && echo NOT-INTERRUPTED' Enter
+ssm_wait_for 10 sh -c "pgrep -u ssmtu -x sleep >/dev/null"
+ssm_tmux_keys raw C-c
+ssm_check "  ^C reaches the remote shell (the client's terminal is raw): sleep interrupted" \
+	ssm_wait_for 10 sh -c "! pgrep -u ssmtu -x sleep >/dev/null"
+ssm_tmux_keys raw 'echo STILL-$((40+2))' Enter
+ssm_check "  and the session goes on (the client was not interrupted)" ssm_tmux_wait raw 10 '^STILL-42'
+ssm_tmux_text raw >"$T/raw.pane"
+ssm_check_not "  the command did not run on" grep -q '^NOT-INTERRUPTED' "$T/raw.pane"
+ssm_tmux_keys raw 'exit' Enter
+ssm_check "  exit: the terminal is restored" ssm_tmux_wait raw 10 'TTY-RESTORED'
+ssm_tmux_dump_if raw "$F0"
+ssm_tmux_kill raw
+
+F0=$SSM_FAIL
+ssm_tmux_start term 100 30 "$OSSM; $RESTORED; sleep 60"
+ssm_check "a terminal session for a TerminateSession" ssm_tmux_wait term 20 'ssmtu\$'
+TSID=$(ssm_tmux_text term | sed -n 's/^Starting session with SessionId: \([^ ]*\).*/\1/p' | tr -d '\r' | head -1)
+ssm_check "  terminated from the broker" sh -c \
+	"[ -n '$TSID' ] && XDG_CONFIG_HOME='$T/cfgo' $IB '$SSM' terminate-session --session-id '$TSID' >/dev/null"
+ssm_check "  the client exits and the terminal is restored" ssm_tmux_wait term 10 'TTY-RESTORED'
+ssm_tmux_dump_if term "$F0"
+ssm_tmux_kill term
+
+F0=$SSM_FAIL
+ssm_tmux_start sig 100 30 "$OSSM; $RESTORED; sleep 60"
+ssm_check "a terminal session for a SIGTERM of the client" ssm_tmux_wait sig 20 'ssmtu\$'
+ssm_check "  the client killed with SIGTERM" sh -c "pkill -TERM -n -x ssm"
+ssm_check "  exits and the terminal is restored" ssm_tmux_wait sig 10 'TTY-RESTORED'
+ssm_tmux_dump_if sig "$F0"
+ssm_tmux_kill sig
+
+F0=$SSM_FAIL
+ssm_tmux_start lost 100 30 "SSM_RESUME_GRACE=5 $OSSM; $RESTORED; sleep 60"
+ssm_check "a terminal session for a broker that goes away" ssm_tmux_wait lost 20 'ssmtu\$'
+kill -KILL "$BPID"
+wait "$BPID" 2>/dev/null
+ssm_check "  the broker killed: the client gives up after its grace (5 s) and restores the terminal" \
+	ssm_tmux_wait lost 30 'TTY-RESTORED'
+ssm_tmux_dump_if lost "$F0"
+ssm_tmux_kill lost
 
 kill "$APID" 2>/dev/null
 ssm_done
