@@ -9,24 +9,13 @@
 #include "b64url.h"
 #include "json.h"
 #include "jwk.h"
+#include "token_mint.h"
 #include "util.h"
 
 static int is_kid_char(int c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '.' || c == '_' || c == '-';
-}
-
-static char *b64_json(const cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o), *out = NULL;
-
-	if (s == NULL)
-		return NULL;
-	if (ssm_b64url_encode((const unsigned char *)s, strlen(s), &out) < 0)
-		out = NULL;
-	free(s);
-	return out;
 }
 
 /* cJSON_AddItemToObject that frees item when it cannot add it */
@@ -45,10 +34,7 @@ char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer
 		      const cJSON *newset, int64_t now, char *err, size_t errlen)
 {
 	cJSON *h = NULL, *p = NULL, *keys;
-	char *h64 = NULL, *p64 = NULL, *s64 = NULL, *out = NULL;
-	unsigned char sig[64];
-	size_t siglen = sizeof(sig), n;
-	EVP_MD_CTX *md = NULL;
+	char *out = NULL;
 
 	keys = cJSON_GetObjectItemCaseSensitive(newset, "keys");
 	if (old_key == NULL || !EVP_PKEY_is_a(old_key, "ED25519") || old_kid == NULL ||
@@ -62,41 +48,12 @@ char *ssm_keyrot_sign(EVP_PKEY *old_key, const char *old_kid, const char *issuer
 	    !cJSON_AddStringToObject(h, "typ", SSM_KEYROT_TYP) ||
 	    !cJSON_AddStringToObject(h, "kid", old_kid) || !cJSON_AddStringToObject(p, "ssm", "keys") ||
 	    !cJSON_AddStringToObject(p, "iss", issuer) ||
-	    !cJSON_AddNumberToObject(p, "iat", (double)now) || !add_item(p, "keys", cJSON_Duplicate(keys, 1)) ||
-	    (h64 = b64_json(h)) == NULL || (p64 = b64_json(p)) == NULL) {
+	    !cJSON_AddNumberToObject(p, "iat", (double)now) || !add_item(p, "keys", cJSON_Duplicate(keys, 1)))
 		ssm_errf(err, errlen, "out of memory");
-		goto out;
-	}
-	n = strlen(h64) + 1 + strlen(p64);
-	if ((out = malloc(n + 1 + 86 + 1)) == NULL) {
-		ssm_errf(err, errlen, "out of memory");
-		goto out;
-	}
-	snprintf(out, n + 1, "%s.%s", h64, p64);
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, old_key) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out, n) != 1 ||
-	    siglen != sizeof(sig) || ssm_b64url_encode(sig, siglen, &s64) < 0 || strlen(s64) != 86) {
-		ssm_errf(err, errlen, "Ed25519 signing failed");
-		free(out);
-		out = NULL;
-		goto out;
-	}
-	out[n] = '.';
-	memcpy(out + n + 1, s64, 87);
-	if (strlen(out) > SSM_KEYROT_STMT_MAX) {
-		ssm_errf(err, errlen, "the statement would be %zu bytes, more than %d", strlen(out),
-			 SSM_KEYROT_STMT_MAX);
-		free(out);
-		out = NULL;
-	}
-out:
-	EVP_MD_CTX_free(md);
+	else
+		out = ssm_jws_sign_ed25519(old_key, h, p, SSM_KEYROT_STMT_MAX, err, errlen);
 	cJSON_Delete(h);
 	cJSON_Delete(p);
-	free(h64);
-	free(p64);
-	free(s64);
 	return out;
 }
 

@@ -111,14 +111,65 @@ static char *encode_json(const cJSON *o)
 	return out;
 }
 
+char *ssm_jws_sign_ed25519(EVP_PKEY *key, const cJSON *header, const cJSON *payload, size_t max,
+			   char *err, size_t errlen)
+{
+	unsigned char sig[64];
+	size_t siglen = sizeof(sig), n;
+	char *h64 = NULL, *p64 = NULL, *s64 = NULL, *out = NULL;
+	EVP_MD_CTX *md = NULL;
+
+	if (key == NULL || !EVP_PKEY_is_a(key, "ED25519")) {
+		ssm_errf(err, errlen, "the signing key is not an Ed25519 key");
+		return NULL;
+	}
+	h64 = encode_json(header);
+	p64 = encode_json(payload);
+	if (h64 == NULL || p64 == NULL)
+		goto oom;
+	n = strlen(h64) + 1 + strlen(p64);
+	/* room for the signing input now, the signature later */
+	if ((out = malloc(n + 1 + 86 + 1)) == NULL)
+		goto oom;
+	snprintf(out, n + 1, "%s.%s", h64, p64);
+	md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)out, n) != 1 ||
+	    siglen != sizeof(sig)) {
+		ssm_errf(err, errlen, "Ed25519 signing failed");
+		free(out);
+		out = NULL;
+		goto done;
+	}
+	if (ssm_b64url_encode(sig, siglen, &s64) < 0 || strlen(s64) != 86) {
+		free(out);
+		out = NULL;
+		goto oom;
+	}
+	out[n] = '.';
+	memcpy(out + n + 1, s64, 87);
+	if (strlen(out) > max) {
+		ssm_errf(err, errlen, "it would be %zu bytes, more than %zu", strlen(out), max);
+		free(out);
+		out = NULL;
+	}
+	goto done;
+oom:
+	ssm_errf(err, errlen, "out of memory");
+done:
+	EVP_MD_CTX_free(md);
+	free(h64);
+	free(p64);
+	free(s64);
+	return out;
+}
+
 char *ssm_token_mint(EVP_PKEY *key, const char *kid, const struct ssm_token_claims *c, char *err,
 		     size_t errlen)
 {
-	unsigned char rnd[24], sig[64];
-	size_t siglen = sizeof(sig), n;
-	char *jti = NULL, *h64 = NULL, *p64 = NULL, *s64 = NULL, *tok = NULL;
+	unsigned char rnd[24];
+	char *jti = NULL, *tok = NULL;
 	cJSON *header = NULL, *claims = NULL;
-	EVP_MD_CTX *md = NULL;
 
 	if (key == NULL || c == NULL || !EVP_PKEY_is_a(key, "ED25519")) {
 		ssm_errf(err, errlen, "the signing key is not an Ed25519 key");
@@ -147,49 +198,14 @@ char *ssm_token_mint(EVP_PKEY *key, const char *kid, const struct ssm_token_clai
 	if (header == NULL || !add_string(header, "alg", "EdDSA") ||
 	    !add_string(header, "typ", TYP) || !add_string(header, "kid", kid))
 		goto oom;
-	h64 = encode_json(header);
-	p64 = encode_json(claims);
-	if (h64 == NULL || p64 == NULL)
-		goto oom;
-	n = strlen(h64) + 1 + strlen(p64);
-	/* room for the signing input now, the signature later */
-	tok = malloc(n + 1 + 86 + 1);
-	if (tok == NULL)
-		goto oom;
-	snprintf(tok, n + 1, "%s.%s", h64, p64);
-	md = EVP_MD_CTX_new();
-	if (md == NULL || EVP_DigestSignInit(md, NULL, NULL, NULL, key) != 1 ||
-	    EVP_DigestSign(md, sig, &siglen, (const unsigned char *)tok, n) != 1 ||
-	    siglen != sizeof(sig)) {
-		ssm_errf(err, errlen, "Ed25519 signing failed");
-		free(tok);
-		tok = NULL;
-		goto out;
-	}
-	if (ssm_b64url_encode(sig, siglen, &s64) < 0 || strlen(s64) != 86) {
-		free(tok);
-		tok = NULL;
-		goto oom;
-	}
-	tok[n] = '.';
-	memcpy(tok + n + 1, s64, 87);
-	if (strlen(tok) > SSM_TOKEN_MAX_LEN) {
-		ssm_errf(err, errlen, "the token would be %zu bytes, more than %d", strlen(tok),
-			 SSM_TOKEN_MAX_LEN);
-		free(tok);
-		tok = NULL;
-	}
+	tok = ssm_jws_sign_ed25519(key, header, claims, SSM_TOKEN_MAX_LEN, err, errlen);
 	goto out;
 oom:
 	ssm_errf(err, errlen, "out of memory");
 out:
-	EVP_MD_CTX_free(md);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	cJSON_Delete(header);
 	cJSON_Delete(claims);
 	free(jti);
-	free(h64);
-	free(p64);
-	free(s64);
 	return tok;
 }

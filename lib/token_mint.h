@@ -34,4 +34,10 @@ struct ssm_token_claims {
 char *ssm_token_mint(EVP_PKEY *key, const char *kid, const struct ssm_token_claims *c, char *err,
 		     size_t errlen);
 
+/* The JWS compact serialization of header and payload (each as compact JSON, base64url)
+ * signed with the Ed25519 key (EdDSA): a string to free, or NULL with err saying why (not an
+ * Ed25519 key, no memory, a signing failure, longer than max). */
+char *ssm_jws_sign_ed25519(EVP_PKEY *key, const cJSON *header, const cJSON *payload, size_t max,
+			   char *err, size_t errlen);
+
 #endif

@@ -26,14 +26,7 @@ mkdoc Cmd-Seq '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "seq 1 400000"}}}'
 mkdoc Cmd-Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-PORT_PATTERN='^([1-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$'
-mkdoc AWS-StartPortForwardingSession '{"schemaVersion": "1.0", "sessionType": "Port",
- "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "80"},
-  "localPortNumber": {"type": "String", "allowedPattern": "^([0-9]|[1-9][0-9]{1,4})$", "default": "0"}},
- "properties": {"portNumber": "{{ portNumber }}"}}'
-mkdoc AWS-StartSSHSession '{"schemaVersion": "1.0", "sessionType": "Port",
- "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "22"}},
- "properties": {"portNumber": "{{ portNumber }}"}}'
+chan_port_docs
 chan_docs SSM-SessionManagerRunShell Cmd-Id Cmd-Seq Cmd-Sleep AWS-StartPortForwardingSession AWS-StartSSHSession
 
 # ---- the host: registered by activation, its configuration completed for sessions

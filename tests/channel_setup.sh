@@ -229,3 +229,27 @@ chan_broker_fs() {
 	mkdir -p "$ST" && mount -t tmpfs -o "size=$1,mode=0700" ssm-brokerst "$ST" ||
 		{ echo "FAIL: cannot mount a tmpfs for the broker's state"; exit 1; }
 }
+
+# chan_port_docs: AWS-StartPortForwardingSession and AWS-StartSSHSession as AWS writes them
+# (portNumber checked; localPortNumber for the client), on the host (mkdoc), for chan_docs
+chan_port_docs() {
+	_pp='^([1-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$'
+	mkdoc AWS-StartPortForwardingSession '{"schemaVersion": "1.0", "sessionType": "Port",
+ "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$_pp"'", "default": "80"},
+  "localPortNumber": {"type": "String", "allowedPattern": "^([0-9]|[1-9][0-9]{1,4})$", "default": "0"}},
+ "properties": {"portNumber": "{{ portNumber }}"}}'
+	mkdoc AWS-StartSSHSession '{"schemaVersion": "1.0", "sessionType": "Port",
+ "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$_pp"'", "default": "22"}},
+ "properties": {"portNumber": "{{ portNumber }}"}}'
+}
+
+# chan_totp BASE32-SECRET: the RFC 6238 code of now (SHA-1, 30 s, 6 digits)
+chan_totp() {
+	python3 - "$1" <<'PY'
+import base64, hmac, struct, sys, time
+key = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
+mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
+o = mac[19] & 15
+print("%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}

@@ -36,11 +36,7 @@ mkdoc ViewLog '{"schemaVersion": "1.0", "sessionType": "InteractiveCommands",
  "properties": {"linux": {"commands": "echo VIEW-BEGIN; cat {{ logpath }}; echo VIEW-END"}}}'
 mkdoc Sleep '{"schemaVersion": "1.0", "sessionType": "NonInteractiveCommands",
  "properties": {"linux": {"commands": "echo SLEEPING; exec sleep 1000"}}}'
-PORT_PATTERN='^([1-9]|[1-9][0-9]{1,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$'
-mkdoc AWS-StartPortForwardingSession '{"schemaVersion": "1.0", "sessionType": "Port",
- "parameters": {"portNumber": {"type": "String", "allowedPattern": "'"$PORT_PATTERN"'", "default": "80"},
-  "localPortNumber": {"type": "String", "allowedPattern": "^([0-9]|[1-9][0-9]{1,4})$", "default": "0"}},
- "properties": {"portNumber": "{{ portNumber }}"}}'
+chan_port_docs
 chan_docs SSM-SessionManagerRunShell ViewLog Sleep AWS-StartPortForwardingSession
 chan_host Environment=Prod
 chan_pam
@@ -59,18 +55,8 @@ printf 'oscar password\n' | "$BROKER" user add oscar --totp --state-dir "$ST" >"
 "$BROKER" user set-run-as oscar ssmtu --state-dir "$ST" >/dev/null
 "$BROKER" policy attach --user oscar "$T/oncall.json" --state-dir "$ST" >/dev/null
 SECRET=$(sed -n 's/^totp_secret: //p' "$T/oscar")
-totp() {
-	python3 - "$1" <<'PY'
-import base64, hmac, struct, sys, time
-key = base64.b32decode(sys.argv[1] + "=" * (-len(sys.argv[1]) % 8))
-mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), "sha1").digest()
-o = mac[19] & 15
-print("%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-}
-CODE=$(totp "$SECRET")
+CODE=$(chan_totp "$SECRET")
 ssm_check "ssm login as oscar with his TOTP code" sh -c "printf 'oscar password\n%s\n' '$CODE' | XDG_CONFIG_HOME='$T/cfgo' $IB '$SSM' login --broker $URL --ca '$ST/ca.crt' --user oscar >'$T/lo.out' 2>'$T/lo.err' && grep -q 'MFA: yes' '$T/lo.out' || { cat '$T/lo.err'; false; }"
-carol() { XDG_CONFIG_HOME="$T/cfg" $IB "$SSM" "$@"; }
 oscar() { XDG_CONFIG_HOME="$T/cfgo" $IB "$SSM" "$@"; }
 
 ssm_check_not "carol (no MFA) is refused a shell on the host" sh -c \
