@@ -164,7 +164,9 @@ if $IH nft add table inet ssmprobe 2>/dev/null && $IH nft delete table inet ssmp
 	if command -v tmux >/dev/null 2>&1; then
 		ssm_tmux_start rsz 100 30 "XDG_CONFIG_HOME='$T/cfg' SSM_KEEPALIVE=2:6 TERM=xterm $IB '$SSM' start-session --target '$HID'; echo CLIENT-EXIT=\$?"
 		ssm_check "a terminal session gives a prompt" ssm_tmux_wait rsz 20 'ssmtu\$'
-		RSID=$(ssm_tmux_text rsz | sed -n 's/^Starting session with SessionId: //p' | head -1)
+		RSID=$(ssm_tmux_text rsz | sed -n 's/^Starting session with SessionId: \([^ ]*\).*/\1/p' | tr -d '\r' | head -1)
+		# (the window-change checks below need it: an empty one would skip them silently)
+		ssm_check "  its session id shows" [ -n "$RSID" ]
 		ssm_wait_for 10 grep -q "session $RSID: started" "$T/broker.log"
 	else
 		echo "SKIP (part): tmux missing: no window change while the host is away"
