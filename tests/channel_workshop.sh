@@ -7,7 +7,8 @@
 #   - an InteractiveCommands document with a checked parameter runs its one command; a value
 #     outside its allowedPattern is refused with InvalidParameters before any host is asked;
 #   - the host's idle timeout ends a shell that gets no input (and says so);
-#   - a port forward on a fixed local port (localPortNumber, not 0);
+#   - a port forward on a fixed local port (localPortNumber, not 0), and connections through
+#     it that shut their sending side and still get the answer (half-close);
 #   - a terminated session leaves no process behind: none of the run-as user, no ssm-shell,
 #     and no session parent of the agent's;
 #   - the client's terminal (tmux): raw while the session runs (^C interrupts the remote
@@ -112,8 +113,45 @@ ssm_check "a port forward listens on the local port asked for ($LP)" \
 	ssm_wait_for 15 grep -q "^Port $LP opened for sessionId" "$T/pf.err"
 ssm_check "  curl through it reaches the host's web server" sh -c \
 	"[ \"\$($IB curl -sS --max-time 10 http://127.0.0.1:$LP/)\" = 'hello through the channel' ]"
-kill -INT "$PFPID" 2>/dev/null
-wait "$PFPID" 2>/dev/null
+# half-close, per connection: the client sends 300 kB and shuts its sending side; the host's
+# server reads to EOF, then answers with the count, which must still come back
+$IH python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8081)); s.listen(8)
+while True:
+    c, _ = s.accept(); n = 0
+    while True:
+        b = c.recv(65536)
+        if not b: break
+        n += len(b)
+    c.sendall(b"GOT %d\n" % n); c.close()' >"$T/eof.log" 2>&1 &
+PIDS="$PIDS $!"
+ssm_wait_for 10 sh -c "$IH ss -Hltn | grep -q 127.0.0.1:8081"
+LP2=$((LP + 1))
+XDG_CONFIG_HOME="$T/cfgo" $IB "$SSM" start-session --target "$HID" --document-name AWS-StartPortForwardingSession \
+	--parameters "portNumber=8081,localPortNumber=$LP2" </dev/null >"$T/pf2.out" 2>"$T/pf2.err" &
+PF2=$!
+PIDS="$PIDS $PF2"
+ssm_wait_for 15 grep -q "^Port $LP2 opened for sessionId" "$T/pf2.err"
+ssm_check "  half-close through the forward: 3 connections at once send 300 kB each, shut their side, get the count back" \
+	$IB python3 -c '
+import socket, sys, threading
+res = []
+def one():
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+    c.sendall(b"x" * 300000); c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = c.recv(100)
+        if not b: break
+        got += b
+    res.append(got)
+ts = [threading.Thread(target=one) for _ in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]
+sys.exit(0 if res == [b"GOT 300000\n"] * 3 else (print(res) or 1))' "$LP2"
+kill -INT "$PFPID" "$PF2" 2>/dev/null
+wait "$PFPID" "$PF2" 2>/dev/null
 
 # ---- terminate: nothing of the session is left
 XDG_CONFIG_HOME="$T/cfgo" $IB "$SSM" start-session --target "$HID" --document-name Sleep </dev/null >"$T/sl.out" 2>"$T/sl.err" &
