@@ -175,7 +175,7 @@ static int keys_complete(const char *chain, size_t len, char *why, size_t whylen
 			if (applied > 0)
 				E.log("trusted_keys: the broker's signing key is now %s (%zu rotation%s taken)",
 				      kid, applied, applied == 1 ? "" : "s");
-			if (strstr(strstr(next, "\"kid\"") + 1, "\"kid\"") == NULL)
+			if (retire_at == 0) /* a new set with no retirement ahead: its first key alone */
 				E.log("trusted_keys: %s alone (the key it replaced is retired)", kid);
 		}
 	}

@@ -342,7 +342,6 @@ static void drop_parked(struct asess *a)
 void agent_sessions_doc_ready(const char *name, const char *sha)
 {
 	struct asess *a, *next;
-
 	int keys = strcmp(name, SSM_KEYROT_DOC_NAME) == 0 && strcmp(sha, SSM_KEYROT_DOC_SHA) == 0;
 
 	for (a = sessions; a; a = next) {

@@ -33,10 +33,26 @@ void docserve_init(struct broker *b, void (*log)(const char *fmt, ...))
 	logf_ = log;
 }
 
+/* Accept the DOCUMENT channel and send len bytes, then EOF (nothing to wait for: the grant
+ * was checked); 0, or -1 with the channel closed. */
+static int send_whole(struct conn *a, uint32_t ch, const char *p, size_t len)
+{
+	ssm_mux_set_user(a->mux, ch, 0, &doc_tag);
+	if (ssm_mux_accept(a->mux, ch, 0, 0) < 0 ||
+	    (len > 0 && ssm_mux_write(a->mux, ch, 0, p, len) != len) ||
+	    ssm_mux_write_eof(a->mux, ch, 0) < 0) {
+		(void)ssm_mux_close(a->mux, ch, 0, SSM_CODE_INTERNAL, "cannot send it");
+		return -1;
+	}
+	a->ndocuments++;
+	lws_callback_on_writable(a->wsi);
+	return 0;
+}
+
 void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 {
 	char name[SSM_FRAME_DOC_MAX + 1], sha[SSM_FRAME_SID_MAX + 1], *content = NULL;
-	size_t len = 0, w;
+	size_t len = 0;
 	int r;
 
 	/* the codec checked both: a name of [A-Za-z0-9_.-] and 64 lowercase hex digits */
@@ -57,16 +73,8 @@ void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 					    "the key chain is larger than the host takes");
 			return;
 		}
-		ssm_mux_set_user(a->mux, ev->channel, 0, &doc_tag);
-		if (ssm_mux_accept(a->mux, ev->channel, 0, 0) < 0 ||
-		    (len > 0 && ssm_mux_write(a->mux, ev->channel, 0, B->keychain, len) != len) ||
-		    ssm_mux_write_eof(a->mux, ev->channel, 0) < 0) {
-			(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL, "cannot send it");
-			return;
-		}
-		a->ndocuments++;
-		logf_("key chain (%zu bytes) sent to %s", len, a->host_id);
-		lws_callback_on_writable(a->wsi);
+		if (send_whole(a, ev->channel, B->keychain, len) == 0)
+			logf_("key chain (%zu bytes) sent to %s", len, a->host_id);
 		return;
 	}
 	r = db_document_version_get(B->db, name, sha, &content, &len);
@@ -89,18 +97,9 @@ void docserve_open(struct conn *a, const struct ssm_mux_ev *ev)
 		free(content);
 		return;
 	}
-	ssm_mux_set_user(a->mux, ev->channel, 0, &doc_tag);
-	if (ssm_mux_accept(a->mux, ev->channel, 0, 0) < 0 ||
-	    (w = ssm_mux_write(a->mux, ev->channel, 0, content, len)) != len ||
-	    ssm_mux_write_eof(a->mux, ev->channel, 0) < 0) {
-		(void)ssm_mux_close(a->mux, ev->channel, 0, SSM_CODE_INTERNAL, "cannot send it");
-		free(content);
-		return;
-	}
-	a->ndocuments++;
+	if (send_whole(a, ev->channel, content, len) == 0)
+		logf_("document %s (sha256 %.12s, %zu bytes) sent to %s", name, sha, len, a->host_id);
 	free(content);
-	logf_("document %s (sha256 %.12s, %zu bytes) sent to %s", name, sha, len, a->host_id);
-	lws_callback_on_writable(a->wsi);
 }
 
 int docserve_event(struct conn *a, const struct ssm_mux_ev *ev)
